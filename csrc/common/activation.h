@@ -1,0 +1,46 @@
+// Nonlinearities of the leaky RNN (algorithms.md §1: tanh in the papers; relu and sigmoid too).
+// Header-only and framework-free so CPU loops and CUDA kernels share one definition.
+#pragma once
+
+#include <cmath>
+#include <string>
+
+#if defined(__CUDACC__)
+#define TLR_HOST_DEVICE __host__ __device__ __forceinline__
+#else
+#define TLR_HOST_DEVICE inline
+#endif
+
+namespace torch_local_rnn {
+
+enum class Nonlinearity : int { Tanh = 0, Relu = 1, Sigmoid = 2 };
+
+// phi(h)
+template <typename T>
+TLR_HOST_DEVICE T activate(Nonlinearity f, T h) {
+  switch (f) {
+    case Nonlinearity::Tanh: return tanh(h);
+    case Nonlinearity::Relu: return h > T(0) ? h : T(0);
+    default: return T(1) / (T(1) + exp(-h));
+  }
+}
+
+// phi'(h) written in terms of y = phi(h), so the pre-activation need not be stored.
+// relu'(0) is taken as 0, like torch.relu's autograd.
+template <typename T>
+TLR_HOST_DEVICE T derivative_from_value(Nonlinearity f, T y) {
+  switch (f) {
+    case Nonlinearity::Tanh: return T(1) - y * y;
+    case Nonlinearity::Relu: return y > T(0) ? T(1) : T(0);
+    default: return y * (T(1) - y);
+  }
+}
+
+// Readout losses of the online learners (algorithms.md §1): softmax cross-entropy or MSE.
+enum class Loss : int { CrossEntropy = 0, Mse = 1 };
+
+// Parse the user's names; the error lists what is accepted (defined in common/parse.cpp).
+Nonlinearity parse_nonlinearity(const std::string& name, const char* op);
+Loss parse_loss(const std::string& name, const char* op);
+
+}  // namespace torch_local_rnn

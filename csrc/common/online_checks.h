@@ -1,0 +1,66 @@
+// Argument checks of the online (per-step, in-place) ops, shared by every rule and device.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/util/string_view.h>
+
+#include <cmath>
+#include <optional>
+#include <vector>
+
+#include "activation.h"
+#include "checks.h"
+
+namespace torch_local_rnn {
+
+struct OnlineArgs {
+  int64_t T, B, n, I, O;
+  Nonlinearity f;
+  Loss loss;
+};
+
+// A tensor the op updates in place: right dtype, device and shape, and contiguous, since it
+// is written through a raw pointer.
+inline void check_state(const char* op, const at::Tensor& t, const at::Tensor& x, std::vector<int64_t> shape,
+                        const char* name, const char* layout) {
+  check_like(t, x, op, name, "x");
+  check_shape(t, shape, op, name, layout);
+  TORCH_CHECK(t.is_contiguous(), op, ": expected ", name,
+              " to be contiguous (it is updated in place), but got strides ", shape_str(t.strides()));
+}
+
+inline OnlineArgs check_online_args(const char* op, const at::Tensor& x, const at::Tensor& y, const at::Tensor& hidden,
+                                    const at::Tensor& weight_hh, const at::Tensor& weight_ih, const at::Tensor& bias,
+                                    const at::Tensor& weight_out, const at::Tensor& bias_out,
+                                    const std::optional<at::Tensor>& feedback, double alpha,
+                                    c10::string_view nonlinearity, c10::string_view loss, double lr) {
+  check_floating(x, op, "x");
+  check_shape(x, {-1, -1, -1}, op, "x", "(seq_len, batch, input_size)");
+  check_nonempty(x, op, "x");
+  OnlineArgs a{x.size(0), x.size(1), 0, x.size(2), 0, parse_nonlinearity(std::string(nonlinearity), op),
+               parse_loss(std::string(loss), op)};
+  check_like(y, x, op, "y", "x");
+  check_shape(y, {a.T, a.B, -1}, op, "y", "(seq_len, batch, output_size)");
+  a.O = y.size(2);
+  TORCH_CHECK(a.O > 0, op, ": expected y to have output_size > 0, but got shape ", shape_str(y.sizes()));
+  check_like(weight_hh, x, op, "weight_hh", "x");
+  TORCH_CHECK(weight_hh.dim() == 2 && weight_hh.size(0) == weight_hh.size(1) && weight_hh.size(0) > 0, op,
+              ": expected weight_hh to be a square 2-D (hidden_size, hidden_size) tensor, but got shape ",
+              shape_str(weight_hh.sizes()));
+  a.n = weight_hh.size(0);
+  check_state(op, weight_hh, x, {a.n, a.n}, "weight_hh", "(hidden_size, hidden_size)");
+  check_state(op, weight_ih, x, {a.n, a.I}, "weight_ih", "(hidden_size, input_size)");
+  check_state(op, bias, x, {a.n}, "bias", "(hidden_size,)");
+  check_state(op, weight_out, x, {a.O, a.n}, "weight_out", "(output_size, hidden_size)");
+  check_state(op, bias_out, x, {a.O}, "bias_out", "(output_size,)");
+  check_state(op, hidden, x, {a.B, a.n}, "hidden", "(batch, hidden_size)");
+  if (feedback.has_value()) {
+    check_like(*feedback, x, op, "feedback", "x");
+    check_shape(*feedback, {a.O, a.n}, op, "feedback", "(output_size, hidden_size)");
+  }
+  check_rate(alpha, op, "alpha");
+  TORCH_CHECK(lr >= 0.0 && std::isfinite(lr), op, ": expected lr to be a finite number >= 0, but got ", lr);
+  return a;
+}
+
+}  // namespace torch_local_rnn

@@ -1,0 +1,181 @@
+// The pieces of one online training step shared by every online rule on the CPU, in the
+// order of algorithms.md §2.1: forward with the current weights, readout and loss, the
+// immediate credit q_t, then (rule-specific) traces and recurrent update, then the readout's
+// SGD step. Raw loops over preallocated buffers: at n = 32, B = 1 (the papers' setting) a
+// step is a few thousand flops, so any ATen call or allocation would dominate it.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+#include "../common/activation.h"
+#include "parallel_cpu.h"
+
+namespace torch_local_rnn {
+
+// Network and readout weights (row-major, updated in place) and the step's hyper-parameters.
+template <typename scalar_t>
+struct OnlineNet {
+  int64_t B, n, I, O;           // streams, hidden units, inputs, outputs
+  scalar_t* weight_hh;          // (n, n)
+  scalar_t* weight_ih;          // (n, I)
+  scalar_t* bias;               // (n)
+  scalar_t* weight_out;         // (O, n)
+  scalar_t* bias_out;           // (O)
+  const scalar_t* feedback;     // (O, n): W_FB, or weight_out for symmetric feedback
+  scalar_t alpha, lr;
+  Nonlinearity f;
+  Loss loss;
+};
+
+// Per-step activity, each (B, .), allocated once per call.
+template <typename scalar_t>
+struct OnlineActivity {
+  scalar_t* prev;   // a_{t-1}  (B, n)
+  scalar_t* state;  // a_t      (B, n)
+  scalar_t* dphi;   // phi'(h_t) (B, n)
+  scalar_t* error;  // e_t = dL_t/dz_t (B, O)
+  scalar_t* q;      // q_t = feedback^T e_t (B, n)
+};
+
+// h_t = W_hh a_{t-1} + W_ih x_t + b; a_t = (1 - alpha) a_{t-1} + alpha phi(h_t); keeps phi'(h_t).
+template <typename scalar_t>
+void online_forward(const OnlineNet<scalar_t>& net, const scalar_t* x, OnlineActivity<scalar_t>& act) {
+  const int64_t n = net.n, I = net.I;
+  const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / (n + I));
+  at::parallel_for(0, net.B * n, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t b = r / n, i = r % n;
+      const scalar_t* w = net.weight_hh + i * n;
+      const scalar_t* u = net.weight_ih + i * I;
+      const scalar_t* ap = act.prev + b * n;
+      const scalar_t* xb = x + b * I;
+      scalar_t h = net.bias[i];
+      for (int64_t j = 0; j < n; ++j) h += w[j] * ap[j];
+      for (int64_t j = 0; j < I; ++j) h += u[j] * xb[j];
+      const scalar_t y = activate(net.f, h);
+      act.state[r] = (1 - net.alpha) * ap[i] + net.alpha * y;
+      act.dphi[r] = derivative_from_value(net.f, y);
+    }
+  });
+}
+
+// z_t = W_out a_t + b_out; writes e_t and returns nothing but the per-stream loss in `loss`.
+//   cross-entropy: L = -sum_k y_k log(max(softmax(z)_k, 1e-4)), e = softmax(z) - y;
+//   mse:           L = 1/2 mean_k (z_k - y_k)^2,                 e = z - y  (algorithms.md §1).
+template <typename scalar_t>
+void online_readout(const OnlineNet<scalar_t>& net, const scalar_t* y, OnlineActivity<scalar_t>& act,
+                    scalar_t* loss) {
+  const int64_t n = net.n, O = net.O;
+  for (int64_t b = 0; b < net.B; ++b) {
+    const scalar_t* a = act.state + b * n;
+    const scalar_t* yb = y + b * O;
+    scalar_t* e = act.error + b * O;
+    for (int64_t o = 0; o < O; ++o) {
+      const scalar_t* w = net.weight_out + o * n;
+      scalar_t z = net.bias_out[o];
+      for (int64_t i = 0; i < n; ++i) z += w[i] * a[i];
+      e[o] = z;
+    }
+    scalar_t l = 0;
+    if (net.loss == Loss::CrossEntropy) {
+      scalar_t zmax = e[0];
+      for (int64_t o = 1; o < O; ++o) zmax = std::max(zmax, e[o]);
+      scalar_t total = 0;
+      for (int64_t o = 0; o < O; ++o) total += (e[o] = std::exp(e[o] - zmax));
+      for (int64_t o = 0; o < O; ++o) {
+        const scalar_t p = e[o] / total;
+        l -= yb[o] * std::log(std::max(p, scalar_t(1e-4)));
+        e[o] = p - yb[o];
+      }
+    } else {
+      for (int64_t o = 0; o < O; ++o) {
+        e[o] -= yb[o];
+        l += e[o] * e[o];
+      }
+      l *= scalar_t(0.5) / O;
+    }
+    loss[b] = l;
+  }
+}
+
+// q_t = feedback^T e_t: the output error carried back to the hidden units (W_out^T or W_FB^T).
+template <typename scalar_t>
+void online_credit(const OnlineNet<scalar_t>& net, OnlineActivity<scalar_t>& act) {
+  const int64_t n = net.n, O = net.O;
+  for (int64_t b = 0; b < net.B; ++b) {
+    scalar_t* q = act.q + b * n;
+    const scalar_t* e = act.error + b * O;
+    std::fill(q, q + n, scalar_t(0));
+    for (int64_t o = 0; o < O; ++o) {
+      const scalar_t* fb = net.feedback + o * n;
+      for (int64_t i = 0; i < n; ++i) q[i] += fb[i] * e[o];
+    }
+  }
+}
+
+// Readout delta rule averaged over streams: W_out -= lr/B sum_b e_b a_b^T, b_out -= lr/B sum_b e_b.
+template <typename scalar_t>
+void online_readout_sgd(const OnlineNet<scalar_t>& net, const OnlineActivity<scalar_t>& act) {
+  const int64_t n = net.n, O = net.O;
+  const scalar_t step = net.lr / net.B;
+  for (int64_t b = 0; b < net.B; ++b) {
+    const scalar_t* a = act.state + b * n;
+    for (int64_t o = 0; o < O; ++o) {
+      const scalar_t s = step * act.error[b * O + o];
+      scalar_t* w = net.weight_out + o * n;
+      for (int64_t i = 0; i < n; ++i) w[i] -= s * a[i];
+      net.bias_out[o] -= s;
+    }
+  }
+}
+
+// Runs T online steps. `rule.step(net, x_t, act)` updates the rule's traces from
+// (a_{t-1}, x_t, phi'(h_t)) and applies its recurrent update using q_t; everything else is shared.
+template <typename scalar_t, typename Rule>
+void run_online(const OnlineNet<scalar_t>& net, Rule& rule, const scalar_t* x, const scalar_t* y, scalar_t* hidden,
+                scalar_t* losses, int64_t T, OnlineActivity<scalar_t>& act) {
+  const int64_t Bn = net.B * net.n;
+  std::copy(hidden, hidden + Bn, act.prev);
+  for (int64_t t = 0; t < T; ++t) {
+    const scalar_t* xt = x + t * net.B * net.I;
+    online_forward(net, xt, act);
+    online_readout(net, y + t * net.B * net.O, act, losses + t * net.B);
+    online_credit(net, act);
+    rule.step(net, xt, act);
+    online_readout_sgd(net, act);
+    std::swap(act.prev, act.state);
+  }
+  std::copy(act.prev, act.prev + Bn, hidden);
+}
+
+}  // namespace torch_local_rnn
+
+#include <ATen/core/Tensor.h>
+#include <optional>
+
+#include "../common/online_checks.h"
+
+namespace torch_local_rnn {
+
+template <typename scalar_t>
+OnlineNet<scalar_t> make_online_net(const OnlineArgs& a, const at::Tensor& weight_hh, const at::Tensor& weight_ih,
+                                    const at::Tensor& bias, const at::Tensor& weight_out, const at::Tensor& bias_out,
+                                    const std::optional<at::Tensor>& feedback_contiguous, double alpha, double lr) {
+  return {a.B, a.n, a.I, a.O,
+          weight_hh.data_ptr<scalar_t>(), weight_ih.data_ptr<scalar_t>(), bias.data_ptr<scalar_t>(),
+          weight_out.data_ptr<scalar_t>(), bias_out.data_ptr<scalar_t>(),
+          feedback_contiguous ? feedback_contiguous->data_ptr<scalar_t>() : weight_out.data_ptr<scalar_t>(),
+          static_cast<scalar_t>(alpha), static_cast<scalar_t>(lr), a.f, a.loss};
+}
+
+// Carves (prev, state, dphi, q: B*n each; error: B*O) out of one workspace of 4*B*n + B*O.
+template <typename scalar_t>
+OnlineActivity<scalar_t> carve_activity(at::Tensor& workspace, const OnlineArgs& a) {
+  scalar_t* p = workspace.data_ptr<scalar_t>();
+  const int64_t Bn = a.B * a.n;
+  return {p, p + Bn, p + 2 * Bn, p + 4 * Bn, p + 3 * Bn};
+}
+
+}  // namespace torch_local_rnn

@@ -1,0 +1,47 @@
+// Public C++ API of torch_local_rnn for LibTorch users. Every function calls its op through
+// the dispatcher, so C++ callers get device dispatch and autograd exactly as Python does.
+// Shapes: x (T, B, I), h0 (B, n), weight_hh (n, n), weight_ih (n, I), bias (n); outputs (T, B, n).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/util/ArrayRef.h>
+#include <c10/util/string_view.h>
+
+#include <optional>
+#include <tuple>
+
+namespace torch_local_rnn {
+
+// States a_1..a_T; differentiable: the backward is the rule's ("bptt" exact, "rflo" RFLO with
+// rule_options = [trace_alpha] or [] for trace_alpha = alpha).
+at::Tensor leaky_rnn(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& weight_hh,
+                     const at::Tensor& weight_ih, const at::Tensor& bias, double alpha,
+                     c10::string_view nonlinearity = "tanh", c10::string_view rule = "bptt",
+                     c10::ArrayRef<double> rule_options = {});
+
+// (output, dphi): states and phi'(h_t), not differentiable.
+std::tuple<at::Tensor, at::Tensor> leaky_rnn_forward(const at::Tensor& x, const at::Tensor& h0,
+                                                     const at::Tensor& weight_hh, const at::Tensor& weight_ih,
+                                                     const at::Tensor& bias, double alpha,
+                                                     c10::string_view nonlinearity = "tanh");
+
+// (grad_x, grad_h0, grad_weight_hh, grad_weight_ih, grad_bias) from grad_output = dL/da_t.
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn_bptt_backward(
+    const at::Tensor& grad_output, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& weight_hh,
+    const at::Tensor& weight_ih, const at::Tensor& output, const at::Tensor& dphi, double alpha);
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn_rflo_backward(
+    const at::Tensor& grad_output, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& weight_hh,
+    const at::Tensor& weight_ih, const at::Tensor& output, const at::Tensor& dphi, double alpha,
+    double trace_alpha);
+
+// T online RFLO steps; updates hidden, trace and all weights in place; returns losses (T, B).
+at::Tensor rflo_online(const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden, at::Tensor& trace,
+                       at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,
+                       at::Tensor& bias_out, const std::optional<at::Tensor>& feedback, double alpha,
+                       double trace_alpha, c10::string_view nonlinearity, c10::string_view loss, double lr);
+
+// -1 for a CPU-only build, else the CUDA runtime version it was compiled with.
+int64_t cuda_version();
+
+}  // namespace torch_local_rnn

@@ -1,0 +1,63 @@
+// The public C++ API (include/torch_local_rnn/ops.h): typed dispatcher handles, looked up once.
+#include "include/torch_local_rnn/ops.h"
+
+#include <ATen/core/dispatch/Dispatcher.h>
+
+namespace torch_local_rnn {
+namespace {
+
+template <typename Signature>
+c10::TypedOperatorHandle<Signature> find_op(const char* name) {
+  return c10::Dispatcher::singleton().findSchemaOrThrow(name, "").typed<Signature>();
+}
+
+}  // namespace
+
+at::Tensor leaky_rnn(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& weight_hh,
+                     const at::Tensor& weight_ih, const at::Tensor& bias, double alpha,
+                     c10::string_view nonlinearity, c10::string_view rule, c10::ArrayRef<double> rule_options) {
+  static auto op = find_op<decltype(leaky_rnn)>("torch_local_rnn::leaky_rnn");
+  return op.call(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule, rule_options);
+}
+
+std::tuple<at::Tensor, at::Tensor> leaky_rnn_forward(const at::Tensor& x, const at::Tensor& h0,
+                                                     const at::Tensor& weight_hh, const at::Tensor& weight_ih,
+                                                     const at::Tensor& bias, double alpha,
+                                                     c10::string_view nonlinearity) {
+  static auto op = find_op<decltype(leaky_rnn_forward)>("torch_local_rnn::leaky_rnn_forward");
+  return op.call(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn_bptt_backward(
+    const at::Tensor& grad_output, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& weight_hh,
+    const at::Tensor& weight_ih, const at::Tensor& output, const at::Tensor& dphi, double alpha) {
+  static auto op = find_op<decltype(leaky_rnn_bptt_backward)>("torch_local_rnn::leaky_rnn_bptt_backward");
+  return op.call(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha);
+}
+
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn_rflo_backward(
+    const at::Tensor& grad_output, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& weight_hh,
+    const at::Tensor& weight_ih, const at::Tensor& output, const at::Tensor& dphi, double alpha,
+    double trace_alpha) {
+  static auto op = find_op<decltype(leaky_rnn_rflo_backward)>("torch_local_rnn::leaky_rnn_rflo_backward");
+  return op.call(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha, trace_alpha);
+}
+
+at::Tensor rflo_online(const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden, at::Tensor& trace,
+                       at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,
+                       at::Tensor& bias_out, const std::optional<at::Tensor>& feedback, double alpha,
+                       double trace_alpha, c10::string_view nonlinearity, c10::string_view loss, double lr) {
+  static auto op = find_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                      const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                      const at::Tensor&, const std::optional<at::Tensor>&, double, double,
+                                      c10::string_view, c10::string_view, double)>("torch_local_rnn::rflo_online");
+  return op.call(x, y, hidden, trace, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
+                 trace_alpha, nonlinearity, loss, lr);
+}
+
+int64_t cuda_version() {
+  static auto op = find_op<int64_t()>("torch_local_rnn::cuda_version");
+  return op.call();
+}
+
+}  // namespace torch_local_rnn

@@ -1,0 +1,12 @@
+"""torch-local-rnn: local, online learning rules for recurrent networks as PyTorch C++/CUDA ops."""
+from ._library import has_cuda_kernels, load as _load
+
+_load()
+
+from . import _fake  # noqa: E402,F401  (fake kernels need the loaded library)
+from . import ops, rules  # noqa: E402
+from .modules import LocalRNN  # noqa: E402
+from .online import OnlineLearner  # noqa: E402
+
+__all__ = ["LocalRNN", "OnlineLearner", "ops", "rules", "has_cuda_kernels"]
+__version__ = "0.1.0"

@@ -1,0 +1,27 @@
+"""Loads the compiled op library. A failed load raises the real error with hints, never a later
+"operator torch_local_rnn::... does not exist" (engineering.md §2.4)."""
+import torch
+
+
+def load():
+    try:
+        from . import _C  # noqa: F401  (runs the library's TORCH_LIBRARY initialisers)
+    except ImportError as error:
+        raise ImportError(
+            f"torch_local_rnn: could not load its compiled ops ({error}). The library must be built against "
+            f"the installed torch {torch.__version__}: reinstall with "
+            "`pip install --no-build-isolation -e .` from the repository root."
+        ) from error
+    built = torch.ops.torch_local_rnn.cuda_version()
+    if built != -1 and torch.version.cuda is not None:
+        major = built // 1000
+        torch_major = int(torch.version.cuda.split(".")[0])
+        if major != torch_major:
+            raise ImportError(
+                f"torch_local_rnn was built with CUDA {built // 1000}.{built % 1000 // 10} but torch uses "
+                f"CUDA {torch.version.cuda}; rebuild with `pip install --no-build-isolation -e .`"
+            )
+
+
+def has_cuda_kernels() -> bool:
+    return torch.ops.torch_local_rnn.cuda_version() != -1

@@ -1,0 +1,21 @@
+"""Per-step readout losses of algorithms.md §1, in torch, for evaluation and references."""
+import torch
+from torch import Tensor
+
+LOSSES = ("cross_entropy", "mse")
+
+
+def check_loss(loss: str, who: str) -> str:
+    if loss not in LOSSES:
+        raise ValueError(f"{who}: expected loss to be one of {LOSSES}, but got '{loss}'")
+    return loss
+
+
+def per_step_loss(z: Tensor, y: Tensor, loss: str) -> Tensor:
+    """Loss of every step, reduced over the last (output) dimension only.
+
+    cross_entropy: -sum_k y_k log(max(softmax(z)_k, 1e-4)) (the 1e-4 floor of the papers' code);
+    mse: 1/2 mean_k (z_k - y_k)^2."""
+    if loss == "cross_entropy":
+        return -(y * torch.softmax(z, dim=-1).clamp_min(1e-4).log()).sum(-1)
+    return 0.5 * (z - y).pow(2).mean(-1)

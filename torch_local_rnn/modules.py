@@ -1,0 +1,89 @@
+"""LocalRNN: a drop-in for torch.nn.RNN whose recurrent weights learn by a chosen rule."""
+from typing import List, Optional, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from . import init, rules
+
+
+class LocalRNN(nn.Module):
+    """Single-layer leaky RNN (algorithms.md §1), used like torch.nn.RNN:
+
+        h_t = W_hh a_{t-1} + W_ih x_t + b,   a_t = (1 - alpha) a_{t-1} + alpha phi(h_t)
+
+    ``out, h_n = rnn(x, h0)`` with x of shape (T, B, input_size) ((B, T, input_size) when
+    batch_first, (T, input_size) unbatched) and h0 of shape (1, B, hidden_size) or (B, hidden_size)
+    (zeros when omitted). ``out`` holds a_1..a_T, ``h_n`` = a_T with shape (1, B, hidden_size).
+
+    On backward, weight_hh, weight_ih and bias receive the rule's estimate: the exact gradient
+    for ``rule="bptt"``, RFLO's for ``rule="rflo"`` (computed from dL/da_t without propagating
+    through time). Changing ``rule`` is the only change between the two pipelines.
+
+    Initialisation (algorithms.md §1.1): orthogonal weight_hh, N(0, 1/input_size) weight_ih,
+    zero bias, drawn from ``generator``; pass ``weight_hh``/``weight_ih``/``bias`` to set them.
+    """
+
+    __constants__ = ["input_size", "hidden_size", "alpha", "nonlinearity", "rule_name", "batch_first"]
+
+    def __init__(self, input_size: int, hidden_size: int, alpha: float = 1.0, nonlinearity: str = "tanh",
+                 rule: rules.Rule = "bptt", batch_first: bool = False, *, weight_hh: Optional[Tensor] = None,
+                 weight_ih: Optional[Tensor] = None, bias: Optional[Tensor] = None,
+                 generator: Optional[torch.Generator] = None, device=None, dtype=None):
+        super().__init__()
+        if int(input_size) <= 0 or int(hidden_size) <= 0:
+            raise ValueError(f"LocalRNN: expected input_size and hidden_size > 0, but got {input_size}, {hidden_size}")
+        if not 0.0 < float(alpha) <= 1.0:
+            raise ValueError(f"LocalRNN: expected alpha in (0, 1], but got {alpha}")
+        if nonlinearity not in ("tanh", "relu", "sigmoid"):
+            raise ValueError(f"LocalRNN: expected nonlinearity to be one of 'tanh', 'relu', 'sigmoid', "
+                             f"but got '{nonlinearity}'")
+        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
+        self.alpha, self.nonlinearity, self.batch_first = float(alpha), nonlinearity, bool(batch_first)
+        self.rule = rules.resolve(rule)
+        self.rule_name: str = self.rule.name
+        self.rule_options: List[float] = self.rule.sequence_options(self.alpha)
+        dtype = dtype or torch.get_default_dtype()
+        n, i = self.hidden_size, self.input_size
+        given = {"weight_hh": (weight_hh, (n, n), lambda: init.orthogonal(n, generator, dtype)),
+                 "weight_ih": (weight_ih, (n, i), lambda: init.normal(n, i, i, generator, dtype)),
+                 "bias": (bias, (n,), lambda: torch.zeros(n, dtype=dtype))}
+        for name, (value, shape, default) in given.items():
+            if value is not None and tuple(value.shape) != shape:
+                raise ValueError(f"LocalRNN: expected {name} of shape {shape}, but got {tuple(value.shape)}")
+            data = default() if value is None else value.detach().clone()
+            setattr(self, name, nn.Parameter(data.to(device=device, dtype=dtype)))
+
+    def forward(self, x: Tensor, h0: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        unbatched = x.dim() == 2
+        if x.dim() not in (2, 3):
+            raise ValueError(f"LocalRNN: expected x to be 2-D (seq_len, input_size) or 3-D "
+                             f"(seq_len, batch, input_size), but got a {x.dim()}-D tensor of shape {list(x.shape)}")
+        if unbatched:
+            x = x.unsqueeze(1)
+        elif self.batch_first:
+            x = x.transpose(0, 1)
+        batch = x.shape[1]
+        if h0 is None:
+            h = torch.zeros(batch, self.hidden_size, dtype=x.dtype, device=x.device)
+        else:
+            h = h0
+            if unbatched and h.dim() == 1:
+                h = h.unsqueeze(0)
+            elif h.dim() == 3:
+                if h.shape[0] != 1:
+                    raise ValueError(f"LocalRNN: expected h0 of shape (1, batch, hidden_size) for one layer, "
+                                     f"but got {list(h.shape)}")
+                h = h[0]
+        out = torch.ops.torch_local_rnn.leaky_rnn(x, h, self.weight_hh, self.weight_ih, self.bias, self.alpha,
+                                                  self.nonlinearity, self.rule_name, self.rule_options)
+        h_n = out[-1].unsqueeze(0)
+        if unbatched:
+            return out.squeeze(1), h_n.squeeze(1)
+        if self.batch_first:
+            out = out.transpose(0, 1)
+        return out, h_n
+
+    def extra_repr(self) -> str:
+        return (f"{self.input_size}, {self.hidden_size}, alpha={self.alpha}, nonlinearity='{self.nonlinearity}', "
+                f"rule={self.rule!r}, batch_first={self.batch_first}")

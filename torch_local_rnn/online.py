@@ -1,0 +1,130 @@
+"""OnlineLearner: the papers' protocol (algorithms.md §2.1), the whole time loop in C++.
+
+Weights are updated after every time step, traces are carried across the updates, and the
+readout, loss and SGD step are fused into the op. With B > 1 streams the update is the average
+over the B independent streams; B = 1 reproduces the papers.
+"""
+from typing import Optional, Union
+
+import torch
+from torch import Tensor, nn
+
+from . import losses, rules
+from .modules import LocalRNN
+
+
+class OnlineLearner(nn.Module):
+    """Trains ``rnn`` and ``readout`` (an nn.Linear hidden_size -> output_size) online.
+
+        learner = OnlineLearner(rnn, readout, loss="cross_entropy", optimizer="sgd", lr=1e-4)
+        history = learner.fit(x, y)   # per-step losses; weights updated in place
+
+    The rule is the rnn's (``LocalRNN(..., rule="rflo")``) unless ``rule`` is given here. Its state
+    (the network state ``hidden`` and the rule's ``trace``, plus a random ``feedback`` matrix if
+    asked for) are buffers: ``state_dict()`` saves them, and a run stopped and resumed equals one
+    that never stopped.
+    """
+
+    def __init__(self, rnn: LocalRNN, readout: nn.Linear, loss: str = "cross_entropy", optimizer: str = "sgd",
+                 lr: float = 1e-4, rule: Optional[rules.Rule] = None, batch_size: int = 1,
+                 generator: Optional[torch.Generator] = None):
+        super().__init__()
+        if not isinstance(rnn, LocalRNN):
+            raise TypeError(f"OnlineLearner: expected rnn to be a LocalRNN, but got {type(rnn).__name__}")
+        if not isinstance(readout, nn.Linear) or readout.bias is None:
+            raise TypeError("OnlineLearner: expected readout to be an nn.Linear(hidden_size, output_size) with bias, "
+                            f"but got {readout!r}")
+        if readout.in_features != rnn.hidden_size:
+            raise ValueError(f"OnlineLearner: expected readout.in_features == rnn.hidden_size "
+                             f"({rnn.hidden_size}), but got {readout.in_features}")
+        if optimizer != "sgd":
+            raise ValueError(f"OnlineLearner: expected optimizer 'sgd' (the fused C++ loop applies plain SGD after "
+                             f"every step, as in the papers), but got '{optimizer}'")
+        if not (lr >= 0.0 and lr != float("inf")):
+            raise ValueError(f"OnlineLearner: expected lr to be a finite number >= 0, but got {lr}")
+        if int(batch_size) <= 0:
+            raise ValueError(f"OnlineLearner: expected batch_size > 0, but got {batch_size}")
+        self.rnn, self.readout = rnn, readout
+        self.loss = losses.check_loss(loss, "OnlineLearner")
+        self.lr = float(lr)
+        self.rule = rules.resolve(rnn.rule if rule is None else rule)
+        if not self.rule.has_online_form:
+            online = sorted(name for name, cls in rules.RULES.items() if cls.has_online_form)
+            raise ValueError(f"OnlineLearner: rule '{self.rule.name}' has no online form; rules with one: {online}")
+        n, i, o = rnn.hidden_size, rnn.input_size, readout.out_features
+        like = dict(dtype=rnn.weight_hh.dtype, device=rnn.weight_hh.device)
+        self.register_buffer("hidden", torch.zeros(batch_size, n, **like))
+        self.register_buffer("trace", torch.zeros(batch_size, n, n + i + 1, **like))
+        fb = self.rule.feedback
+        if isinstance(fb, Tensor):
+            if tuple(fb.shape) != (o, n):
+                raise ValueError(f"OnlineLearner: expected the feedback matrix of shape (output_size, hidden_size) = "
+                                 f"{(o, n)}, but got {tuple(fb.shape)}")
+            fb = fb.detach().clone().to(**like)
+        elif fb == "random":  # W_FB ~ N(0, 1/n_out), fixed (algorithms.md §1.1)
+            fb = (torch.randn(o, n, generator=generator, dtype=torch.float64) / o ** 0.5).to(**like)
+        else:
+            fb = None
+        self.register_buffer("feedback", fb)
+
+    @property
+    def batch_size(self) -> int:
+        return self.hidden.shape[0]
+
+    def reset_state(self) -> None:
+        """Network state and traces back to zero (a new run; weights kept)."""
+        self.hidden.zero_()
+        self.trace.zero_()
+
+    def _streams(self, x: Tensor, y: Tensor):
+        if x.dim() != y.dim() or x.dim() not in (2, 3):
+            raise ValueError(f"OnlineLearner: expected x (T, input_size) and y (T, output_size), or x (T, B, "
+                             f"input_size) and y (T, B, output_size), but got shapes {list(x.shape)} and {list(y.shape)}")
+        if x.dim() == 2:
+            x, y = x.unsqueeze(1), y.unsqueeze(1)
+        if x.shape[1] != self.batch_size:
+            raise ValueError(f"OnlineLearner: expected {self.batch_size} streams (batch_size), but got x of shape "
+                             f"{list(x.shape)}")
+        like = dict(dtype=self.hidden.dtype, device=self.hidden.device)
+        return x.to(**like), y.to(**like)
+
+    def fit(self, x: Tensor, y: Tensor, chunk_size: int = 10_000, progress: bool = False) -> Tensor:
+        """Trains online on the streams x, y; returns the per-step losses ((T,) or (T, B))."""
+        squeeze = x.dim() == 2
+        x, y = self._streams(x, y)
+        T = x.shape[0]
+        out = torch.empty(T, self.batch_size, dtype=x.dtype)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=T, unit="step", desc=f"online {self.rule.name}")
+        rnn, ro = self.rnn, self.readout
+        with torch.no_grad():
+            for start in range(0, T, chunk_size):
+                stop = min(T, start + chunk_size)
+                step_losses = torch.ops.torch_local_rnn.rflo_online(
+                    x[start:stop], y[start:stop], self.hidden, self.trace, rnn.weight_hh.detach(),
+                    rnn.weight_ih.detach(), rnn.bias.detach(), ro.weight.detach(), ro.bias.detach(), self.feedback,
+                    rnn.alpha, self.rule.rate(rnn.alpha), rnn.nonlinearity, self.loss, self.lr)
+                out[start:stop] = step_losses.cpu()
+                if bar is not None:
+                    bar.update(stop - start)
+                    bar.set_postfix(loss=f"{step_losses.mean().item():.4f}")
+        if bar is not None:
+            bar.close()
+        return out[:, 0] if squeeze else out
+
+    def evaluate(self, x: Tensor, y: Tensor, hidden: Optional[Tensor] = None) -> Tensor:
+        """Per-step losses on x, y with learning off, from ``hidden`` (default zeros); leaves the
+        learner's own state untouched."""
+        squeeze = x.dim() == 2
+        if squeeze:
+            x, y = x.unsqueeze(1), y.unsqueeze(1)
+        like = dict(dtype=self.hidden.dtype, device=self.hidden.device)
+        x, y = x.to(**like), y.to(**like)
+        h0 = torch.zeros(x.shape[1], self.rnn.hidden_size, **like) if hidden is None else hidden.to(**like)
+        with torch.no_grad():
+            a, _ = torch.ops.torch_local_rnn.leaky_rnn_forward(x, h0, self.rnn.weight_hh, self.rnn.weight_ih,
+                                                               self.rnn.bias, self.rnn.alpha, self.rnn.nonlinearity)
+            step_losses = losses.per_step_loss(self.readout(a), y, self.loss)
+        return step_losses[:, 0] if squeeze else step_losses

@@ -1,0 +1,54 @@
+"""Typed wrappers over the registered ops (torch.ops.torch_local_rnn.*).
+
+Notation (algorithms.md §1): x_t input, a_t state, h_t = W_hh a_{t-1} + W_ih x_t + b the
+pre-activation, a_t = (1 - alpha) a_{t-1} + alpha phi(h_t). Shapes: x (T, B, I), h0 (B, n),
+weight_hh (n, n), weight_ih (n, I), bias (n); states (T, B, n).
+"""
+from typing import List, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+_ops = torch.ops.torch_local_rnn
+
+
+def leaky_rnn(x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor, bias: Tensor, alpha: float = 1.0,
+              nonlinearity: str = "tanh", rule: str = "bptt", rule_options: Optional[List[float]] = None) -> Tensor:
+    """States a_1..a_T, Tensor[T, B, n]. Differentiable; the backward is the rule's:
+    "bptt" the exact gradient, "rflo" RFLO's estimate (rule_options = [trace_alpha])."""
+    return _ops.leaky_rnn.default(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule,
+                                  [] if rule_options is None else list(rule_options))
+
+
+def leaky_rnn_forward(x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor, bias: Tensor,
+                      alpha: float = 1.0, nonlinearity: str = "tanh") -> Tuple[Tensor, Tensor]:
+    """(output, dphi): states a_1..a_T and phi'(h_t), both Tensor[T, B, n]; not differentiable."""
+    return _ops.leaky_rnn_forward.default(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity)
+
+
+def leaky_rnn_bptt_backward(grad_output: Tensor, x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor,
+                            output: Tensor, dphi: Tensor, alpha: float = 1.0):
+    """Exact BPTT given grad_output = dL/da_t, Tensor[T, B, n].
+    Returns (grad_x, grad_h0, grad_weight_hh, grad_weight_ih, grad_bias)."""
+    return _ops.leaky_rnn_bptt_backward.default(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha)
+
+
+def leaky_rnn_rflo_backward(grad_output: Tensor, x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor,
+                            output: Tensor, dphi: Tensor, alpha: float = 1.0, trace_alpha: Optional[float] = None):
+    """RFLO's estimate over the window (weights frozen, trace starting at 0), GEMM form.
+    grad_x and grad_h0 are the one-step gradients. Same returns as leaky_rnn_bptt_backward."""
+    return _ops.leaky_rnn_rflo_backward.default(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha,
+                                                alpha if trace_alpha is None else trace_alpha)
+
+
+def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: Tensor, weight_ih: Tensor,
+                bias: Tensor, weight_out: Tensor, bias_out: Tensor, feedback: Optional[Tensor] = None,
+                alpha: float = 1.0, trace_alpha: Optional[float] = None, nonlinearity: str = "tanh",
+                loss: str = "cross_entropy", lr: float = 1e-4) -> Tensor:
+    """T online RFLO steps (algorithms.md §2.1, §3.6) with readout z = W_out a + b_out, the loss,
+    and an SGD step of every weight after every step, averaged over the B streams.
+    Updates hidden (B, n), trace (B, n, n + I + 1) and all weights in place.
+    y: Tensor[T, B, O] (probabilities for cross_entropy). Returns the losses, Tensor[T, B]."""
+    return _ops.rflo_online.default(x, y, hidden, trace, weight_hh, weight_ih, bias, weight_out, bias_out,
+                                    feedback, alpha, alpha if trace_alpha is None else trace_alpha,
+                                    nonlinearity, loss, lr)
