@@ -7,7 +7,7 @@ import torch
 def orthogonal(n: int, generator: Optional[torch.Generator] = None, dtype=torch.float32) -> torch.Tensor:
     """Q of the QR decomposition of an n x n standard-normal matrix (all |eigenvalues| = 1)."""
     q, _ = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
-    return q.to(dtype)
+    return q.to(dtype).contiguous()
 
 
 def normal(rows: int, cols: int, fan: int, generator: Optional[torch.Generator] = None,

@@ -25,6 +25,8 @@ class LocalRNN(nn.Module):
     """
 
     __constants__ = ["input_size", "hidden_size", "alpha", "nonlinearity", "rule_name", "batch_first"]
+    # Declared here so TorchScript knows the type even when the list is empty (rule="bptt").
+    rule_options: List[float]
 
     def __init__(self, input_size: int, hidden_size: int, alpha: float = 1.0, nonlinearity: str = "tanh",
                  rule: rules.Rule = "bptt", batch_first: bool = False, *, weight_hh: Optional[Tensor] = None,
@@ -51,7 +53,7 @@ class LocalRNN(nn.Module):
         for name, (value, shape, default) in given.items():
             if value is not None and tuple(value.shape) != shape:
                 raise ValueError(f"LocalRNN: expected {name} of shape {shape}, but got {tuple(value.shape)}")
-            data = default() if value is None else value.detach().clone()
+            data = (default() if value is None else value.detach().clone()).contiguous()
             setattr(self, name, nn.Parameter(data.to(device=device, dtype=dtype)))
 
     def forward(self, x: Tensor, h0: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:

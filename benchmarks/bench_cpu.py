@@ -1,0 +1,147 @@
+"""CPU benchmarks of torch-local-rnn against baselines measured in the same run.
+
+    python benchmarks/bench_cpu.py            # the issue's sizes: B=32, n=256, input 32, T=1000, float32
+    python benchmarks/bench_cpu.py --quick    # small sizes, seconds
+
+Prints each time next to torch.nn.RNN (autograd) and the pure-PyTorch reference loop
+(torch_local_rnn.reference) on the same work, as ratios, and the online steps per second in the
+papers' setting (n=32, B=1, input 2). Results go to BENCHMARKS.md by hand, with command and date.
+"""
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+import torch_local_rnn as tlr
+from torch_local_rnn import LocalRNN, OnlineLearner, reference
+
+
+def timeit(fn, repeat):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def row(name, seconds, baselines):
+    ratios = "  ".join(f"{seconds / b:6.3f}x {label}" for label, b in baselines.items())
+    print(f"{name:<34} {seconds * 1e3:10.2f} ms   {ratios}")
+
+
+def sequence_benchmarks(T, B, I, n, repeat):
+    print(f"\n## Sequence form: T={T}, B={B}, input={I}, n={n}, float32, {torch.get_num_threads()} threads")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(T, B, I, generator=g)
+    torch_rnn = torch.nn.RNN(I, n, nonlinearity="tanh")
+    ours = {rule: LocalRNN(I, n, rule=rule) for rule in ("bptt", "rflo")}
+
+    with torch.no_grad():
+        nn_fwd = timeit(lambda: torch_rnn(x), repeat)
+        p = ours["bptt"]
+        ref_fwd = timeit(lambda: reference.leaky_rnn_forward(x, torch.zeros(B, n), p.weight_hh, p.weight_ih, p.bias,
+                                                             1.0, "tanh"), max(1, repeat // 2))
+        fwd = timeit(lambda: p(x), repeat)
+    row("forward op", fwd, {"nn.RNN fwd": nn_fwd, "reference loop": ref_fwd})
+
+    def nn_step():
+        torch_rnn.zero_grad()
+        out, _ = torch_rnn(x)
+        out.sum().backward()
+
+    nn_train = timeit(nn_step, repeat)
+    for rule, module in ours.items():
+        def step(module=module):
+            module.zero_grad()
+            out, _ = module(x)
+            out.sum().backward()
+
+        ours_train = timeit(step, repeat)
+        if rule == "bptt":
+            w = [p.detach().clone().requires_grad_() for p in (module.weight_hh, module.weight_ih, module.bias)]
+
+            def ref_step():
+                out = reference.leaky_rnn_forward(x, torch.zeros(B, n), *w, 1.0, "tanh")
+                torch.autograd.grad(out.sum(), w)
+        else:
+            def ref_step():
+                reference.rflo_sequence_grads(x, torch.zeros(B, n), module.weight_hh.detach(),
+                                              module.weight_ih.detach(), module.bias.detach(), 1.0, "tanh",
+                                              torch.ones(T, B, n), 1.0)
+        ref_train = timeit(ref_step, 1)
+        row(f"training step rule={rule}", ours_train, {"nn.RNN fwd+bwd": nn_train, "reference": ref_train})
+
+
+def peak_rss_child(T, B, I, n):
+    """Peak resident memory (bytes) of a fresh process running one rule='rflo' training step."""
+    code = (
+        "import resource, torch, torch_local_rnn as t\n"
+        f"m = t.LocalRNN({I}, {n}, rule='rflo'); x = torch.randn({T}, {B}, {I})\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "out, _ = m(x); out.sum().backward()\n"
+        "print(base * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n")
+    base, peak = map(int, subprocess.check_output([sys.executable, "-c", code], text=True).split())
+    return peak - base
+
+
+def memory_benchmark(B, I, n, lengths):
+    print(f"\n## Peak memory of one rule='rflo' training step (B={B}, n={n}), fresh process per T")
+    peaks = {T: peak_rss_child(T, B, I, n) for T in lengths}
+    for T, peak in peaks.items():
+        print(f"T={T:5d}: peak growth {peak / 2**20:8.1f} MiB")
+    slope = (peaks[lengths[-1]] - peaks[lengths[0]]) / (lengths[-1] - lengths[0])
+    act = B * n * 4
+    trace = B * n * (n + I + 1) * 4
+    print(f"growth per time step: {slope / 1024:.1f} KiB = {slope / act:.1f} x one (B, n) float32 slice "
+          f"({act / 1024:.0f} KiB); a (B, n, n+I+1) trace per step would be {trace / 2**20:.1f} MiB")
+
+
+def online_benchmark(steps, ref_steps):
+    print(f"\n## Online RFLO, the papers' setting: n=32, B=1, input 2, output 2, float64 (as the papers' numpy)")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(steps, 1, 2, generator=g, dtype=torch.float64)
+    y = torch.softmax(torch.randn(steps, 1, 2, generator=g, dtype=torch.float64), -1)
+    rows = {}
+    for dtype in (torch.float64, torch.float32):
+        rnn = LocalRNN(2, 32, rule="rflo", dtype=dtype)
+        learner = OnlineLearner(rnn, torch.nn.Linear(32, 2).to(dtype), lr=1e-4)
+        seconds = timeit(lambda: learner.fit(x, y, chunk_size=steps), 3)
+        rows[dtype] = steps / seconds
+    rnn = LocalRNN(2, 32, rule="rflo", dtype=torch.float64)
+    ro = torch.nn.Linear(32, 2).double()
+    args = (x[:ref_steps], y[:ref_steps], torch.zeros(1, 32, dtype=torch.float64),
+            torch.zeros(1, 32, 35, dtype=torch.float64), rnn.weight_hh.detach(), rnn.weight_ih.detach(),
+            rnn.bias.detach(), ro.weight.detach(), ro.bias.detach())
+    ref_rate = ref_steps / timeit(lambda: reference.rflo_online(*args, lr=1e-4), 1)
+    for dtype, rate in rows.items():
+        print(f"rflo_online {str(dtype):<14} {rate:12,.0f} steps/s   {rate / ref_rate:6.1f}x reference loop")
+    print(f"reference loop (float64)     {ref_rate:12,.0f} steps/s")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes (seconds), for a smoke run")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    print(f"torch {torch.__version__}, torch_local_rnn {tlr.__version__}, {platform.processor() or platform.machine()}"
+          f", {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
+    if args.quick:
+        sequence_benchmarks(T=100, B=8, I=8, n=64, repeat=2)
+        memory_benchmark(B=8, I=8, n=64, lengths=[200, 400])
+        online_benchmark(steps=20_000, ref_steps=500)
+    else:
+        sequence_benchmarks(T=1000, B=32, I=32, n=256, repeat=args.repeat)
+        memory_benchmark(B=32, I=32, n=256, lengths=[250, 1000, 2000])
+        online_benchmark(steps=200_000, ref_steps=3000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+// Exact BPTT on the GPU (algorithms.md §1, §4.3 step 1), the CPU version's plan, given g_t = dL/da_t:
+//   delta_t = g_t + J_{t+1}^T delta_{t+1},  J_{t+1}^T v = (1 - alpha) v + W_hh^T (alpha phi'(h_{t+1}) (.) v),
+//   C_t = alpha phi'(h_t) (.) delta_t,      weight gradients from C (common/weight_grads.h).
+// Per step: one cuBLAS GEMM C_{t+1} W_hh into a preallocated buffer and one fused pointwise
+// kernel (kernels/bptt_pointwise.cuh); J is never formed.
+#include <ATen/ATen.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#include <torch/library.h>
+
+#include "../common/checks.h"
+#include "../common/weight_grads.h"
+#include "../kernels/bptt_pointwise.cuh"
+
+namespace torch_local_rnn {
+namespace {
+
+BackwardResult leaky_rnn_bptt_backward_cuda(const at::Tensor& grad_output, const at::Tensor& x, const at::Tensor& h0,
+                                            const at::Tensor& weight_hh, const at::Tensor& weight_ih,
+                                            const at::Tensor& output, const at::Tensor& dphi, double alpha) {
+  constexpr const char* op = "leaky_rnn_bptt_backward";
+  check_backward_args(op, grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha);
+  const int64_t T = x.size(0), B = x.size(1), n = weight_hh.size(0);
+  const c10::cuda::CUDAGuard guard(x.device());
+  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const at::Tensor g = grad_output.contiguous(), d = dphi.contiguous();
+
+  at::Tensor credit = at::empty({T, B, n}, x.options());
+  // Zeroed although the last step multiplies it by 0: recycled device memory may hold NaNs.
+  at::Tensor delta = at::zeros({B, n}, x.options());
+  at::Tensor recurrent = at::zeros({B, n}, x.options());  // C_{t+1} W_hh, zero past the last step
+  const std::vector<at::Tensor> c = credit.unbind(0);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), op, [&] {
+    kernels::BpttStepParams<scalar_t> p{};
+    p.delta = delta.data_ptr<scalar_t>();
+    p.recurrent = recurrent.data_ptr<scalar_t>();
+    p.count = B * n;
+    p.alpha = static_cast<scalar_t>(alpha);
+    for (int64_t t = T - 1; t >= 0; --t) {
+      if (t < T - 1) at::mm_out(recurrent, c[t + 1], weight_hh);
+      p.credit = c[t].data_ptr<scalar_t>();
+      p.grad = g.data_ptr<scalar_t>() + t * B * n;
+      p.dphi = d.data_ptr<scalar_t>() + t * B * n;
+      p.carry = t < T - 1 ? scalar_t(1) - p.alpha : scalar_t(0);  // delta_T = 0
+      kernels::launch_bptt_step(p, stream);
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    }
+  });
+  // dL/da_0 = J_1^T delta_1 = (1 - alpha) delta_1 + C_1 W_hh (0-based: delta[0], c[0]).
+  at::Tensor grad_h0 = at::addmm(delta, c[0], weight_hh, /*beta=*/1.0 - alpha);
+  return make_backward_result(weight_grads_from_credit(credit, credit, x, h0, output, weight_ih), grad_h0);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(torch_local_rnn, CUDA, m) { m.impl("leaky_rnn_bptt_backward", &leaky_rnn_bptt_backward_cuda); }
+
+}  // namespace torch_local_rnn

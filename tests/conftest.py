@@ -1,0 +1,22 @@
+"""Shared fixtures. Helper functions are in tests/helpers.py."""
+import os
+import sys
+
+import pytest
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))  # `import helpers` from every test module
+
+import torch_local_rnn  # noqa: E402,F401  (loads the ops)
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_seed():
+    """Every test starts from the same global RNG state (tests use explicit generators anyway)."""
+    torch.manual_seed(0)
+    yield
+
+
+@pytest.fixture
+def ops():
+    return torch.ops.torch_local_rnn

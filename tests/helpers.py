@@ -1,0 +1,90 @@
+"""Shared helpers of the test suite (imported by the test modules; fixtures live in conftest.py).
+
+Expected values come from torch_local_rnn.reference (pure PyTorch, per step) or from torch
+itself (autograd, nn.RNN), never from the ops under test."""
+import math
+
+import torch
+
+DT = torch.float64
+TOL = 1e-10          # exactness tolerance of float64 comparisons (relative, ||a - b|| / ||b||)
+ONLINE_TOL = 1e-9    # the same after hundreds of online SGD steps
+
+
+def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    """||a - b|| / ||b||; ||a - b|| when b is exactly zero."""
+    assert a.shape == b.shape, f"shape {tuple(a.shape)} != {tuple(b.shape)}"
+    a, b = a.detach().to(DT), b.detach().to(DT)
+    denom = b.norm().item()
+    diff = (a - b).norm().item()
+    return diff / denom if denom > 0 else diff
+
+
+def assert_rel(a: torch.Tensor, b: torch.Tensor, tol: float = TOL, what: str = "") -> None:
+    assert torch.isfinite(b).all(), f"{what}: reference is not finite"
+    err = rel_err(a, b)
+    assert err <= tol, f"{what}: relative error {err:.3e} > {tol:.1e}"
+
+
+def assert_all_rel(got, want, names, tol: float = TOL, context: str = "") -> None:
+    assert len(got) == len(want) == len(names)
+    for g, w, name in zip(got, want, names):
+        assert g is not None, f"{context} {name}: no gradient"
+        assert_rel(g, w, tol, f"{context} {name}")
+
+
+def generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def randn(*shape, gen: torch.Generator, scale: float = 1.0, dtype=DT) -> torch.Tensor:
+    return torch.randn(*shape, generator=gen, dtype=DT).mul_(scale).to(dtype)
+
+
+def network(n: int, I: int, seed: int = 0, dtype=DT):
+    """(W_hh, W_ih, b): spectral radius ~0.9 recurrent weights, N(0, 1/I) inputs, a non-zero bias."""
+    g = generator(seed)
+    return (randn(n, n, gen=g, scale=0.9 / math.sqrt(n), dtype=dtype),
+            randn(n, I, gen=g, scale=1.0 / math.sqrt(I), dtype=dtype),
+            randn(n, gen=g, scale=0.1, dtype=dtype))
+
+
+def problem(T: int, B: int, I: int, n: int, seed: int = 0, dtype=DT):
+    """dict with x (T, B, I), h0 (B, n), weight_hh, weight_ih, bias and a grad_output (T, B, n)."""
+    W_hh, W_ih, b = network(n, I, seed, dtype)
+    g = generator(seed + 1000)
+    return dict(x=randn(T, B, I, gen=g, dtype=dtype), h0=randn(B, n, gen=g, scale=0.5, dtype=dtype),
+                weight_hh=W_hh, weight_ih=W_ih, bias=b, grad_output=randn(T, B, n, gen=g, dtype=dtype))
+
+
+def strided(t: torch.Tensor) -> torch.Tensor:
+    """The same values as a non-contiguous view (every stride doubled), detached: call
+    .requires_grad_() on it to get a non-contiguous leaf."""
+    base = torch.zeros(*t.shape, 2, dtype=t.dtype)
+    base[..., 0] = t.detach()
+    view = base[..., 0]
+    assert not view.is_contiguous() or t.numel() <= 1
+    return view
+
+
+def transposed(t: torch.Tensor) -> torch.Tensor:
+    """The same values as a non-contiguous view with the first two dimensions swapped in memory
+    (strided() when one of them has size 1, where a transpose would still be contiguous)."""
+    if min(t.shape[:2]) <= 1:
+        return strided(t)
+    view = t.detach().transpose(0, 1).contiguous().transpose(0, 1)
+    assert not view.is_contiguous()
+    return view
+
+
+def leaves(*tensors):
+    return [t.detach().clone().requires_grad_(True) for t in tensors]
+
+
+def one_hot_targets(T: int, B: int, O: int, gen: torch.Generator, dtype=DT) -> torch.Tensor:
+    labels = torch.randint(0, O, (T, B), generator=gen)
+    return torch.nn.functional.one_hot(labels, O).to(dtype)
+
+
+def soft_targets(T: int, B: int, O: int, gen: torch.Generator, dtype=DT) -> torch.Tensor:
+    return torch.softmax(torch.randn(T, B, O, generator=gen, dtype=DT), dim=-1).to(dtype)

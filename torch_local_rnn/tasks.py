@@ -1,0 +1,189 @@
+"""Tasks of algorithms.md §5, generated as streams from a seed (torch.Generator).
+
+    task = AddTask(t1=5, t2=9)
+    for x, y in task.stream(steps=100_000, batch=32, chunk_size=50, seed=0):
+        ...  # x, y: Tensor[chunk, B, 2]
+
+A stream is produced chunk by chunk: the generator state and the last samples are carried across
+chunk boundaries, so the concatenation of the chunks is one long stream whatever the chunk size.
+"""
+import math
+from itertools import product
+from typing import Dict, Iterator, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+
+def binary_entropy(p: float) -> float:
+    """H(p) in nats (H(0) = H(1) = 0)."""
+    return -sum(q * math.log(q) for q in (p, 1.0 - p) if q > 0.0)
+
+
+def _generator(seed: Optional[int], generator: Optional[torch.Generator]) -> torch.Generator:
+    if generator is not None:
+        if seed is not None:
+            raise ValueError("AddTask: pass either seed or generator, not both")
+        return generator
+    g = torch.Generator()
+    g.manual_seed(0 if seed is None else int(seed))
+    return g
+
+
+class AddTask:
+    """The Add task (algorithms.md §5.1, v2020 indexing; "Coin task" in the 2018-19 code).
+
+    Samples x_s ~ Bernoulli(0.5) i.i.d., input ``[x_s, 1 - x_s]``; label probability
+    ``p_s = 0.5 + 0.5 x_{s-t1} - 0.25 x_{s-t2}``, label ``[p_s, 1 - p_s]`` (``deterministic=True``,
+    every paper configuration) or ``[b_s, 1 - b_s]`` with b_s ~ Bernoulli(p_s). Every sample (x and
+    y) is repeated ``tau`` consecutive time steps; a stream of N steps holds ceil(N / tau) samples
+    (the last one cut short when tau does not divide N).
+
+    Start of a stream: instead of the papers' circular wrap-around (np.roll, whose first labels
+    depend on the stream's *last* inputs) each stream draws ``max(t1, t2)`` warm-up samples that
+    are never shown as inputs. Every label is then defined by the same formula, the first
+    max(t1, t2) of them depend on inputs the network never saw (a short transient, like the
+    papers' wrap-around), and a stream can be generated in chunks without knowing its end.
+
+    Draw order (what makes chunking invisible): one generator per stream set, seeded with
+    ``seed``; it first draws a seed for a second generator used only for the sampled labels, then
+    the warm-up samples, then the samples in time order, each time step as one row of B values.
+    """
+
+    loss = "cross_entropy"
+    input_size = 2
+    output_size = 2
+
+    def __init__(self, t1: int = 5, t2: int = 9, tau: int = 1, deterministic: bool = True):
+        t1, t2, tau = int(t1), int(t2), int(tau)
+        if t1 < 0 or t2 < 0:
+            raise ValueError(f"AddTask: expected lags t1, t2 >= 0, but got t1={t1}, t2={t2}")
+        if tau < 1:
+            raise ValueError(f"AddTask: expected tau >= 1, but got {tau}")
+        self.t1, self.t2, self.tau, self.deterministic = t1, t2, tau, bool(deterministic)
+        self.history = max(t1, t2)
+
+    def __repr__(self) -> str:
+        return f"AddTask(t1={self.t1}, t2={self.t2}, tau={self.tau}, deterministic={self.deterministic})"
+
+    # ------------------------------------------------------------------ reference levels
+    def probability(self, x_t1: float, x_t2: float) -> float:
+        """p = 0.5 + 0.5 x_{s-t1} - 0.25 x_{s-t2}."""
+        return 0.5 + 0.5 * x_t1 - 0.25 * x_t2
+
+    def level(self, known: Tuple[str, ...]) -> float:
+        """Expected per-step cross-entropy of the best predictor that knows the inputs at the
+        lags named in ``known`` (a subset of ("t1", "t2")) and nothing else: E[H(E[p | known])].
+        Exact for deterministic and sampled labels alike (the loss is linear in the label)."""
+        lags = {"t1": self.t1, "t2": self.t2}
+        for name in known:
+            if name not in lags:
+                raise ValueError(f"AddTask.level: expected names from ('t1', 't2'), but got '{name}'")
+        distinct = sorted(set(lags.values()))  # t1 == t2 means one input, not two
+        known_lags = {lags[name] for name in known}
+        groups: Dict[Tuple[int, ...], list] = {}
+        for bits in product((0, 1), repeat=len(distinct)):
+            value = dict(zip(distinct, bits))
+            key = tuple(value[lag] for lag in distinct if lag in known_lags)
+            groups.setdefault(key, []).append(self.probability(value[self.t1], value[self.t2]))
+        weight = 1.0 / len(groups)
+        return sum(weight * binary_entropy(sum(ps) / len(ps)) for ps in groups.values())
+
+    @property
+    def reference_levels(self) -> Dict[str, float]:
+        """Test-loss levels (nats per step): nothing learned (predict the marginal), only the t1
+        dependency learned, both learned (the optimum = mean label entropy). For Add(5, 9):
+        0.6616, 0.5192, 0.4545 (algorithms.md §5.1; only the t2 dependency would give 0.6277)."""
+        return {"nothing learned": self.level(()),
+                "first dependency": self.level(("t1",)),
+                "optimum": self.level(("t1", "t2"))}
+
+    # ------------------------------------------------------------------ data
+    def stream(self, steps: int, batch: int = 1, chunk_size: int = 1000, seed: Optional[int] = None,
+               generator: Optional[torch.Generator] = None, dtype: torch.dtype = torch.float32,
+               device=None) -> Iterator[Tuple[Tensor, Tensor]]:
+        """Yields (x, y) chunks, Tensor[c, batch, 2] each, c = chunk_size (the last one shorter),
+        covering ``steps`` time steps of ``batch`` independent streams."""
+        steps, batch, chunk_size = int(steps), int(batch), int(chunk_size)
+        if steps < 0 or batch < 1 or chunk_size < 1:
+            raise ValueError(f"AddTask.stream: expected steps >= 0, batch >= 1 and chunk_size >= 1, "
+                             f"but got steps={steps}, batch={batch}, chunk_size={chunk_size}")
+        g = _generator(seed, generator)
+        label_g = torch.Generator()
+        label_g.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=g)))
+        # past[:, j] holds samples ..., newest last: always the `history` samples before `drawn`.
+        past = torch.randint(0, 2, (self.history, batch), generator=g, dtype=torch.int64).t()
+        drawn = 0  # samples drawn after the warm-up
+        labels_past = torch.empty(batch, 0)  # sampled label of the sample in progress (tau > 1)
+        H, tau = self.history, self.tau
+        for start in range(0, steps, chunk_size):
+            stop = min(steps, start + chunk_size)
+            first, last = start // tau, (stop - 1) // tau  # samples touched by this chunk
+            new = max(0, last + 1 - drawn)
+            fresh = torch.randint(0, 2, (new, batch), generator=g, dtype=torch.int64).t()
+            # seq[:, k] is sample (drawn - H - carry) + k; we need samples first - H .. last
+            seq = torch.cat([past, fresh], dim=1)
+            offset = drawn - past.shape[1]  # sample index of seq[:, 0]
+            s = torch.arange(first, last + 1)
+            xs = seq[:, s - offset].float()
+            p = 0.5 + 0.5 * seq[:, s - self.t1 - offset].float() - 0.25 * seq[:, s - self.t2 - offset].float()
+            if self.deterministic:
+                label = p
+            else:
+                # one Bernoulli draw per sample, in time order; the sample in progress keeps its draw
+                keep = labels_past[:, : max(0, drawn - first)]
+                u = torch.rand(new, batch, generator=label_g, dtype=torch.float64).t()
+                label = torch.cat([keep, (u < p[:, keep.shape[1]:].double()).float()], dim=1)
+                labels_past = label[:, -1:]
+            drawn += new
+            past = seq[:, seq.shape[1] - (H + 1):] if seq.shape[1] > H else seq
+            index = torch.arange(start, stop) // tau - first  # step -> column of this chunk's samples
+            xs, label = xs[:, index].t(), label[:, index].t()
+            x = torch.stack([xs, 1.0 - xs], dim=-1).to(dtype=dtype, device=device)
+            y = torch.stack([label, 1.0 - label], dim=-1).to(dtype=dtype, device=device)
+            yield x, y
+
+    def generate(self, steps: int, batch: int = 1, seed: Optional[int] = None,
+                 generator: Optional[torch.Generator] = None, dtype: torch.dtype = torch.float32,
+                 device=None) -> Tuple[Tensor, Tensor]:
+        """The whole stream at once: (x, y), Tensor[steps, batch, 2] each (same values as
+        concatenating ``stream``'s chunks)."""
+        chunks = list(self.stream(steps, batch, chunk_size=max(1, min(int(steps), 100_000)), seed=seed,
+                                  generator=generator, dtype=dtype, device=device))
+        if not chunks:
+            empty = torch.empty(0, int(batch), 2, dtype=dtype, device=device)
+            return empty, empty.clone()
+        return torch.cat([c[0] for c in chunks]), torch.cat([c[1] for c in chunks])
+
+    def dataset(self, steps: int, batch: int = 1, chunk_size: int = 1000, seed: int = 0,
+                dtype: torch.dtype = torch.float32) -> "TaskStream":
+        """The stream as a torch.utils.data.IterableDataset of (x, y) chunks."""
+        return TaskStream(self, steps, batch, chunk_size, seed, dtype)
+
+
+class TaskStream(torch.utils.data.IterableDataset):
+    """A task's stream as an IterableDataset yielding (x, y) chunks, Tensor[c, batch, 2] each.
+
+        loader = DataLoader(AddTask(5, 9).dataset(steps, batch=32, chunk_size=50), batch_size=None)
+
+    Use ``batch_size=None`` (the chunks are already batched). Iterating again restarts the same
+    stream. With ``num_workers=W`` each worker generates the whole stream and yields every W-th
+    chunk; the DataLoader's round-robin order then gives back the chunks in stream order.
+    """
+
+    def __init__(self, task: AddTask, steps: int, batch: int = 1, chunk_size: int = 1000, seed: int = 0,
+                 dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.task, self.steps, self.batch, self.chunk_size = task, int(steps), int(batch), int(chunk_size)
+        self.seed, self.dtype = int(seed), dtype
+
+    def __len__(self) -> int:
+        return -(-self.steps // self.chunk_size)
+
+    def __iter__(self) -> Iterator[Tuple[Tensor, Tensor]]:
+        info = torch.utils.data.get_worker_info()
+        worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
+        chunks = self.task.stream(self.steps, self.batch, self.chunk_size, seed=self.seed, dtype=self.dtype)
+        for k, chunk in enumerate(chunks):
+            if k % workers == worker:
+                yield chunk
