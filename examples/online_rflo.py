@@ -29,7 +29,7 @@ readout = nn.Linear(32, task.output_size)
 learner = OnlineLearner(rnn, readout, loss=task.loss, optimizer="sgd", lr=args.lr)
 x_test, y_test = task.generate(10_000, batch=1, seed=1)
 
-print(f"levels: " + ", ".join(f"{k} {v:.4f}" for k, v in task.reference_levels.items()))
+print("levels: " + ", ".join(f"{k} {v:.4f}" for k, v in task.reference_levels.items()))
 done = 0
 for x, y in task.stream(args.steps, batch=1, chunk_size=args.chunk, seed=0):  # x, y: (chunk, 1, 2)
     train = learner.fit(x, y).mean().item()  # updates the weights after every step

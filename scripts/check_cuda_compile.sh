@@ -7,7 +7,8 @@
 # One line per file; exits non-zero if any file fails, after printing that file's errors.
 #
 # Env: NVCC (default $CUDA_HOME/bin/nvcc or nvcc on PATH), PYTHON (default python3),
-#      JOBS (parallel nvcc processes, default and max 2), ARCH (default 90).
+#      JOBS (parallel nvcc processes, default and max 2), ARCH (default 90),
+#      STD (default c++17; c++20 for torch >= 2.14, whose headers need it).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,21 +26,24 @@ import torch
 from torch.utils.cpp_extension import include_paths
 print(int(torch._C._GLIBCXX_USE_CXX11_ABI))
 print(torch.__version__)
+major, minor = (int(v) for v in torch.__version__.split(".")[:2])
+print("c++20" if (major, minor) >= (2, 14) else "c++17")
 for p in include_paths():
     print(p)
 PY
 )
 ABI="${TORCH_INFO[0]}"
-echo "check_cuda_compile: $("$NVCC" --version | tail -1), torch ${TORCH_INFO[1]}, sm_$ARCH, $JOBS jobs"
+STD="${STD:-${TORCH_INFO[2]}}"
+echo "check_cuda_compile: $("$NVCC" --version | tail -1), torch ${TORCH_INFO[1]}, $STD, sm_$ARCH, $JOBS jobs"
 
-FLAGS=(-c -std=c++17 -O1 -gencode "arch=compute_${ARCH},code=sm_${ARCH}" --expt-relaxed-constexpr
+FLAGS=(-c -std="$STD" -O1 -gencode "arch=compute_${ARCH},code=sm_${ARCH}" --expt-relaxed-constexpr
        -DWITH_CUDA -DWITH_PYTHON -D_GLIBCXX_USE_CXX11_ABI="$ABI" -DTORCH_API_INCLUDE_EXTENSION_H
        -D__CUDA_NO_HALF_OPERATORS__ -D__CUDA_NO_HALF_CONVERSIONS__ -D__CUDA_NO_BFLOAT16_CONVERSIONS__
        -D__CUDA_NO_HALF2_OPERATORS__ -Xcompiler -fPIC -I csrc)
-for p in "${TORCH_INFO[@]:2}"; do FLAGS+=(-isystem "$p"); done
+for p in "${TORCH_INFO[@]:3}"; do FLAGS+=(-isystem "$p"); done
 # A CPU torch ships c10/cuda headers but not the configure-generated cuda_cmake_macros.h
 # (it only sets Windows export macros), so tell c10 to skip it when it is absent.
-TORCH_INCLUDE="${TORCH_INFO[2]}"
+TORCH_INCLUDE="${TORCH_INFO[3]}"
 [ -f "$TORCH_INCLUDE/c10/cuda/impl/cuda_cmake_macros.h" ] || FLAGS+=(-DC10_CUDA_NO_CMAKE_CONFIGURE_FILE)
 
 WORK="$(mktemp -d)"

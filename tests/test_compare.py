@@ -1,5 +1,6 @@
 """`python -m torch_local_rnn compare`: a tiny run of each mode writes the table, PNG, CSV, JSON."""
 import csv
+import math
 import json
 import os
 
@@ -42,7 +43,8 @@ def test_sequence_mode_writes_table_and_files(tmp_path, capsys):
     # same initial weights, same test data: identical first point; different rules: different training
     assert bptt["test_loss"][0] == rflo["test_loss"][0]
     assert bptt["final_test_loss"] != rflo["final_test_loss"]
-    assert bptt["final_test_loss"] == bptt["test_loss"][-1] and bptt["skipped_updates"] == 0
+    assert bptt["final_test_loss"] == bptt["test_loss"][-1]
+    assert all(math.isfinite(v) for v in bptt["test_loss"])
 
 
 def test_online_mode_runs_rflo_and_says_bptt_has_none(tmp_path, capsys):

@@ -128,9 +128,9 @@ def test_arguments_checked():
     with pytest.raises(ValueError, match="lags"):
         AddTask(-1, 9)
     with pytest.raises(ValueError, match="chunk_size"):
-        next(AddTask().stream(10, chunk_size=0))
+        AddTask().stream(10, chunk_size=0)
     with pytest.raises(ValueError, match="either seed or generator"):
-        next(AddTask().stream(10, seed=1, generator=torch.Generator()))
+        AddTask().stream(10, seed=1, generator=torch.Generator())
     x, y = AddTask().generate(0, batch=2)
     assert x.shape == (0, 2, 2)
     assert AddTask().generate(5, dtype=torch.float64)[0].dtype == torch.float64

@@ -76,20 +76,45 @@ class OnlineLearner(nn.Module):
         self.hidden.zero_()
         self.trace.zero_()
 
-    def _streams(self, x: Tensor, y: Tensor):
+    def _pair(self, x: Tensor, y: Tensor, who: str):
+        """Checks x, y (nothing has been changed yet when this fails) and returns them as
+        (T, B, .) tensors of the learner's dtype and device."""
+        for name, t in (("x", x), ("y", y)):
+            if not isinstance(t, Tensor) or not t.is_floating_point():
+                got = t.dtype if isinstance(t, Tensor) else type(t).__name__
+                raise TypeError(f"OnlineLearner.{who}: expected {name} to be a floating-point tensor, but got {got}")
         if x.dim() != y.dim() or x.dim() not in (2, 3):
-            raise ValueError(f"OnlineLearner: expected x (T, input_size) and y (T, output_size), or x (T, B, "
+            raise ValueError(f"OnlineLearner.{who}: expected x (T, input_size) and y (T, output_size), or x (T, B, "
                              f"input_size) and y (T, B, output_size), but got shapes {list(x.shape)} and {list(y.shape)}")
         if x.dim() == 2:
             x, y = x.unsqueeze(1), y.unsqueeze(1)
-        if x.shape[1] != self.batch_size:
-            raise ValueError(f"OnlineLearner: expected {self.batch_size} streams (batch_size), but got x of shape "
+        if x.shape[:2] != y.shape[:2]:
+            raise ValueError(f"OnlineLearner.{who}: expected x and y to have the same (T, B) = {tuple(x.shape[:2])}, "
+                             f"but got y of shape {list(y.shape)}")
+        if x.shape[0] == 0:
+            raise ValueError(f"OnlineLearner.{who}: expected a non-empty sequence (T > 0), but got x of shape "
                              f"{list(x.shape)}")
+        if x.shape[2] != self.rnn.input_size:
+            raise ValueError(f"OnlineLearner.{who}: expected x with input_size = {self.rnn.input_size} features, but "
+                             f"got shape {list(x.shape)}")
+        if y.shape[2] != self.readout.out_features:
+            raise ValueError(f"OnlineLearner.{who}: expected y with output_size = {self.readout.out_features} "
+                             f"(readout.out_features) features, but got shape {list(y.shape)}")
         like = dict(dtype=self.hidden.dtype, device=self.hidden.device)
         return x.to(**like), y.to(**like)
 
+    def _streams(self, x: Tensor, y: Tensor):
+        x, y = self._pair(x, y, "fit")
+        if x.shape[1] != self.batch_size:
+            raise ValueError(f"OnlineLearner: expected {self.batch_size} streams (batch_size), but got x of shape "
+                             f"{list(x.shape)}")
+        return x, y
+
     def fit(self, x: Tensor, y: Tensor, chunk_size: int = 10_000, progress: bool = False) -> Tensor:
         """Trains online on the streams x, y; returns the per-step losses ((T,) or (T, B))."""
+        if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size <= 0:
+            raise ValueError(f"OnlineLearner.fit: expected chunk_size to be a positive integer, but got {chunk_size}")
+        chunk_size = int(chunk_size)
         squeeze = x.dim() == 2
         x, y = self._streams(x, y)
         T = x.shape[0]
@@ -118,10 +143,8 @@ class OnlineLearner(nn.Module):
         """Per-step losses on x, y with learning off, from ``hidden`` (default zeros); leaves the
         learner's own state untouched."""
         squeeze = x.dim() == 2
-        if squeeze:
-            x, y = x.unsqueeze(1), y.unsqueeze(1)
+        x, y = self._pair(x, y, "evaluate")
         like = dict(dtype=self.hidden.dtype, device=self.hidden.device)
-        x, y = x.to(**like), y.to(**like)
         h0 = torch.zeros(x.shape[1], self.rnn.hidden_size, **like) if hidden is None else hidden.to(**like)
         with torch.no_grad():
             a, _ = torch.ops.torch_local_rnn.leaky_rnn_forward(x, h0, self.rnn.weight_hh, self.rnn.weight_ih,

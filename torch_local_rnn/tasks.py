@@ -103,12 +103,17 @@ class AddTask:
                generator: Optional[torch.Generator] = None, dtype: torch.dtype = torch.float32,
                device=None) -> Iterator[Tuple[Tensor, Tensor]]:
         """Yields (x, y) chunks, Tensor[c, batch, 2] each, c = chunk_size (the last one shorter),
-        covering ``steps`` time steps of ``batch`` independent streams."""
+        covering ``steps`` time steps of ``batch`` independent streams. A ``generator`` passed in
+        is advanced as the chunks are drawn."""
         steps, batch, chunk_size = int(steps), int(batch), int(chunk_size)
         if steps < 0 or batch < 1 or chunk_size < 1:
             raise ValueError(f"AddTask.stream: expected steps >= 0, batch >= 1 and chunk_size >= 1, "
                              f"but got steps={steps}, batch={batch}, chunk_size={chunk_size}")
-        g = _generator(seed, generator)
+        g = _generator(seed, generator)  # checked now, not at the first chunk
+        return self._chunks(steps, batch, chunk_size, g, dtype, device)
+
+    def _chunks(self, steps: int, batch: int, chunk_size: int, g: torch.Generator, dtype: torch.dtype,
+                device) -> Iterator[Tuple[Tensor, Tensor]]:
         label_g = torch.Generator()
         label_g.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=g)))
         # past[:, j] holds samples ..., newest last: always the `history` samples before `drawn`.
@@ -121,7 +126,7 @@ class AddTask:
             first, last = start // tau, (stop - 1) // tau  # samples touched by this chunk
             new = max(0, last + 1 - drawn)
             fresh = torch.randint(0, 2, (new, batch), generator=g, dtype=torch.int64).t()
-            # seq[:, k] is sample (drawn - H - carry) + k; we need samples first - H .. last
+            # seq holds samples offset .. last, which covers first - H .. last (the lags this chunk needs)
             seq = torch.cat([past, fresh], dim=1)
             offset = drawn - past.shape[1]  # sample index of seq[:, 0]
             s = torch.arange(first, last + 1)

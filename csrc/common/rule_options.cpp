@@ -6,6 +6,7 @@ namespace torch_local_rnn {
 
 SequenceRuleConfig parse_sequence_rule(c10::string_view rule, c10::ArrayRef<double> options, double alpha,
                                        const char* op) {
+  check_rate(alpha, op, "alpha");  // first: it is also RFLO's default trace_alpha
   if (rule == "bptt") {
     TORCH_CHECK(options.empty(), op, ": rule 'bptt' takes no rule_options, but got ", options.size());
     return {SequenceRule::Bptt, alpha};

@@ -16,12 +16,15 @@ BackwardResult leaky_rnn_bptt_backward_cpu(const at::Tensor& grad_output, const 
                                            const at::Tensor& weight_hh, const at::Tensor& weight_ih,
                                            const at::Tensor& output, const at::Tensor& dphi, double alpha) {
   constexpr const char* op = "leaky_rnn_bptt_backward";
+  // These ops are not differentiable themselves: keep the ATen calls inside out of autograd
+  // even when called directly with tensors that require grad.
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
   check_backward_args(op, grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha);
   const int64_t T = x.size(0), B = x.size(1), n = weight_hh.size(0);
   const at::Tensor g = grad_output.contiguous(), d = dphi.contiguous();
 
   at::Tensor credit = at::empty({T, B, n}, x.options());
-  at::Tensor delta = at::empty({B, n}, x.options());
+  at::Tensor delta = at::zeros({B, n}, x.options());  // zeros: 0 * garbage may be NaN
   at::Tensor recurrent = at::zeros({B, n}, x.options());  // C_{t+1} W_hh, zero past the last step
   const std::vector<at::Tensor> c = credit.unbind(0);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), op, [&] {

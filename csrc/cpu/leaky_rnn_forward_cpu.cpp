@@ -42,6 +42,9 @@ std::tuple<at::Tensor, at::Tensor> leaky_rnn_forward_cpu(const at::Tensor& x, co
                                                          const at::Tensor& bias, double alpha,
                                                          c10::string_view nonlinearity) {
   constexpr const char* op = "leaky_rnn_forward";
+  // These ops are not differentiable themselves: keep the ATen calls inside out of autograd
+  // even when called directly with tensors that require grad.
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
   check_network_args(op, x, h0, weight_hh, weight_ih, alpha);
   check_bias(op, bias, x, weight_hh.size(0));
   const Nonlinearity f = parse_nonlinearity(std::string(nonlinearity), op);

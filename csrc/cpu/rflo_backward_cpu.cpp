@@ -20,6 +20,9 @@ BackwardResult leaky_rnn_rflo_backward_cpu(const at::Tensor& grad_output, const 
                                            const at::Tensor& output, const at::Tensor& dphi, double alpha,
                                            double trace_alpha) {
   constexpr const char* op = "leaky_rnn_rflo_backward";
+  // These ops are not differentiable themselves: keep the ATen calls inside out of autograd
+  // even when called directly with tensors that require grad.
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
   check_backward_args(op, grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha);
   check_rate(trace_alpha, op, "trace_alpha");
   const int64_t T = x.size(0), B = x.size(1), n = weight_hh.size(0), N = B * n;

@@ -3,7 +3,13 @@
 //   C_t = alpha phi'(h_t) (.) delta_t,      weight gradients from C (common/weight_grads.h).
 // Per step: one cuBLAS GEMM C_{t+1} W_hh into a preallocated buffer and one fused pointwise
 // kernel (kernels/bptt_pointwise.cuh); J is never formed.
-#include <ATen/ATen.h>
+// Per-operator ATen headers: only the ops this glue calls, which also keeps nvcc fast.
+#include <ATen/Dispatch.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/addmm.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/mm.h>
+#include <ATen/ops/zeros.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>

@@ -3,7 +3,11 @@
 // The input drive of all T steps is one GEMM; each step is then one in-place GEMM on the
 // current stream and one fused pointwise kernel (kernels/leaky_rnn_pointwise.cuh) writing a_t
 // and dphi_t. Buffers and per-step views are made before the loop; nothing is allocated in it.
-#include <ATen/ATen.h>
+// Per-operator ATen headers: only the ops this glue calls, which also keeps nvcc fast.
+#include <ATen/Dispatch.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/addmm.h>
+#include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>

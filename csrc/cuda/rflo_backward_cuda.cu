@@ -4,7 +4,11 @@
 //   C_t = k phi'(h_t) (.) Lbar_t,  Lbar_t = g_t + (1 - k) Lbar_{t+1},   X_t = alpha phi'(h_t) (.) g_t,
 // and the shared GEMMs (common/weight_grads.h) turn them into gradients; no (B, n, m) trace.
 // The initial-state gradient is the one-step one: dL/da_0 = (1 - alpha) g_1 + X_1 W_hh.
-#include <ATen/ATen.h>
+// Per-operator ATen headers: only the ops this glue calls, which also keeps nvcc fast.
+#include <ATen/Dispatch.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/addmm.h>
+#include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>

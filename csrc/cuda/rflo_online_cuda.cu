@@ -1,7 +1,10 @@
 // Online RFLO on the GPU (algorithms.md §3.6, order of §2.1): the checks and buffers of the
 // CPU version, then the whole T-step loop as one persistent single-block kernel
 // (kernels/rflo_online.cuh; kernels/online_step.cuh says why one block).
-#include <ATen/ATen.h>
+// Per-operator ATen headers: only the ops this glue calls, which also keeps nvcc fast.
+#include <ATen/Dispatch.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The GPU check, for a machine WITH a GPU (H100/H200, a CUDA build of torch, nvcc 13), as one
+# prepared script so a short device lease is spent on running, not typing: build the extension
+# with CUDA, run the CUDA-vs-CPU tests, run the GPU benchmark if there is one, and write a short
+# report to ${OUT:-results}/gpu_report.txt (full logs beside it). Exits non-zero if the build,
+# the import or the tests fail.
+#
+#   bash scripts/gpu_check.sh            # PYTHON (default python3), MAX_JOBS (default: all cores)
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PYTHON="${PYTHON:-python3}"
+OUT="${OUT:-results}"
+mkdir -p "$OUT"
+REPORT="$OUT/gpu_report.txt"
+export PYTHONUNBUFFERED=1
+export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"
+export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
+# torch guesses CUDA_HOME from the nvcc on PATH, which may be a wrapper outside the toolkit
+# (on our dev machines /usr/local/bin/nvcc gives CUDA_HOME=/usr/local and no cuda_runtime_api.h).
+[ -z "${CUDA_HOME:-}" ] && [ -x /usr/local/cuda/bin/nvcc ] && export CUDA_HOME=/usr/local/cuda
+
+status=0
+say() { echo "$*" | tee -a "$REPORT"; }
+: > "$REPORT"
+say "torch_local_rnn GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+say "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi failed')"
+say "nvcc: $(nvcc --version 2>/dev/null | tail -1)"
+say "torch: $("$PYTHON" -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1)"
+
+# --no-deps: the GPU machine has no network; its image already has numpy, tqdm, matplotlib.
+start=$SECONDS
+if "$PYTHON" -m pip install --no-build-isolation --no-deps -e . > "$OUT/build.log" 2>&1; then
+  say "build: ok ($((SECONDS - start)) s, arch $TORCH_CUDA_ARCH_LIST, $MAX_JOBS jobs)"
+else
+  say "build: FAILED ($((SECONDS - start)) s); last lines of $OUT/build.log:"
+  grep -E 'error|Error' "$OUT/build.log" | head -20 | tee -a "$REPORT"
+  exit 1
+fi
+
+if kernels=$("$PYTHON" -c 'import torch_local_rnn as t; print(t.has_cuda_kernels())' 2>&1) && [ "$kernels" = True ]; then
+  say "import: ok, has_cuda_kernels() = True"
+else
+  say "import: FAILED or no CUDA kernels: $kernels"
+  exit 1
+fi
+
+start=$SECONDS
+"$PYTHON" -m pytest -q -rfEs tests/test_cuda.py > "$OUT/pytest.log" 2>&1
+rc=$?
+say "tests/test_cuda.py: rc $rc ($((SECONDS - start)) s): $(tail -1 "$OUT/pytest.log")"
+if [ $rc -ne 0 ]; then
+  status=1
+  grep -E '^(FAILED|ERROR)|Error|error' "$OUT/pytest.log" | head -30 | tee -a "$REPORT"
+fi
+
+if [ -f benchmarks/bench_gpu.py ]; then
+  start=$SECONDS
+  if "$PYTHON" benchmarks/bench_gpu.py > "$OUT/bench.log" 2>&1; then
+    say "benchmarks/bench_gpu.py: ok ($((SECONDS - start)) s); its output:"
+    tail -40 "$OUT/bench.log" | tee -a "$REPORT"
+  else
+    say "benchmarks/bench_gpu.py: FAILED; last lines:"
+    tail -20 "$OUT/bench.log" | tee -a "$REPORT"
+    status=1
+  fi
+else
+  say "benchmarks/bench_gpu.py: not present, skipped"
+fi
+
+say "overall: $([ $status -eq 0 ] && echo PASS || echo FAIL)"
+exit $status
