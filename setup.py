@@ -43,7 +43,8 @@ def extension():
     debug = flag("TLR_DEBUG")
     openmp = "OpenMP" in torch.__config__.parallel_info()
     cxx = ["-O0", "-g"] if debug else ["-O3"]
-    cxx += ["-std=c++17", "-Wno-sign-compare"]
+    # No -std here: cpp_extension adds the standard its headers need (C++20; torch 2.14 requires it).
+    cxx += ["-Wno-sign-compare"]
     if openmp:  # at::parallel_for runs serially unless our own TUs are built with OpenMP
         cxx += ["-fopenmp", "-DAT_PARALLEL_OPENMP"]
     macros = [("WITH_PYTHON", None)]

@@ -10,7 +10,6 @@ papers' setting (n=32, B=1, input 2). Results go to BENCHMARKS.md by hand, with 
 import argparse
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -81,13 +80,18 @@ def sequence_benchmarks(T, B, I, n, repeat):
 
 
 def peak_rss_child(T, B, I, n):
-    """Peak resident memory (bytes) of a fresh process running one rule='rflo' training step."""
+    """Peak resident memory (bytes) that one rule='rflo' training step adds, in a fresh process:
+    the kernel's high-water mark (VmHWM) is reset through /proc/self/clear_refs just before the step."""
     code = (
-        "import resource, torch, torch_local_rnn as t\n"
+        "import torch, torch_local_rnn as t\n"
+        "def status(key):\n"
+        "    return next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith(key))\n"
         f"m = t.LocalRNN({I}, {n}, rule='rflo'); x = torch.randn({T}, {B}, {I})\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "out, _ = m(x[:2]); out.sum().backward()\n"  # first call's one-off allocations
+        "open('/proc/self/clear_refs', 'w').write('5')\n"
+        "base = status('VmRSS:')\n"
         "out, _ = m(x); out.sum().backward()\n"
-        "print(base * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)\n")
+        "print(base, status('VmHWM:'))\n")
     base, peak = map(int, subprocess.check_output([sys.executable, "-c", code], text=True).split())
     return peak - base
 

@@ -14,7 +14,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 PYTHON="${PYTHON:-python3}"
-CUDA_HOME="${CUDA_HOME:-/usr/local/cuda}"
+export CUDA_HOME="${CUDA_HOME:-/usr/local/cuda}"
 NVCC="${NVCC:-$( [ -x "$CUDA_HOME/bin/nvcc" ] && echo "$CUDA_HOME/bin/nvcc" || command -v nvcc || true)}"
 JOBS="${JOBS:-2}"; (( JOBS > 2 )) && JOBS=2
 ARCH="${ARCH:-90}"

@@ -24,22 +24,27 @@ export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
 status=0
 say() { echo "$*" | tee -a "$REPORT"; }
 : > "$REPORT"
-say "torch_local_rnn GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-say "gpu: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi failed')"
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')
+gpu=$(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'none found')
+torch_info=$("$PYTHON" -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda,
+                                              "available", torch.cuda.is_available())' 2>&1)
+say "torch_local_rnn GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $commit"
+say "gpu: $gpu"
 say "nvcc: $(nvcc --version 2>/dev/null | tail -1)"
-say "torch: $("$PYTHON" -c 'import torch; print(torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available())' 2>&1)"
+say "torch: $torch_info"
 
 # --no-deps: the GPU machine has no network; its image already has numpy, tqdm, matplotlib.
 start=$SECONDS
 if "$PYTHON" -m pip install --no-build-isolation --no-deps -e . > "$OUT/build.log" 2>&1; then
   say "build: ok ($((SECONDS - start)) s, arch $TORCH_CUDA_ARCH_LIST, $MAX_JOBS jobs)"
 else
-  say "build: FAILED ($((SECONDS - start)) s); last lines of $OUT/build.log:"
+  say "build: FAILED ($((SECONDS - start)) s); errors from $OUT/build.log:"
   grep -E 'error|Error' "$OUT/build.log" | head -20 | tee -a "$REPORT"
   exit 1
 fi
 
-if kernels=$("$PYTHON" -c 'import torch_local_rnn as t; print(t.has_cuda_kernels())' 2>&1) && [ "$kernels" = True ]; then
+kernels=$("$PYTHON" -c 'import torch_local_rnn as t; print(t.has_cuda_kernels())' 2>&1)
+if [ "$kernels" = True ]; then
   say "import: ok, has_cuda_kernels() = True"
 else
   say "import: FAILED or no CUDA kernels: $kernels"

@@ -78,6 +78,16 @@ def test_rflo_backward(dtype, alpha, trace_alpha, T):
     assert_same(got, want, GRADS, dtype, f"rflo T={T} alpha={alpha} k={trace_alpha}")
 
 
+def test_backward_noncontiguous_inputs():
+    inputs = backward_inputs(problem(T=6, B=3, I=4, n=8, seed=15), 0.5)
+    strided_inputs = [transposed(t.to(CUDA)) for t in inputs]
+    assert not any(t.is_contiguous() for t in strided_inputs)
+    assert_same(ops.leaky_rnn_bptt_backward(*strided_inputs, 0.5), ops.leaky_rnn_bptt_backward(*inputs, 0.5),
+                 GRADS, DT, "bptt")
+    assert_same(ops.leaky_rnn_rflo_backward(*strided_inputs, 0.5, 0.3),
+                ops.leaky_rnn_rflo_backward(*inputs, 0.5, 0.3), GRADS, DT, "rflo")
+
+
 @pytest.mark.parametrize("op_name", ["bptt", "rflo"])
 def test_backward_does_not_read_uninitialised_memory(op_name):
     """The caching allocator hands back freed blocks: poison them with NaN, results must not change."""
@@ -91,7 +101,8 @@ def test_backward_does_not_read_uninitialised_memory(op_name):
 
     clean = run()
     for _ in range(3):
-        junk = [torch.full((size,), float("nan"), dtype=DT, device=CUDA) for size in (B * n, T * B * n) for _ in range(4)]
+        junk = [torch.full((size,), float("nan"), dtype=DT, device=CUDA)
+                for size in (B * n, T * B * n) for _ in range(4)]
         del junk
         got = run()
         for g, c, name in zip(got, clean, GRADS):
