@@ -10,34 +10,10 @@
 #include <cstdint>
 
 #include "../common/activation.h"
+#include "../common/online_net.h"
 #include "parallel_cpu.h"
 
 namespace torch_local_rnn {
-
-// Network and readout weights (row-major, updated in place) and the step's hyper-parameters.
-template <typename scalar_t>
-struct OnlineNet {
-  int64_t B, n, I, O;           // streams, hidden units, inputs, outputs
-  scalar_t* weight_hh;          // (n, n)
-  scalar_t* weight_ih;          // (n, I)
-  scalar_t* bias;               // (n)
-  scalar_t* weight_out;         // (O, n)
-  scalar_t* bias_out;           // (O)
-  const scalar_t* feedback;     // (O, n): W_FB, or weight_out for symmetric feedback
-  scalar_t alpha, lr;
-  Nonlinearity f;
-  Loss loss;
-};
-
-// Per-step activity, each (B, .), allocated once per call.
-template <typename scalar_t>
-struct OnlineActivity {
-  scalar_t* prev;   // a_{t-1}  (B, n)
-  scalar_t* state;  // a_t      (B, n)
-  scalar_t* dphi;   // phi'(h_t) (B, n)
-  scalar_t* error;  // e_t = dL_t/dz_t (B, O)
-  scalar_t* q;      // q_t = feedback^T e_t (B, n)
-};
 
 // h_t = W_hh a_{t-1} + W_ih x_t + b; a_t = (1 - alpha) a_{t-1} + alpha phi(h_t); keeps phi'(h_t).
 template <typename scalar_t>

@@ -17,6 +17,7 @@
 #pragma once
 
 #include "../common/activation.h"
+#include "../common/online_net.h"
 #include "common.cuh"
 #include "leaky_rnn_pointwise.cuh"
 
@@ -28,31 +29,6 @@ constexpr int kOnlineThreads = 256;
 // The per-step activity lives in shared memory when it fits the 48 KiB every launch may
 // use without opting in (always at the papers' sizes), else in a global workspace.
 constexpr size_t kOnlineSharedBytes = 48 * 1024;
-
-// Network and readout weights (row-major, updated in place) and the step's hyper-parameters.
-template <typename T>
-struct OnlineNetParams {
-  int64_t B, n, I, O;     // streams, hidden units, inputs, outputs
-  T* weight_hh;           // (n, n)
-  T* weight_ih;           // (n, I)
-  T* bias;                // (n)
-  T* weight_out;          // (O, n)
-  T* bias_out;            // (O)
-  const T* feedback;      // (O, n): W_FB, or weight_out itself for symmetric feedback
-  T alpha, lr;
-  Nonlinearity f;
-  Loss loss;
-};
-
-// Per-step activity, each (B, .).
-template <typename T>
-struct OnlineActivity {
-  T* prev;   // a_{t-1}   (B, n)
-  T* state;  // a_t       (B, n)
-  T* dphi;   // phi'(h_t) (B, n)
-  T* error;  // z_t, then e_t = dL_t/dz_t (B, O)
-  T* q;      // q_t = feedback^T e_t (B, n)
-};
 
 __host__ __device__ inline int64_t online_activity_numel(int64_t B, int64_t n, int64_t O) {
   return 4 * B * n + B * O;
@@ -66,7 +42,7 @@ __device__ OnlineActivity<T> carve_online_activity(T* base, int64_t B, int64_t n
 
 // h_t = W_hh a_{t-1} + W_ih x_t + b, then the shared leaky update; one thread per (b, i).
 template <typename T>
-__device__ void online_forward(const OnlineNetParams<T>& net, const T* x, const OnlineActivity<T>& act) {
+__device__ void online_forward(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) {
   const int64_t n = net.n, I = net.I;
   TLR_BLOCK_LOOP(r, net.B * n) {
     const int64_t b = r / n, i = r - b * n;
@@ -83,7 +59,7 @@ __device__ void online_forward(const OnlineNetParams<T>& net, const T* x, const 
 
 // z_t = W_out a_t + b_out into act.error; one thread per (b, o).
 template <typename T>
-__device__ void online_logits(const OnlineNetParams<T>& net, const OnlineActivity<T>& act) {
+__device__ void online_logits(const OnlineNet<T>& net, const OnlineActivity<T>& act) {
   const int64_t n = net.n, O = net.O;
   TLR_BLOCK_LOOP(r, net.B * O) {
     const int64_t b = r / O, o = r - b * O;
@@ -100,7 +76,7 @@ __device__ void online_logits(const OnlineNetParams<T>& net, const OnlineActivit
 //                  (max-subtracted softmax; the floor is in the loss only, algorithms.md §1, §7);
 //   mse:           L = 1/2 mean_k (z_k - y_k)^2, e = z - y (the gradient of 1/2 sum: the papers' quirk).
 template <typename T>
-__device__ void online_loss(const OnlineNetParams<T>& net, const T* y, const OnlineActivity<T>& act, T* loss) {
+__device__ void online_loss(const OnlineNet<T>& net, const T* y, const OnlineActivity<T>& act, T* loss) {
   const int64_t O = net.O;
   TLR_BLOCK_LOOP(b, net.B) {
     T* e = act.error + b * O;
@@ -129,7 +105,7 @@ __device__ void online_loss(const OnlineNetParams<T>& net, const T* y, const Onl
 
 // q_t = feedback^T e_t (W_out^T, or W_FB^T for feedback alignment); one thread per (b, i).
 template <typename T>
-__device__ void online_credit(const OnlineNetParams<T>& net, const OnlineActivity<T>& act) {
+__device__ void online_credit(const OnlineNet<T>& net, const OnlineActivity<T>& act) {
   const int64_t n = net.n, O = net.O;
   TLR_BLOCK_LOOP(r, net.B * n) {
     const int64_t b = r / n, i = r - b * n;
@@ -143,7 +119,7 @@ __device__ void online_credit(const OnlineNetParams<T>& net, const OnlineActivit
 // Readout delta rule averaged over streams: W_out -= lr/B sum_b e_b a_b^T, b_out -= lr/B sum_b e_b.
 // One thread owns one weight (column n is the bias), so the sum over b needs no reduction.
 template <typename T>
-__device__ void online_readout_sgd(const OnlineNetParams<T>& net, const OnlineActivity<T>& act) {
+__device__ void online_readout_sgd(const OnlineNet<T>& net, const OnlineActivity<T>& act) {
   const int64_t n = net.n, O = net.O;
   const T step = net.lr / T(net.B);
   TLR_BLOCK_LOOP(idx, O * (n + 1)) {
@@ -159,7 +135,7 @@ __device__ void online_readout_sgd(const OnlineNetParams<T>& net, const OnlineAc
 // traces from (a_{t-1}, x_t, phi'(h_t)) and applies its recurrent update using q_t; it may not
 // touch the readout, since it runs in the same phase as the readout's SGD step.
 template <typename T, typename Rule>
-__device__ void run_online_block(const OnlineNetParams<T>& net, const Rule& rule, const T* x, const T* y,
+__device__ void run_online_block(const OnlineNet<T>& net, const Rule& rule, const T* x, const T* y,
                                  T* hidden, T* losses, int64_t steps, OnlineActivity<T> act) {
   const int64_t Bn = net.B * net.n;
   TLR_BLOCK_LOOP(k, Bn) act.prev[k] = hidden[k];

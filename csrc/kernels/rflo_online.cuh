@@ -18,7 +18,7 @@ struct RfloTrace {
   T* trace;  // (B, n, m), m = n + I + 1
   T rate;    // k = trace_alpha
 
-  __device__ void step(const OnlineNetParams<T>& net, const T* x, const OnlineActivity<T>& act) const {
+  __device__ void step(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
     const int64_t B = net.B, n = net.n, I = net.I, m = n + I + 1;
     const T decay = T(1) - rate, step_size = net.lr / T(B);
     TLR_BLOCK_LOOP(idx, n * m) {
@@ -39,7 +39,7 @@ struct RfloTrace {
 
 template <typename T>
 struct RfloOnlineParams {
-  OnlineNetParams<T> net;
+  OnlineNet<T> net;
   const T* x;       // (steps, B, I)
   const T* y;       // (steps, B, O)
   T* hidden;        // (B, n): a_0 on entry, a_T on exit

@@ -1,0 +1,37 @@
+// The network, readout and per-step activity of an online learner as raw row-major pointers:
+// the POD shared by the CPU loops (cpu/online_step_cpu.h) and the CUDA kernels
+// (kernels/online_step.cuh). Framework-free, so the CUDA kernels can include it.
+#pragma once
+
+#include <cstdint>
+
+#include "activation.h"
+
+namespace torch_local_rnn {
+
+// Network and readout weights (updated in place) and the step's hyper-parameters.
+template <typename T>
+struct OnlineNet {
+  int64_t B, n, I, O;  // streams, hidden units, inputs, outputs
+  T* weight_hh;        // (n, n)
+  T* weight_ih;        // (n, I)
+  T* bias;             // (n)
+  T* weight_out;       // (O, n)
+  T* bias_out;         // (O)
+  const T* feedback;   // (O, n): W_FB, or weight_out itself for symmetric feedback
+  T alpha, lr;
+  Nonlinearity f;
+  Loss loss;
+};
+
+// Per-step activity, each (B, .).
+template <typename T>
+struct OnlineActivity {
+  T* prev;   // a_{t-1}   (B, n)
+  T* state;  // a_t       (B, n)
+  T* dphi;   // phi'(h_t) (B, n)
+  T* error;  // z_t, then e_t = dL_t/dz_t (B, O)
+  T* q;      // q_t = feedback^T e_t (B, n)
+};
+
+}  // namespace torch_local_rnn
