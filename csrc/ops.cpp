@@ -43,6 +43,28 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn
   return op.call(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha, trace_alpha);
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn_rule_backward(
+    const at::Tensor& grad_output, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& weight_hh,
+    const at::Tensor& weight_ih, const at::Tensor& output, const at::Tensor& dphi, double alpha,
+    c10::string_view rule, c10::ArrayRef<double> rule_options) {
+  static auto op = find_op<decltype(leaky_rnn_rule_backward)>("torch_local_rnn::leaky_rnn_rule_backward");
+  return op.call(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha, rule, rule_options);
+}
+
+at::Tensor online_learn(c10::string_view rule, const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden,
+                        at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,
+                        at::Tensor& bias_out, at::TensorList state, const std::optional<at::Tensor>& rec_grad,
+                        const std::optional<at::Tensor>& feedback, double alpha, c10::string_view nonlinearity,
+                        c10::string_view loss, double lr, c10::ArrayRef<double> rule_options) {
+  static auto op = find_op<at::Tensor(c10::string_view, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                      const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                      const at::Tensor&, at::TensorList, const std::optional<at::Tensor>&,
+                                      const std::optional<at::Tensor>&, double, c10::string_view, c10::string_view,
+                                      double, c10::ArrayRef<double>)>("torch_local_rnn::online_learn");
+  return op.call(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, state, rec_grad, feedback,
+                 alpha, nonlinearity, loss, lr, rule_options);
+}
+
 at::Tensor rflo_online(const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden, at::Tensor& trace,
                        at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,
                        at::Tensor& bias_out, const std::optional<at::Tensor>& feedback, double alpha,

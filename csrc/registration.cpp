@@ -35,6 +35,24 @@ TORCH_LIBRARY(torch_local_rnn, m) {
       "Tensor weight_ih, Tensor output, Tensor dphi, float alpha, float trace_alpha) "
       "-> (Tensor grad_x, Tensor grad_h0, Tensor grad_weight_hh, Tensor grad_weight_ih, Tensor grad_bias)");
 
+  // Sequence form of the local rules without an op of their own (rule_options per rule:
+  // output_only [], rtrl [], f_bptt [truncation], e_bptt [window]); grad_x and grad_h0 are the
+  // one-step gradients. Kernels live in one file per rule per backend (cpu/<rule>_cpu.cpp).
+  m.def(
+      "leaky_rnn_rule_backward(Tensor grad_output, Tensor x, Tensor h0, Tensor weight_hh, "
+      "Tensor weight_ih, Tensor output, Tensor dphi, float alpha, str rule, float[] rule_options) "
+      "-> (Tensor grad_x, Tensor grad_h0, Tensor grad_weight_hh, Tensor grad_weight_ih, Tensor grad_bias)");
+
+  // Online form of any rule, the order of algorithms.md §2.1 (as rflo_online). `state` holds the
+  // rule's carried tensors (traces, influence matrices, histories), updated in place. When
+  // rec_grad (n, n + input_size + 1) is given, every step's recurrent update direction G_t
+  // (mean over streams) is added to it: with lr = 0 that is the rule's gradient estimate.
+  m.def(
+      "online_learn(str rule, Tensor x, Tensor y, Tensor(a!) hidden, Tensor(b!) weight_hh, "
+      "Tensor(c!) weight_ih, Tensor(d!) bias, Tensor(e!) weight_out, Tensor(f!) bias_out, "
+      "Tensor(g!)[] state, Tensor(h!)? rec_grad, Tensor? feedback, float alpha, str nonlinearity, "
+      "str loss, float lr, float[] rule_options) -> Tensor");
+
   // Online RFLO (algorithms.md §2.1 order): per step forward, readout z = W_out a + b_out,
   // loss, trace update, gradients, SGD update of all weights in place. Carries `hidden`
   // (B, n) and `trace` (B, n, n + input_size + 1) across calls. Returns per-step losses (T, B).

@@ -22,6 +22,12 @@ def _register():
 
     torch.library.register_fake("torch_local_rnn::leaky_rnn_bptt_backward")(backward_fake)
     torch.library.register_fake("torch_local_rnn::leaky_rnn_rflo_backward")(backward_fake)
+    torch.library.register_fake("torch_local_rnn::leaky_rnn_rule_backward")(backward_fake)
+
+    @torch.library.register_fake("torch_local_rnn::online_learn")
+    def _(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, state, rec_grad, feedback, alpha,
+          nonlinearity, loss, lr, rule_options):
+        return x.new_empty((x.shape[0], x.shape[1]))
 
     @torch.library.register_fake("torch_local_rnn::rflo_online")
     def _(x, y, hidden, trace, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha, trace_alpha,

@@ -43,7 +43,9 @@ class LocalRNN(nn.Module):
         self.input_size, self.hidden_size = int(input_size), int(hidden_size)
         self.alpha, self.nonlinearity, self.batch_first = float(alpha), nonlinearity, bool(batch_first)
         self.rule = rules.resolve(rule)
-        self.rule_name: str = self.rule.name
+        if not self.rule.has_sequence_form:
+            raise ValueError(f"LocalRNN: rule '{self.rule.name}' has no sequence form; train it with OnlineLearner")
+        self.rule_name: str = self.rule.sequence_name
         self.rule_options: List[float] = self.rule.sequence_options(self.alpha)
         dtype = dtype or torch.get_default_dtype()
         n, i = self.hidden_size, self.input_size

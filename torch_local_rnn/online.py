@@ -20,7 +20,8 @@ class OnlineLearner(nn.Module):
         history = learner.fit(x, y)   # per-step losses; weights updated in place
 
     The rule is the rnn's (``LocalRNN(..., rule="rflo")``) unless ``rule`` is given here. Its state
-    (the network state ``hidden`` and the rule's ``trace``, plus a random ``feedback`` matrix if
+    (the network state ``hidden`` and the rule's carried tensors, ``rules.<Rule>.online_state``: RFLO's
+    ``trace``, RTRL's ``influence``, the truncated BPTTs' histories; plus a random ``feedback`` matrix if
     asked for) are buffers: ``state_dict()`` saves them, and a run stopped and resumed equals one
     that never stopped.
     """
@@ -54,8 +55,11 @@ class OnlineLearner(nn.Module):
         n, i, o = rnn.hidden_size, rnn.input_size, readout.out_features
         like = dict(dtype=rnn.weight_hh.dtype, device=rnn.weight_hh.device)
         self.register_buffer("hidden", torch.zeros(batch_size, n, **like))
-        self.register_buffer("trace", torch.zeros(batch_size, n, n + i + 1, **like))
-        fb = self.rule.feedback
+        self._state_names = []
+        for name, value in self.rule.online_state(batch_size, n, i, **like).items():
+            self.register_buffer(name, value)
+            self._state_names.append(name)
+        fb = getattr(self.rule, "feedback", "symmetric")
         if isinstance(fb, Tensor):
             if tuple(fb.shape) != (o, n):
                 raise ValueError(f"OnlineLearner: expected the feedback matrix of shape (output_size, hidden_size) = "
@@ -74,7 +78,8 @@ class OnlineLearner(nn.Module):
     def reset_state(self) -> None:
         """Network state and traces back to zero (a new run; weights kept)."""
         self.hidden.zero_()
-        self.trace.zero_()
+        for name in self._state_names:
+            getattr(self, name).zero_()
 
     def _pair(self, x: Tensor, y: Tensor, who: str):
         """Checks x, y (nothing has been changed yet when this fails) and returns them as
@@ -123,14 +128,10 @@ class OnlineLearner(nn.Module):
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=T, unit="step", desc=f"online {self.rule.name}")
-        rnn, ro = self.rnn, self.readout
         with torch.no_grad():
             for start in range(0, T, chunk_size):
                 stop = min(T, start + chunk_size)
-                step_losses = torch.ops.torch_local_rnn.rflo_online(
-                    x[start:stop], y[start:stop], self.hidden, self.trace, rnn.weight_hh.detach(),
-                    rnn.weight_ih.detach(), rnn.bias.detach(), ro.weight.detach(), ro.bias.detach(), self.feedback,
-                    rnn.alpha, self.rule.rate(rnn.alpha), rnn.nonlinearity, self.loss, self.lr)
+                step_losses = self._run(x[start:stop], y[start:stop])
                 out[start:stop] = step_losses.cpu()
                 if bar is not None:
                     bar.update(stop - start)
@@ -138,6 +139,19 @@ class OnlineLearner(nn.Module):
         if bar is not None:
             bar.close()
         return out[:, 0] if squeeze else out
+
+    def _run(self, x: Tensor, y: Tensor) -> Tensor:
+        rnn, ro = self.rnn, self.readout
+        weights = (rnn.weight_hh.detach(), rnn.weight_ih.detach(), rnn.bias.detach(), ro.weight.detach(),
+                   ro.bias.detach())
+        if self.rule.sequence_name == "rflo":
+            return torch.ops.torch_local_rnn.rflo_online(
+                x, y, self.hidden, self.trace, *weights, self.feedback, rnn.alpha, self.rule.rate(rnn.alpha),
+                rnn.nonlinearity, self.loss, self.lr)
+        state = [getattr(self, name) for name in self._state_names]
+        return torch.ops.torch_local_rnn.online_learn(
+            self.rule.name, x, y, self.hidden, *weights, state, None, self.feedback, rnn.alpha, rnn.nonlinearity,
+            self.loss, self.lr, self.rule.online_options(rnn.alpha))
 
     def evaluate(self, x: Tensor, y: Tensor, hidden: Optional[Tensor] = None) -> Tensor:
         """Per-step losses on x, y with learning off, from ``hidden`` (default zeros); leaves the

@@ -41,6 +41,30 @@ def leaky_rnn_rflo_backward(grad_output: Tensor, x: Tensor, h0: Tensor, weight_h
                                                 alpha if trace_alpha is None else trace_alpha)
 
 
+def leaky_rnn_rule_backward(grad_output: Tensor, x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor,
+                            output: Tensor, dphi: Tensor, alpha: float, rule: str,
+                            rule_options: Optional[List[float]] = None):
+    """Sequence form of the other local rules given dL/da_t: "output_only" (rule_options []), "rtrl" ([]),
+    "f_bptt" ([truncation]), "e_bptt" ([window]). grad_x and grad_h0 are the one-step gradients.
+    Same returns as leaky_rnn_bptt_backward."""
+    return _ops.leaky_rnn_rule_backward.default(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha, rule,
+                                                [] if rule_options is None else list(rule_options))
+
+
+def online_learn(rule: str, x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weight_ih: Tensor,
+                 bias: Tensor, weight_out: Tensor, bias_out: Tensor, state: List[Tensor],
+                 rec_grad: Optional[Tensor] = None, feedback: Optional[Tensor] = None, alpha: float = 1.0,
+                 nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4,
+                 rule_options: Optional[List[float]] = None) -> Tensor:
+    """T online steps of ``rule`` (algorithms.md §2.1), like rflo_online; ``state`` holds the rule's
+    carried tensors (rules.<Rule>.online_state gives them), updated in place with hidden and the weights.
+    rec_grad (n, n + I + 1), when given, accumulates every step's recurrent update direction G_t (mean over
+    streams): with lr = 0 it is the rule's gradient estimate. Returns the losses, Tensor[T, B]."""
+    return _ops.online_learn.default(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out,
+                                     list(state), rec_grad, feedback, alpha, nonlinearity, loss, lr,
+                                     [] if rule_options is None else list(rule_options))
+
+
 def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                 bias: Tensor, weight_out: Tensor, bias_out: Tensor, feedback: Optional[Tensor] = None,
                 alpha: float = 1.0, trace_alpha: Optional[float] = None, nonlinearity: str = "tanh",

@@ -24,6 +24,8 @@ class LeakyRnnFunction : public torch::autograd::Function<LeakyRnnFunction> {
     ctx->saved_data["alpha"] = alpha;
     ctx->saved_data["rule"] = static_cast<int64_t>(config.rule);
     ctx->saved_data["trace_alpha"] = config.trace_alpha;
+    ctx->saved_data["rule_name"] = std::string(rule);
+    ctx->saved_data["rule_options"] = std::vector<double>(rule_options.begin(), rule_options.end());
     return output;
   }
 
@@ -35,10 +37,17 @@ class LeakyRnnFunction : public torch::autograd::Function<LeakyRnnFunction> {
     at::Tensor grad = grad_outputs[0].defined() ? grad_outputs[0] : at::zeros_like(output);
     const double alpha = ctx->saved_data["alpha"].toDouble();
     const auto rule = static_cast<SequenceRule>(ctx->saved_data["rule"].toInt());
-    auto g = rule == SequenceRule::Bptt
-                           ? leaky_rnn_bptt_backward(grad, x, h0, weight_hh, weight_ih, output, dphi, alpha)
-                           : leaky_rnn_rflo_backward(grad, x, h0, weight_hh, weight_ih, output, dphi, alpha,
-                                                     ctx->saved_data["trace_alpha"].toDouble());
+    std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> g;
+    if (rule == SequenceRule::Bptt) {
+      g = leaky_rnn_bptt_backward(grad, x, h0, weight_hh, weight_ih, output, dphi, alpha);
+    } else if (rule == SequenceRule::Rflo) {
+      g = leaky_rnn_rflo_backward(grad, x, h0, weight_hh, weight_ih, output, dphi, alpha,
+                                  ctx->saved_data["trace_alpha"].toDouble());
+    } else {
+      const std::vector<double> options = ctx->saved_data["rule_options"].toDoubleVector();
+      g = leaky_rnn_rule_backward(grad, x, h0, weight_hh, weight_ih, output, dphi, alpha,
+                                  ctx->saved_data["rule_name"].toStringRef(), options);
+    }
     auto [grad_x, grad_h0, grad_weight_hh, grad_weight_ih, grad_bias] = std::move(g);
     return {grad_x, grad_h0, grad_weight_hh, grad_weight_ih, grad_bias, at::Tensor(), at::Tensor(),
             at::Tensor(), at::Tensor()};

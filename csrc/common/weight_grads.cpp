@@ -16,7 +16,10 @@ WeightGrads weight_grads_from_credit(const at::Tensor& credit, const at::Tensor&
   }
   at::Tensor grad_weight_ih = at::mm(c.t(), x.reshape({T * B, I}));
   at::Tensor grad_bias = c.sum(0);
-  at::Tensor grad_x = at::mm(input_credit.reshape({T * B, n}), weight_ih).view({T, B, I});
+  // Without an input credit the caller forms grad_x itself.
+  at::Tensor grad_x = input_credit.defined()
+                          ? at::mm(input_credit.reshape({T * B, n}), weight_ih).view({T, B, I})
+                          : at::Tensor();
   return {grad_x, grad_weight_hh, grad_weight_ih, grad_bias};
 }
 

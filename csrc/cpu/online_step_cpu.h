@@ -155,3 +155,33 @@ OnlineActivity<scalar_t> carve_activity(at::Tensor& workspace, const OnlineArgs&
 }
 
 }  // namespace torch_local_rnn
+
+#include <ATen/Dispatch.h>
+
+#include "../common/online_rule.h"
+
+namespace torch_local_rnn {
+
+// The shared online loop for a rule of the online_learn table: builds the network view and the
+// activity workspace, then runs T steps with the rule make_rule(scalar_t{}) returns (its
+// buffers must be allocated before this call: nothing is allocated inside the loop).
+template <typename MakeRule>
+void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
+  at::Tensor workspace = at::empty({4 * c.args.B * c.args.n + c.args.B * c.args.O}, c.x.options());
+  AT_DISPATCH_FLOATING_TYPES(c.x.scalar_type(), "online_learn", [&] {
+    OnlineNet<scalar_t> net = make_online_net<scalar_t>(c.args, c.weight_hh, c.weight_ih, c.bias, c.weight_out,
+                                                        c.bias_out, c.feedback, c.alpha, c.lr);
+    OnlineActivity<scalar_t> act = carve_activity<scalar_t>(workspace, c.args);
+    auto rule = make_rule(scalar_t{});
+    run_online(net, rule, c.x.data_ptr<scalar_t>(), c.y.data_ptr<scalar_t>(), c.hidden.data_ptr<scalar_t>(),
+               c.losses.data_ptr<scalar_t>(), c.args.T, act);
+  });
+}
+
+// rec_grad's pointer, or null.
+template <typename scalar_t>
+scalar_t* rec_grad_ptr(const OnlineCall& c) {
+  return c.rec_grad ? c.rec_grad->data_ptr<scalar_t>() : nullptr;
+}
+
+}  // namespace torch_local_rnn

@@ -7,7 +7,7 @@
 
 TEST(Registration, EverySchemaResolves) {
   for (const char* name : {"leaky_rnn", "leaky_rnn_forward", "leaky_rnn_bptt_backward", "leaky_rnn_rflo_backward",
-                           "rflo_online", "cuda_version"}) {
+                           "leaky_rnn_rule_backward", "online_learn", "rflo_online", "cuda_version"}) {
     EXPECT_TRUE(c10::Dispatcher::singleton().findSchema({std::string("torch_local_rnn::") + name, ""}).has_value())
         << name;
   }

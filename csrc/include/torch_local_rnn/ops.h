@@ -35,6 +35,20 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn
     const at::Tensor& weight_ih, const at::Tensor& output, const at::Tensor& dphi, double alpha,
     double trace_alpha);
 
+// Sequence form of the other local rules (output_only, rtrl, f_bptt [truncation], e_bptt [window]).
+std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn_rule_backward(
+    const at::Tensor& grad_output, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& weight_hh,
+    const at::Tensor& weight_ih, const at::Tensor& output, const at::Tensor& dphi, double alpha,
+    c10::string_view rule, c10::ArrayRef<double> rule_options);
+
+// T online steps of `rule`, its carried tensors in `state`; like rflo_online. rec_grad, when
+// given, accumulates every step's recurrent update direction.
+at::Tensor online_learn(c10::string_view rule, const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden,
+                        at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,
+                        at::Tensor& bias_out, at::TensorList state, const std::optional<at::Tensor>& rec_grad,
+                        const std::optional<at::Tensor>& feedback, double alpha, c10::string_view nonlinearity,
+                        c10::string_view loss, double lr, c10::ArrayRef<double> rule_options);
+
 // T online RFLO steps; updates hidden, trace and all weights in place; returns losses (T, B).
 at::Tensor rflo_online(const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden, at::Tensor& trace,
                        at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,

@@ -1,0 +1,39 @@
+// The online-form kernels of the rules routed through online_learn: one entry per rule per
+// backend, added from the rule's own file (common/rule_registry.h).
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/util/ArrayRef.h>
+
+#include <optional>
+
+#include "online_checks.h"
+#include "rule_registry.h"
+
+namespace torch_local_rnn {
+
+// One online_learn call, every common argument already checked (check_online_args).
+struct OnlineCall {
+  const OnlineArgs& args;
+  const at::Tensor &x, &y, &hidden, &weight_hh, &weight_ih, &bias, &weight_out, &bias_out;
+  at::TensorList state;                        // the rule's carried tensors, updated in place
+  const std::optional<at::Tensor>& rec_grad;   // (n, m): accumulates G_t when given
+  const std::optional<at::Tensor>& feedback;   // (O, n) or none (W_out^T)
+  double alpha, lr;
+  c10::ArrayRef<double> options;
+  const at::Tensor& losses;                    // (T, B), written
+};
+
+using OnlineRuleFn = void (*)(const OnlineCall&);
+struct CpuOnlineTag {};
+struct CudaOnlineTag {};
+using CpuOnlineRules = RuleTable<OnlineRuleFn, CpuOnlineTag>;
+using CudaOnlineRules = RuleTable<OnlineRuleFn, CudaOnlineTag>;
+
+// The rule's state must be exactly `count` tensors; names them in the error.
+inline void check_state_count(const OnlineCall& call, size_t count, const char* layout, const char* rule) {
+  TORCH_CHECK(call.state.size() == count, "online_learn: rule '", rule, "' expects state = ", layout, ", but got ",
+              call.state.size(), " tensors");
+}
+
+}  // namespace torch_local_rnn

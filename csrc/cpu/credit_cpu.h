@@ -1,0 +1,74 @@
+// Credit primitives shared by the CPU kernels of the rules that carry credit back in time
+// (f_bptt, e_bptt) and by the online loop: raw loops over rows of B streams, no allocation.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "../common/online_net.h"
+#include "parallel_cpu.h"
+
+namespace torch_local_rnn {
+
+// out_b = J_t^T v_b = (1 - alpha) v_b + W_hh^T (alpha phi'(h_t) (.) v_b) for each stream b, without
+// forming J (algorithms.md §9). out must not alias v; scratch holds B * n values.
+template <typename scalar_t>
+void jacobian_transpose(const scalar_t* weight_hh, int64_t B, int64_t n, scalar_t alpha, const scalar_t* dphi,
+                        const scalar_t* v, scalar_t* out, scalar_t* scratch) {
+  for (int64_t r = 0; r < B * n; ++r) scratch[r] = alpha * dphi[r] * v[r];
+  const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / n);
+  at::parallel_for(0, B * n, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
+      const int64_t b = r / n, j = r % n;
+      const scalar_t* s = scratch + b * n;
+      scalar_t acc = (1 - alpha) * v[r];
+      for (int64_t k = 0; k < n; ++k) acc += weight_hh[k * n + j] * s[k];
+      out[r] = acc;
+    }
+  });
+}
+
+// G += scale * sum_b (alpha phi'(h) (.) c_b) ahat_b^T, G of shape (n, m).
+template <typename scalar_t>
+void add_credit_outer(scalar_t* G, const scalar_t* credit, const scalar_t* dphi, const scalar_t* ahat, int64_t B,
+                      int64_t n, int64_t m, scalar_t alpha, scalar_t scale) {
+  const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / (B * m));
+  at::parallel_for(0, n, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t i = lo; i < hi; ++i) {
+      for (int64_t b = 0; b < B; ++b) {
+        const scalar_t s = scale * alpha * dphi[b * n + i] * credit[b * n + i];
+        const scalar_t* a = ahat + b * m;
+        for (int64_t j = 0; j < m; ++j) G[i * m + j] += s * a[j];
+      }
+    }
+  });
+}
+
+// ahat_b = [a_{t-1,b}; x_{t,b}; 1] into out (B, n + I + 1).
+template <typename scalar_t>
+void presynaptic(const scalar_t* prev, const scalar_t* x, int64_t B, int64_t n, int64_t I, scalar_t* out) {
+  const int64_t m = n + I + 1;
+  for (int64_t b = 0; b < B; ++b) {
+    scalar_t* o = out + b * m;
+    for (int64_t j = 0; j < n; ++j) o[j] = prev[b * n + j];
+    for (int64_t j = 0; j < I; ++j) o[n + j] = x[b * I + j];
+    o[n + I] = 1;
+  }
+}
+
+// W <- W - lr G for W = [W_hh | W_ih | b], and rec_grad += G when given.
+template <typename scalar_t>
+void apply_recurrent_update(const OnlineNet<scalar_t>& net, const scalar_t* G, scalar_t* rec_grad) {
+  const int64_t n = net.n, I = net.I, m = n + I + 1;
+  for (int64_t i = 0; i < n; ++i) {
+    const scalar_t* g = G + i * m;
+    for (int64_t j = 0; j < n; ++j) net.weight_hh[i * n + j] -= net.lr * g[j];
+    for (int64_t j = 0; j < I; ++j) net.weight_ih[i * I + j] -= net.lr * g[n + j];
+    net.bias[i] -= net.lr * g[n + I];
+  }
+  if (rec_grad != nullptr) {
+    for (int64_t k = 0; k < n * m; ++k) rec_grad[k] += G[k];
+  }
+}
+
+}  // namespace torch_local_rnn

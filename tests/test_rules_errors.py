@@ -1,0 +1,257 @@
+"""Bad options and states of the rules output_only, rtrl, f_bptt, e_bptt: the rules config level
+(ValueError), the op level (RuntimeError naming the option or state tensor; a failed online call
+changes nothing) and the module level (unknown rule names list the known ones)."""
+import re
+
+import pytest
+import torch
+from torch import nn
+
+from helpers import DT, problem
+from torch_local_rnn import LocalRNN, OnlineLearner, rules
+
+OPS = torch.ops.torch_local_rnn
+T, B, I, n, O = 6, 2, 3, 5, 3
+m = n + I + 1
+ALL_RULES = "['bptt', 'e_bptt', 'eprop', 'f_bptt', 'output_only', 'rflo', 'rtrl']"
+ONLINE_RULES = "['e_bptt', 'eprop', 'f_bptt', 'output_only', 'rflo', 'rtrl']"
+
+
+@pytest.fixture
+def net():
+    p = problem(T, B, I, n, seed=241)
+    p["y"] = torch.softmax(torch.randn(T, B, O, dtype=DT), -1)
+    p["weight_out"] = torch.randn(O, n, dtype=DT) / n ** 0.5
+    p["bias_out"] = torch.zeros(O, dtype=DT)
+    out, dphi = OPS.leaky_rnn_forward(p["x"], p["h0"], p["weight_hh"], p["weight_ih"], p["bias"], 0.5, "tanh")
+    p["output"], p["dphi"] = out, dphi
+    return p
+
+
+# ----------------------------------------------------------------------------- config level
+@pytest.mark.parametrize("make,pattern", [
+    (lambda: rules.FBPTT(truncation=0), r"FBPTT: expected truncation to be an integer >= 1, but got 0"),
+    (lambda: rules.FBPTT(truncation=-3), r"FBPTT: expected truncation to be an integer >= 1, but got -3"),
+    (lambda: rules.FBPTT(truncation=2.5), r"FBPTT: expected truncation to be an integer >= 1, but got 2.5"),
+    (lambda: rules.FBPTT(truncation=True), r"FBPTT: expected truncation to be an integer >= 1, but got True"),
+    (lambda: rules.FBPTT(truncation="5"), r"FBPTT: expected truncation to be an integer >= 1, but got '5'"),
+    (lambda: rules.EBPTT(window=-1), r"EBPTT: expected window to be an integer >= 1, but got -1"),
+    (lambda: rules.EBPTT(window=0), r"EBPTT: expected window to be an integer >= 1, but got 0"),
+    (lambda: rules.EBPTT(window=1.5), r"EBPTT: expected window to be an integer >= 1, but got 1.5"),
+])
+def test_rule_config_option_errors(make, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        make()
+
+
+def test_rule_config_defaults_and_options():
+    assert rules.FBPTT().truncation == 21 and rules.EBPTT().window == 20
+    assert rules.FBPTT(truncation=1).sequence_options(0.5) == [1.0]
+    assert rules.EBPTT(window=100).online_options(1.0) == [100.0]
+    assert rules.RTRL().sequence_options(0.5) == [] and rules.OutputOnly().online_options(0.5) == []
+    state = rules.FBPTT(truncation=4).online_state(2, 5, 3, dtype=DT)
+    assert list(state) == ["dphi_history", "input_history", "credit_history", "count"]
+    assert [tuple(v.shape) for v in state.values()] == [(4, 2, 5), (4, 2, 9), (4, 2, 5), (1,)]
+    assert tuple(rules.RTRL().online_state(2, 5, 3)["influence"].shape) == (2, 5, 45)
+    assert rules.OutputOnly().online_state(2, 5, 3) == {}
+
+
+# ----------------------------------------------------------------------------- op level: rule_options
+OPTION_CASES = [
+    ("f_bptt", [0.0], r"expected truncation \(rule_options\[0\] of rule 'f_bptt'\) to be an integer >= 1, but got 0"),
+    ("f_bptt", [1.5], r"expected truncation \(rule_options\[0\] of rule 'f_bptt'\) to be an integer >= 1, but got 1.5"),
+    ("f_bptt", [-2.0], r"expected truncation .*integer >= 1, but got -2"),
+    ("f_bptt", [float("nan")], r"expected truncation .*integer >= 1, but got nan"),
+    ("f_bptt", [float("inf")], r"expected truncation .*integer >= 1, but got inf"),
+    ("f_bptt", [], r"rule 'f_bptt' takes rule_options = \[truncation\], but got 0 values"),
+    ("f_bptt", [3.0, 4.0], r"rule 'f_bptt' takes rule_options = \[truncation\], but got 2 values"),
+    ("e_bptt", [0.0], r"expected window \(rule_options\[0\] of rule 'e_bptt'\) to be an integer >= 1, but got 0"),
+    ("e_bptt", [1.5], r"expected window \(rule_options\[0\] of rule 'e_bptt'\) to be an integer >= 1, but got 1.5"),
+    ("e_bptt", [], r"rule 'e_bptt' takes rule_options = \[window\], but got 0 values"),
+    ("e_bptt", [2.0, 2.0], r"rule 'e_bptt' takes rule_options = \[window\], but got 2 values"),
+    ("rtrl", [1.0], r"rule 'rtrl' takes rule_options = \[\], but got 1 values"),
+    ("output_only", [1.0, 2.0], r"rule 'output_only' takes rule_options = \[\], but got 2 values"),
+]
+
+
+@pytest.mark.parametrize("rule,options,pattern", OPTION_CASES)
+def test_rule_backward_option_errors(net, rule, options, pattern):
+    p = net
+    with pytest.raises(RuntimeError, match="leaky_rnn_rule_backward: .*" + pattern):
+        OPS.leaky_rnn_rule_backward(p["grad_output"], p["x"], p["h0"], p["weight_hh"], p["weight_ih"], p["output"],
+                                    p["dphi"], 0.5, rule, options)
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+@pytest.mark.parametrize("rule,options,pattern", OPTION_CASES)
+def test_leaky_rnn_option_errors(net, rule, options, pattern, requires_grad):
+    """Reported by the forward already (not first at backward)."""
+    p = net
+    W = p["weight_hh"].clone().requires_grad_(requires_grad)
+    with pytest.raises(RuntimeError, match="leaky_rnn: .*" + pattern):
+        OPS.leaky_rnn(p["x"], p["h0"], W, p["weight_ih"], p["bias"], 0.5, "tanh", rule, options)
+
+
+def online_args(p, rule, state, options, **change):
+    a = dict(rule=rule, x=p["x"], y=p["y"], hidden=p["h0"], weight_hh=p["weight_hh"], weight_ih=p["weight_ih"],
+             bias=p["bias"], weight_out=p["weight_out"], bias_out=p["bias_out"], state=state, rec_grad=None,
+             feedback=None, alpha=0.5, nonlinearity="tanh", loss="cross_entropy", lr=0.1, rule_options=options)
+    a.update(change)
+    return a
+
+
+def good_state(rule):
+    """A valid state for the rule (truncation / window 3): the option errors come first anyway."""
+    cfg = {"output_only": rules.OutputOnly(), "rtrl": rules.RTRL(), "f_bptt": rules.FBPTT(truncation=3),
+           "e_bptt": rules.EBPTT(window=3)}
+    return list(cfg[rule].online_state(B, n, I, dtype=DT).values())
+
+
+def assert_unchanged(p, before):
+    for k, v in before.items():
+        assert torch.equal(p[k], v), f"a failed call changed {k}"
+
+
+MUTABLE = ["h0", "weight_hh", "weight_ih", "bias", "weight_out", "bias_out"]
+
+
+@pytest.mark.parametrize("rule,options,pattern", OPTION_CASES)
+def test_online_learn_option_errors(net, rule, options, pattern):
+    p = net
+    before = {k: p[k].clone() for k in MUTABLE}
+    with pytest.raises(RuntimeError, match="online_learn: .*" + pattern):
+        OPS.online_learn(**online_args(p, rule, good_state(rule), options))
+    assert_unchanged(p, before)
+
+
+def zeros(*shape):
+    return torch.zeros(*shape, dtype=DT)
+
+
+STATE_CASES = [
+    ("rtrl", [], lambda: [zeros(B, n, n * m + 1)], r"state\[0\] \(rtrl influence\)"),
+    ("rtrl", [], lambda: [zeros(B + 1, n, n * m)], r"state\[0\] \(rtrl influence\)"),
+    ("rtrl", [], lambda: [zeros(B, n, n * m).float()], r"state\[0\] \(rtrl influence\)"),
+    ("rtrl", [], lambda: [zeros(B, n * m, n).transpose(1, 2)],
+     r"expected state\[0\] \(rtrl influence\) to be contiguous"),
+    ("rtrl", [], lambda: [], r"rule 'rtrl' expects state = \[influence .*\], but got 0 tensors"),
+    ("rtrl", [], lambda: [zeros(B, n, n * m)] * 2, r"rule 'rtrl' expects state = \[influence .*\], but got 2 tensors"),
+    ("output_only", [], lambda: [zeros(B, n, m)], r"rule 'output_only' expects state = \[\], but got 1 tensors"),
+    ("f_bptt", [3.0], lambda: [zeros(4, B, n), zeros(3, B, m), zeros(3, B, n), zeros(1)],
+     r"state\[0\] \(f_bptt dphi_history\)"),
+    ("f_bptt", [3.0], lambda: [zeros(3, B, n), zeros(3, B, m - 1), zeros(3, B, n), zeros(1)],
+     r"state\[1\] \(f_bptt input_history\)"),
+    ("f_bptt", [3.0], lambda: [zeros(3, B, n), zeros(3, B, m), zeros(3, 1, n), zeros(1)],
+     r"state\[2\] \(f_bptt credit_history\)"),
+    ("f_bptt", [3.0], lambda: [zeros(3, B, n), zeros(3, B, m), zeros(3, B, n), zeros(2)],
+     r"state\[3\] \(f_bptt count\)"),
+    ("f_bptt", [3.0], lambda: [zeros(3, B, n), zeros(3, B, m), zeros(3, B, n)],
+     r"rule 'f_bptt' expects state = \[dphi_history, input_history, credit_history, count\], but got 3 tensors"),
+    ("e_bptt", [3.0], lambda: [zeros(3, B, n), zeros(3, B, m), zeros(3, B, n + 1), zeros(1)],
+     r"state\[2\] \(e_bptt credit_history\)"),
+    ("e_bptt", [3.0], lambda: [zeros(3, B, n), zeros(3, B, m), zeros(3, B, n), zeros(1, 1)],
+     r"state\[3\] \(e_bptt count\)"),
+    ("e_bptt", [3.0], lambda: [zeros(3, B, n), zeros(3, B, m), zeros(3, B, n), zeros(1), zeros(1)],
+     r"rule 'e_bptt' expects state = \[.*\], but got 5 tensors"),
+]
+
+
+@pytest.mark.parametrize("rule,options,state,pattern", STATE_CASES)
+def test_online_learn_state_errors(net, rule, options, state, pattern):
+    p = net
+    before = {k: p[k].clone() for k in MUTABLE}
+    with pytest.raises(RuntimeError, match="online_learn: .*" + pattern):
+        OPS.online_learn(**online_args(p, rule, state(), options))
+    assert_unchanged(p, before)
+
+
+@pytest.mark.parametrize("rec_grad", [lambda: zeros(n, m + 1), lambda: zeros(m, n), lambda: zeros(n, m).float()])
+def test_online_learn_rec_grad_errors(net, rec_grad):
+    p = net
+    before = {k: p[k].clone() for k in MUTABLE}
+    with pytest.raises(RuntimeError, match=r"online_learn: .*rec_grad"):
+        OPS.online_learn(**online_args(p, "rtrl", [zeros(B, n, n * m)], [], rec_grad=rec_grad()))
+    assert_unchanged(p, before)
+
+
+@pytest.mark.parametrize("rule", ["nope", "bptt", "RTRL", ""])
+def test_online_learn_unknown_rule(net, rule):
+    with pytest.raises(RuntimeError, match=r"online_learn: expected rule to be one of .*'e_bptt'.*'f_bptt'.*"
+                                           r"'output_only'.*'rtrl'.*but got '" + re.escape(rule) + "'"):
+        OPS.online_learn(**online_args(net, rule, [], []))
+
+
+@pytest.mark.parametrize("rule", ["nope", "eprop", "BPTT"])
+def test_leaky_rnn_unknown_rule_lists_the_sequence_rules(net, rule):
+    p = net
+    with pytest.raises(RuntimeError, match=r"leaky_rnn: expected rule to be one of 'bptt', 'rflo', 'output_only', "
+                                           r"'rtrl', 'f_bptt', 'e_bptt' .*but got '" + rule + "'"):
+        OPS.leaky_rnn(p["x"], p["h0"], p["weight_hh"], p["weight_ih"], p["bias"], 0.5, "tanh", rule, [])
+
+
+def test_rule_backward_unknown_rule(net):
+    p = net
+    for rule in ("nope", "bptt", "rflo"):
+        with pytest.raises(RuntimeError, match=r"leaky_rnn_rule_backward: .*rule.*'" + rule + "'"):
+            OPS.leaky_rnn_rule_backward(p["grad_output"], p["x"], p["h0"], p["weight_hh"], p["weight_ih"],
+                                        p["output"], p["dphi"], 0.5, rule, [])
+
+
+# ----------------------------------------------------------------------------- module level
+def test_local_rnn_unknown_rule_lists_the_known_rules():
+    with pytest.raises(ValueError, match=r"expected rule to be one of " + re.escape(ALL_RULES)
+                                         + r" or a rules config, but got 'nope'"):
+        LocalRNN(I, n, rule="nope")
+    with pytest.raises(ValueError, match=re.escape(ALL_RULES)):
+        rules.resolve("F_BPTT")
+
+
+def test_online_learner_bptt_lists_the_online_rules():
+    rnn = LocalRNN(I, n, dtype=DT)
+    with pytest.raises(ValueError, match=r"rule 'bptt' has no online form; rules with one: " + re.escape(ONLINE_RULES)):
+        OnlineLearner(rnn, nn.Linear(n, O, dtype=DT))
+
+
+_BAD_COUNT_SCRIPT = r"""
+import sys, torch, torch_local_rnn
+from torch_local_rnn import rules
+name, bad = sys.argv[1], float(sys.argv[2])
+D = torch.float64
+T, B, I, n, O = 5, 1, 2, 3, 2
+cfg = rules.FBPTT(truncation=3) if name == "f_bptt" else rules.EBPTT(window=3)
+state = list(cfg.online_state(B, n, I, dtype=D).values())
+state[3].fill_(bad)
+x, y = torch.randn(T, B, I, dtype=D), torch.softmax(torch.randn(T, B, O, dtype=D), -1)
+try:
+    torch.ops.torch_local_rnn.online_learn(name, x, y, torch.zeros(B, n, dtype=D), 0.5 * torch.eye(n, dtype=D),
+        torch.randn(n, I, dtype=D), torch.zeros(n, dtype=D), torch.randn(O, n, dtype=D), torch.zeros(O, dtype=D),
+        state, None, None, 1.0, "tanh", "cross_entropy", 0.1, cfg.online_options(1.0))
+    print("NO ERROR")
+except RuntimeError as e:
+    print("RuntimeError:", e)
+"""
+
+
+@pytest.mark.parametrize("rule,bad", [("f_bptt", "-1.0"), ("e_bptt", "nan")])
+def test_online_learn_bad_count_state_does_not_crash(rule, bad):
+    """A corrupted counter (e.g. a hand-edited or foreign state_dict) must raise, naming the count, not crash.
+    Run in a subprocess, so a crash (an out-of-bounds ring index) fails the test instead of the run."""
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-c", _BAD_COUNT_SCRIPT, rule, bad], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, f"process died (rc {r.returncode}): {r.stderr[-300:]}"
+    assert re.search(r"RuntimeError:.*count", r.stdout), r.stdout
+
+
+@pytest.mark.parametrize("rule,bad", [("f_bptt", 2.5), ("e_bptt", 2.5), ("f_bptt", 6.0), ("e_bptt", 3.0)])
+def test_online_learn_fractional_or_out_of_range_count_state(net, rule, bad):
+    """K = 3: f_bptt's counter lives in [0, 2K), e_bptt's (the position in the window) in [0, K)."""
+    p = net
+    state = good_state(rule)
+    state[3].fill_(bad)
+    before = {k: p[k].clone() for k in MUTABLE}
+    with pytest.raises(RuntimeError, match=r"online_learn: .*state\[3\] \(" + rule + r" count\)"):
+        OPS.online_learn(**online_args(p, rule, state, [3.0]))
+    assert_unchanged(p, before)
+    assert state[3].item() == bad
