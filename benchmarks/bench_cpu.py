@@ -18,7 +18,7 @@ import time
 import torch
 
 import torch_local_rnn as tlr
-from torch_local_rnn import LocalRNN, OnlineLearner, reference
+from torch_local_rnn import LocalRNN, OnlineLearner, reference, rules
 
 
 def timeit(fn, repeat):
@@ -109,25 +109,31 @@ def memory_benchmark(B, I, n, lengths):
 
 
 def online_benchmark(steps, ref_steps):
-    print(f"\n## Online RFLO, the papers' setting: n=32, B=1, input 2, output 2, float64 (as the papers' numpy)")
+    print("\n## Online learning, the papers' setting: n=32, B=1, input 2, output 2, float64 (the papers' numpy)")
     g = torch.Generator().manual_seed(0)
     x = torch.randn(steps, 1, 2, generator=g, dtype=torch.float64)
     y = torch.softmax(torch.randn(steps, 1, 2, generator=g, dtype=torch.float64), -1)
-    rows = {}
-    for dtype in (torch.float64, torch.float32):
-        rnn = LocalRNN(2, 32, rule="rflo", dtype=dtype)
-        learner = OnlineLearner(rnn, torch.nn.Linear(32, 2).to(dtype), lr=1e-4)
-        seconds = timeit(lambda: learner.fit(x, y, chunk_size=steps), 3)
-        rows[dtype] = steps / seconds
-    rnn = LocalRNN(2, 32, rule="rflo", dtype=torch.float64)
-    ro = torch.nn.Linear(32, 2).double()
-    args = (x[:ref_steps], y[:ref_steps], torch.zeros(1, 32, dtype=torch.float64),
-            torch.zeros(1, 32, 35, dtype=torch.float64), rnn.weight_hh.detach(), rnn.weight_ih.detach(),
-            rnn.bias.detach(), ro.weight.detach(), ro.bias.detach())
-    ref_rate = ref_steps / timeit(lambda: reference.rflo_online(*args, lr=1e-4), 1)
-    for dtype, rate in rows.items():
-        print(f"rflo_online {str(dtype):<14} {rate:12,.0f} steps/s   {rate / ref_rate:6.1f}x reference loop")
-    print(f"reference loop (float64)     {ref_rate:12,.0f} steps/s")
+    # (rule config, steps for the op, the reference loop on the same work with its rule-specific arguments)
+    cases = [
+        (rules.RFLO(), steps, lambda w, n: reference.rflo_online(*w[:3], torch.zeros(1, n, n + 3, dtype=w[0].dtype),
+                                                                 *w[3:], lr=1e-4)),
+        (rules.OutputOnly(), steps, lambda w, n: reference.output_only_online(*w, lr=1e-4)),
+        (rules.FBPTT(21), steps // 10, lambda w, n: reference.f_bptt_online(*w, truncation=21, lr=1e-4)),
+        (rules.EBPTT(20), steps // 4, lambda w, n: reference.e_bptt_online(*w, window=20, lr=1e-4)),
+        (rules.RTRL(), steps // 100, lambda w, n: reference.rtrl_online(
+            *w[:3], torch.zeros(1, n, n * (n + 3), dtype=w[0].dtype), *w[3:], lr=1e-4)),
+    ]
+    for rule, count, ref in cases:
+        rnn = LocalRNN(2, 32, rule=rule, dtype=torch.float64)
+        readout = torch.nn.Linear(32, 2).double()
+        learner = OnlineLearner(rnn, readout, lr=1e-4)
+        rate = count / timeit(lambda: learner.fit(x[:count], y[:count], chunk_size=count), 3)
+        k = max(10, min(ref_steps, count // 10))
+        w = (x[:k], y[:k], torch.zeros(1, 32, dtype=torch.float64), rnn.weight_hh.detach(), rnn.weight_ih.detach(),
+             rnn.bias.detach(), readout.weight.detach(), readout.bias.detach())
+        ref_rate = k / timeit(lambda: ref(w, 32), 1)
+        print(f"{rule.name:<12} {rate:12,.0f} steps/s   reference loop {ref_rate:9,.0f} steps/s   "
+              f"{rate / ref_rate:7.1f}x")
 
 
 def main(argv=None):

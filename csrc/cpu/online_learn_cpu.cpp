@@ -15,6 +15,8 @@ at::Tensor online_learn_cpu(c10::string_view rule, const at::Tensor& x, const at
                             double alpha, c10::string_view nonlinearity, c10::string_view loss, double lr,
                             c10::ArrayRef<double> rule_options) {
   constexpr const char* op = "online_learn";
+  // Not differentiable: keep the ATen calls some rules make (BLAS) out of autograd.
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
   const OnlineArgs args = check_online_args(op, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out,
                                             feedback, alpha, nonlinearity, loss, lr);
   const std::string name(rule);

@@ -3,6 +3,7 @@
 
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <type_traits>
 
 #include "../common/activation.h"
@@ -12,6 +13,16 @@ namespace torch_local_rnn {
 // Elementwise loops below this many elements run on the calling thread: an OpenMP region
 // costs a few microseconds, more than the work (the papers' n = 32 network is all such work).
 constexpr int64_t kElementwiseGrain = 4096;
+
+// Multiply-adds per task for loops whose items cost more than one element: below about this
+// much work a loop stays on the calling thread (an OpenMP region per online step would cost more
+// than the step at the papers' sizes, and far more on a loaded machine).
+constexpr int64_t kWorkGrain = int64_t(1) << 17;
+
+// Items per task for items that cost `work_per_item` multiply-adds each.
+inline int64_t work_grain(int64_t work_per_item) {
+  return std::max<int64_t>(1, kWorkGrain / std::max<int64_t>(1, work_per_item));
+}
 
 // Calls body(std::integral_constant<Nonlinearity, F>{}) so inner loops see F at compile time
 // and vectorise.
