@@ -255,20 +255,20 @@ def format_table(report: Dict) -> str:
     levels = report["reference_levels"]
     top, best = levels["nothing learned"], levels["optimum"]
     lines = [report["description"], f"test loss: {report['test']}", "",
-             f"  {'rule':<6}{'final test loss':>16}{'best':>9}{'learned':>9}{'time':>9}",
-             "  " + "-" * 49]
+             f"  {'rule':<12}{'final test loss':>16}{'best':>9}{'learned':>9}{'time':>9}",
+             "  " + "-" * 55]
     for rule, r in report["results"].items():
         learned = 100.0 * (top - r["final_test_loss"]) / (top - best)
-        lines.append(f"  {rule:<6}{r['final_test_loss']:>16.4f}{r['best_test_loss']:>9.4f}{learned:>8.0f}%"
+        lines.append(f"  {rule:<12}{r['final_test_loss']:>16.4f}{r['best_test_loss']:>9.4f}{learned:>8.0f}%"
                      f"{r['seconds']:>8.1f}s")
     for rule, why in report["skipped"].items():
-        lines.append(f"  {rule:<6}{'-':>16}   {why}")
+        lines.append(f"  {rule:<12}{'-':>16}   {why}")
     notes = []
     for rule, r in report["results"].items():
         if not math.isfinite(r["final_test_loss"]):
             notes.append(f"  note: {rule} diverged (non-finite test loss); try a lower --lr")
     lines += notes
-    lines += ["  " + "-" * 49, "  reference levels (nats per step):"]
+    lines += ["  " + "-" * 55, "  reference levels (nats per step):"]
     for name, value in sorted(levels.items(), key=lambda kv: -kv[1]):
         lines.append(f"  {'':<6}{value:>16.4f}   {name}")
     lines.append("  learned = (nothing learned - final) / (nothing learned - optimum)")
