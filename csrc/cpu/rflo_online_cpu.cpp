@@ -59,17 +59,15 @@ at::Tensor rflo_online_cpu(const at::Tensor& x, const at::Tensor& y, const at::T
   check_state(op, trace, x, {args.B, args.n, args.n + args.I + 1}, "trace", "(batch, hidden_size, hidden_size + input_size + 1)");
 
   at::Tensor losses = at::empty({args.T, args.B}, x.options());
-  at::Tensor workspace = at::empty({4 * args.B * args.n + args.B * args.O}, x.options());
   const at::Tensor xc = x.contiguous(), yc = y.contiguous();
   const std::optional<at::Tensor> fb = feedback ? std::optional<at::Tensor>(feedback->contiguous()) : std::nullopt;
-  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), op, [&] {
-    OnlineNet<scalar_t> net = make_online_net<scalar_t>(args, weight_hh, weight_ih, bias, weight_out, bias_out,
-                                                        fb, alpha, lr);
-    OnlineActivity<scalar_t> act = carve_activity<scalar_t>(workspace, args);
-    RfloRule<scalar_t> rule{trace.data_ptr<scalar_t>(), static_cast<scalar_t>(trace_alpha)};
-    run_online(net, rule, xc.data_ptr<scalar_t>(), yc.data_ptr<scalar_t>(), hidden.data_ptr<scalar_t>(),
-               losses.data_ptr<scalar_t>(), args.T, act);
-  });
+  const std::optional<at::Tensor> no_rec_grad;
+  run_online_call(OnlineCall{args, xc, yc, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, {}, no_rec_grad,
+                             fb, alpha, lr, {}, losses},
+                  [&](auto zero) {
+                    using scalar_t = decltype(zero);
+                    return RfloRule<scalar_t>{trace.data_ptr<scalar_t>(), static_cast<scalar_t>(trace_alpha)};
+                  });
   return losses;
 }
 
