@@ -19,6 +19,7 @@ import torch
 
 import torch_local_rnn as tlr
 from torch_local_rnn import LocalRNN, OnlineLearner, reference, rules
+from torch_local_rnn import reference_auxiliary as RA, reference_factored as RF
 
 
 def timeit(fn, repeat):
@@ -113,6 +114,15 @@ def online_benchmark(steps, ref_steps):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(steps, 1, 2, generator=g, dtype=torch.float64)
     y = torch.softmax(torch.randn(steps, 1, 2, generator=g, dtype=torch.float64), -1)
+    def stateful(rule, fn):
+        """A reference call on the rule's own initial state and noise (drawn as OnlineLearner draws them)."""
+        def call(w, n):
+            g = torch.Generator().manual_seed(1)
+            st = rule.online_state(1, n, 2, outputs=2, generator=g, weight_hh=w[3], dtype=w[0].dtype)
+            nu = rule.noise(w[0].shape[0], 1, n, g, dtype=w[0].dtype)
+            return fn(w, st, nu[0] if nu else None)
+        return call
+
     # (rule config, steps for the op, the reference loop on the same work with its rule-specific arguments)
     cases = [
         (rules.RFLO(), steps, lambda w, n: reference.rflo_online(*w[:3], torch.zeros(1, n, n + 3, dtype=w[0].dtype),
@@ -123,10 +133,21 @@ def online_benchmark(steps, ref_steps):
         (rules.RTRL(), steps // 100, lambda w, n: reference.rtrl_online(
             *w[:3], torch.zeros(1, n, n * (n + 3), dtype=w[0].dtype), *w[3:], lr=1e-4)),
     ]
+    for name, rule, count in (("uoro", rules.UORO(), steps // 2), ("kf_rtrl", rules.KFRTRL(), steps // 20),
+                              ("rkf_rtrl", rules.RKFRTRL(), steps // 20)):
+        cases.append((rule, count, stateful(rule, lambda w, st, nu, name=name: RF.factored_online(
+            name, *w[:3], st["factor_a"], st["factor_b"], *w[3:], nu, lr=1e-4))))
+    kernl = rules.KeRNL()
+    cases.append((kernl, steps // 2, stateful(kernl, lambda w, st, nu: RA.kernl_online(
+        *w[:3], st, *w[3:], nu, sigma=kernl.sigma, lr_aux=kernl.lr, lr=1e-4))))
+    for rule in (rules.DNI(), rules.DNIb(feedback="symmetric")):
+        cases.append((rule, steps // 2, stateful(rule, lambda w, st, nu, rule=rule: RA.dni_online(
+            *w[:3], st, *w[3:], lr_sg=rule.lr_sg, lr_j=rule.lr_j, approximate_jacobian=rule.approximate_jacobian,
+            tanh_target=rule.tanh_target, lr=1e-4))))
     for rule, count, ref in cases:
-        rnn = LocalRNN(2, 32, rule=rule, dtype=torch.float64)
+        rnn = LocalRNN(2, 32, rule=rule if rule.has_sequence_form else "bptt", dtype=torch.float64)
         readout = torch.nn.Linear(32, 2).double()
-        learner = OnlineLearner(rnn, readout, lr=1e-4)
+        learner = OnlineLearner(rnn, readout, lr=1e-4, rule=rule)
         rate = count / timeit(lambda: learner.fit(x[:count], y[:count], chunk_size=count), 3)
         k = max(10, min(ref_steps, count // 10))
         w = (x[:k], y[:k], torch.zeros(1, 32, dtype=torch.float64), rnn.weight_hh.detach(), rnn.weight_ih.detach(),
@@ -134,6 +155,40 @@ def online_benchmark(steps, ref_steps):
         ref_rate = k / timeit(lambda: ref(w, 32), 1)
         print(f"{rule.name:<12} {rate:12,.0f} steps/s   reference loop {ref_rate:9,.0f} steps/s   "
               f"{rate / ref_rate:7.1f}x")
+
+
+def copy_bandwidth():
+    """Bytes per second of a large tensor copy (read + write), the memory-bound ceiling of a trace update."""
+    src = torch.empty(64 * 2 ** 20 // 4)  # 64 MiB of float32, well beyond the caches
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    seconds = timeit(lambda: dst.copy_(src), 7)
+    return 2 * src.numel() * 4 / seconds
+
+
+def bandwidth_benchmark(n, B, I, steps):
+    """The O(n^2)-per-stream rules at scale: each step must read and write their (B, n, m) carried tensors
+    (traces, factors) and the (n, m) recurrent weights at least once."""
+    m = n + I + 1
+    ceiling = copy_bandwidth()
+    print(f"\n## Online O(n^2) rules at scale: n={n}, B={B}, input {I}, output 2, float32; "
+          f"copy bandwidth {ceiling / 1e9:.1f} GB/s (tensor.copy_, read + write)")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(steps, B, I, generator=g)
+    y = torch.softmax(torch.randn(steps, B, 2, generator=g), -1)
+    bnm, nm = B * n * m * 4, n * m * 4
+    # minimal traffic per step: carried (B, n, m) tensors read + written, W = [W_hh | W_ih | b] read + written
+    cases = [(rules.RFLO(), 2 * bnm + 2 * nm), (rules.OutputOnly(), 2 * nm),
+             (rules.UORO(), 2 * bnm + 2 * nm), (rules.KeRNL(), 2 * bnm + 2 * nm),
+             (rules.DNI(), 2 * nm), (rules.DNIb(feedback="symmetric"), 2 * nm),
+             (rules.EBPTT(20), 2 * nm)]
+    for rule, traffic in cases:
+        rnn = LocalRNN(I, n, rule=rule if rule.has_sequence_form else "bptt")
+        learner = OnlineLearner(rnn, torch.nn.Linear(n, 2), lr=1e-4, rule=rule, batch_size=B)
+        seconds = timeit(lambda: learner.fit(x, y, chunk_size=steps), 3) / steps
+        print(f"{rule.name:<12} {1 / seconds:10,.0f} steps/s  {seconds * 1e3:8.3f} ms/step   "
+              f">= {traffic / 2**20:6.2f} MiB/step   {traffic / seconds / 1e9:6.2f} GB/s = "
+              f"{100 * traffic / seconds / ceiling:5.1f}% of copy bandwidth")
 
 
 def main(argv=None):
@@ -147,10 +202,12 @@ def main(argv=None):
         sequence_benchmarks(T=100, B=8, I=8, n=64, repeat=2)
         memory_benchmark(B=8, I=8, n=64, lengths=[200, 400])
         online_benchmark(steps=20_000, ref_steps=500)
+        bandwidth_benchmark(n=64, B=8, I=8, steps=50)
     else:
         sequence_benchmarks(T=1000, B=32, I=32, n=256, repeat=args.repeat)
         memory_benchmark(B=32, I=32, n=256, lengths=[250, 1000, 2000])
         online_benchmark(steps=200_000, ref_steps=3000)
+        bandwidth_benchmark(n=256, B=32, I=32, steps=200)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ namespace {
 at::Tensor leaky_rnn_no_grad(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& weight_hh,
                              const at::Tensor& weight_ih, const at::Tensor& bias, double alpha,
                              c10::string_view nonlinearity, c10::string_view rule,
-                             c10::ArrayRef<double> rule_options) {
+                             c10::ArrayRef<double> rule_options, at::TensorList /*rule_tensors*/) {
   parse_sequence_rule(rule, rule_options, alpha, "leaky_rnn");
   return std::get<0>(leaky_rnn_forward(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity));
 }

@@ -15,9 +15,10 @@ c10::TypedOperatorHandle<Signature> find_op(const char* name) {
 
 at::Tensor leaky_rnn(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& weight_hh,
                      const at::Tensor& weight_ih, const at::Tensor& bias, double alpha,
-                     c10::string_view nonlinearity, c10::string_view rule, c10::ArrayRef<double> rule_options) {
+                     c10::string_view nonlinearity, c10::string_view rule, c10::ArrayRef<double> rule_options,
+                     at::TensorList rule_tensors) {
   static auto op = find_op<decltype(leaky_rnn)>("torch_local_rnn::leaky_rnn");
-  return op.call(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule, rule_options);
+  return op.call(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule, rule_options, rule_tensors);
 }
 
 std::tuple<at::Tensor, at::Tensor> leaky_rnn_forward(const at::Tensor& x, const at::Tensor& h0,
@@ -46,23 +47,25 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn_rule_backward(
     const at::Tensor& grad_output, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& weight_hh,
     const at::Tensor& weight_ih, const at::Tensor& output, const at::Tensor& dphi, double alpha,
-    c10::string_view rule, c10::ArrayRef<double> rule_options) {
+    c10::string_view rule, c10::ArrayRef<double> rule_options, at::TensorList rule_tensors) {
   static auto op = find_op<decltype(leaky_rnn_rule_backward)>("torch_local_rnn::leaky_rnn_rule_backward");
-  return op.call(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha, rule, rule_options);
+  return op.call(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha, rule, rule_options, rule_tensors);
 }
 
 at::Tensor online_learn(c10::string_view rule, const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden,
                         at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,
                         at::Tensor& bias_out, at::TensorList state, const std::optional<at::Tensor>& rec_grad,
                         const std::optional<at::Tensor>& feedback, double alpha, c10::string_view nonlinearity,
-                        c10::string_view loss, double lr, c10::ArrayRef<double> rule_options) {
+                        c10::string_view loss, double lr, c10::ArrayRef<double> rule_options,
+                        at::TensorList rule_tensors, const std::optional<at::Tensor>& record) {
   static auto op = find_op<at::Tensor(c10::string_view, const at::Tensor&, const at::Tensor&, const at::Tensor&,
                                       const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
                                       const at::Tensor&, at::TensorList, const std::optional<at::Tensor>&,
                                       const std::optional<at::Tensor>&, double, c10::string_view, c10::string_view,
-                                      double, c10::ArrayRef<double>)>("torch_local_rnn::online_learn");
+                                      double, c10::ArrayRef<double>, at::TensorList,
+                                      const std::optional<at::Tensor>&)>("torch_local_rnn::online_learn");
   return op.call(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, state, rec_grad, feedback,
-                 alpha, nonlinearity, loss, lr, rule_options);
+                 alpha, nonlinearity, loss, lr, rule_options, rule_tensors, record);
 }
 
 at::Tensor rflo_online(const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden, at::Tensor& trace,

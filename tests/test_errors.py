@@ -88,7 +88,7 @@ def test_leaky_rnn_op_errors(net, changes, pattern, requires_grad):
         if rule == "rflo" and not options and "alpha" in changes:
             continue  # a bad alpha with the default trace_alpha: test_leaky_rnn_rflo_default_trace_alpha_bad_alpha
         with pytest.raises(RuntimeError, match=pattern):
-            OPS.leaky_rnn(**a, rule=rule, rule_options=options)
+            OPS.leaky_rnn(**a, rule=rule, rule_options=options, rule_tensors=[])
 
 
 @pytest.mark.parametrize("alpha", [0.0, 1.5, -1.0])
@@ -96,7 +96,7 @@ def test_leaky_rnn_rflo_default_trace_alpha_bad_alpha(net, alpha):
     """rule 'rflo' without rule_options takes trace_alpha = alpha; a bad alpha must be reported as
     alpha (the argument the caller passed), not as rule_options[0] (which the caller did not pass)."""
     with pytest.raises(RuntimeError, match=r"expected alpha in \(0, 1\], but got " + re.escape(f"{alpha:g}")):
-        OPS.leaky_rnn(**build(net, dict(alpha=alpha)), rule="rflo", rule_options=[])
+        OPS.leaky_rnn(**build(net, dict(alpha=alpha)), rule="rflo", rule_options=[], rule_tensors=[])
 
 
 @pytest.mark.parametrize("requires_grad", [False, True])
@@ -116,7 +116,7 @@ def test_leaky_rnn_rule_errors(net, rule, options, pattern, requires_grad):
     if requires_grad:
         a["weight_hh"] = a["weight_hh"].clone().requires_grad_(True)
     with pytest.raises(RuntimeError, match=pattern):
-        OPS.leaky_rnn(**a, rule=rule, rule_options=options)
+        OPS.leaky_rnn(**a, rule=rule, rule_options=options, rule_tensors=[])
 
 
 BACKWARD_CASES = [
@@ -376,8 +376,9 @@ def test_rule_config_errors(kwargs, exc, pattern):
 
 
 def test_resolve_errors():
-    with pytest.raises(ValueError, match=r"expected rule to be one of \['bptt', 'e_bptt', 'eprop', 'f_bptt', "
-                                         r"'output_only', 'rflo', 'rtrl'\] or a rules config, but got 'x'"):
+    with pytest.raises(ValueError, match=r"expected rule to be one of \['bptt', 'dni', 'dni_b', 'e_bptt', 'eprop', "
+                                         r"'f_bptt', 'kernl', 'kf_rtrl', 'output_only', 'rflo', 'rkf_rtrl', 'rtrl', "
+                                         r"'uoro'\] or a rules config, but got 'x'"):
         rules.resolve("x")
     with pytest.raises(TypeError, match=r"expected rule to be a rule name or a rules config, but got NoneType"):
         rules.resolve(None)

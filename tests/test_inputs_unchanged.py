@@ -30,7 +30,7 @@ def test_leaky_rnn_forward_backward_leave_inputs(rule, layout):
     ins = [t.detach().clone().requires_grad_(True) if layout == "contiguous" else t.requires_grad_(True) for t in ins]
     before = snapshot(*ins)
     g = p["grad_output"].clone()
-    out = OPS.leaky_rnn(*ins, 0.5, "tanh", rule, [])
+    out = OPS.leaky_rnn(*ins, 0.5, "tanh", rule, [], [])
     assert_unchanged(ins, before, names)
     out.backward(g)
     assert_unchanged(ins + [g], before + [p["grad_output"]], names + ["grad_output"])

@@ -173,17 +173,22 @@ def test_online_learn_float32_close_to_float64_reference():
 
 # ----------------------------------------------------------------------------- OnlineLearner, every rule
 ALL = {"output_only": rules.OutputOnly(), "rtrl": rules.RTRL(), "f_bptt": rules.FBPTT(truncation=6),
-       "e_bptt": rules.EBPTT(window=9), "eprop": rules.EProp(), "rflo": rules.RFLO(trace_alpha=0.3)}
+       "e_bptt": rules.EBPTT(window=9), "eprop": rules.EProp(), "rflo": rules.RFLO(trace_alpha=0.3),
+       "uoro": rules.UORO(), "kf_rtrl": rules.KFRTRL(noise_kind="gaussian"), "rkf_rtrl": rules.RKFRTRL(),
+       "kernl": rules.KeRNL(sigma=0.01, lr=0.5, reset_interval=7), "dni": rules.DNI(lr_sg=0.05, fix_interval=3),
+       "dni_b": rules.DNIb(lr_sg=0.05, lr_j=0.02)}
 
 
 def make_learner(I, n, O, alpha, rule, loss, batch_size, seed, lr=0.05):
     g = generator(seed)
-    rnn = LocalRNN(I, n, alpha=alpha, rule=rule, dtype=DT, generator=g)
+    online_only = not rules.resolve(rule).has_sequence_form  # dni, dni_b: the learner gets the rule
+    rnn = LocalRNN(I, n, alpha=alpha, rule="bptt" if online_only else rule, dtype=DT, generator=g)
     readout = torch.nn.Linear(n, O, dtype=DT)
     with torch.no_grad():
         readout.weight.copy_(randn(O, n, gen=g, scale=n ** -0.5))
         readout.bias.copy_(randn(O, gen=g, scale=0.1))
-    return OnlineLearner(rnn, readout, loss=loss, lr=lr, batch_size=batch_size, generator=g)
+    return OnlineLearner(rnn, readout, loss=loss, lr=lr, batch_size=batch_size, generator=g,
+                         rule=rule if online_only else None)
 
 
 def learner_weights(learner):
@@ -261,10 +266,17 @@ def test_chunked_fit_and_reset_state(name):
     for a, b in zip(learner_state(one), learner_state(chunked)):
         assert torch.equal(a, b)
     before = [w.clone() for w in learner_weights(one)]
+    trained = {k: getattr(one, k).clone() for k in one._state_names}
     one.reset_state()
-    assert torch.count_nonzero(one.hidden) == 0
+    assert torch.count_nonzero(one.hidden) == 0 and int(one.steps_done) == 0
+    start = one.rule.online_state(B, n, I, outputs=O, weight_hh=one.rnn.weight_hh, dtype=DT)
     for k in one._state_names:
-        assert torch.count_nonzero(getattr(one, k)) == 0, k
+        if k in one.rule.learned_state:      # KeRNL's A and rates, DNI's apical weights and W_a: kept
+            assert torch.equal(getattr(one, k), trained[k]), k
+        elif k.startswith("factor_") or k == "kernl_zeta":  # re-drawn at random
+            assert not torch.equal(getattr(one, k), trained[k]) and torch.isfinite(getattr(one, k)).all(), k
+        else:                                # traces, histories, counters: back to their start
+            assert torch.equal(getattr(one, k), start[k]), k
     for a, b in zip(learner_weights(one), before):
         assert torch.equal(a, b)
 

@@ -40,7 +40,7 @@ def test_script_local_rnn_matches_eager(rule, batch_first):
 def test_script_function_calling_ops():
     @torch.jit.script
     def run(x: torch.Tensor, h0: torch.Tensor, W: torch.Tensor, U: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        out = torch.ops.torch_local_rnn.leaky_rnn(x, h0, W, U, b, 0.5, "tanh", "rflo", [0.3])
+        out = torch.ops.torch_local_rnn.leaky_rnn(x, h0, W, U, b, 0.5, "tanh", "rflo", [0.3], [])
         return out
 
     p = problem(T=5, B=2, I=2, n=3, seed=92)
@@ -58,7 +58,7 @@ def small():
 def test_opcheck_leaky_rnn(rule, options, requires_grad):
     p = small()
     args = [p[k].clone().requires_grad_(requires_grad) for k in ("x", "h0", "weight_hh", "weight_ih", "bias")]
-    torch.library.opcheck(OPS.leaky_rnn.default, (*args, 0.5, "tanh", rule, options), test_utils=OPCHECK_UTILS)
+    torch.library.opcheck(OPS.leaky_rnn.default, (*args, 0.5, "tanh", rule, options, []), test_utils=OPCHECK_UTILS)
 
 
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "sigmoid"])

@@ -8,7 +8,7 @@ def _register():
         return
 
     @torch.library.register_fake("torch_local_rnn::leaky_rnn")
-    def _(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule, rule_options):
+    def _(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule, rule_options, rule_tensors):
         return x.new_empty((x.shape[0], x.shape[1], weight_hh.shape[0]))
 
     @torch.library.register_fake("torch_local_rnn::leaky_rnn_forward")
@@ -26,7 +26,7 @@ def _register():
 
     @torch.library.register_fake("torch_local_rnn::online_learn")
     def _(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, state, rec_grad, feedback, alpha,
-          nonlinearity, loss, lr, rule_options):
+          nonlinearity, loss, lr, rule_options, rule_tensors, record=None):
         return x.new_empty((x.shape[0], x.shape[1]))
 
     @torch.library.register_fake("torch_local_rnn::rflo_online")

@@ -18,13 +18,16 @@ class LocalRNN(nn.Module):
 
     On backward, weight_hh, weight_ih and bias receive the rule's estimate: the exact gradient
     for ``rule="bptt"``, RFLO's for ``rule="rflo"`` (computed from dL/da_t without propagating
-    through time). Changing ``rule`` is the only change between the two pipelines.
+    through time), and so on for every rule with a sequence form (rules.RULES). Changing ``rule``
+    is the only change between the pipelines. The stochastic rules (uoro, kf_rtrl, rkf_rtrl) draw
+    fresh noise every forward call from the module's generator (buffer ``rng_state``); KeRNL reads its
+    mixing matrix and rates from the buffers ``kernl_mixing`` and ``kernl_rates``.
 
     Initialisation (algorithms.md §1.1): orthogonal weight_hh, N(0, 1/input_size) weight_ih,
     zero bias, drawn from ``generator``; pass ``weight_hh``/``weight_ih``/``bias`` to set them.
     """
 
-    __constants__ = ["input_size", "hidden_size", "alpha", "nonlinearity", "rule_name", "batch_first"]
+    __constants__ = ["input_size", "hidden_size", "alpha", "nonlinearity", "rule_name", "batch_first", "stochastic"]
     # Declared here so TorchScript knows the type even when the list is empty (rule="bptt").
     rule_options: List[float]
 
@@ -57,6 +60,16 @@ class LocalRNN(nn.Module):
                 raise ValueError(f"LocalRNN: expected {name} of shape {shape}, but got {tuple(value.shape)}")
             data = (default() if value is None else value.detach().clone()).contiguous()
             setattr(self, name, nn.Parameter(data.to(device=device, dtype=dtype)))
+        self.stochastic: bool = self.rule.stochastic and self.rule.name != "kernl"  # KeRNL's noise trains A only
+        # The noise of uoro / kf_rtrl / rkf_rtrl comes from a generator seeded from ``generator`` (or the
+        # global one); its state is the buffer rng_state, so state_dict() saves it with the weights.
+        noise = torch.Generator()
+        noise.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=generator)) if self.stochastic else 0)
+        self._noise_generator = noise
+        self.register_buffer("rng_state", noise.get_state() if self.stochastic else None)
+        fixed = self.rule.sequence_tensors(int(hidden_size), dtype=dtype, device=device)
+        self.register_buffer("kernl_mixing", fixed.get("kernl_mixing"))
+        self.register_buffer("kernl_rates", fixed.get("kernl_rates"))
 
     def forward(self, x: Tensor, h0: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
         unbatched = x.dim() == 2
@@ -79,14 +92,29 @@ class LocalRNN(nn.Module):
                     raise ValueError(f"LocalRNN: expected h0 of shape (1, batch, hidden_size) for one layer, "
                                      f"but got {list(h.shape)}")
                 h = h[0]
+        rule_tensors: List[Tensor] = []
+        if self.stochastic:
+            rule_tensors.append(self._draw_noise(x.shape[0], batch, x))
+        mixing, rates = self.kernl_mixing, self.kernl_rates
+        if mixing is not None and rates is not None:
+            rule_tensors += [mixing.to(x.dtype), rates.to(x.dtype)]
         out = torch.ops.torch_local_rnn.leaky_rnn(x, h, self.weight_hh, self.weight_ih, self.bias, self.alpha,
-                                                  self.nonlinearity, self.rule_name, self.rule_options)
+                                                  self.nonlinearity, self.rule_name, self.rule_options, rule_tensors)
         h_n = out[-1].unsqueeze(0)
         if unbatched:
             return out.squeeze(1), h_n.squeeze(1)
         if self.batch_first:
             out = out.transpose(0, 1)
         return out, h_n
+
+    @torch.jit.ignore
+    def _draw_noise(self, steps: int, batch: int, like: Tensor) -> Tensor:
+        """The stochastic rules' nu for one forward call, from the module's generator (state in rng_state)."""
+        g = self._noise_generator
+        g.set_state(self.rng_state.cpu())
+        nu = self.rule.noise(steps, batch, self.hidden_size, g, dtype=like.dtype, device=like.device)[0]
+        self.rng_state.copy_(g.get_state())
+        return nu
 
     def extra_repr(self) -> str:
         return (f"{self.input_size}, {self.hidden_size}, alpha={self.alpha}, nonlinearity='{self.nonlinearity}', "

@@ -21,9 +21,10 @@ class OnlineLearner(nn.Module):
 
     The rule is the rnn's (``LocalRNN(..., rule="rflo")``) unless ``rule`` is given here. Its state
     (the network state ``hidden`` and the rule's carried tensors, ``rules.<Rule>.online_state``: RFLO's
-    ``trace``, RTRL's ``influence``, the truncated BPTTs' histories; plus a random ``feedback`` matrix if
-    asked for) are buffers: ``state_dict()`` saves them, and a run stopped and resumed equals one
-    that never stopped.
+    ``trace``, RTRL's ``influence``, the truncated BPTTs' histories, the factored rules' factors, KeRNL's
+    and DNI's learned auxiliary weights; a random ``feedback`` matrix if asked for; the state of the
+    generator the stochastic rules draw from, ``rng_state``) are buffers: ``state_dict()`` saves them,
+    and a run stopped and resumed equals one that never stopped.
     """
 
     def __init__(self, rnn: LocalRNN, readout: nn.Linear, loss: str = "cross_entropy", optimizer: str = "sgd",
@@ -55,19 +56,29 @@ class OnlineLearner(nn.Module):
         n, i, o = rnn.hidden_size, rnn.input_size, readout.out_features
         like = dict(dtype=rnn.weight_hh.dtype, device=rnn.weight_hh.device)
         self.register_buffer("hidden", torch.zeros(batch_size, n, **like))
+        fb = getattr(self.rule, "feedback", "symmetric")
+        if isinstance(fb, str) and fb == "random":  # W_FB ~ N(0, 1/n_out), fixed (algorithms.md §1.1)
+            fb = (torch.randn(o, n, generator=generator, dtype=torch.float64) / o ** 0.5).to(**like)
+        # The rule's random initial state and its per-step noise come from a generator of the learner's own,
+        # seeded from ``generator`` (or the global one); its state is the buffer rng_state (saved and
+        # restored with state_dict), so a resumed run draws the same noise as one that never stopped.
+        self._generator = torch.Generator()
+        draws = self.rule.stochastic or self.rule.random_init  # deterministic rules leave the generators alone
+        self._generator.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=generator)) if draws else 0)
         self._state_names = []
-        for name, value in self.rule.online_state(batch_size, n, i, **like).items():
+        initial = self.rule.online_state(batch_size, n, i, outputs=o, generator=self._generator,
+                                         weight_hh=rnn.weight_hh, **like)
+        for name, value in initial.items():
             self.register_buffer(name, value)
             self._state_names.append(name)
-        fb = getattr(self.rule, "feedback", "symmetric")
+        self.register_buffer("rng_state", self._generator.get_state())
+        self.register_buffer("steps_done", torch.zeros((), dtype=torch.int64))
         if isinstance(fb, Tensor):
             if tuple(fb.shape) != (o, n):
                 raise ValueError(f"OnlineLearner: expected the feedback matrix of shape (output_size, hidden_size) = "
                                  f"{(o, n)}, but got {tuple(fb.shape)}")
             fb = fb.detach().clone().to(**like)
-        elif fb == "random":  # W_FB ~ N(0, 1/n_out), fixed (algorithms.md §1.1)
-            fb = (torch.randn(o, n, generator=generator, dtype=torch.float64) / o ** 0.5).to(**like)
-        else:
+        elif isinstance(fb, str):
             fb = None
         self.register_buffer("feedback", fb)
 
@@ -76,10 +87,25 @@ class OnlineLearner(nn.Module):
         return self.hidden.shape[0]
 
     def reset_state(self) -> None:
-        """Network state and traces back to zero (a new run; weights kept)."""
+        """A new run: network state and traces back to their start (zero; the factored rules' random
+        factors re-drawn, as the papers' reset_learning does); weights and what the rule has learned
+        (KeRNL's A and rates, DNI's apical weights and W_a) kept."""
         self.hidden.zero_()
+        fresh = self._with_generator(lambda g: self.rule.online_state(
+            self.batch_size, self.rnn.hidden_size, self.rnn.input_size, outputs=self.readout.out_features,
+            generator=g, weight_hh=self.rnn.weight_hh, dtype=self.hidden.dtype, device=self.hidden.device))
         for name in self._state_names:
-            getattr(self, name).zero_()
+            if name not in self.rule.learned_state:
+                getattr(self, name).copy_(fresh[name])
+        self.steps_done.zero_()
+
+    def _with_generator(self, draw):
+        """Runs draw(generator) from the state in rng_state and stores the advanced state back."""
+        g = self._generator
+        g.set_state(self.rng_state.cpu())
+        out = draw(g)
+        self.rng_state.copy_(g.get_state())
+        return out
 
     def _pair(self, x: Tensor, y: Tensor, who: str):
         """Checks x, y (nothing has been changed yet when this fails) and returns them as
@@ -115,15 +141,24 @@ class OnlineLearner(nn.Module):
                              f"{list(x.shape)}")
         return x, y
 
-    def fit(self, x: Tensor, y: Tensor, chunk_size: int = 10_000, progress: bool = False) -> Tensor:
-        """Trains online on the streams x, y; returns the per-step losses ((T,) or (T, B))."""
+    def fit(self, x: Tensor, y: Tensor, chunk_size: int = 10_000, progress: bool = False, record: bool = False):
+        """Trains online on the streams x, y; returns the per-step losses ((T,) or (T, B)).
+
+        record=True (dni, dni_b) also returns a dict of per-step apical signals, each (T, [B,] n):
+        "apical" U_t (the credit estimate used in the update), "target" U*_{t-1} (the bootstrapped
+        target of the previous step) and "prediction" U_{t-1} (the previous step's potential as the
+        apical weights predict it before their update): (losses, records)."""
         if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size <= 0:
             raise ValueError(f"OnlineLearner.fit: expected chunk_size to be a positive integer, but got {chunk_size}")
         chunk_size = int(chunk_size)
+        if record and self.rule.name not in ("dni", "dni_b"):
+            raise ValueError(f"OnlineLearner.fit: only rules 'dni' and 'dni_b' record apical signals, but the rule "
+                             f"is '{self.rule.name}'")
         squeeze = x.dim() == 2
         x, y = self._streams(x, y)
         T = x.shape[0]
         out = torch.empty(T, self.batch_size, dtype=x.dtype)
+        records = torch.empty(T, self.batch_size, 3, self.rnn.hidden_size, dtype=x.dtype) if record else None
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -131,27 +166,42 @@ class OnlineLearner(nn.Module):
         with torch.no_grad():
             for start in range(0, T, chunk_size):
                 stop = min(T, start + chunk_size)
-                step_losses = self._run(x[start:stop], y[start:stop])
+                rec = records[start:stop].to(x.device) if record else None
+                step_losses = self._run(x[start:stop], y[start:stop], rec)
                 out[start:stop] = step_losses.cpu()
+                if record:
+                    records[start:stop] = rec.cpu()
                 if bar is not None:
                     bar.update(stop - start)
                     bar.set_postfix(loss=f"{step_losses.mean().item():.4f}")
         if bar is not None:
             bar.close()
-        return out[:, 0] if squeeze else out
+        losses_out = out[:, 0] if squeeze else out
+        if not record:
+            return losses_out
+        names = ("apical", "target", "prediction")
+        signals = {k: (records[:, :, j, :][:, 0] if squeeze else records[:, :, j, :]) for j, k in enumerate(names)}
+        return losses_out, signals
 
-    def _run(self, x: Tensor, y: Tensor) -> Tensor:
+    def _run(self, x: Tensor, y: Tensor, record: Optional[Tensor] = None) -> Tensor:
         rnn, ro = self.rnn, self.readout
         weights = (rnn.weight_hh.detach(), rnn.weight_ih.detach(), rnn.bias.detach(), ro.weight.detach(),
                    ro.bias.detach())
         if self.rule.sequence_name == "rflo":
+            self.steps_done += x.shape[0]
             return torch.ops.torch_local_rnn.rflo_online(
                 x, y, self.hidden, self.trace, *weights, self.feedback, rnn.alpha, self.rule.rate(rnn.alpha),
                 rnn.nonlinearity, self.loss, self.lr)
         state = [getattr(self, name) for name in self._state_names]
-        return torch.ops.torch_local_rnn.online_learn(
+        if self.rule.name in ("dni", "dni_b") and int(self.steps_done) == 0:
+            self.sg_label_prev.copy_(y[0])  # before the first step y_prev := y_0 (algorithms.md §1.1)
+        noise = self._with_generator(lambda g: self.rule.noise(x.shape[0], x.shape[1], rnn.hidden_size, g,
+                                                               dtype=x.dtype, device=x.device))
+        step_losses = torch.ops.torch_local_rnn.online_learn(
             self.rule.name, x, y, self.hidden, *weights, state, None, self.feedback, rnn.alpha, rnn.nonlinearity,
-            self.loss, self.lr, self.rule.online_options(rnn.alpha))
+            self.loss, self.lr, self.rule.online_options(rnn.alpha), noise, record)
+        self.steps_done += x.shape[0]
+        return step_losses
 
     def evaluate(self, x: Tensor, y: Tensor, hidden: Optional[Tensor] = None) -> Tensor:
         """Per-step losses on x, y with learning off, from ``hidden`` (default zeros); leaves the

@@ -13,11 +13,15 @@ _ops = torch.ops.torch_local_rnn
 
 
 def leaky_rnn(x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor, bias: Tensor, alpha: float = 1.0,
-              nonlinearity: str = "tanh", rule: str = "bptt", rule_options: Optional[List[float]] = None) -> Tensor:
+              nonlinearity: str = "tanh", rule: str = "bptt", rule_options: Optional[List[float]] = None,
+              rule_tensors: Optional[List[Tensor]] = None) -> Tensor:
     """States a_1..a_T, Tensor[T, B, n]. Differentiable; the backward is the rule's:
-    "bptt" the exact gradient, "rflo" RFLO's estimate (rule_options = [trace_alpha])."""
+    "bptt" the exact gradient, "rflo" RFLO's estimate (rule_options = [trace_alpha]), any other rule with a
+    sequence form its estimate (rule_tensors: the noise draws of uoro / kf_rtrl / rkf_rtrl, KeRNL's A and
+    rates; see leaky_rnn_rule_backward)."""
     return _ops.leaky_rnn.default(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule,
-                                  [] if rule_options is None else list(rule_options))
+                                  [] if rule_options is None else list(rule_options),
+                                  [] if rule_tensors is None else list(rule_tensors))
 
 
 def leaky_rnn_forward(x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor, bias: Tensor,
@@ -43,26 +47,46 @@ def leaky_rnn_rflo_backward(grad_output: Tensor, x: Tensor, h0: Tensor, weight_h
 
 def leaky_rnn_rule_backward(grad_output: Tensor, x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                             output: Tensor, dphi: Tensor, alpha: float, rule: str,
-                            rule_options: Optional[List[float]] = None):
-    """Sequence form of the other local rules given dL/da_t: "output_only" (rule_options []), "rtrl" ([]),
-    "f_bptt" ([truncation]), "e_bptt" ([window]). grad_x and grad_h0 are the one-step gradients.
-    Same returns as leaky_rnn_bptt_backward."""
+                            rule_options: Optional[List[float]] = None, rule_tensors: Optional[List[Tensor]] = None):
+    """Sequence form of the other local rules given dL/da_t (weights frozen, traces from zero):
+
+    ===========  ======================================================  ==========================================
+    rule         rule_options                                            rule_tensors
+    ===========  ======================================================  ==========================================
+    output_only  []                                                      []
+    rtrl         [] or [legacy_alpha_omission]                           []
+    f_bptt       [truncation] or [truncation, legacy_alpha_omission]     []
+    e_bptt       [window] or [window, legacy_alpha_omission]             []
+    uoro         [] / [legacy] / [legacy, rho0, rho1]                    [nu (T, B, n)]
+    kf_rtrl      same                                                    [nu (T, B, 2)]
+    rkf_rtrl     same                                                    [nu (T, B, n)]
+    kernl        [] or [sigma, lr, reset_interval] (unused here)         [A (n, n), rates (n)]
+    ===========  ======================================================  ==========================================
+
+    grad_x and grad_h0 are the one-step gradients. Same returns as leaky_rnn_bptt_backward."""
     return _ops.leaky_rnn_rule_backward.default(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha, rule,
-                                                [] if rule_options is None else list(rule_options))
+                                                [] if rule_options is None else list(rule_options),
+                                                [] if rule_tensors is None else list(rule_tensors))
 
 
 def online_learn(rule: str, x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                  bias: Tensor, weight_out: Tensor, bias_out: Tensor, state: List[Tensor],
                  rec_grad: Optional[Tensor] = None, feedback: Optional[Tensor] = None, alpha: float = 1.0,
                  nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4,
-                 rule_options: Optional[List[float]] = None) -> Tensor:
+                 rule_options: Optional[List[float]] = None, rule_tensors: Optional[List[Tensor]] = None,
+                 record: Optional[Tensor] = None) -> Tensor:
     """T online steps of ``rule`` (algorithms.md §2.1), like rflo_online; ``state`` holds the rule's
     carried tensors (rules.<Rule>.online_state gives them), updated in place with hidden and the weights.
     rec_grad (n, n + I + 1), when given, accumulates every step's recurrent update direction G_t (mean over
-    streams): with lr = 0 it is the rule's gradient estimate. Returns the losses, Tensor[T, B]."""
+    streams): with lr = 0 it is the rule's gradient estimate. rule_tensors: the per-step noise of the
+    stochastic rules (rules.<Rule>.noise), or for dni / dni_b optionally [credit (T, B, n)] used in place of
+    the synthetic gradient. record (T, B, 3, n), dni / dni_b only, receives per step U_t (the apical
+    potential used in the update), U*_{t-1} (the bootstrapped target) and U_{t-1} (its prediction before
+    the apical update). Returns the losses, Tensor[T, B]."""
     return _ops.online_learn.default(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out,
                                      list(state), rec_grad, feedback, alpha, nonlinearity, loss, lr,
-                                     [] if rule_options is None else list(rule_options))
+                                     [] if rule_options is None else list(rule_options),
+                                     [] if rule_tensors is None else list(rule_tensors), record)
 
 
 def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: Tensor, weight_ih: Tensor,

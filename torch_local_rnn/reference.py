@@ -354,7 +354,8 @@ def _online_loop(step_rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out
         1. h_t = W_hh a_{t-1} + W_ih x_t + b,  a_t = (1-alpha) a_{t-1} + alpha phi(h_t)   (current weights)
         2. z_t = W_out a_t + b_out;  (L_t, e_t) = readout_loss(z_t, y_t)
         3. q_t = F^T e_t, F = W_out (before its update) or the fixed feedback
-        4. G = step_rule(t, ahat_t, phi'(h_t), q_t, W_hh)  (None: no update this step);  W -= lr G
+        4. G = step_rule(t, ahat_t, phi'(h_t), q_t, W_hh, ctx)  (None: no update this step);  W -= lr G,
+           ctx = {"a_prev", "a_new", "x", "y", "W_ih", "b"} for the rules that need more
         5. W_out -= lr/B sum_b e_b a_b^T,  b_out -= lr/B sum_b e_b
     """
     T, B, I = x.shape
@@ -371,7 +372,8 @@ def _online_loop(step_rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out
             z = a_new @ W_out.T + b_out
             step_losses[t], e = readout_loss(z, y[t], loss)
             q = e @ (W_out if feedback is None else feedback)
-            G = step_rule(t, presynaptic(a, x[t]), phi_prime(h, nonlinearity), q, W_hh)
+            ctx = {"a_prev": a, "a_new": a_new, "x": x[t], "y": y[t], "W_ih": W_ih, "b": b}
+            G = step_rule(t, presynaptic(a, x[t]), phi_prime(h, nonlinearity), q, W_hh, ctx)
             if G is not None:
                 W_hh = W_hh - lr * G[:, :n]
                 W_ih = W_ih - lr * G[:, n:n + I]
@@ -408,7 +410,7 @@ def rtrl_online(x: Tensor, y: Tensor, hidden: Tensor, influence: Tensor, weight_
     eye = torch.eye(n, dtype=x.dtype, device=x.device)
     box = {"M": influence.clone()}
 
-    def step(t, ahat, d, q, W_hh):
+    def step(t, ahat, d, q, W_hh, *_):
         Mbar = (eye[None, :, :, None] * (alpha * d)[:, None, :, None] * ahat[:, None, None, :]).reshape(B, n, n * m)
         box["M"] = _left_multiply(jacobians(W_hh, d, alpha), box["M"]) + Mbar
         return torch.einsum("bk,bkp->p", q, box["M"]).reshape(n, m) / B
@@ -435,7 +437,7 @@ def f_bptt_online(x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weigh
     B = hidden.shape[0]
     hist = []  # most recent first: [step, dphi, ahat, credit]
 
-    def step(t, ahat, d, q, W_hh):
+    def step(t, ahat, d, q, W_hh, *_):
         hist.insert(0, [t, d, ahat, q.clone()])
         v = q
         for i in range(1, len(hist)):
@@ -469,7 +471,7 @@ def e_bptt_online(x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weigh
     B = hidden.shape[0]
     hist = []  # oldest first
 
-    def step(t, ahat, d, q, W_hh):
+    def step(t, ahat, d, q, W_hh, *_):
         hist.append((t, d, ahat, q))
         if len(hist) < K:
             return None

@@ -18,6 +18,9 @@ class _Rule:
     name = ""
     has_online_form = True
     has_sequence_form = True
+    stochastic = False           # draws noise every step (rule_tensors of the ops) from a torch.Generator
+    random_init = False          # online_state draws random initial values
+    learned_state = ()           # online state that training learns (kept by OnlineLearner.reset_state)
 
     @property
     def sequence_name(self) -> str:
@@ -30,9 +33,26 @@ class _Rule:
     def online_options(self, alpha: float) -> List[float]:
         return self.sequence_options(alpha)
 
-    def online_state(self, batch: int, hidden: int, inputs: int, **like) -> Dict[str, Tensor]:
-        """The tensors the online form carries across steps, zero-initialised, by buffer name."""
+    def online_state(self, batch: int, hidden: int, inputs: int, *, outputs: int = 1,
+                     generator: Optional[torch.Generator] = None, weight_hh: Optional[Tensor] = None,
+                     **like) -> Dict[str, Tensor]:
+        """The tensors the online form carries across steps (the op's ``state`` list, in order), initialised
+        as the spec says, by buffer name. Random initial values are drawn from ``generator``."""
         return {}
+
+    def noise(self, steps: int, batch: int, hidden: int, generator: Optional[torch.Generator] = None,
+              **like) -> List[Tensor]:
+        """The per-step noise the ops read (rule_tensors), drawn from ``generator``; [] for deterministic rules."""
+        return []
+
+    def sequence_tensors(self, hidden: int, **like) -> Dict[str, Tensor]:
+        """Fixed tensors the sequence form reads (rule_tensors after the noise), by buffer name."""
+        return {}
+
+
+def _like(kw) -> dict:
+    """The dtype/device keywords of online_state's keyword arguments."""
+    return {k: v for k, v in kw.items() if k in ("dtype", "device")}
 
 
 def _positive_int(who: str, name: str, value) -> None:
@@ -72,9 +92,14 @@ class RTRL(_Rule):
 
     name = "rtrl"
 
-    def online_state(self, batch, hidden, inputs, **like):
+    legacy_alpha_omission: bool = False
+
+    def sequence_options(self, alpha):
+        return [1.0] if self.legacy_alpha_omission else []
+
+    def online_state(self, batch, hidden, inputs, **kw):
         m = hidden + inputs + 1
-        return {"influence": torch.zeros(batch, hidden, hidden * m, **like)}
+        return {"influence": torch.zeros(batch, hidden, hidden * m, **_like(kw))}
 
 
 @dataclass(frozen=True)
@@ -83,16 +108,17 @@ class FBPTT(_Rule):
     steps and applies the update of the step ``truncation - 1`` in the past (21 in the JMLR runs)."""
 
     truncation: int = 21
+    legacy_alpha_omission: bool = False
     name = "f_bptt"
 
     def __post_init__(self):
         _positive_int("FBPTT", "truncation", self.truncation)
 
     def sequence_options(self, alpha):
-        return [float(self.truncation)]
+        return [float(self.truncation)] + ([1.0] if self.legacy_alpha_omission else [])
 
-    def online_state(self, batch, hidden, inputs, **like):
-        return _history_state(self.truncation, batch, hidden, inputs, **like)
+    def online_state(self, batch, hidden, inputs, **kw):
+        return _history_state(self.truncation, batch, hidden, inputs, **_like(kw))
 
 
 @dataclass(frozen=True)
@@ -101,16 +127,17 @@ class EBPTT(_Rule):
     ``window`` steps, applied once per window."""
 
     window: int = 20
+    legacy_alpha_omission: bool = False
     name = "e_bptt"
 
     def __post_init__(self):
         _positive_int("EBPTT", "window", self.window)
 
     def sequence_options(self, alpha):
-        return [float(self.window)]
+        return [float(self.window)] + ([1.0] if self.legacy_alpha_omission else [])
 
-    def online_state(self, batch, hidden, inputs, **like):
-        return _history_state(self.window, batch, hidden, inputs, **like)
+    def online_state(self, batch, hidden, inputs, **kw):
+        return _history_state(self.window, batch, hidden, inputs, **_like(kw))
 
 
 @dataclass(frozen=True)
@@ -146,8 +173,8 @@ class RFLO(_Rule):
     def sequence_options(self, alpha: float) -> List[float]:
         return [self.rate(alpha)]
 
-    def online_state(self, batch, hidden, inputs, **like):
-        return {"trace": torch.zeros(batch, hidden, hidden + inputs + 1, **like)}
+    def online_state(self, batch, hidden, inputs, **kw):
+        return {"trace": torch.zeros(batch, hidden, hidden + inputs + 1, **_like(kw))}
 
 
 @dataclass(frozen=True)
@@ -171,8 +198,12 @@ class EProp(RFLO):
         return "rflo"
 
 
-RULES = {cls.name: cls for cls in (BPTT, OutputOnly, RTRL, FBPTT, EBPTT, RFLO, EProp)}
-Rule = Union[str, BPTT, OutputOnly, RTRL, FBPTT, EBPTT, RFLO, EProp]
+from .rules_factored import KFRTRL, RKFRTRL, UORO  # noqa: E402  (they build on _Rule)
+from .rules_auxiliary import DNI, DNIb, KeRNL  # noqa: E402
+
+RULES = {cls.name: cls for cls in (BPTT, OutputOnly, RTRL, UORO, KFRTRL, RKFRTRL, RFLO, KeRNL, DNI, DNIb, FBPTT,
+                                   EBPTT, EProp)}
+Rule = Union[str, _Rule]
 
 
 def resolve(rule: Rule):

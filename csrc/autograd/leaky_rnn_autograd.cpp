@@ -16,7 +16,7 @@ class LeakyRnnFunction : public torch::autograd::Function<LeakyRnnFunction> {
   static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& x, const at::Tensor& h0,
                             const at::Tensor& weight_hh, const at::Tensor& weight_ih, const at::Tensor& bias,
                             double alpha, c10::string_view nonlinearity, c10::string_view rule,
-                            c10::ArrayRef<double> rule_options) {
+                            c10::ArrayRef<double> rule_options, at::TensorList rule_tensors) {
     const SequenceRuleConfig config = parse_sequence_rule(rule, rule_options, alpha, "leaky_rnn");
     at::AutoDispatchBelowADInplaceOrView guard;
     auto [output, dphi] = leaky_rnn_forward(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity);
@@ -26,6 +26,7 @@ class LeakyRnnFunction : public torch::autograd::Function<LeakyRnnFunction> {
     ctx->saved_data["trace_alpha"] = config.trace_alpha;
     ctx->saved_data["rule_name"] = std::string(rule);
     ctx->saved_data["rule_options"] = std::vector<double>(rule_options.begin(), rule_options.end());
+    ctx->saved_data["rule_tensors"] = rule_tensors.vec();  // read-only inputs (noise draws, rates): not differentiated
     return output;
   }
 
@@ -45,20 +46,25 @@ class LeakyRnnFunction : public torch::autograd::Function<LeakyRnnFunction> {
                                   ctx->saved_data["trace_alpha"].toDouble());
     } else {
       const std::vector<double> options = ctx->saved_data["rule_options"].toDoubleVector();
+      const std::vector<at::Tensor> rule_tensors = ctx->saved_data["rule_tensors"].toTensorVector();
       g = leaky_rnn_rule_backward(grad, x, h0, weight_hh, weight_ih, output, dphi, alpha,
-                                  ctx->saved_data["rule_name"].toStringRef(), options);
+                                  ctx->saved_data["rule_name"].toStringRef(), options, rule_tensors);
     }
     auto [grad_x, grad_h0, grad_weight_hh, grad_weight_ih, grad_bias] = std::move(g);
-    return {grad_x, grad_h0, grad_weight_hh, grad_weight_ih, grad_bias, at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor()};
+    // No gradient for alpha, nonlinearity, rule, rule_options, nor for each of the rule_tensors.
+    torch::autograd::variable_list grads = {grad_x, grad_h0, grad_weight_hh, grad_weight_ih, grad_bias,
+                                            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    grads.resize(grads.size() + ctx->saved_data["rule_tensors"].toTensorVector().size());
+    return grads;
   }
 };
 
 at::Tensor leaky_rnn_autograd(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& weight_hh,
                               const at::Tensor& weight_ih, const at::Tensor& bias, double alpha,
                               c10::string_view nonlinearity, c10::string_view rule,
-                              c10::ArrayRef<double> rule_options) {
-  return LeakyRnnFunction::apply(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule, rule_options);
+                              c10::ArrayRef<double> rule_options, at::TensorList rule_tensors) {
+  return LeakyRnnFunction::apply(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule, rule_options,
+                                 rule_tensors);
 }
 
 }  // namespace

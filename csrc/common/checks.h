@@ -98,4 +98,21 @@ inline void check_backward_args(const char* op, const at::Tensor& grad_output, c
   }
 }
 
+// A rule's read-only inputs (rule_tensors): exactly `count` of them, laid out as `layout`.
+inline void check_rule_tensor_count(at::TensorList tensors, size_t count, const char* op, const char* rule,
+                                    const char* layout) {
+  TORCH_CHECK(tensors.size() == count, op, ": rule '", rule, "' expects rule_tensors = ", layout, ", but got ",
+              tensors.size(), " tensors");
+}
+
+// rule_tensors[k] checked against x (dtype, device) and `shape` (-1: any), as a contiguous tensor
+// (a copy only when the caller's is not), ready for raw-pointer reads.
+inline at::Tensor rule_tensor(at::TensorList tensors, size_t k, const at::Tensor& x, std::vector<int64_t> shape,
+                              const char* op, const char* name, const char* layout) {
+  check_defined(tensors[k], op, name);
+  check_like(tensors[k], x, op, name, "x");
+  check_shape(tensors[k], std::move(shape), op, name, layout);
+  return tensors[k].contiguous();
+}
+
 }  // namespace torch_local_rnn

@@ -32,6 +32,8 @@ struct OnlineActivity {
   T* dphi;   // phi'(h_t) (B, n)
   T* error;  // z_t, then e_t = dL_t/dz_t (B, O)
   T* q;      // q_t = feedback^T e_t (B, n)
+  const T* label = nullptr;  // y*_t (B, O), set by the loop each step (DNI's synthetic-gradient input)
+  int64_t t = 0;             // index of the step within this call (rows of the per-step rule_tensors)
 };
 
 }  // namespace torch_local_rnn

@@ -21,6 +21,8 @@ struct OnlineCall {
   const std::optional<at::Tensor>& feedback;   // (O, n) or none (W_out^T)
   double alpha, lr;
   c10::ArrayRef<double> options;
+  at::TensorList tensors;                      // rule_tensors: per-step inputs (noise), checked by the rule
+  const std::optional<at::Tensor>& record;     // what the rule records per step, or none
   const at::Tensor& losses;                    // (T, B), written
 };
 

@@ -15,6 +15,7 @@ struct SequenceArgs {
   const at::Tensor &grad_output, &x, &h0, &weight_hh, &weight_ih, &output, &dphi;
   double alpha;
   c10::ArrayRef<double> options;
+  at::TensorList tensors;  // the rule's read-only inputs (rule_tensors), unchecked: the rule checks them
 };
 
 using SequenceRuleFn = BackwardResult (*)(const SequenceArgs&);

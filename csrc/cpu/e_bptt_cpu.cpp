@@ -26,7 +26,7 @@ struct EBpttRule {
     std::fill(h.G, h.G + n * m, scalar_t(0));
     std::copy(h.credit + slot * Bn, h.credit + (slot + 1) * Bn, h.v);
     for (int64_t s = K - 1; s >= 0; --s) {
-      add_credit_outer(h.G, h.v, h.dphi + s * Bn, h.ahat + s * B * m, B, n, m, net.alpha, scalar_t(1) / B);
+      add_credit_outer(h.G, h.v, h.dphi + s * Bn, h.ahat + s * B * m, B, n, m, h.alpha_m, scalar_t(1) / B);
       if (s == 0) break;
       jacobian_transpose(net.weight_hh, B, n, net.alpha, h.dphi + s * Bn, h.v, h.v_next, h.scratch);
       for (int64_t r = 0; r < Bn; ++r) h.v[r] = h.credit[(s - 1) * Bn + r] + h.v_next[r];
@@ -54,7 +54,7 @@ BackwardResult e_bptt_backward_cpu(const SequenceArgs& a) {
       }
     }
   });
-  return result_from_credit(a, a.alpha * a.dphi * credit);
+  return result_from_credit(a, immediate_alpha(a.options, 1, a.alpha) * a.dphi * credit);
 }
 
 void e_bptt_online_cpu(const OnlineCall& c) { run_history_rule<EBpttRule>(c, "e_bptt", "window", 1); }

@@ -34,7 +34,7 @@ struct FBpttRule {
       const int64_t oldest = (c + 1) % K;
       std::fill(h.G, h.G + n * m, scalar_t(0));
       add_credit_outer(h.G, h.credit + oldest * Bn, h.dphi + oldest * Bn, h.ahat + oldest * B * m, B, n, m,
-                       net.alpha, scalar_t(1) / B);
+                       h.alpha_m, scalar_t(1) / B);
       apply_recurrent_update(net, h.G, h.rec_grad);
     }
     // Kept below 2K (same slot, same "full"), so a float count stays exact on any stream length.
@@ -63,7 +63,7 @@ BackwardResult f_bptt_backward_cpu(const SequenceArgs& a) {
       }
     }
   });
-  return result_from_credit(a, a.alpha * a.dphi * credit);
+  return result_from_credit(a, immediate_alpha(a.options, 1, a.alpha) * a.dphi * credit);
 }
 
 // The count stays below 2K (FBpttRule::step).

@@ -17,6 +17,7 @@ struct History {
   scalar_t *dphi, *ahat, *credit, *count;   // state[0..3]
   scalar_t *v, *v_next, *scratch, *G;       // (B, n) x 3 and (n, m) scratch
   scalar_t* rec_grad;
+  scalar_t alpha_m;                         // the factor alpha of the gradient (1: legacy_alpha_omission)
 
   // Writes step t's phi'(h_t), ahat_t and q_t into ring slot `slot`.
   void store(int64_t slot, const OnlineNet<scalar_t>& net, const scalar_t* x, const OnlineActivity<scalar_t>& act) {
@@ -55,7 +56,8 @@ void run_history_rule(const OnlineCall& c, const std::string& rule, const char* 
     scalar_t* s = scratch.data_ptr<scalar_t>();
     return Rule<scalar_t>{History<scalar_t>{K, c.state[0].data_ptr<scalar_t>(), c.state[1].data_ptr<scalar_t>(),
                                             c.state[2].data_ptr<scalar_t>(), c.state[3].data_ptr<scalar_t>(), s,
-                                            s + B * n, s + 2 * B * n, s + 3 * B * n, rec_grad_ptr<scalar_t>(c)}};
+                                            s + B * n, s + 2 * B * n, s + 3 * B * n, rec_grad_ptr<scalar_t>(c),
+                                            static_cast<scalar_t>(immediate_alpha(c.options, 1, c.alpha))}};
   });
 }
 

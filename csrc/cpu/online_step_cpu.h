@@ -117,7 +117,9 @@ void run_online(const OnlineNet<scalar_t>& net, Rule& rule, const scalar_t* x, c
   for (int64_t t = 0; t < T; ++t) {
     const scalar_t* xt = x + t * net.B * net.I;
     online_forward(net, xt, act);
-    online_readout(net, y + t * net.B * net.O, act, losses + t * net.B);
+    act.label = y + t * net.B * net.O;
+    act.t = t;
+    online_readout(net, act.label, act, losses + t * net.B);
     online_credit(net, act);
     rule.step(net, xt, act);
     online_readout_sgd(net, act);

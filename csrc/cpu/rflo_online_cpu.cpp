@@ -63,7 +63,7 @@ at::Tensor rflo_online_cpu(const at::Tensor& x, const at::Tensor& y, const at::T
   const std::optional<at::Tensor> fb = feedback ? std::optional<at::Tensor>(feedback->contiguous()) : std::nullopt;
   const std::optional<at::Tensor> no_rec_grad;
   run_online_call(OnlineCall{args, xc, yc, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, {}, no_rec_grad,
-                             fb, alpha, lr, {}, losses},
+                             fb, alpha, lr, {}, {}, no_rec_grad, losses},
                   [&](auto zero) {
                     using scalar_t = decltype(zero);
                     return RfloRule<scalar_t>{trace.data_ptr<scalar_t>(), static_cast<scalar_t>(trace_alpha)};

@@ -5,6 +5,7 @@
 // and the gradient is G_ij = sum_k q_{t,k} M_t[k, i*m + j]. O(n^3 m) time per step.
 #include <ATen/ATen.h>
 
+#include "../common/rule_options.h"
 #include "../common/sequence_rule.h"
 #include "credit_cpu.h"
 #include "online_step_cpu.h"
@@ -16,7 +17,7 @@ namespace {
 // M <- (1 - alpha) M + alpha diag(phi') tmp plus the sparse Mbar_t.
 template <typename scalar_t>
 void influence_step(const at::Tensor& M, at::Tensor& tmp, const at::Tensor& weight_hh, const scalar_t* dphi,
-                    const scalar_t* ahat, scalar_t alpha, int64_t n, int64_t m) {
+                    const scalar_t* ahat, scalar_t alpha, scalar_t alpha_m, int64_t n, int64_t m) {
   const int64_t row = n * m;
   at::mm_out(tmp, weight_hh, M);
   scalar_t* mp = M.data_ptr<scalar_t>();
@@ -27,7 +28,8 @@ void influence_step(const at::Tensor& M, at::Tensor& tmp, const at::Tensor& weig
       scalar_t* mk = mp + k * row;
       const scalar_t* t = tp + k * row;
       for (int64_t p = 0; p < row; ++p) mk[p] = (1 - alpha) * mk[p] + s * t[p];
-      for (int64_t j = 0; j < m; ++j) mk[k * m + j] += s * ahat[j];
+      const scalar_t s_m = alpha_m * dphi[k];
+      for (int64_t j = 0; j < m; ++j) mk[k * m + j] += s_m * ahat[j];
     }
   });
 }
@@ -51,13 +53,14 @@ struct RtrlRule {
   at::Tensor& tmp;
   const at::Tensor& weight_hh;
   scalar_t *ahat, *G, *rec_grad;
+  scalar_t alpha_m;  // the factor of Mbar_t (1: legacy_alpha_omission)
 
   void step(const OnlineNet<scalar_t>& net, const scalar_t* x, const OnlineActivity<scalar_t>& act) {
     const int64_t B = net.B, n = net.n, m = n + net.I + 1;
     presynaptic(act.prev, x, B, n, net.I, ahat);
     std::fill(G, G + n * m, scalar_t(0));
     for (int64_t b = 0; b < B; ++b) {
-      influence_step(influence[b], tmp, weight_hh, act.dphi + b * n, ahat + b * m, net.alpha, n, m);
+      influence_step(influence[b], tmp, weight_hh, act.dphi + b * n, ahat + b * m, net.alpha, alpha_m, n, m);
       influence_gradient(G, influence[b].data_ptr<scalar_t>(), act.q + b * n, scalar_t(1) / B, n, m);
     }
     apply_recurrent_update(net, G, rec_grad);
@@ -72,6 +75,7 @@ BackwardResult rtrl_backward_cpu(const SequenceArgs& a) {
   at::AutoDispatchBelowADInplaceOrView below_autograd;
   AT_DISPATCH_FLOATING_TYPES(a.x.scalar_type(), "leaky_rnn_rule_backward", [&] {
     const scalar_t alpha = static_cast<scalar_t>(a.alpha);
+    const scalar_t alpha_m = static_cast<scalar_t>(immediate_alpha(a.options, 0, a.alpha));
     const scalar_t *x = a.x.data_ptr<scalar_t>(), *h0 = a.h0.data_ptr<scalar_t>();
     const scalar_t *out = a.output.data_ptr<scalar_t>(), *d = a.dphi.data_ptr<scalar_t>();
     const scalar_t* g = a.grad_output.data_ptr<scalar_t>();
@@ -80,7 +84,7 @@ BackwardResult rtrl_backward_cpu(const SequenceArgs& a) {
       for (int64_t t = 0; t < T; ++t) {
         const scalar_t* prev = t == 0 ? h0 + b * n : out + ((t - 1) * B + b) * n;
         presynaptic(prev, x + (t * B + b) * I, 1, n, I, ahat.data_ptr<scalar_t>());
-        influence_step(M, tmp, a.weight_hh, d + (t * B + b) * n, ahat.data_ptr<scalar_t>(), alpha, n, m);
+        influence_step(M, tmp, a.weight_hh, d + (t * B + b) * n, ahat.data_ptr<scalar_t>(), alpha, alpha_m, n, m);
         influence_gradient(gradient.data_ptr<scalar_t>(), M.data_ptr<scalar_t>(), g + (t * B + b) * n,
                            scalar_t(1), n, m);
       }
@@ -100,7 +104,8 @@ void rtrl_online_cpu(const OnlineCall& c) {
   run_online_call(c, [&](auto zero) {
     using scalar_t = decltype(zero);
     scalar_t* s = scratch.data_ptr<scalar_t>();
-    return RtrlRule<scalar_t>{influence, tmp, c.weight_hh, s, s + B * m, rec_grad_ptr<scalar_t>(c)};
+    return RtrlRule<scalar_t>{influence, tmp, c.weight_hh, s, s + B * m, rec_grad_ptr<scalar_t>(c),
+                              static_cast<scalar_t>(immediate_alpha(c.options, 0, c.alpha))};
   });
 }
 

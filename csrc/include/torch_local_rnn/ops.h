@@ -13,11 +13,12 @@
 namespace torch_local_rnn {
 
 // States a_1..a_T; differentiable: the backward is the rule's ("bptt" exact, "rflo" RFLO with
-// rule_options = [trace_alpha] or [] for trace_alpha = alpha).
+// rule_options = [trace_alpha] or [] for trace_alpha = alpha; any rule with a sequence form,
+// rule_tensors holding its read-only inputs such as noise draws).
 at::Tensor leaky_rnn(const at::Tensor& x, const at::Tensor& h0, const at::Tensor& weight_hh,
                      const at::Tensor& weight_ih, const at::Tensor& bias, double alpha,
                      c10::string_view nonlinearity = "tanh", c10::string_view rule = "bptt",
-                     c10::ArrayRef<double> rule_options = {});
+                     c10::ArrayRef<double> rule_options = {}, at::TensorList rule_tensors = {});
 
 // (output, dphi): states and phi'(h_t), not differentiable.
 std::tuple<at::Tensor, at::Tensor> leaky_rnn_forward(const at::Tensor& x, const at::Tensor& h0,
@@ -35,19 +36,22 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn
     const at::Tensor& weight_ih, const at::Tensor& output, const at::Tensor& dphi, double alpha,
     double trace_alpha);
 
-// Sequence form of the other local rules (output_only, rtrl, f_bptt [truncation], e_bptt [window]).
+// Sequence form of the other local rules (output_only, rtrl, f_bptt, e_bptt, uoro, kf_rtrl,
+// rkf_rtrl, kernl; options and rule_tensors per rule in README's API table).
 std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn_rule_backward(
     const at::Tensor& grad_output, const at::Tensor& x, const at::Tensor& h0, const at::Tensor& weight_hh,
     const at::Tensor& weight_ih, const at::Tensor& output, const at::Tensor& dphi, double alpha,
-    c10::string_view rule, c10::ArrayRef<double> rule_options);
+    c10::string_view rule, c10::ArrayRef<double> rule_options, at::TensorList rule_tensors = {});
 
 // T online steps of `rule`, its carried tensors in `state`; like rflo_online. rec_grad, when
-// given, accumulates every step's recurrent update direction.
+// given, accumulates every step's recurrent update direction; rule_tensors are the rule's per-step
+// inputs (noise draws); record, for dni / dni_b, receives the apical potentials and targets.
 at::Tensor online_learn(c10::string_view rule, const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden,
                         at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,
                         at::Tensor& bias_out, at::TensorList state, const std::optional<at::Tensor>& rec_grad,
                         const std::optional<at::Tensor>& feedback, double alpha, c10::string_view nonlinearity,
-                        c10::string_view loss, double lr, c10::ArrayRef<double> rule_options);
+                        c10::string_view loss, double lr, c10::ArrayRef<double> rule_options,
+                        at::TensorList rule_tensors = {}, const std::optional<at::Tensor>& record = std::nullopt);
 
 // T online RFLO steps; updates hidden, trace and all weights in place; returns losses (T, B).
 at::Tensor rflo_online(const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden, at::Tensor& trace,

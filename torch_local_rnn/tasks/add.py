@@ -1,43 +1,20 @@
-"""Tasks of algorithms.md §5, generated as streams from a seed (torch.Generator).
-
-    task = AddTask(t1=5, t2=9)
-    for x, y in task.stream(steps=100_000, batch=32, chunk_size=50, seed=0):
-        ...  # x, y: Tensor[chunk, B, 2]
-
-A stream is produced chunk by chunk: the generator state and the last samples are carried across
-chunk boundaries, so the concatenation of the chunks is one long stream whatever the chunk size.
-"""
-import math
+"""The Add task (algorithms.md §5.1)."""
 from itertools import product
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, Tuple
 
 import torch
-from torch import Tensor
+
+from .base import Chunk, Task, binary_entropy, check_int
 
 
-def binary_entropy(p: float) -> float:
-    """H(p) in nats (H(0) = H(1) = 0)."""
-    return -sum(q * math.log(q) for q in (p, 1.0 - p) if q > 0.0)
-
-
-def _generator(seed: Optional[int], generator: Optional[torch.Generator]) -> torch.Generator:
-    if generator is not None:
-        if seed is not None:
-            raise ValueError("AddTask: pass either seed or generator, not both")
-        return generator
-    g = torch.Generator()
-    g.manual_seed(0 if seed is None else int(seed))
-    return g
-
-
-class AddTask:
+class AddTask(Task):
     """The Add task (algorithms.md §5.1, v2020 indexing; "Coin task" in the 2018-19 code).
 
     Samples x_s ~ Bernoulli(0.5) i.i.d., input ``[x_s, 1 - x_s]``; label probability
     ``p_s = 0.5 + 0.5 x_{s-t1} - 0.25 x_{s-t2}``, label ``[p_s, 1 - p_s]`` (``deterministic=True``,
     every paper configuration) or ``[b_s, 1 - b_s]`` with b_s ~ Bernoulli(p_s). Every sample (x and
     y) is repeated ``tau`` consecutive time steps; a stream of N steps holds ceil(N / tau) samples
-    (the last one cut short when tau does not divide N).
+    (the last one cut short when tau does not divide N). Softmax output, cross-entropy loss.
 
     Start of a stream: instead of the papers' circular wrap-around (np.roll, whose first labels
     depend on the stream's *last* inputs) each stream draws ``max(t1, t2)`` warm-up samples that
@@ -53,6 +30,7 @@ class AddTask:
     loss = "cross_entropy"
     input_size = 2
     output_size = 2
+    _fields = ("t1", "t2", "tau", "deterministic")
 
     def __init__(self, t1: int = 5, t2: int = 9, tau: int = 1, deterministic: bool = True):
         t1, t2, tau = int(t1), int(t2), int(tau)
@@ -63,8 +41,16 @@ class AddTask:
         self.t1, self.t2, self.tau, self.deterministic = t1, t2, tau, bool(deterministic)
         self.history = max(t1, t2)
 
-    def __repr__(self) -> str:
-        return f"AddTask(t1={self.t1}, t2={self.t2}, tau={self.tau}, deterministic={self.deterministic})"
+    @classmethod
+    def difficulty(cls, d: int, **options) -> "AddTask":
+        """The JMLR (P2-final) Add family, algorithms.md §6.3: t1 = d + 2, t2 = d + 6, tau = 1
+        (``tau`` and ``deterministic`` may be overridden through ``options``)."""
+        d = check_int(d, "d", "AddTask.difficulty", 0)
+        for name in ("t1", "t2"):
+            if name in options:
+                raise ValueError(f"AddTask.difficulty: expected no {name} (d sets it), "
+                                 f"but got {name}={options[name]!r}")
+        return cls(**{"t1": d + 2, "t2": d + 6, "tau": 1, **options})
 
     # ------------------------------------------------------------------ reference levels
     def probability(self, x_t1: float, x_t2: float) -> float:
@@ -99,21 +85,8 @@ class AddTask:
                 "optimum": self.level(("t1", "t2"))}
 
     # ------------------------------------------------------------------ data
-    def stream(self, steps: int, batch: int = 1, chunk_size: int = 1000, seed: Optional[int] = None,
-               generator: Optional[torch.Generator] = None, dtype: torch.dtype = torch.float32,
-               device=None) -> Iterator[Tuple[Tensor, Tensor]]:
-        """Yields (x, y) chunks, Tensor[c, batch, 2] each, c = chunk_size (the last one shorter),
-        covering ``steps`` time steps of ``batch`` independent streams. A ``generator`` passed in
-        is advanced as the chunks are drawn."""
-        steps, batch, chunk_size = int(steps), int(batch), int(chunk_size)
-        if steps < 0 or batch < 1 or chunk_size < 1:
-            raise ValueError(f"AddTask.stream: expected steps >= 0, batch >= 1 and chunk_size >= 1, "
-                             f"but got steps={steps}, batch={batch}, chunk_size={chunk_size}")
-        g = _generator(seed, generator)  # checked now, not at the first chunk
-        return self._chunks(steps, batch, chunk_size, g, dtype, device)
-
     def _chunks(self, steps: int, batch: int, chunk_size: int, g: torch.Generator, dtype: torch.dtype,
-                device) -> Iterator[Tuple[Tensor, Tensor]]:
+                device) -> Iterator[Chunk]:
         label_g = torch.Generator()
         label_g.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=g)))
         # past[:, j] holds samples ..., newest last: always the `history` samples before `drawn`.
@@ -147,48 +120,3 @@ class AddTask:
             x = torch.stack([xs, 1.0 - xs], dim=-1).to(dtype=dtype, device=device)
             y = torch.stack([label, 1.0 - label], dim=-1).to(dtype=dtype, device=device)
             yield x, y
-
-    def generate(self, steps: int, batch: int = 1, seed: Optional[int] = None,
-                 generator: Optional[torch.Generator] = None, dtype: torch.dtype = torch.float32,
-                 device=None) -> Tuple[Tensor, Tensor]:
-        """The whole stream at once: (x, y), Tensor[steps, batch, 2] each (same values as
-        concatenating ``stream``'s chunks)."""
-        chunks = list(self.stream(steps, batch, chunk_size=max(1, min(int(steps), 100_000)), seed=seed,
-                                  generator=generator, dtype=dtype, device=device))
-        if not chunks:
-            empty = torch.empty(0, int(batch), 2, dtype=dtype, device=device)
-            return empty, empty.clone()
-        return torch.cat([c[0] for c in chunks]), torch.cat([c[1] for c in chunks])
-
-    def dataset(self, steps: int, batch: int = 1, chunk_size: int = 1000, seed: int = 0,
-                dtype: torch.dtype = torch.float32) -> "TaskStream":
-        """The stream as a torch.utils.data.IterableDataset of (x, y) chunks."""
-        return TaskStream(self, steps, batch, chunk_size, seed, dtype)
-
-
-class TaskStream(torch.utils.data.IterableDataset):
-    """A task's stream as an IterableDataset yielding (x, y) chunks, Tensor[c, batch, 2] each.
-
-        loader = DataLoader(AddTask(5, 9).dataset(steps, batch=32, chunk_size=50), batch_size=None)
-
-    Use ``batch_size=None`` (the chunks are already batched). Iterating again restarts the same
-    stream. With ``num_workers=W`` each worker generates the whole stream and yields every W-th
-    chunk; the DataLoader's round-robin order then gives back the chunks in stream order.
-    """
-
-    def __init__(self, task: AddTask, steps: int, batch: int = 1, chunk_size: int = 1000, seed: int = 0,
-                 dtype: torch.dtype = torch.float32):
-        super().__init__()
-        self.task, self.steps, self.batch, self.chunk_size = task, int(steps), int(batch), int(chunk_size)
-        self.seed, self.dtype = int(seed), dtype
-
-    def __len__(self) -> int:
-        return -(-self.steps // self.chunk_size)
-
-    def __iter__(self) -> Iterator[Tuple[Tensor, Tensor]]:
-        info = torch.utils.data.get_worker_info()
-        worker, workers = (0, 1) if info is None else (info.id, info.num_workers)
-        chunks = self.task.stream(self.steps, self.batch, self.chunk_size, seed=self.seed, dtype=self.dtype)
-        for k, chunk in enumerate(chunks):
-            if k % workers == worker:
-                yield chunk

@@ -1,0 +1,248 @@
+// Pieces shared by the stochastic factored approximations of RTRL's influence matrix on the CPU
+// (UORO, KF-RTRL, R-KF-RTRL; algorithms.md §3.3-3.5): products with the Jacobian taken without
+// forming it (§9), Frobenius norms, and the variance-balancing rescaling rho.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <cstdint>
+
+#include <string>
+#include <vector>
+
+#include "../common/activation.h"
+#include "../common/checks.h"
+#include "../common/online_rule.h"
+#include "../common/rule_options.h"
+#include "../common/sequence_rule.h"
+#include "credit_cpu.h"
+#include "online_step_cpu.h"
+#include "parallel_cpu.h"
+
+namespace torch_local_rnn {
+
+// out = J_t X = (1 - alpha) X + alpha diag(phi'(h_t)) (W_hh X) for X (n, c): one BLAS GEMM into
+// out (preallocated, must not alias X), then the row scaling.
+template <typename scalar_t>
+void jacobian_times(const at::Tensor& weight_hh, const at::Tensor& X, at::Tensor& out, const scalar_t* dphi,
+                    scalar_t alpha) {
+  at::mm_out(out, weight_hh, X);
+  const int64_t n = X.size(0), c = X.size(1);
+  const scalar_t* xp = X.data_ptr<scalar_t>();
+  scalar_t* op = out.data_ptr<scalar_t>();
+  at::parallel_for(0, n, work_grain(c), [&](int64_t lo, int64_t hi) {
+    for (int64_t k = lo; k < hi; ++k) {
+      const scalar_t s = alpha * dphi[k];
+      for (int64_t p = k * c; p < (k + 1) * c; ++p) op[p] = (1 - alpha) * xp[p] + s * op[p];
+    }
+  });
+}
+
+// out = J_t v for one vector v (n): (1 - alpha) v + alpha phi' (.) (W_hh v). out must not alias v.
+template <typename scalar_t>
+void jacobian_times_vector(const scalar_t* weight_hh, int64_t n, scalar_t alpha, const scalar_t* dphi,
+                           const scalar_t* v, scalar_t* out) {
+  for (int64_t k = 0; k < n; ++k) {
+    const scalar_t* w = weight_hh + k * n;
+    scalar_t acc = 0;
+    for (int64_t j = 0; j < n; ++j) acc += w[j] * v[j];
+    out[k] = (1 - alpha) * v[k] + alpha * dphi[k] * acc;
+  }
+}
+
+template <typename scalar_t>
+scalar_t frobenius(const scalar_t* p, int64_t count) {
+  scalar_t s = 0;
+  for (int64_t k = 0; k < count; ++k) s += p[k] * p[k];
+  return std::sqrt(s);
+}
+
+// One rescaling factor rho = sqrt(num / den) of the factored update
+//   X <- rho0 X_f + rho1 nu-term,   Y <- Y_f / rho0 + nu-term' / rho1,
+// which balances the two factors' norms (minimal variance). `fixed` > 0 overrides it (P0 / P1);
+// epsilon > 0 is UORO's forward-difference form sqrt(num / (den + eps)) + eps. A term whose norms
+// vanish is exactly zero and is dropped (used = false) instead of producing 0/0 (e.g. the first
+// step of a sequence, where the influence is exactly 0).
+template <typename scalar_t>
+struct Rho {
+  scalar_t value;
+  bool used;
+};
+
+template <typename scalar_t>
+Rho<scalar_t> balance(scalar_t num, scalar_t den, double fixed, double epsilon) {
+  if (fixed > 0) return {static_cast<scalar_t>(fixed), true};
+  if (epsilon > 0) return {std::sqrt(num / (den + static_cast<scalar_t>(epsilon))) + static_cast<scalar_t>(epsilon),
+                           true};
+  if (num > 0 && den > 0) return {std::sqrt(num / den), true};
+  return {scalar_t(1), false};
+}
+
+// r = M^T q for M (rows, cols): the factor contracted with the immediate credit.
+template <typename scalar_t>
+void transpose_times(const scalar_t* M, const scalar_t* q, int64_t rows, int64_t cols, scalar_t* r) {
+  std::fill(r, r + cols, scalar_t(0));
+  for (int64_t k = 0; k < rows; ++k) {
+    for (int64_t j = 0; j < cols; ++j) r[j] += q[k] * M[k * cols + j];
+  }
+}
+
+// G += scale u v^T, G of shape (rows, cols).
+template <typename scalar_t>
+void add_outer(scalar_t* G, const scalar_t* u, const scalar_t* v, int64_t rows, int64_t cols, scalar_t scale) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const scalar_t s = scale * u[i];
+    for (int64_t j = 0; j < cols; ++j) G[i * cols + j] += s * v[j];
+  }
+}
+
+// What one stream's factored step reads besides its own factors.
+template <typename scalar_t>
+struct FactoredContext {
+  const at::Tensor& weight_hh;                      // for the BLAS products J X
+  const scalar_t *w_hh, *w_ih, *bias;               // bias: null in the sequence form
+  scalar_t alpha, alpha_m;                          // alpha_m: the factor of Mbar (immediate_alpha)
+  Nonlinearity f;
+  int64_t n, I;
+  const FactoredOptions& options;
+};
+
+// The shapes a factored rule carries: A (a_size), B (b_rows, b_cols), per-stream scratch, and the
+// noise width k of rule_tensors[0] (seq_len, batch, k). Each rule's Stream<T>::layout(n, m) gives it.
+struct FactoredLayout {
+  const char* rule;
+  int64_t a_size, b_rows, b_cols, scratch, noise_width;
+  const char *state_layout, *a_layout, *b_layout, *noise_layout;
+};
+
+// One stream's factors (views into the carried state, or the sequence form's buffers) and scratch.
+// A rule's Stream derives from it and adds step(ctx, prev, x, next, dphi, nu, ahat) and
+// add_gradient(G, q, scale).
+template <typename scalar_t>
+struct FactorPair {
+  scalar_t* A;      // (a_size)
+  at::Tensor Bk;    // (b_rows, b_cols), a view: BLAS products need a tensor
+  at::Tensor Bf;    // (b_rows, b_cols) scratch for J B, shared by the streams
+  scalar_t* scratch;
+  int64_t n, m;
+
+  void reset(int64_t a_size) {
+    std::fill(A, A + a_size, scalar_t(0));
+    Bk.zero_();
+  }
+};
+
+// Sequence form with frozen weights: per stream the factors start at 0 (M_0 = 0 exactly, h0 does
+// not depend on W), then per step stream.step(...) with the noise row nu_{t,b} and
+// G += stream's estimate contracted with g_t = dL/da_t (which plays q_t's part).
+template <typename scalar_t, typename Stream>
+void factored_sequence(const SequenceArgs& a, const FactoredContext<scalar_t>& ctx, Stream& stream, int64_t a_size,
+                       const scalar_t* noise, int64_t width, scalar_t* G, scalar_t* ahat) {
+  const int64_t T = a.x.size(0), B = a.x.size(1), n = ctx.n, I = ctx.I;
+  const scalar_t *x = a.x.data_ptr<scalar_t>(), *h0 = a.h0.data_ptr<scalar_t>();
+  const scalar_t *out = a.output.data_ptr<scalar_t>(), *d = a.dphi.data_ptr<scalar_t>();
+  const scalar_t* g = a.grad_output.data_ptr<scalar_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    stream.reset(a_size);
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t r = t * B + b;
+      const scalar_t* prev = t == 0 ? h0 + b * n : out + (r - B) * n;
+      presynaptic(prev, x + r * I, 1, n, I, ahat);
+      stream.step(ctx, prev, x + r * I, out + r * n, d + r * n, noise + r * width, ahat);
+      stream.add_gradient(G, g + r * n, scalar_t(1));
+    }
+  }
+}
+
+// Online form: one Stream per stream b over its slice of the carried state; G is the mean over
+// streams, applied (and accumulated into rec_grad) after every step.
+template <typename scalar_t, typename Stream>
+struct FactoredRule {
+  std::vector<Stream> streams;  // built before the loop
+  FactoredContext<scalar_t> ctx;
+  const scalar_t* noise;  // (T, B, width)
+  int64_t width;
+  scalar_t *ahat, *G, *rec_grad;
+
+  void step(const OnlineNet<scalar_t>& net, const scalar_t* x, const OnlineActivity<scalar_t>& act) {
+    const int64_t B = net.B, n = net.n, I = net.I, m = n + I + 1;
+    presynaptic(act.prev, x, B, n, I, ahat);
+    std::fill(G, G + n * m, scalar_t(0));
+    for (int64_t b = 0; b < B; ++b) {
+      streams[b].step(ctx, act.prev + b * n, x + b * I, act.state + b * n, act.dphi + b * n,
+                      noise + (act.t * B + b) * width, ahat + b * m);
+      streams[b].add_gradient(G, act.q + b * n, scalar_t(1) / B);
+    }
+    apply_recurrent_update(net, G, rec_grad);
+  }
+};
+
+// The rule's noise, checked: rule_tensors = [nu (seq_len, batch, noise_width)].
+inline at::Tensor factored_noise(at::TensorList tensors, const at::Tensor& x, int64_t T, int64_t B,
+                                 const FactoredLayout& L, const char* op) {
+  check_rule_tensor_count(tensors, 1, op, L.rule, L.noise_layout);
+  const std::string name = std::string("rule_tensors[0] (") + L.rule + " noise nu)";
+  const std::string layout = std::string(L.noise_layout).substr(7, std::string(L.noise_layout).size() - 8);
+  return rule_tensor(tensors, 0, x, {T, B, L.noise_width}, op, name.c_str(), layout.c_str());
+}
+
+// leaky_rnn_rule_backward's kernel of a factored rule.
+template <template <typename> class Stream>
+BackwardResult factored_backward_cpu(const SequenceArgs& a) {
+  constexpr const char* op = "leaky_rnn_rule_backward";
+  const int64_t T = a.x.size(0), B = a.x.size(1), I = a.x.size(2), n = a.weight_hh.size(0), m = n + I + 1;
+  const FactoredLayout L = Stream<float>::layout(n, m);
+  const FactoredOptions o = parse_factored_options(L.rule, a.options, op);
+  TORCH_CHECK(o.epsilon == 0.0, op, ": rule '", L.rule, "' has no sequence form of its forward-difference variant ",
+              "(epsilon > 0 re-runs a step, which needs the bias); use epsilon = 0 or the online form");
+  const at::Tensor noise = factored_noise(a.tensors, a.x, T, B, L, op);
+  at::Tensor gradient = at::zeros({n, m}, a.x.options());
+  at::Tensor Bk = at::empty({L.b_rows, L.b_cols}, a.x.options()), Bf = at::empty_like(Bk);
+  at::Tensor work = at::empty({L.a_size + L.scratch + m}, a.x.options());
+  AT_DISPATCH_FLOATING_TYPES(a.x.scalar_type(), op, [&] {
+    scalar_t* w = work.data_ptr<scalar_t>();
+    const FactoredContext<scalar_t> ctx{a.weight_hh, a.weight_hh.data_ptr<scalar_t>(), a.weight_ih.data_ptr<scalar_t>(),
+                                        nullptr, static_cast<scalar_t>(a.alpha),
+                                        static_cast<scalar_t>(immediate_alpha(a.options, 0, a.alpha)),
+                                        Nonlinearity::Tanh /* read by UORO's epsilon variant only */, n, I, o};
+    Stream<scalar_t> stream{{w, Bk, Bf, w + L.a_size, n, m}};
+    factored_sequence(a, ctx, stream, L.a_size, noise.data_ptr<scalar_t>(), L.noise_width,
+                      gradient.data_ptr<scalar_t>(), w + L.a_size + L.scratch);
+  });
+  return result_from_gradient(a, gradient);
+}
+
+// online_learn's kernel of a factored rule: state = [A (batch, a_size), B (batch, b_rows, b_cols)].
+template <template <typename> class Stream>
+void factored_online_cpu(const OnlineCall& c) {
+  constexpr const char* op = "online_learn";
+  const int64_t T = c.args.T, B = c.args.B, n = c.args.n, I = c.args.I, m = n + I + 1;
+  const FactoredLayout L = Stream<float>::layout(n, m);
+  const FactoredOptions o = parse_factored_options(L.rule, c.options, op);
+  check_state_count(c, 2, L.state_layout, L.rule);
+  const std::string a_name = std::string("state[0] (") + L.rule + " A)", b_name = std::string("state[1] (") + L.rule + " B)";
+  check_state(op, c.state[0], c.x, {B, L.a_size}, a_name.c_str(), L.a_layout);
+  check_state(op, c.state[1], c.x, {B, L.b_rows, L.b_cols}, b_name.c_str(), L.b_layout);
+  const at::Tensor noise = factored_noise(c.tensors, c.x, T, B, L, op);
+  at::Tensor work = at::empty({B * L.scratch + B * m + n * m}, c.x.options());
+  at::Tensor Bf = at::empty({L.b_rows, L.b_cols}, c.x.options());
+  const std::vector<at::Tensor> factors = c.state[1].unbind(0);  // views made once, outside the loop
+  run_online_call(c, [&](auto zero) {
+    using scalar_t = decltype(zero);
+    scalar_t* w = work.data_ptr<scalar_t>();
+    std::vector<Stream<scalar_t>> streams;
+    for (int64_t b = 0; b < B; ++b) {
+      streams.push_back({{c.state[0].data_ptr<scalar_t>() + b * L.a_size, factors[b], Bf, w + b * L.scratch, n, m}});
+    }
+    const FactoredContext<scalar_t> ctx{c.weight_hh, c.weight_hh.data_ptr<scalar_t>(), c.weight_ih.data_ptr<scalar_t>(),
+                                        c.bias.data_ptr<scalar_t>(), static_cast<scalar_t>(c.alpha),
+                                        static_cast<scalar_t>(immediate_alpha(c.options, 0, c.alpha)), c.args.f, n, I,
+                                        o};
+    scalar_t* ahat = w + B * L.scratch;
+    return FactoredRule<scalar_t, Stream<scalar_t>>{std::move(streams), ctx, noise.data_ptr<scalar_t>(),
+                                                    L.noise_width, ahat, ahat + B * m, rec_grad_ptr<scalar_t>(c)};
+  });
+}
+
+}  // namespace torch_local_rnn

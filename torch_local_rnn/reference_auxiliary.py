@@ -1,0 +1,121 @@
+"""Pure-PyTorch references of KeRNL (algorithms.md §3.7) and DNI / DNI(b) (§3.8, §4): slow, per step,
+written from the spec with dense matrices, independent of the ops. KeRNL's noise is an input (standard
+normal draws, scaled by sigma here), so a reference and an op fed the same draws must agree."""
+from typing import Optional
+
+import torch
+from torch import Tensor
+
+from .reference import (_online_loop, _pre_activations, _split, _with_input_grads, jacobians, phi, phi_prime,
+                        presynaptic)
+
+
+def kernl_sequence_grads(x: Tensor, h0: Optional[Tensor], W_hh: Tensor, W_ih: Tensor, b: Tensor, alpha: float,
+                         nonlinearity: str, grad_output: Tensor, mixing: Tensor, rates: Tensor):
+    """KeRNL with A and the rates frozen, traces from 0, explicit per-stream traces:
+    B_t = diag(k) B_{t-1} + alpha phi'(h_t) ahat_t^T,  k = max(0, 1 - rates);  G = sum_t diag(A^T g_t) B_t."""
+    T, B, I = x.shape
+    n = W_hh.shape[0]
+    states, pre = _pre_activations(x, h0, W_hh, W_ih, b, alpha, nonlinearity)
+    a0 = torch.zeros(B, n, dtype=x.dtype) if h0 is None else h0
+    k = torch.clamp(1.0 - rates, min=0.0)
+    trace = torch.zeros(B, n, n + I + 1, dtype=x.dtype)
+    G = torch.zeros(n, n + I + 1, dtype=x.dtype)
+    for t in range(T):
+        prev = a0 if t == 0 else states[t - 1]
+        ahat = presynaptic(prev, x[t])
+        trace = k[None, :, None] * trace + (alpha * phi_prime(pre[t], nonlinearity))[:, :, None] * ahat[:, None, :]
+        G = G + ((grad_output[t] @ mixing)[:, :, None] * trace).sum(0)
+    return _with_input_grads(x, h0, W_hh, W_ih, b, alpha, nonlinearity, grad_output, _split(G, n, I))
+
+
+def kernl_online(x: Tensor, y: Tensor, hidden: Tensor, state: dict, weight_hh: Tensor, weight_ih: Tensor,
+                 bias: Tensor, weight_out: Tensor, bias_out: Tensor, noise: Tensor, sigma: float = 1e-5,
+                 lr_aux: float = 5.0, reset_interval: Optional[int] = None, feedback: Optional[Tensor] = None,
+                 alpha: float = 1.0, nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4):
+    """Online KeRNL (v2020), functional. ``state`` holds the op's carried tensors by the names of
+    rules.KeRNL.online_state (trace, kernl_mixing, kernl_rates, kernl_omega, kernl_gamma, kernl_zeta,
+    kernl_perturbed, kernl_count); returns them updated in ``state``. Steps 1-11 of §3.7, then
+    G = 1/B sum_b diag(A^T q_b) B_b with the updated A."""
+    st = {k: v.clone() for k, v in state.items()}
+    B = hidden.shape[0]
+
+    def step(t, ahat, d, q, W_hh, ctx):
+        k = torch.clamp(1.0 - st["kernl_rates"], min=0.0)
+        if reset_interval and int(st["kernl_count"].item()) % reset_interval == 0:
+            st["kernl_perturbed"] = ctx["a_new"].clone()
+            for name in ("kernl_omega", "kernl_gamma", "trace"):
+                st[name] = torch.zeros_like(st[name])
+        moved = st["kernl_perturbed"] + st["kernl_zeta"]
+        h = moved @ W_hh.T + ctx["x"] @ ctx["W_ih"].T + ctx["b"]
+        st["kernl_perturbed"] = (1 - alpha) * moved + alpha * phi(h, nonlinearity)
+        st["kernl_zeta"] = sigma * noise[t]
+        st["kernl_gamma"] = k * st["kernl_gamma"] - st["kernl_omega"]
+        st["kernl_omega"] = k * st["kernl_omega"] + st["kernl_zeta"]
+        st["trace"] = k[None, :, None] * st["trace"] + (alpha * d)[:, :, None] * ahat[:, None, :]
+        A = st["kernl_mixing"]
+        eps = st["kernl_omega"] @ A.T - (st["kernl_perturbed"] - ctx["a_new"])   # (B, n)
+        grad_A = (eps[:, :, None] * st["kernl_omega"][:, None, :]).mean(0)
+        grad_rates = ((eps @ A) * st["kernl_gamma"]).mean(0)
+        st["kernl_mixing"] = A - lr_aux * grad_A
+        st["kernl_rates"] = st["kernl_rates"] - lr_aux * grad_rates
+        if reset_interval:
+            st["kernl_count"] = (st["kernl_count"] + 1) % reset_interval
+        return ((q @ st["kernl_mixing"])[:, :, None] * st["trace"]).sum(0) / B
+
+    r = _online_loop(step, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
+                     nonlinearity, loss, lr, {})
+    return r._replace(state=st)
+
+
+def dni_online(x: Tensor, y: Tensor, hidden: Tensor, state: dict, weight_hh: Tensor, weight_ih: Tensor,
+               bias: Tensor, weight_out: Tensor, bias_out: Tensor, lr_sg: float = 1e-3, lr_j: float = 1e-3,
+               fix_interval: int = 5, approximate_jacobian: bool = False, tanh_target: bool = False,
+               alpha_e: float = 0.0, sg_l2: float = 0.0, credit: Optional[Tensor] = None,
+               feedback: Optional[Tensor] = None, alpha: float = 1.0, nonlinearity: str = "tanh",
+               loss: str = "cross_entropy", lr: float = 1e-4):
+    """Online DNI / DNI(b) (§3.8 v2020 order), functional, on the state of rules.DNI.online_state (sg_weight,
+    sg_frozen, sg_jacobian, sg_q_prev, sg_label_prev, sg_count, eligibility). ``credit`` (T, B, n) replaces
+    U_t in the update. Returns the updated state and, in state["record"], (T, B, 3, n) = (U_t, U*_{t-1}, U_{t-1})."""
+    st = {k: v.clone() for k, v in state.items()}
+    records = []
+
+    def step(t, ahat, d, q, W_hh, ctx):
+        a_prev, a_new = ctx["a_prev"], ctx["a_new"]
+        ones = torch.ones(a_new.shape[0], 1, dtype=a_new.dtype)
+        if approximate_jacobian:
+            r = a_prev @ st["sg_jacobian"].T - a_new
+            st["sg_jacobian"] = st["sg_jacobian"] - lr_j * (r[:, :, None] * a_prev[:, None, :]).mean(0)
+        in_prev = torch.cat([a_prev, st["sg_label_prev"], ones], 1)
+        in_now = torch.cat([a_new, ctx["y"], ones], 1)
+        u = in_prev @ st["sg_weight"].T
+        v = in_now @ st["sg_frozen"].T
+        if tanh_target:
+            v = torch.tanh(v)
+        if approximate_jacobian:
+            back = v @ st["sg_jacobian"]                                     # J~^T v per stream
+        else:
+            back = (jacobians(W_hh, d, alpha).transpose(1, 2) @ v[:, :, None])[:, :, 0]
+        target = st["sg_q_prev"] + back
+        grad_A = ((u - target)[:, :, None] * in_prev[:, None, :]).mean(0) + sg_l2 * st["sg_weight"]
+        st["sg_weight"] = st["sg_weight"] - lr_sg * grad_A
+        if int(st["sg_count"].item()) >= fix_interval - 1:
+            st["sg_frozen"] = st["sg_weight"].clone()
+            st["sg_count"] = torch.zeros_like(st["sg_count"])
+        else:
+            st["sg_count"] = st["sg_count"] + 1
+        s = credit[t] if credit is not None else in_now @ st["sg_weight"].T
+        if alpha_e > 0:
+            st["eligibility"] = (1 - alpha_e) * st["eligibility"] + alpha_e * d[:, :, None] * ahat[:, None, :]
+            G = (s[:, :, None] * st["eligibility"]).mean(0)
+        else:
+            G = ((s * alpha * d)[:, :, None] * ahat[:, None, :]).mean(0)
+        records.append(torch.stack([s, target, u], 1))
+        st["sg_q_prev"] = q.clone()
+        st["sg_label_prev"] = ctx["y"].clone()
+        return G
+
+    r = _online_loop(step, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
+                     nonlinearity, loss, lr, {})
+    st["record"] = torch.stack(records)
+    return r._replace(state=st)
