@@ -5,6 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from . import init, rules
+from .rules_factored import draw_noise
 
 
 class LocalRNN(nn.Module):
@@ -63,9 +64,11 @@ class LocalRNN(nn.Module):
         self.stochastic: bool = self.rule.stochastic and self.rule.name != "kernl"  # KeRNL's noise trains A only
         # The noise of uoro / kf_rtrl / rkf_rtrl comes from a generator seeded from ``generator`` (or the
         # global one); its state is the buffer rng_state, so state_dict() saves it with the weights.
+        # Plain attributes (not the config object), so a scripted module keeps them.
+        self.noise_kind: str = getattr(self.rule, "noise_kind", "") if self.stochastic else ""
+        self.noise_width: int = self.rule.noise_width(self.hidden_size) if self.stochastic else 0
         noise = torch.Generator()
         noise.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=generator)) if self.stochastic else 0)
-        self._noise_generator = noise
         self.register_buffer("rng_state", noise.get_state() if self.stochastic else None)
         fixed = self.rule.sequence_tensors(int(hidden_size), dtype=dtype, device=device)
         self.register_buffer("kernl_mixing", fixed.get("kernl_mixing"))
@@ -109,10 +112,11 @@ class LocalRNN(nn.Module):
 
     @torch.jit.ignore
     def _draw_noise(self, steps: int, batch: int, like: Tensor) -> Tensor:
-        """The stochastic rules' nu for one forward call, from the module's generator (state in rng_state)."""
-        g = self._noise_generator
+        """The stochastic rules' nu for one forward call, from the module's generator (its state is the
+        buffer rng_state: saved with the weights, and kept by torch.jit.script)."""
+        g = torch.Generator()
         g.set_state(self.rng_state.cpu())
-        nu = self.rule.noise(steps, batch, self.hidden_size, g, dtype=like.dtype, device=like.device)[0]
+        nu = draw_noise(self.noise_kind, (steps, batch, self.noise_width), g, dtype=like.dtype, device=like.device)
         self.rng_state.copy_(g.get_state())
         return nu
 

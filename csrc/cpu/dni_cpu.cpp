@@ -13,6 +13,7 @@
 
 #include "../common/rule_options.h"
 #include "credit_cpu.h"
+#include "factored_cpu.h"
 #include "online_step_cpu.h"
 
 namespace torch_local_rnn {
@@ -75,13 +76,7 @@ struct DniRule {
       for (int64_t r = 0; r < B * n; ++r) v[r] = std::tanh(v[r]);
     }
     if (o.approximate_jacobian) {                // back_b = J~^T v_b
-      for (int64_t b = 0; b < B; ++b) {
-        for (int64_t j = 0; j < n; ++j) {
-          scalar_t s = 0;
-          for (int64_t i = 0; i < n; ++i) s += J[i * n + j] * v[b * n + i];
-          back[b * n + j] = s;
-        }
-      }
+      for (int64_t b = 0; b < B; ++b) transpose_times(J, v + b * n, n, n, back + b * n);
     } else {
       jacobian_transpose(net.weight_hh, B, n, net.alpha, act.dphi, v, back, scratch);
     }

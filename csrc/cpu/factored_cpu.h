@@ -97,6 +97,15 @@ void add_outer(scalar_t* G, const scalar_t* u, const scalar_t* v, int64_t rows, 
   }
 }
 
+// G += scale diag(u) M for M (rows, cols): a row-scaled trace (RFLO-type rules).
+template <typename scalar_t>
+void add_outer_rows(scalar_t* G, const scalar_t* u, const scalar_t* M, int64_t rows, int64_t cols, scalar_t scale) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const scalar_t s = scale * u[i];
+    for (int64_t j = 0; j < cols; ++j) G[i * cols + j] += s * M[i * cols + j];
+  }
+}
+
 // What one stream's factored step reads besides its own factors.
 template <typename scalar_t>
 struct FactoredContext {

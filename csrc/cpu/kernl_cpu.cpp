@@ -16,6 +16,7 @@
 #include "../common/rule_options.h"
 #include "../common/sequence_rule.h"
 #include "credit_cpu.h"
+#include "factored_cpu.h"
 #include "online_step_cpu.h"
 
 namespace torch_local_rnn {
@@ -85,11 +86,8 @@ struct KernlRule {
       for (int64_t i = 0; i < n; ++i) {
         for (int64_t j = 0; j < n; ++j) grad_A[i * n + j] += w * eps[i] * ob[j];
       }
-      for (int64_t j = 0; j < n; ++j) {  // (A^T eps)_j Gamma_j
-        scalar_t s = 0;
-        for (int64_t i = 0; i < n; ++i) s += A[i * n + j] * eps[i];
-        grad_rates[j] += w * s * gb[j];
-      }
+      transpose_times(A, eps, n, n, moved);  // (A^T eps)_j Gamma_j, row by row (moved is free again)
+      for (int64_t j = 0; j < n; ++j) grad_rates[j] += w * moved[j] * gb[j];
     }
     const scalar_t lr = static_cast<scalar_t>(o.lr);
     for (int64_t p = 0; p < n * n; ++p) A[p] -= lr * grad_A[p];
@@ -98,16 +96,9 @@ struct KernlRule {
     // G = 1/B sum_b diag(A^T q_b) B_b, reusing eps as A^T q_b.
     std::fill(G, G + n * m, scalar_t(0));
     for (int64_t b = 0; b < B; ++b) {
-      const scalar_t* q = act.q + b * n;
-      for (int64_t j = 0; j < n; ++j) {
-        scalar_t s = 0;
-        for (int64_t i = 0; i < n; ++i) s += A[i * n + j] * q[i];
-        eps[j] = s / B;
-      }
+      transpose_times(A, act.q + b * n, n, n, eps);
       const scalar_t* tb = trace + b * n * m;
-      for (int64_t i = 0; i < n; ++i) {
-        for (int64_t j = 0; j < m; ++j) G[i * m + j] += eps[i] * tb[i * m + j];
-      }
+      add_outer_rows(G, eps, tb, n, m, scalar_t(1) / B);
     }
     apply_recurrent_update(net, G, rec_grad);
   }
