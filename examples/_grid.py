@@ -1,0 +1,156 @@
+"""Shared by jmlr_grid.py and p1_dni_b.py: a grid of ``compare()`` cells, each with an output folder of
+its own (OUT/<cell>), so an interrupted grid resumes from the finished runs (and from checkpoints).
+
+Parallelism (``--jobs J``): with at least J cells still to train, J processes each run whole cells
+(compare with one process); with fewer, the cells run one after the other, each with its (rule, seed)
+runs in J processes. Either way every run has one torch thread, and the results do not depend on J.
+"""
+import dataclasses
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+
+from torch_local_rnn.compare import CompareConfig, check_run_files, compare, plan_runs, write_outputs
+
+
+@dataclass
+class Cell:
+    """One point of the grid: its folder name under OUT, its compare config and what labels it."""
+
+    name: str
+    config: CompareConfig
+    labels: Dict = field(default_factory=dict)
+
+
+def parse_int_list(text: str, flag: str) -> List[int]:
+    """'0-9' -> [0, ..., 9]; '0,3,6,9' -> [0, 3, 6, 9]; '0-2,7' -> [0, 1, 2, 7] (sorted, no repeats; >= 0)."""
+    values = []
+    try:
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            low, dash, high = part.partition("-")
+            low, high = int(low), int(high) if dash else int(low)
+            if low < 0 or high < low:
+                raise ValueError
+            values.extend(range(low, high + 1))
+    except ValueError:
+        raise SystemExit(f"error: {flag}: expected integers >= 0 like 0-9 or 0,3,6,9, but got '{text}'")
+    if not values:
+        raise SystemExit(f"error: {flag}: expected at least one value, but got '{text}'")
+    return sorted(set(values))
+
+
+def split_list(text: str) -> Tuple[str, ...]:
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def _states(cell: Cell, out: str) -> Dict[str, int]:
+    """How many of the cell's runs are finished, checkpointed, to do (a config mismatch raises here)."""
+    runs, _ = plan_runs(cell.config)
+    counts = {"runs": len(runs), "finished": 0, "checkpoint": 0}
+    for rule, seed in runs:
+        state = check_run_files(cell.config, rule, seed, os.path.join(out, cell.name))
+        if state is not None:
+            counts[state] += 1
+    return counts
+
+
+def _run_cell(cell: Cell, out: str, progress: bool) -> Tuple[str, Dict, Dict]:
+    """compare() on the cell (loads what is finished), then its own curves into OUT/<cell>."""
+    folder = os.path.join(out, cell.name)
+    started = time.perf_counter()
+    report = compare(cell.config, progress=progress, out_dir=folder)
+    train_seconds = time.perf_counter() - started
+    write_outputs(report, folder)
+    timing = {"wall_seconds": time.perf_counter() - started, "train_wall_seconds": train_seconds,
+              "run_seconds": sum(s["seconds_total"] for s in report["summary"].values())}
+    return cell.name, report, timing
+
+
+def _init_worker() -> None:
+    torch.set_num_threads(1)
+
+
+def _cell_worker(args) -> Tuple[str, Dict, Dict]:
+    cell, out = args
+    return _run_cell(cell, out, progress=False)
+
+
+def run_cells(cells: Sequence[Cell], out: str, jobs: Optional[int], progress: bool = True,
+              log: Callable[[str], None] = print) -> Tuple[Dict[str, Dict], Dict]:
+    """Runs (or loads) every cell; returns ({cell name: report}, timing). ``jobs`` None: min(CPUs, runs
+    still to do)."""
+    started = time.perf_counter()
+    os.makedirs(out, exist_ok=True)
+    states = {c.name: _states(c, out) for c in cells}  # every mismatch is found before anything runs
+    todo = [c for c in cells if states[c.name]["finished"] < states[c.name]["runs"]]
+    todo_names = {c.name for c in todo}
+    pending_runs = sum(states[c.name]["runs"] - states[c.name]["finished"] for c in cells)
+    jobs = max(1, int(jobs) if jobs else min(cpu_count(), max(1, pending_runs)))
+    by_cells = jobs > 1 and len(todo) >= jobs
+    how = (f"{jobs} processes over cells" if by_cells else
+           f"cells one after the other, {jobs} process{'es' if jobs > 1 else ''} over each cell's runs")
+    log(f"{len(cells)} cells, {sum(s['runs'] for s in states.values())} runs "
+        f"({sum(s['finished'] for s in states.values())} finished before, "
+        f"{sum(s['checkpoint'] for s in states.values())} resumed from checkpoints); {how}")
+    reports: Dict[str, Dict] = {}
+    timings: Dict[str, Dict] = {}
+    order = {c.name: k for k, c in enumerate(cells)}
+
+    def done(name: str, report: Dict, timing: Dict) -> None:
+        reports[name], timings[name] = report, {**timing, **states[name],
+                                                "trained": states[name]["runs"] - states[name]["finished"]}
+        t = timings[name]
+        log(f"[{len(reports)}/{len(cells)}] {name}: {t['wall_seconds']:.1f} s wall "
+            f"({t['runs']} runs: {t['trained']} trained, {t['finished']} loaded; {t['run_seconds']:.1f} s of run time)")
+
+    if by_cells:
+        import multiprocessing as mp
+        for cell in cells:  # the finished cells only load their runs: here, at once
+            if cell.name not in todo_names:
+                done(*_run_cell(cell, out, progress=False))
+        ctx = mp.get_context("spawn")  # no fork: the parent's OpenMP threads must not leak into the workers
+        single = [dataclasses.replace(c, config=dataclasses.replace(c.config, jobs=1)) for c in todo]
+        with ctx.Pool(min(jobs, len(single)), initializer=_init_worker) as pool:
+            for result in pool.imap_unordered(_cell_worker, [(c, out) for c in single]):
+                done(*result)
+    else:
+        for cell in cells:
+            cell = dataclasses.replace(cell, config=dataclasses.replace(cell.config, jobs=jobs))
+            done(*_run_cell(cell, out, progress=progress and cell.name in todo_names and sys.stderr.isatty()))
+    reports = {c.name: reports[c.name] for c in sorted(cells, key=lambda c: order[c.name])}
+    timing = {"cells": {c.name: timings[c.name] for c in cells}, "jobs": jobs, "parallel": "cells" if by_cells
+              else "runs", "wall_seconds": time.perf_counter() - started,
+              "train_wall_seconds": sum(t["train_wall_seconds"] for t in timings.values()),
+              "run_seconds": sum(t["run_seconds"] for t in timings.values()),
+              "runs": sum(t["runs"] for t in timings.values()),
+              "trained": sum(t["trained"] for t in timings.values())}
+    return reports, timing
+
+
+def fmt_mean_sd(mean: float, sd: float) -> str:
+    if not math.isfinite(mean):
+        return "diverged"
+    return f"{mean:#.4g} ± {sd:#.2g}"
+
+
+def csv_number(value: float) -> str:
+    return repr(float(value))
+
+
+def summary_row(summary: Dict) -> Dict:
+    """The per-(cell, rule) numbers of the CSVs."""
+    return {"seeds": summary["n"], "final_mean": csv_number(summary["final_mean"]),
+            "final_sd": csv_number(summary["final_sd"]), "best_mean": csv_number(summary["best_mean"]),
+            "seconds": csv_number(summary["seconds_total"]), "diverged": summary["diverged"]}
