@@ -128,7 +128,7 @@ def test_dni_online_matches_reference(key, B, loss, alpha):
     g = generator(411)
     init = cfg.online_state(B, n, I, outputs=O, generator=g, weight_hh=weights[0], dtype=DT)
     fb = randn(O, n, gen=g, scale=O ** -0.5) if cfg.feedback == "random" else None
-    record = torch.full((T, B, 3, n), float("nan"), dtype=DT)
+    record = torch.full((T, B, 4, n), float("nan"), dtype=DT)
     got = run_op(cfg, x, y, hidden, weights, list(init.values()), alpha, loss, 0.05, record=record, feedback=fb)
     kw = {k: getattr(cfg, k) for k in ("lr_sg", "lr_j", "fix_interval", "approximate_jacobian", "tanh_target",
                                        "alpha_e", "sg_l2")}
@@ -174,7 +174,7 @@ def test_dni_b_learner_records_apical_signals():
     twin = make_learner(I, n, O, 0.5, rules.DNIb(lr_sg=0.05, lr_j=0.05), "cross_entropy", B, seed=415)
     losses, rec = learner.fit(x, y, record=True, chunk_size=30)
     assert torch.equal(losses, twin.fit(x, y)), "recording changes nothing"
-    assert set(rec) == {"apical", "target", "prediction"}
+    assert set(rec) == {"apical", "target", "prediction", "basal"}
     for v in rec.values():
         assert v.shape == (T, B, n) and torch.isfinite(v).all()
     # U_{t-1}'s prediction and its target U*_{t-1} differ by the apical error the delta rule reduces

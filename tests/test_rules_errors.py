@@ -258,8 +258,8 @@ def test_sequence_rule_tensor_errors(net, rule, tensors, pattern):
 def test_record_only_for_dni(net):
     p = net
     with pytest.raises(RuntimeError, match=r"online_learn: only rules 'dni' and 'dni_b' record .*rule 'rtrl'"):
-        OPS.online_learn(**online_args(p, "rtrl", good_state("rtrl"), [], record=zeros(T, B, 3, n)))
-    with pytest.raises(RuntimeError, match=r"online_learn: expected record of shape \(seq_len, batch, 3, hidden_size\)"):
+        OPS.online_learn(**online_args(p, "rtrl", good_state("rtrl"), [], record=zeros(T, B, 4, n)))
+    with pytest.raises(RuntimeError, match=r"online_learn: expected record of shape \(seq_len, batch, 4, hidden_size\)"):
         OPS.online_learn(**online_args(p, "dni", good_state("dni"), [], record=zeros(T, B, 2, n)))
 
 

@@ -208,7 +208,7 @@ def online_estimate(learner: OnlineLearner, x: Tensor, y: Tensor) -> Tuple[Tenso
         state[learner._state_names.index("sg_label_prev")].copy_(y[0])
     n, I = rnn.hidden_size, rnn.input_size
     rec_grad = torch.zeros(n, n + I + 1, dtype=F64)
-    record = torch.zeros(x.shape[0], x.shape[1], 3, n, dtype=F64) if dni else None
+    record = torch.zeros(x.shape[0], x.shape[1], 4, n, dtype=F64) if dni else None
     noise = []
     if cfg.stochastic:  # a copy of the learner's generator: the learner draws the same noise later
         g = torch.Generator()

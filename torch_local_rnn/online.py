@@ -144,10 +144,11 @@ class OnlineLearner(nn.Module):
     def fit(self, x: Tensor, y: Tensor, chunk_size: int = 10_000, progress: bool = False, record: bool = False):
         """Trains online on the streams x, y; returns the per-step losses ((T,) or (T, B)).
 
-        record=True (dni, dni_b) also returns a dict of per-step apical signals, each (T, [B,] n):
+        record=True (dni, dni_b) also returns a dict of the per-step compartment signals, each (T, [B,] n):
         "apical" U_t (the credit estimate used in the update), "target" U*_{t-1} (the bootstrapped
-        target of the previous step) and "prediction" U_{t-1} (the previous step's potential as the
-        apical weights predict it before their update): (losses, records)."""
+        target of the previous step), "prediction" U_{t-1} (the previous step's potential as the
+        apical weights predict it before their update) and "basal" V_t = h_t (the forward drive):
+        (losses, records)."""
         if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size <= 0:
             raise ValueError(f"OnlineLearner.fit: expected chunk_size to be a positive integer, but got {chunk_size}")
         chunk_size = int(chunk_size)
@@ -158,7 +159,7 @@ class OnlineLearner(nn.Module):
         x, y = self._streams(x, y)
         T = x.shape[0]
         out = torch.empty(T, self.batch_size, dtype=x.dtype)
-        records = torch.empty(T, self.batch_size, 3, self.rnn.hidden_size, dtype=x.dtype) if record else None
+        records = torch.empty(T, self.batch_size, 4, self.rnn.hidden_size, dtype=x.dtype) if record else None
         bar = None
         if progress:
             from tqdm.auto import tqdm
@@ -179,7 +180,7 @@ class OnlineLearner(nn.Module):
         losses_out = out[:, 0] if squeeze else out
         if not record:
             return losses_out
-        names = ("apical", "target", "prediction")
+        names = ("apical", "target", "prediction", "basal")
         signals = {k: (records[:, :, j, :][:, 0] if squeeze else records[:, :, j, :]) for j, k in enumerate(names)}
         return losses_out, signals
 

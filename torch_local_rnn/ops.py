@@ -80,9 +80,9 @@ def online_learn(rule: str, x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Ten
     rec_grad (n, n + I + 1), when given, accumulates every step's recurrent update direction G_t (mean over
     streams): with lr = 0 it is the rule's gradient estimate. rule_tensors: the per-step noise of the
     stochastic rules (rules.<Rule>.noise), or for dni / dni_b optionally [credit (T, B, n)] used in place of
-    the synthetic gradient. record (T, B, 3, n), dni / dni_b only, receives per step U_t (the apical
-    potential used in the update), U*_{t-1} (the bootstrapped target) and U_{t-1} (its prediction before
-    the apical update). Returns the losses, Tensor[T, B]."""
+    the synthetic gradient. record (T, B, 4, n), dni / dni_b only, receives per step U_t (the apical
+    potential used in the update), U*_{t-1} (the bootstrapped target), U_{t-1} (its prediction before
+    the apical update) and V_t = h_t (the basal potential). Returns the losses, Tensor[T, B]."""
     return _ops.online_learn.default(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out,
                                      list(state), rec_grad, feedback, alpha, nonlinearity, loss, lr,
                                      [] if rule_options is None else list(rule_options),

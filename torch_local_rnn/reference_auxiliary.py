@@ -76,7 +76,8 @@ def dni_online(x: Tensor, y: Tensor, hidden: Tensor, state: dict, weight_hh: Ten
                loss: str = "cross_entropy", lr: float = 1e-4):
     """Online DNI / DNI(b) (§3.8 v2020 order), functional, on the state of rules.DNI.online_state (sg_weight,
     sg_frozen, sg_jacobian, sg_q_prev, sg_label_prev, sg_count, eligibility). ``credit`` (T, B, n) replaces
-    U_t in the update. Returns the updated state and, in state["record"], (T, B, 3, n) = (U_t, U*_{t-1}, U_{t-1})."""
+    U_t in the update. Returns the updated state and, in state["record"], (T, B, 4, n) = (U_t, U*_{t-1}, U_{t-1},
+    V_t = h_t)."""
     st = {k: v.clone() for k, v in state.items()}
     records = []
 
@@ -110,7 +111,8 @@ def dni_online(x: Tensor, y: Tensor, hidden: Tensor, state: dict, weight_hh: Ten
             G = (s[:, :, None] * st["eligibility"]).mean(0)
         else:
             G = ((s * alpha * d)[:, :, None] * ahat[:, None, :]).mean(0)
-        records.append(torch.stack([s, target, u], 1))
+        basal = a_prev @ W_hh.T + ctx["x"] @ ctx["W_ih"].T + ctx["b"]
+        records.append(torch.stack([s, target, u, basal], 1))
         st["sg_q_prev"] = q.clone()
         st["sg_label_prev"] = ctx["y"].clone()
         return G

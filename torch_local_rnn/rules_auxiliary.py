@@ -131,7 +131,7 @@ class DNI(_Rule):
 class DNIb(DNI):
     """DNI(b), the local-rule model of the 2019 paper (§4): learned W_a, tanh-squashed bootstrap, random
     feedback W_FB. Neurons have a basal compartment (V = h_t, the forward drive) and an apical one
-    (U_t, the predicted credit); OnlineLearner.fit(..., record=True) returns U_t and the targets."""
+    (U_t, the predicted credit); OnlineLearner.fit(..., record=True) returns U_t, the targets and V_t."""
 
     approximate_jacobian: bool = True
     tanh_target: bool = True

@@ -6,7 +6,8 @@
 //   A_frozen <- A every fix_interval steps
 //   G = (U_t (.) alpha phi'(h_t)) ahat_t^T,  or with the eligibility trace (alpha_e > 0)
 //   E <- (1 - alpha_e) E + alpha_e phi'(h_t) ahat_t^T,  G = diag(U_t) E.
-// No sequence form: U_t reads the label y*_t. O(n (n + O)) per step.
+// No sequence form: U_t reads the label y*_t. O(n (n + O)) per step. `record` receives per step the
+// apical potential U_t, the target U*_{t-1}, the prediction U_{t-1} and the basal potential V_t = h_t.
 #include <ATen/ATen.h>
 
 #include <cmath>
@@ -28,7 +29,7 @@ template <typename scalar_t>
 struct DniRule {
   scalar_t *A, *A_frozen, *J, *q_prev, *label_prev, *count, *elig;
   const scalar_t* credit;  // (T, B, n) replacing U_t in G, or null
-  scalar_t* record;        // (T, B, 3, n): U_t, U*_{t-1}, U_{t-1} (before the A update), or null
+  scalar_t* record;        // (T, B, 4, n): U_t, U*_{t-1}, U_{t-1} (before the A update), V_t = h_t, or null
   DniOptions o;
   scalar_t *in_prev, *in_now, *u, *v, *back, *target, *scratch, *grad_A, *grad_J, *ahat, *G, *rec_grad;
 
@@ -40,6 +41,17 @@ struct DniRule {
         for (int64_t j = 0; j < K; ++j) s += M[i * K + j] * in[b * K + j];
         out[b * n + i] = s;
       }
+    }
+  }
+
+  // V = W_hh a_{t-1} + W_ih x_t + b: the basal potential h_t (recorded only; the forward keeps phi'(h_t)).
+  static void basal(const OnlineNet<scalar_t>& net, const scalar_t* prev, const scalar_t* x, scalar_t* out) {
+    const int64_t n = net.n, I = net.I;
+    for (int64_t i = 0; i < n; ++i) {
+      scalar_t h = net.bias[i];
+      for (int64_t j = 0; j < n; ++j) h += net.weight_hh[i * n + j] * prev[j];
+      for (int64_t j = 0; j < I; ++j) h += net.weight_ih[i * I + j] * x[j];
+      out[i] = h;
     }
   }
 
@@ -121,12 +133,13 @@ struct DniRule {
     } else {
       add_credit_outer(G, s, act.dphi, ahat, B, n, m, net.alpha, w);
     }
-    if (record != nullptr) {
-      scalar_t* rec = record + act.t * B * 3 * n;
+    if (record != nullptr) {  // the weights are still those of this step's forward pass
+      scalar_t* rec = record + act.t * B * 4 * n;
       for (int64_t b = 0; b < B; ++b) {
-        std::copy(s + b * n, s + (b + 1) * n, rec + (b * 3) * n);
-        std::copy(target + b * n, target + (b + 1) * n, rec + (b * 3 + 1) * n);
-        std::copy(u + b * n, u + (b + 1) * n, rec + (b * 3 + 2) * n);
+        std::copy(s + b * n, s + (b + 1) * n, rec + (b * 4) * n);
+        std::copy(target + b * n, target + (b + 1) * n, rec + (b * 4 + 1) * n);
+        std::copy(u + b * n, u + (b + 1) * n, rec + (b * 4 + 2) * n);
+        basal(net, act.prev + b * n, x + b * I, rec + (b * 4 + 3) * n);
       }
     }
     std::copy(act.q, act.q + B * n, q_prev);
@@ -162,7 +175,7 @@ void dni_online_cpu(const OnlineCall& c, const char* rule) {
     credit = rule_tensor(c.tensors, 0, c.x, {T, B, n}, op, "rule_tensors[0] (dni credit)",
                          "(seq_len, batch, hidden_size)");
   }
-  if (c.record) check_state(op, *c.record, c.x, {T, B, 3, n}, "record", "(seq_len, batch, 3, hidden_size)");
+  if (c.record) check_state(op, *c.record, c.x, {T, B, 4, n}, "record", "(seq_len, batch, 4, hidden_size)");
   at::Tensor work = at::empty({2 * B * K + 5 * B * n + n * K + n * n + B * m + n * m}, c.x.options());
   run_online_call(c, [&](auto zero) {
     using scalar_t = decltype(zero);
