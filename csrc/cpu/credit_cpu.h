@@ -1,5 +1,5 @@
-// Credit primitives shared by the CPU kernels of the rules that carry credit back in time
-// (f_bptt, e_bptt) and by the online loop: raw loops over rows of B streams, no allocation.
+// Credit primitives shared by the CPU kernels of the rules (f_bptt, e_bptt, the factored rules,
+// kernl, dni) and by the online loop: raw loops over rows of B streams, no allocation.
 #pragma once
 
 #include <algorithm>
@@ -68,6 +68,34 @@ void apply_recurrent_update(const OnlineNet<scalar_t>& net, const scalar_t* G, s
   }
   if (rec_grad != nullptr) {
     for (int64_t k = 0; k < n * m; ++k) rec_grad[k] += G[k];
+  }
+}
+
+// r = M^T q for M (rows, cols), row by row (contiguous reads): a factor or mixing matrix contracted
+// with a credit vector.
+template <typename scalar_t>
+void transpose_times(const scalar_t* M, const scalar_t* q, int64_t rows, int64_t cols, scalar_t* r) {
+  std::fill(r, r + cols, scalar_t(0));
+  for (int64_t k = 0; k < rows; ++k) {
+    for (int64_t j = 0; j < cols; ++j) r[j] += q[k] * M[k * cols + j];
+  }
+}
+
+// G += scale u v^T, G of shape (rows, cols).
+template <typename scalar_t>
+void add_outer(scalar_t* G, const scalar_t* u, const scalar_t* v, int64_t rows, int64_t cols, scalar_t scale) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const scalar_t s = scale * u[i];
+    for (int64_t j = 0; j < cols; ++j) G[i * cols + j] += s * v[j];
+  }
+}
+
+// G += scale diag(u) M for M (rows, cols): a row-scaled trace (RFLO-type rules).
+template <typename scalar_t>
+void add_outer_rows(scalar_t* G, const scalar_t* u, const scalar_t* M, int64_t rows, int64_t cols, scalar_t scale) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const scalar_t s = scale * u[i];
+    for (int64_t j = 0; j < cols; ++j) G[i * cols + j] += s * M[i * cols + j];
   }
 }
 

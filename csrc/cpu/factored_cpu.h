@@ -79,33 +79,6 @@ Rho<scalar_t> balance(scalar_t num, scalar_t den, double fixed, double epsilon) 
   return {scalar_t(1), false};
 }
 
-// r = M^T q for M (rows, cols): the factor contracted with the immediate credit.
-template <typename scalar_t>
-void transpose_times(const scalar_t* M, const scalar_t* q, int64_t rows, int64_t cols, scalar_t* r) {
-  std::fill(r, r + cols, scalar_t(0));
-  for (int64_t k = 0; k < rows; ++k) {
-    for (int64_t j = 0; j < cols; ++j) r[j] += q[k] * M[k * cols + j];
-  }
-}
-
-// G += scale u v^T, G of shape (rows, cols).
-template <typename scalar_t>
-void add_outer(scalar_t* G, const scalar_t* u, const scalar_t* v, int64_t rows, int64_t cols, scalar_t scale) {
-  for (int64_t i = 0; i < rows; ++i) {
-    const scalar_t s = scale * u[i];
-    for (int64_t j = 0; j < cols; ++j) G[i * cols + j] += s * v[j];
-  }
-}
-
-// G += scale diag(u) M for M (rows, cols): a row-scaled trace (RFLO-type rules).
-template <typename scalar_t>
-void add_outer_rows(scalar_t* G, const scalar_t* u, const scalar_t* M, int64_t rows, int64_t cols, scalar_t scale) {
-  for (int64_t i = 0; i < rows; ++i) {
-    const scalar_t s = scale * u[i];
-    for (int64_t j = 0; j < cols; ++j) G[i * cols + j] += s * M[i * cols + j];
-  }
-}
-
 // What one stream's factored step reads besides its own factors.
 template <typename scalar_t>
 struct FactoredContext {

@@ -16,7 +16,6 @@
 #include "../common/rule_options.h"
 #include "../common/sequence_rule.h"
 #include "credit_cpu.h"
-#include "factored_cpu.h"
 #include "online_step_cpu.h"
 
 namespace torch_local_rnn {
