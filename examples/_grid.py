@@ -5,7 +5,9 @@ Parallelism (``--jobs J``): with at least J cells still to train, J processes ea
 (compare with one process); with fewer, the cells run one after the other, each with its (rule, seed)
 runs in J processes. Either way every run has one torch thread, and the results do not depend on J.
 """
+import csv
 import dataclasses
+import json
 import math
 import os
 import sys
@@ -154,3 +156,42 @@ def summary_row(summary: Dict) -> Dict:
     return {"seeds": summary["n"], "final_mean": csv_number(summary["final_mean"]),
             "final_sd": csv_number(summary["final_sd"]), "best_mean": csv_number(summary["best_mean"]),
             "seconds": csv_number(summary["seconds_total"]), "diverged": summary["diverged"]}
+
+
+def apply_defaults(args, quick: Dict, full: Dict) -> None:
+    """Fills the flags left unset from the quick or full defaults; quick mode runs in one process (a few
+    seconds of work: starting processes would cost more than it saves)."""
+    for key, value in (quick if args.quick else full).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    if args.jobs is None and args.quick:
+        args.jobs = 1
+
+
+def write_summary_csv(cells: Sequence[Cell], reports: Dict, path: str) -> None:
+    """One row per (cell, rule): the cell's labels, then summary_row's numbers."""
+    keys = list(cells[0].labels) + ["rule", "seeds", "final_mean", "final_sd", "best_mean", "seconds", "diverged"]
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        for cell in cells:
+            for rule, summary in reports[cell.name]["summary"].items():
+                writer.writerow({**cell.labels, "rule": rule, **summary_row(summary)})
+
+
+def finish(args, timing: Dict, paths: Dict[str, str], text: str, started: float) -> None:
+    """Writes OUT/timing.json (with the total wall time, the command and the mode) and prints the tables,
+    the wall time of each cell and in all, and the files written."""
+    timing["total_wall_seconds"] = time.perf_counter() - started
+    timing["command"] = " ".join([os.path.basename(sys.executable), *sys.argv])
+    timing["quick"] = bool(args.quick)
+    paths["timing"] = os.path.join(args.out, "timing.json")
+    with open(paths["timing"], "w") as f:
+        json.dump(timing, f, indent=1)
+    print()
+    print(text)
+    print("wall time per cell: " + ", ".join(f"{name} {t['wall_seconds']:.1f} s"
+                                             for name, t in timing["cells"].items()))
+    print(f"in all: {timing['total_wall_seconds']:.1f} s wall ({timing['trained']} of {timing['runs']} runs trained "
+          f"now, {timing['run_seconds']:.1f} s of run time in all)")
+    print(f"wrote {', '.join(paths.values())}")

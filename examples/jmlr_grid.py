@@ -29,8 +29,6 @@ Differences from the papers' code: the test stream starts from a zero state (the
 and the Mimic target network is the same for every seed (target_seed 0).
 """
 import argparse
-import csv
-import json
 import math
 import os
 import sys
@@ -40,7 +38,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _grid, next to
 
 import torch  # noqa: E402
 
-from _grid import Cell, fmt_mean_sd, parse_int_list, run_cells, split_list, summary_row  # noqa: E402
+from _grid import (Cell, apply_defaults, finish, fmt_mean_sd, parse_int_list, run_cells, split_list,  # noqa: E402
+                   write_summary_csv)
 from torch_local_rnn.compare import CompareConfig, ConfigMismatchError  # noqa: E402
 
 FAMILIES = ("add", "mimic")
@@ -79,12 +78,7 @@ def parse_args(argv=None):
            "(flags given explicitly still win)")
     a("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    defaults = QUICK if args.quick else FULL
-    for key, value in defaults.items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    if args.jobs is None and args.quick:
-        args.jobs = 1  # a few seconds of work: starting processes would cost more than it saves
+    apply_defaults(args, QUICK, FULL)
     args.families = split_list(args.families)
     for family in args.families:
         if family not in FAMILIES:
@@ -106,16 +100,6 @@ def make_cells(args):
                                    checkpoint_every=args.checkpoint_every)
             cells.append(Cell(f"{family}-d{d}", config, {"family": family, "d": d}))
     return cells
-
-
-def write_csv(cells, reports, path):
-    keys = ["family", "d", "rule", "seeds", "final_mean", "final_sd", "best_mean", "seconds", "diverged"]
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        for cell in cells:
-            for rule, summary in reports[cell.name]["summary"].items():
-                writer.writerow({**cell.labels, "rule": rule, **summary_row(summary)})
 
 
 def markdown(args, cells, reports):
@@ -199,24 +183,12 @@ def main(argv=None):
         print(f"error: {error}", file=sys.stderr)
         return 2
     paths = {k: os.path.join(args.out, f"grid.{k}") for k in ("csv", "md", "png")}
-    paths["timing"] = os.path.join(args.out, "timing.json")
-    write_csv(cells, reports, paths["csv"])
+    write_summary_csv(cells, reports, paths["csv"])
     text = markdown(args, cells, reports)
     with open(paths["md"], "w") as f:
         f.write(text)
     plot(args, cells, reports, paths["png"])
-    timing["total_wall_seconds"] = time.perf_counter() - started
-    timing["command"] = " ".join([os.path.basename(sys.executable), *sys.argv])
-    timing["quick"] = bool(args.quick)
-    with open(paths["timing"], "w") as f:
-        json.dump(timing, f, indent=1)
-    print()
-    print(text)
-    print("wall time per cell: " + ", ".join(f"{name} {t['wall_seconds']:.1f} s"
-                                             for name, t in timing["cells"].items()))
-    print(f"in all: {timing['total_wall_seconds']:.1f} s wall ({timing['trained']} of {timing['runs']} runs trained "
-          f"now, {timing['run_seconds']:.1f} s of run time in all)")
-    print(f"wrote {', '.join(paths.values())}")
+    finish(args, timing, paths, text, started)
     return 0
 
 

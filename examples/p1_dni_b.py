@@ -33,7 +33,6 @@ Not reproduced from the 2019 code: its L2 penalty (1e-4 / 1e-5) on the weights, 
 loss 0.52 and keeping the best-validation model.
 """
 import argparse
-import csv
 import json
 import math
 import os
@@ -44,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _grid, next to
 
 import torch  # noqa: E402
 
-from _grid import Cell, fmt_mean_sd, run_cells, split_list, summary_row  # noqa: E402
+from _grid import Cell, apply_defaults, finish, fmt_mean_sd, run_cells, split_list, write_summary_csv  # noqa: E402
 from torch_local_rnn import OnlineLearner, align  # noqa: E402
 from torch_local_rnn.compare import (CompareConfig, ConfigMismatchError, make_network, noise_generator,  # noqa: E402
                                      test_loss)
@@ -83,11 +82,7 @@ def parse_args(argv=None):
     a("--quick", action="store_true", help="a smoke run in seconds: n=8, 300 steps, 2 seeds, test 500 steps")
     a("--no-progress", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    for key, value in (QUICK if args.quick else FULL).items():
-        if getattr(args, key) is None:
-            setattr(args, key, value)
-    if args.jobs is None and args.quick:
-        args.jobs = 1
+    apply_defaults(args, QUICK, FULL)
     try:
         args.alphas = [float(v) for v in split_list(args.alphas)]
         args.taus = [int(v) for v in split_list(args.taus)]
@@ -190,16 +185,6 @@ def plot_apical(record: dict, units: int, path: str) -> None:
 
 
 # ---------------------------------------------------------------------------- outputs
-def write_csv(cells, reports, path):
-    keys = ["alpha", "tau", "rule", "seeds", "final_mean", "final_sd", "best_mean", "seconds", "diverged"]
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=keys)
-        writer.writeheader()
-        for cell in cells:
-            for rule, summary in reports[cell.name]["summary"].items():
-                writer.writerow({**cell.labels, "rule": rule, **summary_row(summary)})
-
-
 def markdown(args, cells, reports, record, record_cell):
     first = cells[0].config
     levels = reports[cells[0].name]["reference_levels"]
@@ -309,24 +294,12 @@ def main(argv=None):
               f"(its compare run: {compare_final:.6f}); corr(U_t, c_t) at the end {record['correlation'][-1]:.3f}")
     else:
         print(f"no recorded run: it needs dni_b among the rules and the cell {record_cell} in the grid")
-    write_csv(cells, reports, paths["csv"])
+    write_summary_csv(cells, reports, paths["csv"])
     text = markdown(args, cells, reports, record, record_cell)
     with open(paths["md"], "w") as f:
         f.write(text)
     plot_curves(args, cells, reports, paths["png"])
-    timing["total_wall_seconds"] = time.perf_counter() - started
-    timing["command"] = " ".join([os.path.basename(sys.executable), *sys.argv])
-    timing["quick"] = bool(args.quick)
-    paths["timing"] = os.path.join(args.out, "timing.json")
-    with open(paths["timing"], "w") as f:
-        json.dump(timing, f, indent=1)
-    print()
-    print(text)
-    print("wall time per cell: " + ", ".join(f"{name} {t['wall_seconds']:.1f} s"
-                                             for name, t in timing["cells"].items()))
-    print(f"in all: {timing['total_wall_seconds']:.1f} s wall ({timing['trained']} of {timing['runs']} runs trained "
-          f"now, {timing['run_seconds']:.1f} s of run time in all)")
-    print(f"wrote {', '.join(paths.values())}")
+    finish(args, timing, paths, text, started)
     return 0
 
 
