@@ -153,31 +153,16 @@ def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: 
     x (T, B, I), y (T, B, O), hidden (B, n), trace (B, n, n + I + 1).
     """
     k = alpha if trace_alpha is None else trace_alpha
-    T, B, I = x.shape
-    n = weight_hh.shape[0]
-    with torch.no_grad():
-        a = hidden.clone()
-        tr = trace.clone()
-        W_hh, W_ih, b = weight_hh.clone(), weight_ih.clone(), bias.clone()
-        W_out, b_out = weight_out.clone(), bias_out.clone()
-        ones = torch.ones(B, 1, dtype=x.dtype, device=x.device)
-        step_losses = torch.empty(T, B, dtype=x.dtype, device=x.device)
-        for t in range(T):
-            h = a @ W_hh.T + x[t] @ W_ih.T + b
-            a_new = (1.0 - alpha) * a + alpha * phi(h, nonlinearity)
-            z = a_new @ W_out.T + b_out
-            step_losses[t], e = readout_loss(z, y[t], loss)
-            q = e @ (W_out if feedback is None else feedback)                  # (B, n)
-            ahat = torch.cat([a, x[t], ones], dim=1)                          # (B, m)
-            tr = (1.0 - k) * tr + k * phi_prime(h, nonlinearity)[:, :, None] * ahat[:, None, :]
-            G = (q[:, :, None] * tr).sum(0) / B                               # (n, m)
-            W_hh = W_hh - lr * G[:, :n]
-            W_ih = W_ih - lr * G[:, n:n + I]
-            b = b - lr * G[:, n + I]
-            W_out = W_out - lr * (e.T @ a_new) / B
-            b_out = b_out - lr * e.sum(0) / B
-            a = a_new
-    return OnlineResult(step_losses, a, tr, W_hh, W_ih, b, W_out, b_out)
+    B = hidden.shape[0]
+    box = {"trace": trace.clone()}
+
+    def step(t, ahat, d, q, W_hh, *_):  # steps 4 and 5's recurrent part; the rest is the shared loop's
+        box["trace"] = (1.0 - k) * box["trace"] + k * d[:, :, None] * ahat[:, None, :]
+        return (q[:, :, None] * box["trace"]).sum(0) / B                   # (n, m)
+
+    r = _online_loop(step, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
+                     nonlinearity, loss, lr, {})
+    return OnlineResult(r.losses, r.hidden, box["trace"], r.weight_hh, r.weight_ih, r.bias, r.weight_out, r.bias_out)
 
 
 # ============================================================================ local rules (§3.1, §3.2, §3.9, §3.10)
