@@ -199,8 +199,8 @@ class OnlineLearner(nn.Module):
         state = [getattr(self, name) for name in self._state_names]
         if self.rule.name in ("dni", "dni_b") and int(self.steps_done) == 0:
             self.sg_label_prev.copy_(y[0])  # before the first step y_prev := y_0 (algorithms.md §1.1)
-        noise = self._with_generator(lambda g: self.rule.noise(x.shape[0], x.shape[1], rnn.hidden_size, g,
-                                                               dtype=x.dtype, device=x.device))
+        noise = [] if not self.rule.stochastic else self._with_generator(
+            lambda g: self.rule.noise(x.shape[0], x.shape[1], rnn.hidden_size, g, dtype=x.dtype, device=x.device))
         step_losses = torch.ops.torch_local_rnn.online_learn(
             self.rule.name, x, y, self.hidden, *weights, state, None, self.feedback, rnn.alpha, rnn.nonlinearity,
             self.loss, self.lr, self.rule.online_options(rnn.alpha), noise, record)

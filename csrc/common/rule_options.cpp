@@ -84,7 +84,6 @@ FactoredOptions parse_factored_options(const std::string& rule, c10::ArrayRef<do
 
 KernlOptions parse_kernl_options(c10::ArrayRef<double> options, const char* op) {
   const std::string rule = "kernl";
-  check_count_range(rule, options, 0, 3, "[] or [sigma, lr, reset_interval]", op);
   TORCH_CHECK(options.empty() || options.size() == 3, op,
               ": rule 'kernl' takes rule_options = [] or [sigma, lr, reset_interval], but got ", options.size(),
               " values");
