@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from torch_local_rnn import LocalRNN, OnlineLearner, reference
+from torch_local_rnn import LocalRNN, OnlineLearner, reference, rules
 
 
 def timeit(fn, device, repeat):
@@ -72,6 +72,32 @@ def online(device, steps, ref_steps):
     print(f"rflo_online {rate:12,.0f} steps/s ({rate / ref_rate:6.1f}x the reference loop at {ref_rate:,.0f})")
 
 
+ALL_RULES = [rules.OutputOnly(), rules.RFLO(), rules.RTRL(), rules.FBPTT(21), rules.EBPTT(20), rules.UORO(),
+             rules.KFRTRL(), rules.RKFRTRL(), rules.KeRNL(), rules.DNI(), rules.DNIb()]
+
+
+def online_rules(device, n, B, steps, dtype=torch.float32, seconds=0.3):
+    """Every rule's online op on the GPU next to the same op on the CPU, measured in the same run. Each
+    measurement runs about `seconds` (at most `steps` steps), sized from a short timed call."""
+    print(f"## online learning, every rule: n={n}, B={B}, input 2, output 2, {str(dtype)[6:]}; "
+          f"GPU (one persistent block per call) vs the CPU op")
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(steps, B, 2, generator=g).to(dtype)
+    y = torch.softmax(torch.randn(steps, B, 2, generator=g), -1).to(dtype)
+    for rule in ALL_RULES:
+        rates = {}
+        for dev in dict.fromkeys((device, torch.device("cpu"))):  # the CPU baseline once, even on --device cpu
+            torch.manual_seed(1)
+            rnn = LocalRNN(2, n, rule=rule if rule.has_sequence_form else "bptt", dtype=dtype)
+            learner = OnlineLearner(rnn, torch.nn.Linear(n, 2).to(dtype), lr=1e-4, rule=rule, batch_size=B).to(dev)
+            xs, ys = x.to(dev), y.to(dev)
+            probe = timeit(lambda: learner.fit(xs[:2], ys[:2], chunk_size=2), dev, 1) / 2
+            count = int(min(steps, max(2, seconds / probe)))
+            rates[dev.type] = count / timeit(lambda: learner.fit(xs[:count], ys[:count], chunk_size=count), dev, 3)
+        print(f"{rule.name:<12} {rates[device.type]:12,.0f} steps/s on {device.type}   "
+              f"{rates['cpu']:10,.0f} on cpu   {rates[device.type] / rates['cpu']:6.2f}x")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda")
@@ -84,9 +110,12 @@ def main(argv=None):
     if args.quick:
         sequence(device, T=50, B=4, I=4, n=16, repeat=2)
         online(device, steps=2000, ref_steps=100)
+        online_rules(device, n=16, B=2, steps=200)
     else:
         sequence(device, T=1000, B=32, I=32, n=256, repeat=args.repeat)
         online(device, steps=100_000, ref_steps=1000)
+        online_rules(device, n=32, B=1, steps=20_000)
+        online_rules(device, n=128, B=16, steps=2_000)
 
 
 if __name__ == "__main__":

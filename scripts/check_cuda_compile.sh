@@ -5,6 +5,7 @@
 # (which has ATen/cuda and c10/cuda headers but no libtorch_cuda) is enough. Each kernels/*.cuh
 # is also compiled on its own, which proves it is self-contained and framework-free.
 # One line per file; exits non-zero if any file fails, after printing that file's errors.
+# With arguments (paths under csrc/), only those files are compiled.
 #
 # Env: NVCC (default $CUDA_HOME/bin/nvcc or nvcc on PATH), PYTHON (default python3),
 #      JOBS (parallel nvcc processes, default and max 2), ARCH (default 90),
@@ -71,7 +72,11 @@ compile_one() {
 }
 export -f compile_one
 
-mapfile -t SOURCES < <(find csrc -name '*.cu' | sort; find csrc/kernels -name '*.cuh' | sort)
+if [ "$#" -gt 0 ]; then  # only the files named (a quick check of the files one is editing)
+  SOURCES=("$@")
+else
+  mapfile -t SOURCES < <(find csrc -name '*.cu' | sort; find csrc/kernels -name '*.cuh' | sort)
+fi
 [ "${#SOURCES[@]}" -gt 0 ] || { echo "check_cuda_compile: no .cu files under csrc" >&2; exit 2; }
 
 # The kernels must stay free of ATen/torch so they can be built without it.

@@ -208,15 +208,3 @@ def test_mixed_devices_are_rejected():
     args[2] = args[2].cpu()
     with pytest.raises(RuntimeError, match="weight_hh to be on the device of x"):
         ops.leaky_rnn_forward(*args, 0.5, "tanh")
-
-
-@pytest.mark.parametrize("rule", ["output_only", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "kernl", "f_bptt", "e_bptt"])
-def test_rules_without_cuda_kernels_say_so(rule):
-    """The rules whose kernels are CPU-only fail on CUDA tensors with an error naming the rule, not a crash."""
-    from torch_local_rnn import LocalRNN, OnlineLearner
-    rnn = LocalRNN(2, 4, rule=rule).to(CUDA)
-    with pytest.raises(RuntimeError, match=f"rule '{rule}' has no CUDA kernel"):
-        rnn(torch.randn(5, 3, 2, device=CUDA))
-    learner = OnlineLearner(rnn, torch.nn.Linear(4, 2).to(CUDA))
-    with pytest.raises(RuntimeError, match=f"rule '{rule}' has no CUDA kernel"):
-        learner.fit(torch.randn(5, 2, device=CUDA), torch.softmax(torch.randn(5, 2, device=CUDA), -1))

@@ -95,9 +95,6 @@ class LocalRNN(nn.Module):
                     raise ValueError(f"LocalRNN: expected h0 of shape (1, batch, hidden_size) for one layer, "
                                      f"but got {list(h.shape)}")
                 h = h[0]
-        if x.is_cuda and self.rule_name != "bptt" and self.rule_name != "rflo":
-            raise RuntimeError("LocalRNN: rule '" + self.rule_name + "' has no CUDA kernel in this release (CUDA "
-                               "covers 'bptt', 'rflo' and 'eprop'); run this rule on CPU tensors")
         rule_tensors: List[Tensor] = []
         if self.stochastic:
             rule_tensors.append(self._draw_noise(x.shape[0], batch, x))

@@ -186,9 +186,6 @@ class OnlineLearner(nn.Module):
 
     def _run(self, x: Tensor, y: Tensor, record: Optional[Tensor] = None) -> Tensor:
         rnn, ro = self.rnn, self.readout
-        if x.is_cuda and self.rule.sequence_name != "rflo":
-            raise RuntimeError(f"OnlineLearner: rule '{self.rule.name}' has no CUDA kernel in this release (the "
-                               f"online CUDA kernel covers 'rflo' and 'eprop'); keep the learner on the CPU")
         weights = (rnn.weight_hh.detach(), rnn.weight_ih.detach(), rnn.bias.detach(), ro.weight.detach(),
                    ro.bias.detach())
         if self.rule.sequence_name == "rflo":

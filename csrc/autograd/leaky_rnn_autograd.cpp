@@ -6,6 +6,7 @@
 #include <torch/library.h>
 
 #include "../common/rule_options.h"
+#include "../common/sequence_rule.h"
 #include "../include/torch_local_rnn/ops.h"
 
 namespace torch_local_rnn {
@@ -18,6 +19,12 @@ class LeakyRnnFunction : public torch::autograd::Function<LeakyRnnFunction> {
                             double alpha, c10::string_view nonlinearity, c10::string_view rule,
                             c10::ArrayRef<double> rule_options, at::TensorList rule_tensors) {
     const SequenceRuleConfig config = parse_sequence_rule(rule, rule_options, alpha, "leaky_rnn");
+    // Fail at the forward, not at the backward after a whole sequence, when the rule's sequence
+    // kernel exists on the CPU only.
+    const std::string name(rule);
+    TORCH_CHECK(config.rule != SequenceRule::Local || !x.is_cuda() || CudaSequenceRules::has(name) ||
+                    !CpuSequenceRules::has(name),
+                "leaky_rnn: rule '", name, "' has no CUDA kernel in this build; run it on CPU tensors");
     at::AutoDispatchBelowADInplaceOrView guard;
     auto [output, dphi] = leaky_rnn_forward(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity);
     ctx->save_for_backward({x, h0, weight_hh, weight_ih, output, dphi});

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "online_checks.h"
+#include "online_net.h"
 #include "rule_registry.h"
 
 namespace torch_local_rnn {
@@ -31,6 +32,23 @@ struct CpuOnlineTag {};
 struct CudaOnlineTag {};
 using CpuOnlineRules = RuleTable<OnlineRuleFn, CpuOnlineTag>;
 using CudaOnlineRules = RuleTable<OnlineRuleFn, CudaOnlineTag>;
+
+// The raw view of the network and readout both backends' online loops run on.
+template <typename scalar_t>
+OnlineNet<scalar_t> make_online_net(const OnlineCall& c) {
+  const OnlineArgs& a = c.args;
+  return {a.B, a.n, a.I, a.O,
+          c.weight_hh.data_ptr<scalar_t>(), c.weight_ih.data_ptr<scalar_t>(), c.bias.data_ptr<scalar_t>(),
+          c.weight_out.data_ptr<scalar_t>(), c.bias_out.data_ptr<scalar_t>(),
+          c.feedback ? c.feedback->data_ptr<scalar_t>() : c.weight_out.data_ptr<scalar_t>(),
+          static_cast<scalar_t>(c.alpha), static_cast<scalar_t>(c.lr), a.f, a.loss};
+}
+
+// rec_grad's pointer, or null.
+template <typename scalar_t>
+scalar_t* rec_grad_ptr(const OnlineCall& c) {
+  return c.rec_grad ? c.rec_grad->data_ptr<scalar_t>() : nullptr;
+}
 
 // The rule's state must be exactly `count` tensors; names them in the error.
 inline void check_state_count(const OnlineCall& call, size_t count, const char* layout, const char* rule) {

@@ -19,6 +19,8 @@ class RuleTable {
     return true;
   }
 
+  static bool has(const std::string& name) { return table().count(name) > 0; }
+
   // The rule's kernel; the error lists the rules this build has for this form and backend.
   static Fn get(const std::string& name, const char* op, const char* backend) {
     auto it = table().find(name);

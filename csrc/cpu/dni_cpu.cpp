@@ -12,17 +12,12 @@
 
 #include <cmath>
 
-#include "../common/rule_options.h"
+#include "../common/dni_layout.h"
 #include "credit_cpu.h"
 #include "online_step_cpu.h"
 
 namespace torch_local_rnn {
 namespace {
-
-constexpr const char* kStateLayout =
-    "[A (hidden_size, hidden_size + output_size + 1), A_frozen (same), jacobian (hidden_size, hidden_size), "
-    "q_prev (batch, hidden_size), label_prev (batch, output_size), count (1), eligibility (batch, hidden_size, "
-    "hidden_size + input_size + 1)]";
 
 template <typename scalar_t>
 struct DniRule {
@@ -148,33 +143,10 @@ struct DniRule {
 };
 
 void dni_online_cpu(const OnlineCall& c, const char* rule) {
-  constexpr const char* op = "online_learn";
-  const DniOptions o = parse_dni_options(rule, c.options, op);
-  check_state_count(c, 7, kStateLayout, rule);
-  const int64_t T = c.args.T, B = c.args.B, n = c.args.n, I = c.args.I, O = c.args.O, m = n + I + 1,
-                K = n + O + 1;
-  const char* names[] = {"state[0] (dni A)", "state[1] (dni A_frozen)", "state[2] (dni jacobian)",
-                         "state[3] (dni q_prev)", "state[4] (dni label_prev)", "state[5] (dni count)",
-                         "state[6] (dni eligibility)"};
-  const std::vector<std::vector<int64_t>> shapes = {{n, K}, {n, K}, {n, n}, {B, n}, {B, O}, {1}, {B, n, m}};
-  const char* layouts[] = {"(hidden_size, hidden_size + output_size + 1)",
-                           "(hidden_size, hidden_size + output_size + 1)", "(hidden_size, hidden_size)",
-                           "(batch, hidden_size)", "(batch, output_size)", "(1,)",
-                           "(batch, hidden_size, hidden_size + input_size + 1)"};
-  for (size_t s = 0; s < 7; ++s) check_state(op, c.state[s], c.x, shapes[s], names[s], layouts[s]);
-  const double count = c.state[5].item<double>();
-  TORCH_CHECK(std::isfinite(count) && count >= 0 && count < o.fix_interval && count == std::floor(count), op,
-              ": expected state[5] (", rule, " count) to hold an integer in [0, fix_interval = ", o.fix_interval,
-              "), but got ", count);
-  TORCH_CHECK(c.tensors.size() <= 1, op, ": rule '", rule,
-              "' expects rule_tensors = [] or [credit (seq_len, batch, hidden_size)] (the credit used in place of the "
-              "synthetic gradient U_t), but got ", c.tensors.size(), " tensors");
-  at::Tensor credit;
-  if (c.tensors.size() == 1) {
-    credit = rule_tensor(c.tensors, 0, c.x, {T, B, n}, op, "rule_tensors[0] (dni credit)",
-                         "(seq_len, batch, hidden_size)");
-  }
-  if (c.record) check_state(op, *c.record, c.x, {T, B, 4, n}, "record", "(seq_len, batch, 4, hidden_size)");
+  const DniCall d = check_dni_call(c, rule);
+  const DniOptions& o = d.options;
+  const at::Tensor& credit = d.credit;
+  const int64_t B = c.args.B, n = c.args.n, I = c.args.I, O = c.args.O, m = n + I + 1, K = n + O + 1;
   at::Tensor work = at::empty({2 * B * K + 5 * B * n + n * K + n * n + B * m + n * m}, c.x.options());
   run_online_call(c, [&](auto zero) {
     using scalar_t = decltype(zero);

@@ -1,6 +1,8 @@
 // Pieces shared by the stochastic factored approximations of RTRL's influence matrix on the CPU
 // (UORO, KF-RTRL, R-KF-RTRL; algorithms.md §3.3-3.5): products with the Jacobian taken without
-// forming it (§9), Frobenius norms, and the variance-balancing rescaling rho.
+// forming it (§9), Frobenius norms, and the drivers of the sequence and online forms. The rescaling
+// rho (common/factored_rho.h) and the layouts and checks (common/factored_layout.h) are shared
+// with the CUDA drivers (cuda/factored_cuda.h).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -13,6 +15,8 @@
 
 #include "../common/activation.h"
 #include "../common/checks.h"
+#include "../common/factored_layout.h"
+#include "../common/factored_rho.h"
 #include "../common/online_rule.h"
 #include "../common/rule_options.h"
 #include "../common/sequence_rule.h"
@@ -58,27 +62,6 @@ scalar_t frobenius(const scalar_t* p, int64_t count) {
   return std::sqrt(s);
 }
 
-// One rescaling factor rho = sqrt(num / den) of the factored update
-//   X <- rho0 X_f + rho1 nu-term,   Y <- Y_f / rho0 + nu-term' / rho1,
-// which balances the two factors' norms (minimal variance). `fixed` > 0 overrides it (P0 / P1);
-// epsilon > 0 is UORO's forward-difference form sqrt(num / (den + eps)) + eps. A term whose norms
-// vanish is exactly zero and is dropped (used = false) instead of producing 0/0 (e.g. the first
-// step of a sequence, where the influence is exactly 0).
-template <typename scalar_t>
-struct Rho {
-  scalar_t value;
-  bool used;
-};
-
-template <typename scalar_t>
-Rho<scalar_t> balance(scalar_t num, scalar_t den, double fixed, double epsilon) {
-  if (fixed > 0) return {static_cast<scalar_t>(fixed), true};
-  if (epsilon > 0) return {std::sqrt(num / (den + static_cast<scalar_t>(epsilon))) + static_cast<scalar_t>(epsilon),
-                           true};
-  if (num > 0 && den > 0) return {std::sqrt(num / den), true};
-  return {scalar_t(1), false};
-}
-
 // What one stream's factored step reads besides its own factors.
 template <typename scalar_t>
 struct FactoredContext {
@@ -90,17 +73,9 @@ struct FactoredContext {
   const FactoredOptions& options;
 };
 
-// The shapes a factored rule carries: A (a_size), B (b_rows, b_cols), per-stream scratch, and the
-// noise width k of rule_tensors[0] (seq_len, batch, k). Each rule's Stream<T>::layout(n, m) gives it.
-struct FactoredLayout {
-  const char* rule;
-  int64_t a_size, b_rows, b_cols, scratch, noise_width;
-  const char *state_layout, *a_layout, *b_layout, *noise_layout;
-};
-
 // One stream's factors (views into the carried state, or the sequence form's buffers) and scratch.
-// A rule's Stream derives from it and adds step(ctx, prev, x, next, dphi, nu, ahat) and
-// add_gradient(G, q, scale).
+// A rule's Stream derives from it and adds layout(n, m) (common/factored_layout.h), scratch_size(n, m)
+// (values of `scratch`), step(ctx, prev, x, next, dphi, nu, ahat) and add_gradient(G, q, scale).
 template <typename scalar_t>
 struct FactorPair {
   scalar_t* A;      // (a_size)
@@ -160,28 +135,19 @@ struct FactoredRule {
   }
 };
 
-// The rule's noise, checked: rule_tensors = [nu (seq_len, batch, noise_width)].
-inline at::Tensor factored_noise(at::TensorList tensors, const at::Tensor& x, int64_t T, int64_t B,
-                                 const FactoredLayout& L, const char* op) {
-  check_rule_tensor_count(tensors, 1, op, L.rule, L.noise_layout);
-  const std::string name = std::string("rule_tensors[0] (") + L.rule + " noise nu)";
-  const std::string layout = std::string(L.noise_layout).substr(7, std::string(L.noise_layout).size() - 8);
-  return rule_tensor(tensors, 0, x, {T, B, L.noise_width}, op, name.c_str(), layout.c_str());
-}
-
 // leaky_rnn_rule_backward's kernel of a factored rule.
 template <template <typename> class Stream>
 BackwardResult factored_backward_cpu(const SequenceArgs& a) {
   constexpr const char* op = "leaky_rnn_rule_backward";
-  const int64_t T = a.x.size(0), B = a.x.size(1), I = a.x.size(2), n = a.weight_hh.size(0), m = n + I + 1;
+  const int64_t I = a.x.size(2), n = a.weight_hh.size(0), m = n + I + 1;
   const FactoredLayout L = Stream<float>::layout(n, m);
-  const FactoredOptions o = parse_factored_options(L.rule, a.options, op);
-  TORCH_CHECK(o.epsilon == 0.0, op, ": rule '", L.rule, "' has no sequence form of its forward-difference variant ",
-              "(epsilon > 0 re-runs a step, which needs the bias); use epsilon = 0 or the online form");
-  const at::Tensor noise = factored_noise(a.tensors, a.x, T, B, L, op);
+  const int64_t scratch = Stream<float>::scratch_size(n, m);
+  const FactoredInputs in = check_factored_sequence(a, L, op);
+  const FactoredOptions& o = in.options;
+  const at::Tensor& noise = in.noise;
   at::Tensor gradient = at::zeros({n, m}, a.x.options());
   at::Tensor Bk = at::empty({L.b_rows, L.b_cols}, a.x.options()), Bf = at::empty_like(Bk);
-  at::Tensor work = at::empty({L.a_size + L.scratch + m}, a.x.options());
+  at::Tensor work = at::empty({L.a_size + scratch + m}, a.x.options());
   AT_DISPATCH_FLOATING_TYPES(a.x.scalar_type(), op, [&] {
     scalar_t* w = work.data_ptr<scalar_t>();
     const FactoredContext<scalar_t> ctx{a.weight_hh, a.weight_hh.data_ptr<scalar_t>(), a.weight_ih.data_ptr<scalar_t>(),
@@ -190,7 +156,7 @@ BackwardResult factored_backward_cpu(const SequenceArgs& a) {
                                         Nonlinearity::Tanh /* read by UORO's epsilon variant only */, n, I, o};
     Stream<scalar_t> stream{{w, Bk, Bf, w + L.a_size, n, m}};
     factored_sequence(a, ctx, stream, L.a_size, noise.data_ptr<scalar_t>(), L.noise_width,
-                      gradient.data_ptr<scalar_t>(), w + L.a_size + L.scratch);
+                      gradient.data_ptr<scalar_t>(), w + L.a_size + scratch);
   });
   return result_from_gradient(a, gradient);
 }
@@ -199,15 +165,13 @@ BackwardResult factored_backward_cpu(const SequenceArgs& a) {
 template <template <typename> class Stream>
 void factored_online_cpu(const OnlineCall& c) {
   constexpr const char* op = "online_learn";
-  const int64_t T = c.args.T, B = c.args.B, n = c.args.n, I = c.args.I, m = n + I + 1;
+  const int64_t B = c.args.B, n = c.args.n, I = c.args.I, m = n + I + 1;
   const FactoredLayout L = Stream<float>::layout(n, m);
-  const FactoredOptions o = parse_factored_options(L.rule, c.options, op);
-  check_state_count(c, 2, L.state_layout, L.rule);
-  const std::string a_name = std::string("state[0] (") + L.rule + " A)", b_name = std::string("state[1] (") + L.rule + " B)";
-  check_state(op, c.state[0], c.x, {B, L.a_size}, a_name.c_str(), L.a_layout);
-  check_state(op, c.state[1], c.x, {B, L.b_rows, L.b_cols}, b_name.c_str(), L.b_layout);
-  const at::Tensor noise = factored_noise(c.tensors, c.x, T, B, L, op);
-  at::Tensor work = at::empty({B * L.scratch + B * m + n * m}, c.x.options());
+  const int64_t scratch = Stream<float>::scratch_size(n, m);
+  const FactoredInputs in = check_factored_online(c, L, op);
+  const FactoredOptions& o = in.options;
+  const at::Tensor& noise = in.noise;
+  at::Tensor work = at::empty({B * scratch + B * m + n * m}, c.x.options());
   at::Tensor Bf = at::empty({L.b_rows, L.b_cols}, c.x.options());
   const std::vector<at::Tensor> factors = c.state[1].unbind(0);  // views made once, outside the loop
   run_online_call(c, [&](auto zero) {
@@ -215,13 +179,13 @@ void factored_online_cpu(const OnlineCall& c) {
     scalar_t* w = work.data_ptr<scalar_t>();
     std::vector<Stream<scalar_t>> streams;
     for (int64_t b = 0; b < B; ++b) {
-      streams.push_back({{c.state[0].data_ptr<scalar_t>() + b * L.a_size, factors[b], Bf, w + b * L.scratch, n, m}});
+      streams.push_back({{c.state[0].data_ptr<scalar_t>() + b * L.a_size, factors[b], Bf, w + b * scratch, n, m}});
     }
     const FactoredContext<scalar_t> ctx{c.weight_hh, c.weight_hh.data_ptr<scalar_t>(), c.weight_ih.data_ptr<scalar_t>(),
                                         c.bias.data_ptr<scalar_t>(), static_cast<scalar_t>(c.alpha),
                                         static_cast<scalar_t>(immediate_alpha(c.options, 0, c.alpha)), c.args.f, n, I,
                                         o};
-    scalar_t* ahat = w + B * L.scratch;
+    scalar_t* ahat = w + B * scratch;
     return FactoredRule<scalar_t, Stream<scalar_t>>{std::move(streams), ctx, noise.data_ptr<scalar_t>(),
                                                     L.noise_width, ahat, ahat + B * m, rec_grad_ptr<scalar_t>(c)};
   });

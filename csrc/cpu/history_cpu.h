@@ -2,9 +2,9 @@
 // phi'(h_t), ahat_t and credit, each (K, B, .), and a step count; plus the per-call scratch.
 #pragma once
 
-#include <cmath>
 #include <string>
 
+#include "../common/history_checks.h"
 #include "../common/rule_options.h"
 #include "credit_cpu.h"
 #include "online_step_cpu.h"
@@ -28,28 +28,12 @@ struct History {
   }
 };
 
-// Checks state = [dphi_history, input_history, credit_history, count] for K = rule_options[0]
-// steps (the count an integer in [0, count_limit * K): it indexes the ring buffers), then runs
-// the online loop with Rule<scalar_t>{History<scalar_t>}.
+// Checks the state (common/history_checks.h), then runs the online loop with
+// Rule<scalar_t>{History<scalar_t>}.
 template <template <typename> class Rule>
 void run_history_rule(const OnlineCall& c, const std::string& rule, const char* length, int64_t count_limit) {
-  constexpr const char* op = "online_learn";
-  const int64_t K = positive_int_option(c.options, 0, rule, length, op);
-  check_state_count(c, 4, "[dphi_history, input_history, credit_history, count]", rule.c_str());
+  const int64_t K = check_history_state(c, rule, length, count_limit);
   const int64_t B = c.args.B, n = c.args.n, m = n + c.args.I + 1;
-  const std::string per_unit = "(" + std::string(length) + ", batch, hidden_size)";
-  const std::string per_input = "(" + std::string(length) + ", batch, hidden_size + input_size + 1)";
-  const char* names[] = {"dphi_history", "input_history", "credit_history", "count"};
-  const std::vector<int64_t> shapes[] = {{K, B, n}, {K, B, m}, {K, B, n}, {1}};
-  const std::string layouts[] = {per_unit, per_input, per_unit, "(1,)"};
-  for (size_t k = 0; k < 4; ++k) {
-    const std::string name = "state[" + std::to_string(k) + "] (" + rule + " " + names[k] + ")";
-    check_state(op, c.state[k], c.x, shapes[k], name.c_str(), layouts[k].c_str());
-  }
-  const double count = c.state[3].item<double>();
-  TORCH_CHECK(std::isfinite(count) && count >= 0 && count < count_limit * K && count == std::floor(count), op,
-              ": expected state[3] (", rule, " count) to hold an integer in [0, ", count_limit * K, "), but got ",
-              count);
   at::Tensor scratch = at::empty({3 * B * n + n * m}, c.x.options());
   run_online_call(c, [&](auto zero) {
     using scalar_t = decltype(zero);

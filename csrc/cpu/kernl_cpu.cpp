@@ -8,23 +8,18 @@
 //   G = diag(A^T q_t) B   (with the updated A)
 // O(n^2 + n m) per step. The sequence form (A, alpha~ frozen, given) needs no trace: with
 // c~_t = A^T g_t + k (.) c~_{t+1}, G = sum_t (alpha phi'(h_t) (.) c~_t) ahat_t^T (the GEMM form).
+// The checks and the sequence form's GEMMs are shared with cuda/kernl_cuda.cu (common/kernl.h).
 #include <ATen/ATen.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "../common/rule_options.h"
-#include "../common/sequence_rule.h"
+#include "../common/kernl.h"
 #include "credit_cpu.h"
 #include "online_step_cpu.h"
 
 namespace torch_local_rnn {
 namespace {
-
-constexpr const char* kStateLayout =
-    "[trace (batch, hidden_size, hidden_size + input_size + 1), A (hidden_size, hidden_size), rates (hidden_size), "
-    "omega (batch, hidden_size), gamma (batch, hidden_size), zeta (batch, hidden_size), perturbed (batch, "
-    "hidden_size), count (1)]";
 
 // k_i = max(0, 1 - alpha~_i).
 template <typename scalar_t>
@@ -104,26 +99,10 @@ struct KernlRule {
 };
 
 void kernl_online_cpu(const OnlineCall& c) {
-  constexpr const char* op = "online_learn";
-  const KernlOptions o = parse_kernl_options(c.options, op);
-  check_state_count(c, 8, kStateLayout, "kernl");
-  const int64_t T = c.args.T, B = c.args.B, n = c.args.n, I = c.args.I, m = n + I + 1;
-  const char* names[] = {"state[0] (kernl trace)", "state[1] (kernl A)", "state[2] (kernl rates)",
-                         "state[3] (kernl omega)", "state[4] (kernl gamma)", "state[5] (kernl zeta)",
-                         "state[6] (kernl perturbed)", "state[7] (kernl count)"};
-  const std::vector<std::vector<int64_t>> shapes = {{B, n, m}, {n, n}, {n}, {B, n}, {B, n}, {B, n}, {B, n}, {1}};
-  const char* layouts[] = {"(batch, hidden_size, hidden_size + input_size + 1)", "(hidden_size, hidden_size)",
-                           "(hidden_size,)", "(batch, hidden_size)", "(batch, hidden_size)", "(batch, hidden_size)",
-                           "(batch, hidden_size)", "(1,)"};
-  for (size_t s = 0; s < 8; ++s) check_state(op, c.state[s], c.x, shapes[s], names[s], layouts[s]);
-  const double count = c.state[7].item<double>();
-  TORCH_CHECK(std::isfinite(count) && count >= 0 && count == std::floor(count) &&
-                  (o.reset_interval == 0 || count < o.reset_interval),
-              op, ": expected state[7] (kernl count) to hold an integer in [0, reset_interval = ", o.reset_interval,
-              ") (any integer >= 0 when reset_interval is 0), but got ", count);
-  check_rule_tensor_count(c.tensors, 1, op, "kernl", "[noise (seq_len, batch, hidden_size)]");
-  const at::Tensor noise = rule_tensor(c.tensors, 0, c.x, {T, B, n}, op, "rule_tensors[0] (kernl noise)",
-                                       "(seq_len, batch, hidden_size)");
+  const KernlOnlineInputs in = check_kernl_online(c);
+  const KernlOptions& o = in.options;
+  const at::Tensor& noise = in.noise;
+  const int64_t B = c.args.B, n = c.args.n, I = c.args.I, m = n + I + 1;
   at::Tensor work = at::empty({4 * n + n * n + B * m + n * m}, c.x.options());
   run_online_call(c, [&](auto zero) {
     using scalar_t = decltype(zero);
@@ -137,28 +116,23 @@ void kernl_online_cpu(const OnlineCall& c) {
 }
 
 BackwardResult kernl_backward_cpu(const SequenceArgs& a) {
-  constexpr const char* op = "leaky_rnn_rule_backward";
-  parse_kernl_options(a.options, op);
-  const int64_t T = a.x.size(0), B = a.x.size(1), n = a.weight_hh.size(0);
-  check_rule_tensor_count(a.tensors, 2, op, "kernl", "[A (hidden_size, hidden_size), rates (hidden_size)]");
-  const at::Tensor A = rule_tensor(a.tensors, 0, a.x, {n, n}, op, "rule_tensors[0] (kernl A)",
-                                   "(hidden_size, hidden_size)");
-  const at::Tensor rates = rule_tensor(a.tensors, 1, a.x, {n}, op, "rule_tensors[1] (kernl rates)", "(hidden_size,)");
-  // A^T g_t for every row at once, then the reverse filter c~_t = A^T g_t + k (.) c~_{t+1} in place.
-  at::Tensor credit = at::mm(a.grad_output.reshape({T * B, n}), A).view({T, B, n});
-  at::Tensor k = at::empty({n}, a.x.options());
-  AT_DISPATCH_FLOATING_TYPES(a.x.scalar_type(), op, [&] {
-    kernel_from_rates(rates.data_ptr<scalar_t>(), n, k.data_ptr<scalar_t>());
-    scalar_t* c = credit.data_ptr<scalar_t>();
-    const scalar_t* kp = k.data_ptr<scalar_t>();
-    at::parallel_for(0, B * n, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, T)), [&](int64_t lo, int64_t hi) {
-      for (int64_t r = lo; r < hi; ++r) {
-        const scalar_t kr = kp[r % n];
-        for (int64_t t = T - 2; t >= 0; --t) c[t * B * n + r] += kr * c[(t + 1) * B * n + r];
-      }
+  // The reverse filter c~_t += k (.) c~_{t+1} in place, one (b, i) row of time per task.
+  return kernl_backward(a, [&](const at::Tensor& credit, const at::Tensor& rates) {
+    const int64_t T = credit.size(0), B = credit.size(1), n = credit.size(2);
+    at::Tensor k = at::empty({n}, credit.options());
+    AT_DISPATCH_FLOATING_TYPES(credit.scalar_type(), "leaky_rnn_rule_backward", [&] {
+      kernel_from_rates(rates.data_ptr<scalar_t>(), n, k.data_ptr<scalar_t>());
+      scalar_t* c = credit.data_ptr<scalar_t>();
+      const scalar_t* kp = k.data_ptr<scalar_t>();
+      at::parallel_for(0, B * n, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, T)),
+                       [&](int64_t lo, int64_t hi) {
+                         for (int64_t r = lo; r < hi; ++r) {
+                           const scalar_t kr = kp[r % n];
+                           for (int64_t t = T - 2; t >= 0; --t) c[t * B * n + r] += kr * c[(t + 1) * B * n + r];
+                         }
+                       });
     });
   });
-  return result_from_credit(a, a.alpha * a.dphi * credit);
 }
 
 const bool registered = CpuSequenceRules::add("kernl", &kernl_backward_cpu) &&

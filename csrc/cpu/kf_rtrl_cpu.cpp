@@ -13,12 +13,8 @@ struct KfStream : FactorPair<scalar_t> {  // scratch: B^T q (n)
   using FactorPair<scalar_t>::A, FactorPair<scalar_t>::Bk, FactorPair<scalar_t>::Bf, FactorPair<scalar_t>::scratch,
       FactorPair<scalar_t>::n, FactorPair<scalar_t>::m;
 
-  static FactoredLayout layout(int64_t n, int64_t m) {
-    return {"kf_rtrl", m, n, n, n, 2,
-            "[A (batch, hidden_size + input_size + 1), B (batch, hidden_size, hidden_size)]",
-            "(batch, hidden_size + input_size + 1)", "(batch, hidden_size, hidden_size)",
-            "[noise (seq_len, batch, 2)]"};
-  }
+  static FactoredLayout layout(int64_t n, int64_t m) { return kf_rtrl_layout(n, m); }
+  static int64_t scratch_size(int64_t n, int64_t /*m*/) { return n; }
 
   void step(const FactoredContext<scalar_t>& c, const scalar_t*, const scalar_t*, const scalar_t*,
             const scalar_t* dphi, const scalar_t* nu, const scalar_t* ahat) {

@@ -9,8 +9,12 @@
 #include <cmath>
 #include <cstdint>
 
+#include <ATen/Dispatch.h>
+#include <ATen/core/Tensor.h>
+
 #include "../common/activation.h"
 #include "../common/online_net.h"
+#include "../common/online_rule.h"
 #include "parallel_cpu.h"
 
 namespace torch_local_rnn {
@@ -128,26 +132,6 @@ void run_online(const OnlineNet<scalar_t>& net, Rule& rule, const scalar_t* x, c
   std::copy(act.prev, act.prev + Bn, hidden);
 }
 
-}  // namespace torch_local_rnn
-
-#include <ATen/core/Tensor.h>
-#include <optional>
-
-#include "../common/online_checks.h"
-
-namespace torch_local_rnn {
-
-template <typename scalar_t>
-OnlineNet<scalar_t> make_online_net(const OnlineArgs& a, const at::Tensor& weight_hh, const at::Tensor& weight_ih,
-                                    const at::Tensor& bias, const at::Tensor& weight_out, const at::Tensor& bias_out,
-                                    const std::optional<at::Tensor>& feedback_contiguous, double alpha, double lr) {
-  return {a.B, a.n, a.I, a.O,
-          weight_hh.data_ptr<scalar_t>(), weight_ih.data_ptr<scalar_t>(), bias.data_ptr<scalar_t>(),
-          weight_out.data_ptr<scalar_t>(), bias_out.data_ptr<scalar_t>(),
-          feedback_contiguous ? feedback_contiguous->data_ptr<scalar_t>() : weight_out.data_ptr<scalar_t>(),
-          static_cast<scalar_t>(alpha), static_cast<scalar_t>(lr), a.f, a.loss};
-}
-
 // Carves (prev, state, dphi, q: B*n each; error: B*O) out of one workspace of 4*B*n + B*O.
 template <typename scalar_t>
 OnlineActivity<scalar_t> carve_activity(at::Tensor& workspace, const OnlineArgs& a) {
@@ -156,14 +140,6 @@ OnlineActivity<scalar_t> carve_activity(at::Tensor& workspace, const OnlineArgs&
   return {p, p + Bn, p + 2 * Bn, p + 4 * Bn, p + 3 * Bn};
 }
 
-}  // namespace torch_local_rnn
-
-#include <ATen/Dispatch.h>
-
-#include "../common/online_rule.h"
-
-namespace torch_local_rnn {
-
 // The shared online loop for a rule of the online_learn table: builds the network view and the
 // activity workspace, then runs T steps with the rule make_rule(scalar_t{}) returns (its
 // buffers must be allocated before this call: nothing is allocated inside the loop).
@@ -171,19 +147,12 @@ template <typename MakeRule>
 void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
   at::Tensor workspace = at::empty({4 * c.args.B * c.args.n + c.args.B * c.args.O}, c.x.options());
   AT_DISPATCH_FLOATING_TYPES(c.x.scalar_type(), "online_learn", [&] {
-    OnlineNet<scalar_t> net = make_online_net<scalar_t>(c.args, c.weight_hh, c.weight_ih, c.bias, c.weight_out,
-                                                        c.bias_out, c.feedback, c.alpha, c.lr);
+    OnlineNet<scalar_t> net = make_online_net<scalar_t>(c);
     OnlineActivity<scalar_t> act = carve_activity<scalar_t>(workspace, c.args);
     auto rule = make_rule(scalar_t{});
     run_online(net, rule, c.x.data_ptr<scalar_t>(), c.y.data_ptr<scalar_t>(), c.hidden.data_ptr<scalar_t>(),
                c.losses.data_ptr<scalar_t>(), c.args.T, act);
   });
-}
-
-// rec_grad's pointer, or null.
-template <typename scalar_t>
-scalar_t* rec_grad_ptr(const OnlineCall& c) {
-  return c.rec_grad ? c.rec_grad->data_ptr<scalar_t>() : nullptr;
 }
 
 }  // namespace torch_local_rnn

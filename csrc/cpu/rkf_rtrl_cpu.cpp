@@ -13,12 +13,8 @@ struct RkfStream : FactorPair<scalar_t> {  // scratch: p (n), B^T q (m)
   using FactorPair<scalar_t>::A, FactorPair<scalar_t>::Bk, FactorPair<scalar_t>::Bf, FactorPair<scalar_t>::scratch,
       FactorPair<scalar_t>::n, FactorPair<scalar_t>::m;
 
-  static FactoredLayout layout(int64_t n, int64_t m) {
-    return {"rkf_rtrl", n, n, m, n + m, n,
-            "[A (batch, hidden_size), B (batch, hidden_size, hidden_size + input_size + 1)]",
-            "(batch, hidden_size)", "(batch, hidden_size, hidden_size + input_size + 1)",
-            "[noise (seq_len, batch, hidden_size)]"};
-  }
+  static FactoredLayout layout(int64_t n, int64_t m) { return rkf_rtrl_layout(n, m); }
+  static int64_t scratch_size(int64_t n, int64_t m) { return n + m; }
 
   void step(const FactoredContext<scalar_t>& c, const scalar_t*, const scalar_t*, const scalar_t*,
             const scalar_t* dphi, const scalar_t* nu, const scalar_t* ahat) {

@@ -5,6 +5,7 @@
 // and the gradient is G_ij = sum_k q_{t,k} M_t[k, i*m + j]. O(n^3 m) time per step.
 #include <ATen/ATen.h>
 
+#include "../common/rtrl.h"
 #include "../common/rule_options.h"
 #include "../common/sequence_rule.h"
 #include "credit_cpu.h"
@@ -94,10 +95,8 @@ BackwardResult rtrl_backward_cpu(const SequenceArgs& a) {
 }
 
 void rtrl_online_cpu(const OnlineCall& c) {
-  check_state_count(c, 1, "[influence (batch, hidden_size, hidden_size * (hidden_size + input_size + 1))]", "rtrl");
+  check_rtrl_state(c);
   const int64_t B = c.args.B, n = c.args.n, m = n + c.args.I + 1;
-  check_state("online_learn", c.state[0], c.x, {B, n, n * m}, "state[0] (rtrl influence)",
-              "(batch, hidden_size, hidden_size * (hidden_size + input_size + 1))");
   at::Tensor scratch = at::empty({B * m + n * m}, c.x.options());
   at::Tensor tmp = at::empty({n, n * m}, c.x.options());
   const std::vector<at::Tensor> influence = c.state[0].unbind(0);  // views made once, outside the loop

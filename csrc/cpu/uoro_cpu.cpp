@@ -15,12 +15,8 @@ struct UoroStream : FactorPair<scalar_t> {  // scratch: A_f, p, shifted state (n
   using FactorPair<scalar_t>::A, FactorPair<scalar_t>::Bk, FactorPair<scalar_t>::scratch, FactorPair<scalar_t>::n,
       FactorPair<scalar_t>::m;
 
-  static FactoredLayout layout(int64_t n, int64_t m) {
-    return {"uoro", n, n, m, 3 * n, n,
-            "[A (batch, hidden_size), B (batch, hidden_size, hidden_size + input_size + 1)]",
-            "(batch, hidden_size)", "(batch, hidden_size, hidden_size + input_size + 1)",
-            "[noise (seq_len, batch, hidden_size)]"};
-  }
+  static FactoredLayout layout(int64_t n, int64_t m) { return uoro_layout(n, m); }
+  static int64_t scratch_size(int64_t n, int64_t /*m*/) { return 3 * n; }
 
   // A_f by the forward difference (F(a_{t-1} + eps A, x_t) - a_t) / eps.
   void forward_difference(const FactoredContext<scalar_t>& c, const scalar_t* prev, const scalar_t* x,

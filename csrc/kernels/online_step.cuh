@@ -133,7 +133,9 @@ __device__ void online_readout_sgd(const OnlineNet<T>& net, const OnlineActivity
 
 // Runs `steps` online steps in the calling block. `rule.step(net, x_t, act)` updates the rule's
 // traces from (a_{t-1}, x_t, phi'(h_t)) and applies its recurrent update using q_t; it may not
-// touch the readout, since it runs in the same phase as the readout's SGD step.
+// touch the readout, since it runs in the same phase as the readout's SGD step. A rule of
+// several phases puts __syncthreads() between them (every thread calls step); the loop syncs
+// after its last phase.
 template <typename T, typename Rule>
 __device__ void run_online_block(const OnlineNet<T>& net, const Rule& rule, const T* x, const T* y,
                                  T* hidden, T* losses, int64_t steps, OnlineActivity<T> act) {
@@ -142,11 +144,13 @@ __device__ void run_online_block(const OnlineNet<T>& net, const Rule& rule, cons
   __syncthreads();
   for (int64_t t = 0; t < steps; ++t) {
     const T* xt = x + t * net.B * net.I;
+    act.label = y + t * net.B * net.O;
+    act.t = t;
     online_forward(net, xt, act);
     __syncthreads();
     online_logits(net, act);
     __syncthreads();
-    online_loss(net, y + t * net.B * net.O, act, losses + t * net.B);
+    online_loss(net, act.label, act, losses + t * net.B);
     __syncthreads();
     online_credit(net, act);
     __syncthreads();

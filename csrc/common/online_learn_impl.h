@@ -1,0 +1,47 @@
+// online_learn on one backend, shared by cpu/online_learn_cpu.cpp and cuda/online_learn_cuda.cu:
+// the common checks, then the rule's kernel from the backend's table `Rules`. A rule that only
+// the other backend's table `Others` has says so instead of listing the names.
+#pragma once
+
+#include <ATen/core/LegacyTypeDispatch.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+
+#include <optional>
+#include <string>
+
+#include "online_rule.h"
+#include "rule_options.h"
+
+namespace torch_local_rnn {
+
+template <typename Rules, typename Others>
+at::Tensor online_learn_impl(const char* backend, c10::string_view rule, const at::Tensor& x, const at::Tensor& y,
+                             const at::Tensor& hidden, const at::Tensor& weight_hh, const at::Tensor& weight_ih,
+                             const at::Tensor& bias, const at::Tensor& weight_out, const at::Tensor& bias_out,
+                             at::TensorList state, const std::optional<at::Tensor>& rec_grad,
+                             const std::optional<at::Tensor>& feedback, double alpha, c10::string_view nonlinearity,
+                             c10::string_view loss, double lr, c10::ArrayRef<double> rule_options,
+                             at::TensorList rule_tensors, const std::optional<at::Tensor>& record) {
+  constexpr const char* op = "online_learn";
+  // Not differentiable: keep the ATen calls some rules make (BLAS) out of autograd.
+  at::AutoDispatchBelowADInplaceOrView below_autograd;
+  const OnlineArgs args = check_online_args(op, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out,
+                                            feedback, alpha, nonlinearity, loss, lr);
+  const std::string name(rule);
+  TORCH_CHECK(Rules::has(name) || !Others::has(name), op, ": rule '", name, "' has no ", backend,
+              " kernel in this build; run it on the other device");
+  const OnlineRuleFn fn = Rules::get(name, op, backend);
+  check_local_rule_options(name, rule_options, op);
+  check_rule_extras(name, rule_tensors.size(), record.has_value(), op);
+  if (rec_grad) check_state(op, *rec_grad, x, {args.n, args.n + args.I + 1}, "rec_grad",
+                            "(hidden_size, hidden_size + input_size + 1)");
+  const at::Tensor xc = x.contiguous(), yc = y.contiguous();
+  const std::optional<at::Tensor> fb = feedback ? std::optional<at::Tensor>(feedback->contiguous()) : std::nullopt;
+  at::Tensor losses = at::empty({args.T, args.B}, x.options());
+  fn(OnlineCall{args, xc, yc, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, state, rec_grad, fb, alpha, lr,
+                rule_options, rule_tensors, record, losses});
+  return losses;
+}
+
+}  // namespace torch_local_rnn

@@ -1,0 +1,25 @@
+// leaky_rnn_rule_backward on the GPU: the shared checks and table lookup
+// (common/rule_backward_impl.h); each rule's kernel lives in cuda/<rule>_cuda.cu.
+#include <c10/cuda/CUDAGuard.h>
+#include <torch/library.h>
+
+#include "../common/rule_backward_impl.h"
+
+namespace torch_local_rnn {
+namespace {
+
+BackwardResult leaky_rnn_rule_backward_cuda(const at::Tensor& grad_output, const at::Tensor& x, const at::Tensor& h0,
+                                           const at::Tensor& weight_hh, const at::Tensor& weight_ih,
+                                           const at::Tensor& output, const at::Tensor& dphi, double alpha,
+                                           c10::string_view rule, c10::ArrayRef<double> rule_options,
+                                           at::TensorList rule_tensors) {
+  const c10::cuda::CUDAGuard guard(x.device());
+  return rule_backward_impl<CudaSequenceRules, CpuSequenceRules>("CUDA", grad_output, x, h0, weight_hh, weight_ih, output,
+                                                                 dphi, alpha, rule, rule_options, rule_tensors);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_IMPL(torch_local_rnn, CUDA, m) { m.impl("leaky_rnn_rule_backward", &leaky_rnn_rule_backward_cuda); }
+
+}  // namespace torch_local_rnn

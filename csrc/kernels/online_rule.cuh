@@ -1,0 +1,92 @@
+// The one persistent kernel every online rule runs on the GPU (online_step.cuh says why one
+// block): the shared step of algorithms.md §2.1 with the rule's phase `Rule::step` in the
+// middle. A rule is a small struct of device pointers and scalars (kernels/<rule>_online.cuh)
+// passed by value; its buffers are allocated by the glue before the launch.
+//
+// Shared memory: the per-step activity, and when they fit as well the network and readout
+// weights (every phase of every rule reads them, and the rules' updates write them each step):
+// the kernel copies them in at the start, points the network view at the copies, and writes
+// them back at the end, so a step's weight traffic stays on the SM instead of going to L2.
+// Rules reach the weights only through `net`, so they need not know where the weights live.
+#pragma once
+
+#include "common.cuh"
+#include "online_step.cuh"
+
+namespace torch_local_rnn {
+namespace kernels {
+
+template <typename T, typename Rule>
+struct OnlineRuleParams {
+  OnlineNet<T> net;
+  Rule rule;
+  const T* x;      // (steps, B, I)
+  const T* y;      // (steps, B, O)
+  T* hidden;       // (B, n): a_0 on entry, a_T on exit
+  T* losses;       // (steps, B)
+  T* workspace;    // online_activity_numel(B, n, O), used when the activity exceeds shared memory
+  int64_t steps;
+  bool activity_in_shared, weights_in_shared;  // set by the launcher
+};
+
+// W_hh, W_ih, b, W_out, b_out: n (n + I + 1) + O (n + 1) values.
+__host__ __device__ inline int64_t online_weights_numel(int64_t n, int64_t I, int64_t O) {
+  return n * (n + I + 1) + O * (n + 1);
+}
+
+// Copies the weights between global memory and a shared block `cache` laid out as
+// [W_hh | W_ih | b | W_out | b_out]; to_cache picks the direction. Every thread calls it.
+template <typename T>
+__device__ void move_weights(const OnlineNet<T>& global, T* cache, bool to_cache) {
+  T* const parts[] = {global.weight_hh, global.weight_ih, global.bias, global.weight_out, global.bias_out};
+  const int64_t sizes[] = {global.n * global.n, global.n * global.I, global.n, global.O * global.n, global.O};
+  for (int part = 0; part < 5; ++part) {
+    TLR_BLOCK_LOOP(k, sizes[part]) {
+      if (to_cache) {
+        cache[k] = parts[part][k];
+      } else {
+        parts[part][k] = cache[k];
+      }
+    }
+    cache += sizes[part];
+  }
+}
+
+template <typename T, typename Rule>
+__global__ void __launch_bounds__(kOnlineThreads) online_rule_kernel(OnlineRuleParams<T, Rule> p) {
+  extern __shared__ __align__(16) unsigned char online_shared[];
+  T* shared = reinterpret_cast<T*>(online_shared);
+  T* base = p.activity_in_shared ? shared : p.workspace;
+  OnlineNet<T> net = p.net;
+  if (p.weights_in_shared) {
+    T* cache = shared + (p.activity_in_shared ? online_activity_numel(net.B, net.n, net.O) : 0);
+    move_weights(p.net, cache, true);
+    const int64_t n = net.n, I = net.I;
+    net.weight_hh = cache;
+    net.weight_ih = cache + n * n;
+    net.bias = cache + n * (n + I);
+    net.weight_out = cache + n * (n + I + 1);
+    net.bias_out = net.weight_out + net.O * n;
+    if (p.net.feedback == p.net.weight_out) net.feedback = net.weight_out;  // symmetric feedback follows W_out
+    __syncthreads();
+  }
+  run_online_block(net, p.rule, p.x, p.y, p.hidden, p.losses, p.steps, carve_online_activity(base, net.B, net.n));
+  if (p.weights_in_shared) {
+    __syncthreads();
+    T* cache = shared + (p.activity_in_shared ? online_activity_numel(net.B, net.n, net.O) : 0);
+    move_weights(p.net, cache, false);
+  }
+}
+
+template <typename T, typename Rule>
+void launch_online_rule(OnlineRuleParams<T, Rule> p, cudaStream_t stream) {
+  const size_t activity = online_activity_numel(p.net.B, p.net.n, p.net.O) * sizeof(T);
+  const size_t weights = online_weights_numel(p.net.n, p.net.I, p.net.O) * sizeof(T);
+  p.activity_in_shared = activity <= kOnlineSharedBytes;
+  p.weights_in_shared = p.activity_in_shared && activity + weights <= kOnlineSharedBytes;
+  const size_t bytes = (p.activity_in_shared ? activity : 0) + (p.weights_in_shared ? weights : 0);
+  online_rule_kernel<T, Rule><<<1, kOnlineThreads, bytes, stream>>>(p);
+}
+
+}  // namespace kernels
+}  // namespace torch_local_rnn
