@@ -11,19 +11,23 @@
 namespace torch_local_rnn {
 
 // out_b = J_t^T v_b = (1 - alpha) v_b + W_hh^T (alpha phi'(h_t) (.) v_b) for each stream b, without
-// forming J (algorithms.md §9). out must not alias v; scratch holds B * n values.
+// forming J (algorithms.md §9). out must not alias v; scratch holds B * n values. W_hh^T s is taken
+// as a sum of rows s_k W_hh[k, :], so the inner loop runs along contiguous rows (and vectorises)
+// instead of down columns.
 template <typename scalar_t>
 void jacobian_transpose(const scalar_t* weight_hh, int64_t B, int64_t n, scalar_t alpha, const scalar_t* dphi,
                         const scalar_t* v, scalar_t* out, scalar_t* scratch) {
   for (int64_t r = 0; r < B * n; ++r) scratch[r] = alpha * dphi[r] * v[r];
-  const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / n);
-  at::parallel_for(0, B * n, grain, [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      const int64_t b = r / n, j = r % n;
+  at::parallel_for(0, B, work_grain(n * n), [&](int64_t lo, int64_t hi) {
+    for (int64_t b = lo; b < hi; ++b) {
       const scalar_t* s = scratch + b * n;
-      scalar_t acc = (1 - alpha) * v[r];
-      for (int64_t k = 0; k < n; ++k) acc += weight_hh[k * n + j] * s[k];
-      out[r] = acc;
+      scalar_t* o = out + b * n;
+      for (int64_t j = 0; j < n; ++j) o[j] = (1 - alpha) * v[b * n + j];
+      for (int64_t k = 0; k < n; ++k) {
+        const scalar_t sk = s[k];
+        const scalar_t* w = weight_hh + k * n;
+        for (int64_t j = 0; j < n; ++j) o[j] += sk * w[j];
+      }
     }
   });
 }

@@ -30,23 +30,14 @@ struct DniRule {
   // out_b = M [a_b; y_b; 1] for the (n, K) matrix M, K = n + O + 1.
   static void readout(const scalar_t* M, const scalar_t* in, int64_t B, int64_t n, int64_t K, scalar_t* out) {
     for (int64_t b = 0; b < B; ++b) {
-      for (int64_t i = 0; i < n; ++i) {
-        scalar_t s = 0;
-        for (int64_t j = 0; j < K; ++j) s += M[i * K + j] * in[b * K + j];
-        out[b * n + i] = s;
-      }
+      for (int64_t i = 0; i < n; ++i) out[b * n + i] = dot(M + i * K, in + b * K, K);
     }
   }
 
   // V = W_hh a_{t-1} + W_ih x_t + b: the basal potential h_t (recorded only; the forward keeps phi'(h_t)).
   static void basal(const OnlineNet<scalar_t>& net, const scalar_t* prev, const scalar_t* x, scalar_t* out) {
     const int64_t n = net.n, I = net.I;
-    for (int64_t i = 0; i < n; ++i) {
-      scalar_t h = net.bias[i];
-      for (int64_t j = 0; j < n; ++j) h += net.weight_hh[i * n + j] * prev[j];
-      for (int64_t j = 0; j < I; ++j) h += net.weight_ih[i * I + j] * x[j];
-      out[i] = h;
-    }
+    for (int64_t i = 0; i < n; ++i) out[i] = preactivation(net.weight_hh, net.weight_ih, net.bias, n, I, i, prev, x);
   }
 
   static void stack(const scalar_t* a, const scalar_t* y, int64_t B, int64_t n, int64_t O, scalar_t* out) {
@@ -66,8 +57,7 @@ struct DniRule {
       for (int64_t b = 0; b < B; ++b) {
         const scalar_t *ap = act.prev + b * n, *an = act.state + b * n;
         for (int64_t i = 0; i < n; ++i) {
-          scalar_t r = -an[i];
-          for (int64_t j = 0; j < n; ++j) r += J[i * n + j] * ap[j];
+          const scalar_t r = dot(J + i * n, ap, n) - an[i];
           for (int64_t j = 0; j < n; ++j) grad_J[i * n + j] += w * r * ap[j];
         }
       }

@@ -21,6 +21,7 @@
 #include "../common/rule_options.h"
 #include "../common/sequence_rule.h"
 #include "credit_cpu.h"
+#include "dot_cpu.h"
 #include "online_step_cpu.h"
 #include "parallel_cpu.h"
 
@@ -48,18 +49,13 @@ template <typename scalar_t>
 void jacobian_times_vector(const scalar_t* weight_hh, int64_t n, scalar_t alpha, const scalar_t* dphi,
                            const scalar_t* v, scalar_t* out) {
   for (int64_t k = 0; k < n; ++k) {
-    const scalar_t* w = weight_hh + k * n;
-    scalar_t acc = 0;
-    for (int64_t j = 0; j < n; ++j) acc += w[j] * v[j];
-    out[k] = (1 - alpha) * v[k] + alpha * dphi[k] * acc;
+    out[k] = (1 - alpha) * v[k] + alpha * dphi[k] * dot(weight_hh + k * n, v, n);
   }
 }
 
 template <typename scalar_t>
 scalar_t frobenius(const scalar_t* p, int64_t count) {
-  scalar_t s = 0;
-  for (int64_t k = 0; k < count; ++k) s += p[k] * p[k];
-  return std::sqrt(s);
+  return std::sqrt(dot(p, p, count));
 }
 
 // What one stream's factored step reads besides its own factors.

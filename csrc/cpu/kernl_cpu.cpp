@@ -52,9 +52,7 @@ struct KernlRule {
       const scalar_t* xb = x + b * I;
       for (int64_t j = 0; j < n; ++j) moved[j] = pb[j] + zb[j];
       for (int64_t i = 0; i < n; ++i) {
-        scalar_t h = net.bias[i];
-        for (int64_t j = 0; j < n; ++j) h += net.weight_hh[i * n + j] * moved[j];
-        for (int64_t j = 0; j < I; ++j) h += net.weight_ih[i * I + j] * xb[j];
+        const scalar_t h = preactivation(net.weight_hh, net.weight_ih, net.bias, n, I, i, moved, xb);
         pb[i] = (1 - alpha) * moved[i] + alpha * activate(net.f, h);
       }
       const scalar_t* nu = noise + (act.t * B + b) * n;
@@ -72,9 +70,7 @@ struct KernlRule {
       }
       const scalar_t* ab = act.state + b * n;
       for (int64_t i = 0; i < n; ++i) {  // eps = A Omega - (a~ - a_t)
-        scalar_t e = ab[i] - pb[i];
-        for (int64_t j = 0; j < n; ++j) e += A[i * n + j] * ob[j];
-        eps[i] = e;
+        eps[i] = (ab[i] - pb[i]) + dot(A + i * n, ob, n);
       }
       const scalar_t w = scalar_t(1) / B;
       for (int64_t i = 0; i < n; ++i) {

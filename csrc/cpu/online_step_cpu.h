@@ -15,6 +15,7 @@
 #include "../common/activation.h"
 #include "../common/online_net.h"
 #include "../common/online_rule.h"
+#include "dot_cpu.h"
 #include "parallel_cpu.h"
 
 namespace torch_local_rnn {
@@ -27,13 +28,8 @@ void online_forward(const OnlineNet<scalar_t>& net, const scalar_t* x, OnlineAct
   at::parallel_for(0, net.B * n, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t r = lo; r < hi; ++r) {
       const int64_t b = r / n, i = r % n;
-      const scalar_t* w = net.weight_hh + i * n;
-      const scalar_t* u = net.weight_ih + i * I;
       const scalar_t* ap = act.prev + b * n;
-      const scalar_t* xb = x + b * I;
-      scalar_t h = net.bias[i];
-      for (int64_t j = 0; j < n; ++j) h += w[j] * ap[j];
-      for (int64_t j = 0; j < I; ++j) h += u[j] * xb[j];
+      const scalar_t h = preactivation(net.weight_hh, net.weight_ih, net.bias, n, I, i, ap, x + b * I);
       const scalar_t y = activate(net.f, h);
       act.state[r] = (1 - net.alpha) * ap[i] + net.alpha * y;
       act.dphi[r] = derivative_from_value(net.f, y);
@@ -53,10 +49,7 @@ void online_readout(const OnlineNet<scalar_t>& net, const scalar_t* y, OnlineAct
     const scalar_t* yb = y + b * O;
     scalar_t* e = act.error + b * O;
     for (int64_t o = 0; o < O; ++o) {
-      const scalar_t* w = net.weight_out + o * n;
-      scalar_t z = net.bias_out[o];
-      for (int64_t i = 0; i < n; ++i) z += w[i] * a[i];
-      e[o] = z;
+      e[o] = net.bias_out[o] + dot(net.weight_out + o * n, a, n);
     }
     scalar_t l = 0;
     if (net.loss == Loss::CrossEntropy) {

@@ -26,9 +26,7 @@ struct UoroStream : FactorPair<scalar_t> {  // scratch: A_f, p, shifted state (n
     scalar_t* h = scratch + 2 * n;
     for (int64_t j = 0; j < n; ++j) h[j] = prev[j] + eps * A[j];
     for (int64_t k = 0; k < n; ++k) {
-      scalar_t v = c.bias[k];
-      for (int64_t j = 0; j < n; ++j) v += c.w_hh[k * n + j] * h[j];
-      for (int64_t j = 0; j < I; ++j) v += c.w_ih[k * I + j] * x[j];
+      const scalar_t v = preactivation(c.w_hh, c.w_ih, c.bias, n, I, k, h, x);
       Af[k] = ((1 - c.alpha) * h[k] + c.alpha * activate(c.f, v) - next[k]) / eps;
     }
   }
@@ -56,9 +54,7 @@ struct UoroStream : FactorPair<scalar_t> {  // scratch: A_f, p, shifted state (n
 
   // G += scale (q . A) B.
   void add_gradient(scalar_t* G, const scalar_t* q, scalar_t scale) const {
-    scalar_t Q = 0;
-    for (int64_t k = 0; k < n; ++k) Q += q[k] * A[k];
-    const scalar_t s = scale * Q;
+    const scalar_t s = scale * dot(q, A, n);
     const scalar_t* Bm = Bk.template data_ptr<scalar_t>();
     for (int64_t p = 0; p < n * m; ++p) G[p] += s * Bm[p];
   }
