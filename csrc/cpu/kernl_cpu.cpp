@@ -32,7 +32,7 @@ struct KernlRule {
   scalar_t *trace, *A, *rates, *omega, *gamma, *zeta, *perturbed, *count;
   const scalar_t* noise;  // (T, B, n), standard normal
   KernlOptions o;
-  scalar_t *k, *moved, *eps, *grad_A, *grad_rates, *ahat, *G, *rec_grad;
+  scalar_t *k, *moved, *eps, *grad_A, *grad_rates, *ahat, *G, *aq, *rec_grad;  // aq: A^T q_b (B, n)
 
   void step(const OnlineNet<scalar_t>& net, const scalar_t* x, const OnlineActivity<scalar_t>& act) {
     const int64_t B = net.B, n = net.n, I = net.I, m = n + I + 1;
@@ -61,13 +61,6 @@ struct KernlRule {
         gb[i] = k[i] * gb[i] - ob[i];
         ob[i] = k[i] * ob[i] + zb[i];
       }
-      const scalar_t* d = act.dphi + b * n;
-      const scalar_t* a_hat = ahat + b * m;
-      scalar_t* tb = trace + b * n * m;
-      for (int64_t i = 0; i < n; ++i) {
-        const scalar_t s = alpha * d[i];
-        for (int64_t j = 0; j < m; ++j) tb[i * m + j] = k[i] * tb[i * m + j] + s * a_hat[j];
-      }
       const scalar_t* ab = act.state + b * n;
       for (int64_t i = 0; i < n; ++i) {  // eps = A Omega - (a~ - a_t)
         eps[i] = (ab[i] - pb[i]) + dot(A + i * n, ob, n);
@@ -83,13 +76,25 @@ struct KernlRule {
     for (int64_t p = 0; p < n * n; ++p) A[p] -= lr * grad_A[p];
     for (int64_t i = 0; i < n; ++i) rates[i] -= lr * grad_rates[i];
     if (o.reset_interval > 0) count[0] = static_cast<scalar_t>((static_cast<int64_t>(count[0]) + 1) % o.reset_interval);
-    // G = 1/B sum_b diag(A^T q_b) B_b, reusing eps as A^T q_b.
-    std::fill(G, G + n * m, scalar_t(0));
-    for (int64_t b = 0; b < B; ++b) {
-      transpose_times(A, act.q + b * n, n, n, eps);
-      const scalar_t* tb = trace + b * n * m;
-      add_outer_rows(G, eps, tb, n, m, scalar_t(1) / B);
-    }
+    // One pass over the (B, n, m) trace, parallel over rows i of W (no two tasks write the same
+    // row of G): B_b <- diag(k) B_b + alpha phi'(h_t) ahat_t^T (k from the rates before this
+    // step's update), then G = 1/B sum_b diag(A^T q_b) B_b with the updated A.
+    for (int64_t b = 0; b < B; ++b) transpose_times(A, act.q + b * n, n, n, aq + b * n);
+    at::parallel_for(0, n, work_grain(B * m), [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) {
+        scalar_t* g = G + i * m;
+        std::fill(g, g + m, scalar_t(0));
+        for (int64_t b = 0; b < B; ++b) {
+          scalar_t* tb = trace + (b * n + i) * m;
+          const scalar_t* a_hat = ahat + b * m;
+          const scalar_t ki = k[i], s = alpha * act.dphi[b * n + i], w = aq[b * n + i] / B;
+          for (int64_t j = 0; j < m; ++j) {
+            tb[j] = ki * tb[j] + s * a_hat[j];
+            g[j] += w * tb[j];
+          }
+        }
+      }
+    });
     apply_recurrent_update(net, G, rec_grad);
   }
 };
@@ -99,7 +104,7 @@ void kernl_online_cpu(const OnlineCall& c) {
   const KernlOptions& o = in.options;
   const at::Tensor& noise = in.noise;
   const int64_t B = c.args.B, n = c.args.n, I = c.args.I, m = n + I + 1;
-  at::Tensor work = at::empty({4 * n + n * n + B * m + n * m}, c.x.options());
+  at::Tensor work = at::empty({4 * n + n * n + B * m + n * m + B * n}, c.x.options());
   run_online_call(c, [&](auto zero) {
     using scalar_t = decltype(zero);
     auto p = [&](size_t s) { return c.state[s].data_ptr<scalar_t>(); };
@@ -107,7 +112,8 @@ void kernl_online_cpu(const OnlineCall& c) {
     scalar_t *k = w, *moved = w + n, *eps = w + 2 * n, *grad_rates = w + 3 * n, *grad_A = w + 4 * n;
     scalar_t* ahat = grad_A + n * n;
     return KernlRule<scalar_t>{p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), noise.data_ptr<scalar_t>(), o,
-                               k, moved, eps, grad_A, grad_rates, ahat, ahat + B * m, rec_grad_ptr<scalar_t>(c)};
+                               k, moved, eps, grad_A, grad_rates, ahat, ahat + B * m, ahat + B * m + n * m,
+                               rec_grad_ptr<scalar_t>(c)};
   });
 }
 
