@@ -9,8 +9,12 @@ from typing import Optional, Union
 import torch
 from torch import Tensor, nn
 
-from . import losses, rules
+from . import losses, reference, rules
 from .modules import LocalRNN
+
+# a_0 of every run (algorithms.md §1.1): "zeros" (the latest code), "random" (a = phi(h), h ~ N(0, 1):
+# the code of the 2019 and 2020 papers re-draws it at the start of every run).
+INITIAL_STATES = ("zeros", "random")
 
 
 class OnlineLearner(nn.Module):
@@ -29,7 +33,7 @@ class OnlineLearner(nn.Module):
 
     def __init__(self, rnn: LocalRNN, readout: nn.Linear, loss: str = "cross_entropy", optimizer: str = "sgd",
                  lr: float = 1e-4, rule: Optional[rules.Rule] = None, batch_size: int = 1,
-                 generator: Optional[torch.Generator] = None):
+                 generator: Optional[torch.Generator] = None, initial_state: str = "zeros"):
         super().__init__()
         if not isinstance(rnn, LocalRNN):
             raise TypeError(f"OnlineLearner: expected rnn to be a LocalRNN, but got {type(rnn).__name__}")
@@ -46,6 +50,9 @@ class OnlineLearner(nn.Module):
             raise ValueError(f"OnlineLearner: expected lr to be a finite number >= 0, but got {lr}")
         if int(batch_size) <= 0:
             raise ValueError(f"OnlineLearner: expected batch_size > 0, but got {batch_size}")
+        if initial_state not in INITIAL_STATES:
+            raise ValueError(f"OnlineLearner: expected initial_state in {INITIAL_STATES}, but got {initial_state!r}")
+        self.initial_state = initial_state
         self.rnn, self.readout = rnn, readout
         self.loss = losses.check_loss(loss, "OnlineLearner")
         self.lr = float(lr)
@@ -56,6 +63,7 @@ class OnlineLearner(nn.Module):
         n, i, o = rnn.hidden_size, rnn.input_size, readout.out_features
         like = dict(dtype=rnn.weight_hh.dtype, device=rnn.weight_hh.device)
         self.register_buffer("hidden", torch.zeros(batch_size, n, **like))
+        self._like = like
         fb = getattr(self.rule, "feedback", "symmetric")
         if isinstance(fb, str) and fb == "random":  # W_FB ~ N(0, 1/n_out), fixed (algorithms.md §1.1)
             fb = (torch.randn(o, n, generator=generator, dtype=torch.float64) / o ** 0.5).to(**like)
@@ -63,11 +71,14 @@ class OnlineLearner(nn.Module):
         # seeded from ``generator`` (or the global one); its state is the buffer rng_state (saved and
         # restored with state_dict), so a resumed run draws the same noise as one that never stopped.
         self._generator = torch.Generator()
-        draws = self.rule.stochastic or self.rule.random_init  # deterministic rules leave the generators alone
+        # deterministic rules starting from zeros leave the generators alone
+        draws = self.rule.stochastic or self.rule.random_init or initial_state == "random"
         self._generator.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=generator)) if draws else 0)
         self._state_names = []
+        self.hidden.copy_(self._start_state(self._generator))
         initial = self.rule.online_state(batch_size, n, i, outputs=o, generator=self._generator,
-                                         weight_hh=rnn.weight_hh, **like)
+                                         weight_hh=rnn.weight_hh, start=self.hidden,
+                                         random_state=lambda g: self._random_state(g), **like)
         for name, value in initial.items():
             self.register_buffer(name, value)
             self._state_names.append(name)
@@ -87,17 +98,33 @@ class OnlineLearner(nn.Module):
         return self.hidden.shape[0]
 
     def reset_state(self) -> None:
-        """A new run: network state and traces back to their start (zero; the factored rules' random
-        factors re-drawn, as the papers' reset_learning does); weights and what the rule has learned
-        (KeRNL's A and rates, DNI's apical weights and W_a) kept."""
-        self.hidden.zero_()
-        fresh = self._with_generator(lambda g: self.rule.online_state(
-            self.batch_size, self.rnn.hidden_size, self.rnn.input_size, outputs=self.readout.out_features,
-            generator=g, weight_hh=self.rnn.weight_hh, dtype=self.hidden.dtype, device=self.hidden.device))
+        """A new run: network state back to its start (zeros, or a fresh random state with
+        initial_state="random"), traces to theirs (zero; the factored rules' random factors re-drawn,
+        as the papers' reset_learning does); weights and what the rule has learned (KeRNL's A and
+        rates, DNI's apical weights and W_a) kept."""
+        def draw(g):
+            self.hidden.copy_(self._start_state(g))
+            return self.rule.online_state(
+                self.batch_size, self.rnn.hidden_size, self.rnn.input_size, outputs=self.readout.out_features,
+                generator=g, weight_hh=self.rnn.weight_hh, start=self.hidden,
+                random_state=lambda g2: self._random_state(g2), dtype=self.hidden.dtype, device=self.hidden.device)
+
+        fresh = self._with_generator(draw)
         for name in self._state_names:
             if name not in self.rule.learned_state:
                 getattr(self, name).copy_(fresh[name])
         self.steps_done.zero_()
+
+    def _random_state(self, g: torch.Generator) -> Tensor:
+        """a = phi(h), h ~ N(0, 1) per unit and stream: the 2019/2020 code's reset_network (algorithms.md §1.1)."""
+        h = torch.randn(self.hidden.shape, generator=g, dtype=torch.float64)
+        return reference.phi(h, self.rnn.nonlinearity).to(dtype=self.hidden.dtype, device=self.hidden.device)
+
+    def _start_state(self, g: torch.Generator) -> Tensor:
+        """a_0 of a run: zeros (the latest code) or a fresh random state (the papers' code, every run)."""
+        if self.initial_state == "random":
+            return self._random_state(g)
+        return torch.zeros_like(self.hidden)
 
     def _with_generator(self, draw):
         """Runs draw(generator) from the state in rng_state and stores the advanced state back."""

@@ -24,6 +24,9 @@ def _check_feedback(who: str, feedback) -> None:
         raise TypeError(f"{who}: expected feedback to be a str or a tensor, but got {type(feedback).__name__}")
 
 
+PERTURBED_INITS = ("run_start_state", "construction_state")
+
+
 @dataclass(frozen=True)
 class KeRNL(_Rule):
     """Kernel RNN learning (Roth, Kanitscheider & Fiete 2019; §3.7, v2020 semantics): M[k, i, j] ~ A_ki B_ij
@@ -32,6 +35,10 @@ class KeRNL(_Rule):
     sigma: the perturbation size (zeta ~ N(0, sigma^2)); lr: the SGD rate of A and the rates (the papers
     scale it as base / sigma for tiny sigma); reset_interval: T_reset (None: never); initial_rates: the
     rates' start (0.8 in the code). With A = I and rates = alpha held fixed (lr = 0) KeRNL is RFLO.
+    perturbed_init: where the perturbed copy's state starts (§3.7 quirk (ii)): "run_start_state" (the
+    network's own start, as in the latest code) or "construction_state" (an independent random state
+    a = phi(h), h ~ N(0, 1), as the 2019/2020 code's copy kept the state it was built with while each run
+    re-drew the network's: a~ - a starts O(1) and decays through the dynamics).
     The sequence form (LocalRNN) uses the buffers ``kernl_mixing`` (A, default I) and ``kernl_rates``
     (default initial_rates) as they are: they are learned online only.
     """
@@ -41,6 +48,7 @@ class KeRNL(_Rule):
     reset_interval: Optional[int] = None
     initial_rates: float = 0.8
     feedback: Union[str, Tensor] = "symmetric"
+    perturbed_init: str = "run_start_state"
 
     name = "kernl"
     stochastic = True
@@ -54,19 +62,30 @@ class KeRNL(_Rule):
             raise ValueError(f"KeRNL: expected reset_interval to be an integer >= 1 or None, but got "
                              f"{self.reset_interval!r}")
         _check_feedback("KeRNL", self.feedback)
+        if self.perturbed_init not in PERTURBED_INITS:
+            raise ValueError(f"KeRNL: expected perturbed_init in {PERTURBED_INITS}, but got {self.perturbed_init!r}")
 
     def sequence_options(self, alpha):
         return [float(self.sigma), float(self.lr), float(self.reset_interval or 0)]
 
-    def online_state(self, batch, hidden, inputs, *, generator=None, **kw):
+    def online_state(self, batch, hidden, inputs, *, generator=None, start=None, random_state=None, **kw):
+        """start: the network's state at the run's start (default zeros); random_state(generator): a random
+        network state (OnlineLearner supplies both; needed for perturbed_init="construction_state")."""
         like = _like(kw)
         z = lambda *shape: torch.zeros(*shape, **like)  # noqa: E731
         zeta = (self.sigma * torch.randn(batch, hidden, generator=generator, dtype=torch.float64)).to(**like)
+        if self.perturbed_init == "construction_state":
+            if random_state is None:
+                raise ValueError("KeRNL.online_state: perturbed_init='construction_state' needs random_state "
+                                 "(a function of the generator returning a random network state)")
+            perturbed = random_state(generator).to(**like)
+        else:
+            perturbed = z(batch, hidden) if start is None else start.detach().clone().to(**like)
         return {"trace": z(batch, hidden, hidden + inputs + 1),
                 "kernl_mixing": torch.eye(hidden, **like),
                 "kernl_rates": torch.full((hidden,), float(self.initial_rates), **like),
                 "kernl_omega": z(batch, hidden), "kernl_gamma": z(batch, hidden), "kernl_zeta": zeta,
-                "kernl_perturbed": z(batch, hidden), "kernl_count": z(1)}
+                "kernl_perturbed": perturbed, "kernl_count": z(1)}
 
     def noise(self, steps, batch, hidden, generator=None, **like):
         return [standard_normal((steps, batch, hidden), generator).to(**like)]
