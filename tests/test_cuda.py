@@ -142,7 +142,7 @@ STATE = ["hidden", "trace", "weight_hh", "weight_ih", "bias", "weight_out", "bia
 def online_problem(T, B, I, n, O, loss, seed, dtype, feedback):
     W, U, b = network(n, I, seed, dtype)
     g = generator(seed + 500)
-    if loss == "mse":
+    if loss != "cross_entropy":
         y = randn(T, B, O, gen=g, dtype=dtype)
     else:
         y = (one_hot_targets if seed % 2 else soft_targets)(T, B, O, g, dtype)
@@ -168,7 +168,7 @@ def run_online_both(x, y, state, fb, pieces, **kw):
 
 @DTYPES
 @pytest.mark.parametrize("feedback", [False, True], ids=["symmetric", "fixed"])
-@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse", "mse_mean"])
 @pytest.mark.parametrize("B", [1, 3])
 def test_rflo_online(dtype, feedback, loss, B):
     T, I, n, O = 40, 3, 32, 2

@@ -40,6 +40,7 @@ ONLINE = [
                                fix_interval=3, feedback="random")),
     ("dni_b", rules.DNIb()),
     ("dni_b-exact", rules.DNIb(approximate_jacobian=False, tanh_target=False, alpha_e=0.5)),
+    ("dni_b-2019", rules.DNIb(version=2019, lr_j=0.05)),
 ]
 # The forward-difference UORO (epsilon) and the DNIs have no sequence form.
 SEQUENCE = [(name, cfg) for name, cfg in ONLINE if cfg.name not in ("dni", "dni_b") and "epsilon" not in name]

@@ -32,7 +32,7 @@ def check_against_reference(losses, state, ref, tol=ONLINE_TOL, context=""):
 
 @pytest.mark.parametrize("alpha", [1.0, 0.5])
 @pytest.mark.parametrize("feedback", ["symmetric", "fixed"])
-@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse", "mse_mean"])
 @pytest.mark.parametrize("B", [1, 3])
 def test_rflo_online_op_matches_reference(B, loss, feedback, alpha):
     T, I, n, O = 500, 3, 6, 3
@@ -102,7 +102,7 @@ def learner_state(learner):
 
 @pytest.mark.parametrize("alpha", [1.0, 0.5])
 @pytest.mark.parametrize("feedback", ["symmetric", "random", "tensor"])
-@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse", "mse_mean"])
 @pytest.mark.parametrize("B", [1, 3])
 def test_online_learner_fit_matches_reference(B, loss, feedback, alpha):
     T, I, n, O = 500, 3, 6, 3
@@ -262,3 +262,17 @@ def test_fit_float32_learner_close_to_float64_reference():
     losses = learner.fit(x.float(), y.float())
     assert losses.dtype == torch.float32
     check_against_reference(losses, [s.detach() for s in learner_state(learner)], ref, tol=1e-4)
+
+
+def test_mse_mean_is_mse_with_the_rate_divided_by_the_outputs():
+    """mse's e = z - y is n_out times the gradient of the reported loss (the papers' quirk); mse_mean's is the
+    gradient itself. Every update of online RFLO is linear in e, so mse_mean at lr equals mse at lr / n_out."""
+    T, B, I, n, O = 120, 2, 3, 6, 4
+    x, y, state, fb = online_problem(T, B, I, n, O, "mse", seed=45)
+    mean_state, sum_state = [s.clone() for s in state], [s.clone() for s in state]
+    l_mean = ops.rflo_online(x, y, *mean_state, fb, alpha=0.6, loss="mse_mean", lr=0.2)
+    l_sum = ops.rflo_online(x, y, *sum_state, fb, alpha=0.6, loss="mse", lr=0.2 / O)
+    assert_rel(l_mean, l_sum, 1e-12, "losses")
+    for a, b, name in zip(mean_state, sum_state, STATE):
+        assert_rel(a, b, 1e-12, name)
+    assert rel_err(mean_state[2], state[2]) > 1e-3, "weight_hh did not learn"

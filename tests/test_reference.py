@@ -59,7 +59,7 @@ def test_rflo_trace_one_is_one_step_truncation(alpha):
         assert_rel(g_ * alpha, w_, 1e-13)
 
 
-@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse", "mse_mean"])
 def test_readout_loss_and_error(loss):
     g = generator(4)
     z = randn(5, 4, gen=g, scale=2.0).requires_grad_(True)
@@ -69,9 +69,12 @@ def test_readout_loss_and_error(loss):
         want = -(y * torch.log_softmax(z, -1)).sum(-1)          # no probability is below the 1e-4 floor here
         assert torch.softmax(z, -1).min() > 1e-4
         (grad,) = torch.autograd.grad(want.sum(), z)              # softmax - y since sum_k y_k = 1
-    else:
+    elif loss == "mse":
         want = ((z - y) ** 2).mean(-1) / 2
         (grad,) = torch.autograd.grad(((z - y) ** 2).sum() / 2, z)  # e is the gradient of 1/2 sum (spec quirk)
+    else:
+        want = ((z - y) ** 2).mean(-1) / 2
+        (grad,) = torch.autograd.grad(want.sum(), z)  # e is the gradient of the reported loss itself
     assert_rel(value, want, 1e-14)
     assert_rel(e, grad, 1e-14)
     assert_rel(losses.per_step_loss(z, y, loss), value, 1e-14)

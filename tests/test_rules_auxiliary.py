@@ -5,7 +5,7 @@ DNI's recorded apical signals; DNI's missing sequence form is a clear error."""
 import pytest
 import torch
 
-from helpers import DT, ONLINE_TOL, TOL, assert_rel, generator, problem, randn
+from helpers import DT, ONLINE_TOL, TOL, assert_rel, generator, problem, randn, rel_err
 from test_rules_online import WEIGHTS, make_learner, online_problem
 from torch_local_rnn import LocalRNN, ops, reference as R, reference_auxiliary as RA, rules
 
@@ -115,6 +115,7 @@ DNI_CONFIGS = {
     "dni_b": rules.DNIb(lr_sg=0.05, lr_j=0.05, fix_interval=3),
     "dni_trace": rules.DNI(lr_sg=0.02, alpha_e=0.3, sg_l2=0.01, tanh_target=True, fix_interval=1),
     "dni_b_exact_J": rules.DNIb(approximate_jacobian=False, feedback="symmetric", lr_sg=0.05),
+    "dni_b_2019": rules.DNIb(lr_sg=0.05, lr_j=0.05, fix_interval=3, version=2019),
 }
 
 
@@ -132,12 +133,36 @@ def test_dni_online_matches_reference(key, B, loss, alpha):
     got = run_op(cfg, x, y, hidden, weights, list(init.values()), alpha, loss, 0.05, record=record, feedback=fb)
     kw = {k: getattr(cfg, k) for k in ("lr_sg", "lr_j", "fix_interval", "approximate_jacobian", "tanh_target",
                                        "alpha_e", "sg_l2")}
+    kw["late_jacobian"] = cfg.version == 2019
     ref = RA.dni_online(x, y, hidden, init, *weights, feedback=fb, alpha=alpha, loss=loss, lr=0.05, **kw)
     check(got, ref, list(init), f"{key} B={B} {loss}")
     assert_rel(record, ref.state["record"], ONLINE_TOL, f"{key} record")
     assert (got[3][0] - init["sg_weight"]).norm() > 1e-3, "the apical weights did not learn"
     if cfg.approximate_jacobian:
         assert (got[3][2] - weights[0]).norm() > 1e-4, "W_a did not learn"
+
+
+def test_dni_versions_differ_only_where_the_spec_says():
+    """2019: W_a learns after the apical step (so the first bootstrap uses the initial W_a) and A starts as
+    [A_a | B_y] ~ N(0, 1/n), C = 0; with an exact J the learning order cannot matter."""
+    n, O, I = 40, 3, 2
+    A19 = rules.DNIb(version=2019).online_state(1, n, I, outputs=O, generator=generator(7))["sg_weight"]
+    A20 = rules.DNIb().online_state(1, n, I, outputs=O, generator=generator(7))["sg_weight"]
+    assert torch.equal(A19[:, -1], torch.zeros(n, dtype=A19.dtype)) and A20[:, -1].abs().min() > 0
+    assert abs(A19[:, :-1].var().item() * n - 1) < 0.15 and abs(A20.var().item() * (n + O + 1) - 1) < 0.15
+    T, B = 40, 2
+    x, y, hidden, weights = online_problem(T, B, I, 6, O, "mse", seed=415)
+    runs = {}
+    for version in (2019, 2020):
+        for approx in (True, False):
+            cfg = rules.DNIb(lr_sg=0.05, lr_j=0.2, version=version, approximate_jacobian=approx)
+            init = rules.DNIb(approximate_jacobian=approx).online_state(B, 6, I, outputs=O, generator=generator(8),
+                                                                         weight_hh=weights[0], dtype=DT)
+            runs[version, approx] = run_op(cfg, x, y, hidden, weights, list(init.values()), 0.6, "mse", 0.05)
+    assert rel_err(runs[2019, True][0], runs[2020, True][0]) > 1e-6, "the W_a order must change the run"
+    assert_rel(runs[2019, False][0], runs[2020, False][0], 1e-13, "exact J: the versions' order is moot")
+    with pytest.raises(ValueError, match="version 2019 or 2020"):
+        rules.DNI(version=2021)
 
 
 @pytest.mark.parametrize("alpha_e", [0.0])

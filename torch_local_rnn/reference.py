@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 NONLINEARITIES = ("tanh", "relu", "sigmoid")
-LOSSES = ("cross_entropy", "mse")
+LOSSES = ("cross_entropy", "mse", "mse_mean")
 
 
 def phi(h: Tensor, nonlinearity: str) -> Tensor:
@@ -113,14 +113,16 @@ def readout_loss(z: Tensor, y: Tensor, loss: str) -> Tuple[Tensor, Tensor]:
 
         cross_entropy: L = -sum_k y_k log(max(softmax(z)_k, 1e-4)),   e = softmax(z) - y
         mse:           L = 1/2 mean_k (z_k - y_k)^2,                  e = z - y  (the gradient of 1/2 sum)
+        mse_mean:      the same L,                                    e = (z - y) / O (its own gradient)
     """
     if loss == "cross_entropy":
         p = torch.exp(z - z.amax(dim=-1, keepdim=True))
         p = p / p.sum(dim=-1, keepdim=True)
         return -(y * torch.log(torch.clamp(p, min=1e-4))).sum(-1), p - y
-    if loss == "mse":
+    if loss in ("mse", "mse_mean"):
         e = z - y
-        return 0.5 * (e * e).sum(-1) / z.shape[-1], e
+        L = 0.5 * (e * e).sum(-1) / z.shape[-1]
+        return L, (e / z.shape[-1] if loss == "mse_mean" else e)
     raise ValueError(f"reference: unknown loss '{loss}'")
 
 

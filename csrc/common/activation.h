@@ -37,7 +37,10 @@ TLR_HOST_DEVICE T derivative_from_value(Nonlinearity f, T y) {
 }
 
 // Readout losses of the online learners (algorithms.md §1): softmax cross-entropy or MSE.
-enum class Loss : int { CrossEntropy = 0, Mse = 1 };
+// Mse: e = z - y, the gradient of 1/2 sum_k (the papers' quirk, n_out times the gradient of the
+// reported 1/2 mean); MseMean: e = (z - y) / n_out, the gradient of the reported loss (spec §1, §9
+// mse_grad_convention). Both report L = 1/2 mean_k (z_k - y_k)^2.
+enum class Loss : int { CrossEntropy = 0, Mse = 1, MseMean = 2 };
 
 // Parse the user's names; the error lists what is accepted (defined in common/parse.cpp).
 Nonlinearity parse_nonlinearity(const std::string& name, const char* op);

@@ -14,7 +14,8 @@ Nonlinearity parse_nonlinearity(const std::string& name, const char* op) {
 Loss parse_loss(const std::string& name, const char* op) {
   if (name == "cross_entropy") return Loss::CrossEntropy;
   if (name == "mse") return Loss::Mse;
-  TORCH_CHECK(false, op, ": expected loss to be one of 'cross_entropy', 'mse', but got '", name, "'");
+  if (name == "mse_mean") return Loss::MseMean;
+  TORCH_CHECK(false, op, ": expected loss to be one of 'cross_entropy', 'mse', 'mse_mean', but got '", name, "'");
 }
 
 }  // namespace torch_local_rnn

@@ -97,12 +97,12 @@ KernlOptions parse_kernl_options(c10::ArrayRef<double> options, const char* op) 
 }
 
 DniOptions parse_dni_options(const std::string& rule, c10::ArrayRef<double> options, const char* op) {
-  TORCH_CHECK(options.empty() || options.size() == 7, op, ": rule '", rule,
+  TORCH_CHECK(options.empty() || options.size() == 7 || options.size() == 8, op, ": rule '", rule,
               "' takes rule_options = [] or [lr_sg, lr_j, fix_interval, approximate_jacobian, tanh_target, alpha_e, "
-              "sg_l2], but got ", options.size(), " values");
+              "sg_l2] or [..., late_jacobian], but got ", options.size(), " values");
   DniOptions o;
   if (rule == "dni_b") o.approximate_jacobian = o.tanh_target = true;
-  if (options.size() == 7) {
+  if (options.size() >= 7) {
     o.lr_sg = nonnegative_option(options, 0, rule, "lr_sg", op);
     o.lr_j = nonnegative_option(options, 1, rule, "lr_j", op);
     o.fix_interval = positive_int_option(options, 2, rule, "fix_interval", op);
@@ -112,6 +112,7 @@ DniOptions parse_dni_options(const std::string& rule, c10::ArrayRef<double> opti
     TORCH_CHECK(o.alpha_e <= 1.0, op, ": expected alpha_e (rule_options[5] of rule '", rule,
                 "') in [0, 1] (0: no eligibility trace), but got ", o.alpha_e);
     o.sg_l2 = nonnegative_option(options, 6, rule, "sg_l2", op);
+    if (options.size() == 8) o.late_jacobian = flag_option(options, 7, rule, "late_jacobian", op);
   }
   return o;
 }

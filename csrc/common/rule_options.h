@@ -61,13 +61,16 @@ struct KernlOptions {
 KernlOptions parse_kernl_options(c10::ArrayRef<double> options, const char* op);
 
 // DNI and DNI(b) (§3.8, §4): [] or [lr_sg, lr_j, fix_interval, approximate_jacobian, tanh_target,
-// alpha_e, sg_l2]. Defaults: dni exact J, identity target; dni_b learned J (W_a) and tanh.
+// alpha_e, sg_l2] or [..., late_jacobian]. Defaults: dni exact J, identity target; dni_b learned J (W_a)
+// and tanh. late_jacobian: W_a learns after the apical step (the 2019 code's order), so the bootstrap
+// at step t uses the W_a of step t - 1.
 struct DniOptions {
   double lr_sg = 1e-3, lr_j = 1e-3;
   int64_t fix_interval = 5;
   bool approximate_jacobian = false, tanh_target = false;
   double alpha_e = 0.0;  // > 0: synaptic eligibility trace E <- (1 - alpha_e) E + alpha_e phi' ahat^T
   double sg_l2 = 0.0;
+  bool late_jacobian = false;
 };
 DniOptions parse_dni_options(const std::string& rule, c10::ArrayRef<double> options, const char* op);
 

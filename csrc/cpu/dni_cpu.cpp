@@ -49,21 +49,25 @@ struct DniRule {
     }
   }
 
+  // W_a <- W_a - lr_j mean_b (W_a a_{t-1} - a_t) a_{t-1}^T: regress a_t on a_{t-1}.
+  void learn_jacobian(const OnlineActivity<scalar_t>& act, int64_t B, int64_t n) {
+    const scalar_t w = scalar_t(1) / B;
+    std::fill(grad_J, grad_J + n * n, scalar_t(0));
+    for (int64_t b = 0; b < B; ++b) {
+      const scalar_t *ap = act.prev + b * n, *an = act.state + b * n;
+      for (int64_t i = 0; i < n; ++i) {
+        const scalar_t r = dot(J + i * n, ap, n) - an[i];
+        for (int64_t j = 0; j < n; ++j) grad_J[i * n + j] += w * r * ap[j];
+      }
+    }
+    const scalar_t lr = static_cast<scalar_t>(o.lr_j);
+    for (int64_t p = 0; p < n * n; ++p) J[p] -= lr * grad_J[p];
+  }
+
   void step(const OnlineNet<scalar_t>& net, const scalar_t* x, const OnlineActivity<scalar_t>& act) {
     const int64_t B = net.B, n = net.n, I = net.I, O = net.O, m = n + I + 1, K = n + O + 1;
     const scalar_t w = scalar_t(1) / B;
-    if (o.approximate_jacobian) {  // W_a: regress a_t on a_{t-1}
-      std::fill(grad_J, grad_J + n * n, scalar_t(0));
-      for (int64_t b = 0; b < B; ++b) {
-        const scalar_t *ap = act.prev + b * n, *an = act.state + b * n;
-        for (int64_t i = 0; i < n; ++i) {
-          const scalar_t r = dot(J + i * n, ap, n) - an[i];
-          for (int64_t j = 0; j < n; ++j) grad_J[i * n + j] += w * r * ap[j];
-        }
-      }
-      const scalar_t lr = static_cast<scalar_t>(o.lr_j);
-      for (int64_t p = 0; p < n * n; ++p) J[p] -= lr * grad_J[p];
-    }
+    if (o.approximate_jacobian && !o.late_jacobian) learn_jacobian(act, B, n);
     stack(act.prev, label_prev, B, n, O, in_prev);
     stack(act.state, act.label, B, n, O, in_now);
     readout(A, in_prev, B, n, K, u);             // U_{t-1} as predicted now
@@ -87,6 +91,7 @@ struct DniRule {
     }
     const scalar_t lr_sg = static_cast<scalar_t>(o.lr_sg);
     for (int64_t p = 0; p < n * K; ++p) A[p] -= lr_sg * grad_A[p];
+    if (o.approximate_jacobian && o.late_jacobian) learn_jacobian(act, B, n);  // the 2019 order
     if (static_cast<int64_t>(count[0]) >= o.fix_interval - 1) {
       std::copy(A, A + n * K, A_frozen);
       count[0] = 0;

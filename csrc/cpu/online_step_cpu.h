@@ -39,7 +39,8 @@ void online_forward(const OnlineNet<scalar_t>& net, const scalar_t* x, OnlineAct
 
 // z_t = W_out a_t + b_out; writes e_t and returns nothing but the per-stream loss in `loss`.
 //   cross-entropy: L = -sum_k y_k log(max(softmax(z)_k, 1e-4)), e = softmax(z) - y;
-//   mse:           L = 1/2 mean_k (z_k - y_k)^2,                 e = z - y  (algorithms.md §1).
+//   mse:           L = 1/2 mean_k (z_k - y_k)^2,                 e = z - y  (algorithms.md §1);
+//   mse_mean:      the same L,                                    e = (z - y) / O.
 template <typename scalar_t>
 void online_readout(const OnlineNet<scalar_t>& net, const scalar_t* y, OnlineActivity<scalar_t>& act,
                     scalar_t* loss) {
@@ -68,6 +69,9 @@ void online_readout(const OnlineNet<scalar_t>& net, const scalar_t* y, OnlineAct
         l += e[o] * e[o];
       }
       l *= scalar_t(0.5) / O;
+      if (net.loss == Loss::MseMean) {
+        for (int64_t o = 0; o < O; ++o) e[o] /= O;
+      }
     }
     loss[b] = l;
   }

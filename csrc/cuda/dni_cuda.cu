@@ -38,6 +38,7 @@ void dni_online_cuda(const OnlineCall& c, const char* rule) {
     r.sg_l2 = static_cast<scalar_t>(o.sg_l2);
     r.fix_interval = o.fix_interval;
     r.approximate_jacobian = o.approximate_jacobian;
+    r.late_jacobian = o.late_jacobian;
     r.tanh_target = o.tanh_target;
     r.use_eligibility = o.alpha_e > 0;  // decided in double, as on the CPU
     r.in_prev = in_prev;

@@ -40,6 +40,7 @@ struct DniOnline {
   T lr_sg, lr_j, alpha_e, sg_l2;
   int64_t fix_interval;
   bool approximate_jacobian, tanh_target, use_eligibility;
+  bool late_jacobian;  // the 2019 order: J~ learns in phase 5, after the bootstrap of phase 3 read it
   // Workspace (global, allocated by the glue): in_prev, in_now (B, K); u, v, back, target,
   // scratch (the J~ residual, then J_t^T's workspace), s = U_t (B, n); ahat (B, m).
   T *in_prev, *in_now, *u, *v, *back, *target, *scratch, *s, *ahat;
@@ -60,6 +61,17 @@ struct DniOnline {
     T acc = 0;
     for (int64_t j = 0; j < K; ++j) acc += w[j] * in[j];
     return acc;
+  }
+
+  // J~ <- J~ - lr_j mean_b res_b a_{t-1,b}^T from the residual res = J~ a_{t-1} - a_t in scratch, one
+  // thread per entry.
+  __device__ void learn_jacobian(const OnlineActivity<T>& act, int64_t B, int64_t n, T w) const {
+    TLR_BLOCK_LOOP(idx, n * n) {
+      const int64_t i = idx / n, j = idx - i * n;
+      T g = 0;
+      for (int64_t b = 0; b < B; ++b) g += w * scratch[b * n + i] * act.prev[b * n + j];
+      J[idx] -= lr_j * g;
+    }
   }
 
   __device__ void step(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
@@ -87,14 +99,7 @@ struct DniOnline {
     __syncthreads();
 
     // Phase 2. J~ <- J~ - lr_j mean_b res_b a_{t-1,b}^T (W_a regresses a_t on a_{t-1}).
-    if (approximate_jacobian) {
-      TLR_BLOCK_LOOP(idx, n * n) {
-        const int64_t i = idx / n, j = idx - i * n;
-        T g = 0;
-        for (int64_t b = 0; b < B; ++b) g += w * scratch[b * n + i] * act.prev[b * n + j];
-        J[idx] -= lr_j * g;
-      }
-    }
+    if (approximate_jacobian && !late_jacobian) learn_jacobian(act, B, n, w);
     // U_{t-1} as predicted now, and the bootstrap from the frozen copy.
     TLR_BLOCK_LOOP(r, Bn) {
       const int64_t b = r / n, i = r - b * n;
@@ -132,6 +137,9 @@ struct DniOnline {
       if (refresh) A_frozen[p] = a_new;
     }
     if (threadIdx.x == 0) count[0] = refresh ? T(0) : count0 + T(1);
+    // The 2019 order: J~ learns now, after phase 3 read it (the residual of phase 1 is still in scratch:
+    // only the exact-J path of phase 3 writes scratch after phase 1).
+    if (approximate_jacobian && late_jacobian) learn_jacobian(act, B, n, w);
     __syncthreads();
 
     // Phase 6. U_t with the updated apical weights (or the supplied credit). q_prev and

@@ -74,7 +74,8 @@ __device__ void online_logits(const OnlineNet<T>& net, const OnlineActivity<T>& 
 // Loss and e_t from z_t, one thread per stream (O is small: 2 in the Add task):
 //   cross-entropy: L = -sum_k y_k log(max(softmax(z)_k, 1e-4)), e = softmax(z) - y
 //                  (max-subtracted softmax; the floor is in the loss only, algorithms.md §1, §7);
-//   mse:           L = 1/2 mean_k (z_k - y_k)^2, e = z - y (the gradient of 1/2 sum: the papers' quirk).
+//   mse:           L = 1/2 mean_k (z_k - y_k)^2, e = z - y (the gradient of 1/2 sum: the papers' quirk);
+//   mse_mean:      the same L, e = (z - y) / O (the gradient of the reported loss).
 template <typename T>
 __device__ void online_loss(const OnlineNet<T>& net, const T* y, const OnlineActivity<T>& act, T* loss) {
   const int64_t O = net.O;
@@ -98,6 +99,9 @@ __device__ void online_loss(const OnlineNet<T>& net, const T* y, const OnlineAct
         l += e[o] * e[o];
       }
       l *= T(0.5) / T(O);
+      if (net.loss == Loss::MseMean) {
+        for (int64_t o = 0; o < O; ++o) e[o] /= T(O);
+      }
     }
     loss[b] = l;
   }
