@@ -35,6 +35,8 @@ ONLINE = [
     ("rkf_rtrl-rho", rules.RKFRTRL(rho0=1.0, rho1=1.0)),
     ("kernl", rules.KeRNL()),
     ("kernl-reset", rules.KeRNL(sigma=1e-4, lr=1.0, reset_interval=7)),
+    ("kernl-2019-exact", rules.KeRNL(sigma=1e-3, version="2019-exact", learned_alpha_e=True)),
+    ("kernl-2019-approx", rules.KeRNL(sigma=1e-3, version="2019-approx")),
     ("dni", rules.DNI()),
     ("dni-switches", rules.DNI(approximate_jacobian=True, tanh_target=True, alpha_e=0.3, sg_l2=1e-3,
                                fix_interval=3, feedback="random")),

@@ -34,12 +34,17 @@ def check(got, ref, names, ctx):
 
 
 # ----------------------------------------------------------------------------- KeRNL
+KERNL_VARIANTS = [("2020", False), ("2019-approx", False), ("2019-exact", False), ("2019-approx", True),
+                  ("2019-exact", True)]
+
+
+@pytest.mark.parametrize("version,learned_alpha_e", KERNL_VARIANTS)
 @pytest.mark.parametrize("reset", [None, 7])
 @pytest.mark.parametrize("loss,alpha", [("cross_entropy", 1.0), ("mse", 0.6)])
 @pytest.mark.parametrize("B", [1, 2])
-def test_kernl_online_matches_reference(B, loss, alpha, reset):
+def test_kernl_online_matches_reference(B, loss, alpha, reset, version, learned_alpha_e):
     T, I, n, O = 300, 3, 5, 3
-    cfg = rules.KeRNL(sigma=0.05, lr=0.3, reset_interval=reset)
+    cfg = rules.KeRNL(sigma=0.05, lr=0.3, reset_interval=reset, version=version, learned_alpha_e=learned_alpha_e)
     x, y, hidden, weights = online_problem(T, B, I, n, O, loss, seed=401 + B)
     g = generator(402)
     init = cfg.online_state(B, n, I, generator=g, dtype=DT)
@@ -47,25 +52,43 @@ def test_kernl_online_matches_reference(B, loss, alpha, reset):
     noise = cfg.noise(T, B, n, g, dtype=DT)[0]
     got = run_op(cfg, x, y, hidden, weights, list(init.values()), alpha, loss, 0.05, [noise])
     ref = RA.kernl_online(x, y, hidden, init, *weights, noise, sigma=0.05, lr_aux=0.3, reset_interval=reset,
-                          alpha=alpha, loss=loss, lr=0.05)
-    check(got, ref, list(init), f"kernl B={B} {loss} reset={reset}")
+                          alpha=alpha, loss=loss, lr=0.05, version=version, learned_alpha_e=learned_alpha_e)
+    check(got, ref, list(init), f"kernl {version} {learned_alpha_e} B={B} {loss} reset={reset}")
     A, rates = got[3][1], got[3][2]
-    assert (A - torch.eye(n, dtype=DT)).norm() > 1e-3 and (rates - 0.8).norm() > 1e-4, "A and the rates did not learn"
+    assert (A - torch.eye(n, dtype=DT)).norm() > 1e-3 and (rates - init["kernl_rates"]).norm() > 1e-4, \
+        "A and the rates did not learn"
 
 
+@pytest.mark.parametrize("version,learned_alpha_e", KERNL_VARIANTS)
 @pytest.mark.parametrize("B", [1, 3])
-def test_kernl_sequence_form_matches_reference(B):
+def test_kernl_sequence_form_matches_reference(B, version, learned_alpha_e):
     T, I, n, alpha = 15, 3, 5, 0.7
     p = problem(T, B, I, n, seed=403)
     g = generator(404)
     A, rates = randn(n, n, gen=g, scale=0.5) + torch.eye(n, dtype=DT), torch.rand(n, generator=g, dtype=DT) * 1.2
     out, dphi = ops.leaky_rnn_forward(p["x"], p["h0"], p["weight_hh"], p["weight_ih"], p["bias"], alpha, "tanh")
     got = ops.leaky_rnn_rule_backward(p["grad_output"], p["x"], p["h0"], p["weight_hh"], p["weight_ih"], out, dphi,
-                                      alpha, "kernl", [], [A, rates])
+                                      alpha, "kernl", rules.KeRNL(version=version, learned_alpha_e=learned_alpha_e)
+                                      .sequence_options(alpha), [A, rates])
     want = RA.kernl_sequence_grads(p["x"], p["h0"], p["weight_hh"], p["weight_ih"], p["bias"], alpha, "tanh",
-                                   p["grad_output"], A, rates)
+                                   p["grad_output"], A, rates, version=version, learned_alpha_e=learned_alpha_e)
     for a, b in zip(got, want):
         assert_rel(a, b, TOL, "kernl sequence form")
+
+
+def test_kernl_versions_follow_the_spec():
+    """The 2019 variants against their equations directly (one step of the filters from a known state), and
+    the exact kernel's rates drawn as 10^-U(0, 2)."""
+    k = RA.kernl_kernel(torch.tensor([0.5, 1.5, 0.01], dtype=DT), "2019-exact")
+    assert_rel(k, torch.exp(-torch.tensor([0.5, 1.5, 0.01], dtype=DT)), 1e-15, "exact kernel")
+    assert_rel(RA.kernl_kernel(torch.tensor([0.5, 1.5], dtype=DT)), torch.tensor([0.5, 0.0], dtype=DT), 1e-15, "approx")
+    rates = rules.KeRNL(version="2019-exact").online_state(1, 4000, 2, generator=generator(5), dtype=DT)["kernl_rates"]
+    logs = -torch.log10(rates)
+    assert logs.min() >= 0 and logs.max() <= 2 and abs(logs.mean().item() - 1) < 0.05, "10^-U(0, 2)"
+    assert torch.equal(rules.KeRNL(version="2019-approx").online_state(1, 4, 2, dtype=DT)["kernl_rates"],
+                       torch.full((4,), 0.8, dtype=DT))
+    with pytest.raises(ValueError, match="version in"):
+        rules.KeRNL(version="2018")
 
 
 def test_kernl_with_identity_and_frozen_rates_is_rflo():

@@ -88,7 +88,10 @@ OPTION_CASES = [
                                  r"but got -1e-05"),
     ("kernl", [1e-5, -5.0, 0.0], r"expected lr \(rule_options\[1\] of rule 'kernl'\)"),
     ("kernl", [1e-5, 5.0, 2.5], r"expected reset_interval \(rule_options\[2\] of rule 'kernl'\) to be an integer"),
-    ("kernl", [1e-5], r"rule 'kernl' takes rule_options = \[\] or \[sigma, lr, reset_interval\], but got 1 values"),
+    ("kernl", [1e-5], r"rule 'kernl' takes rule_options = \[\] or \[sigma, lr, reset_interval\] or \[sigma, lr, "
+                      r"reset_interval, version, learned_alpha_e\], but got 1 values"),
+    ("kernl", [1e-5, 1.0, 0, 3, 0], r"expected version \(rule_options\[3\] of rule 'kernl'\) to be 0 \(2020\), 1 "
+                                    r"\(2019, approximate kernel\) or 2 \(2019, exact kernel\), but got 3"),
     ("output_only", [1.0, 2.0], r"rule 'output_only' takes rule_options = \[\], but got 2 values"),
 ]
 

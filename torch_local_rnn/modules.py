@@ -70,7 +70,8 @@ class LocalRNN(nn.Module):
         noise = torch.Generator()
         noise.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=generator)) if self.stochastic else 0)
         self.register_buffer("rng_state", noise.get_state() if self.stochastic else None)
-        fixed = self.rule.sequence_tensors(int(hidden_size), dtype=dtype, device=device)
+        # KeRNL's A and rates (the exact 2019 kernel draws its rates from ``generator``)
+        fixed = self.rule.sequence_tensors(int(hidden_size), generator=generator, dtype=dtype, device=device)
         self.register_buffer("kernl_mixing", fixed.get("kernl_mixing"))
         self.register_buffer("kernl_rates", fixed.get("kernl_rates"))
 

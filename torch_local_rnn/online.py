@@ -63,7 +63,6 @@ class OnlineLearner(nn.Module):
         n, i, o = rnn.hidden_size, rnn.input_size, readout.out_features
         like = dict(dtype=rnn.weight_hh.dtype, device=rnn.weight_hh.device)
         self.register_buffer("hidden", torch.zeros(batch_size, n, **like))
-        self._like = like
         fb = getattr(self.rule, "feedback", "symmetric")
         if isinstance(fb, str) and fb == "random":  # W_FB ~ N(0, 1/n_out), fixed (algorithms.md §1.1)
             fb = (torch.randn(o, n, generator=generator, dtype=torch.float64) / o ** 0.5).to(**like)

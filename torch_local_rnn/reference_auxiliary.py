@@ -10,21 +10,28 @@ from .reference import (_online_loop, _pre_activations, _split, _with_input_grad
                         presynaptic)
 
 
+def kernl_kernel(rates: Tensor, version: str = "2020") -> Tensor:
+    """k of §3.7: max(0, 1 - rates); the 2019 exact kernel exp(-rates)."""
+    return torch.exp(-rates) if version == "2019-exact" else torch.clamp(1.0 - rates, min=0.0)
+
+
 def kernl_sequence_grads(x: Tensor, h0: Optional[Tensor], W_hh: Tensor, W_ih: Tensor, b: Tensor, alpha: float,
-                         nonlinearity: str, grad_output: Tensor, mixing: Tensor, rates: Tensor):
+                         nonlinearity: str, grad_output: Tensor, mixing: Tensor, rates: Tensor, version: str = "2020",
+                         learned_alpha_e: bool = False):
     """KeRNL with A and the rates frozen, traces from 0, explicit per-stream traces:
-    B_t = diag(k) B_{t-1} + alpha phi'(h_t) ahat_t^T,  k = max(0, 1 - rates);  G = sum_t diag(A^T g_t) B_t."""
+    B_t = diag(k) B_{t-1} + alpha phi'(h_t) ahat_t^T (learned_alpha_e: (1 - k) for alpha);  G = sum_t diag(A^T g_t) B_t."""
     T, B, I = x.shape
     n = W_hh.shape[0]
     states, pre = _pre_activations(x, h0, W_hh, W_ih, b, alpha, nonlinearity)
     a0 = torch.zeros(B, n, dtype=x.dtype) if h0 is None else h0
-    k = torch.clamp(1.0 - rates, min=0.0)
+    k = kernl_kernel(rates, version)
+    immediate = (1.0 - k) if learned_alpha_e else alpha
     trace = torch.zeros(B, n, n + I + 1, dtype=x.dtype)
     G = torch.zeros(n, n + I + 1, dtype=x.dtype)
     for t in range(T):
         prev = a0 if t == 0 else states[t - 1]
         ahat = presynaptic(prev, x[t])
-        trace = k[None, :, None] * trace + (alpha * phi_prime(pre[t], nonlinearity))[:, :, None] * ahat[:, None, :]
+        trace = k[None, :, None] * trace + (immediate * phi_prime(pre[t], nonlinearity))[:, :, None] * ahat[:, None, :]
         G = G + ((grad_output[t] @ mixing)[:, :, None] * trace).sum(0)
     return _with_input_grads(x, h0, W_hh, W_ih, b, alpha, nonlinearity, grad_output, _split(G, n, I))
 
@@ -32,8 +39,11 @@ def kernl_sequence_grads(x: Tensor, h0: Optional[Tensor], W_hh: Tensor, W_ih: Te
 def kernl_online(x: Tensor, y: Tensor, hidden: Tensor, state: dict, weight_hh: Tensor, weight_ih: Tensor,
                  bias: Tensor, weight_out: Tensor, bias_out: Tensor, noise: Tensor, sigma: float = 1e-5,
                  lr_aux: float = 5.0, reset_interval: Optional[int] = None, feedback: Optional[Tensor] = None,
-                 alpha: float = 1.0, nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4):
-    """Online KeRNL (v2020), functional. ``state`` holds the op's carried tensors by the names of
+                 alpha: float = 1.0, nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4,
+                 version: str = "2020", learned_alpha_e: bool = False):
+    """Online KeRNL (v2020; version "2019-approx" / "2019-exact": Omega <- k Omega + (1 - k) zeta, and the
+    exact kernel k = exp(-rates) with Gamma <- k (Gamma - Omega); learned_alpha_e: the trace's immediate
+    factor 1 - k instead of alpha), functional. ``state`` holds the op's carried tensors by the names of
     rules.KeRNL.online_state (trace, kernl_mixing, kernl_rates, kernl_omega, kernl_gamma, kernl_zeta,
     kernl_perturbed, kernl_count); returns them updated in ``state``. Steps 1-11 of §3.7, then
     G = 1/B sum_b diag(A^T q_b) B_b with the updated A."""
@@ -41,7 +51,7 @@ def kernl_online(x: Tensor, y: Tensor, hidden: Tensor, state: dict, weight_hh: T
     B = hidden.shape[0]
 
     def step(t, ahat, d, q, W_hh, ctx):
-        k = torch.clamp(1.0 - st["kernl_rates"], min=0.0)
+        k = kernl_kernel(st["kernl_rates"], version)
         if reset_interval and int(st["kernl_count"].item()) % reset_interval == 0:
             st["kernl_perturbed"] = ctx["a_new"].clone()
             for name in ("kernl_omega", "kernl_gamma", "trace"):
@@ -50,9 +60,14 @@ def kernl_online(x: Tensor, y: Tensor, hidden: Tensor, state: dict, weight_hh: T
         h = moved @ W_hh.T + ctx["x"] @ ctx["W_ih"].T + ctx["b"]
         st["kernl_perturbed"] = (1 - alpha) * moved + alpha * phi(h, nonlinearity)
         st["kernl_zeta"] = sigma * noise[t]
-        st["kernl_gamma"] = k * st["kernl_gamma"] - st["kernl_omega"]
-        st["kernl_omega"] = k * st["kernl_omega"] + st["kernl_zeta"]
-        st["trace"] = k[None, :, None] * st["trace"] + (alpha * d)[:, :, None] * ahat[:, None, :]
+        if version == "2019-exact":
+            st["kernl_gamma"] = k * (st["kernl_gamma"] - st["kernl_omega"])
+        else:
+            st["kernl_gamma"] = k * st["kernl_gamma"] - st["kernl_omega"]
+        injected = st["kernl_zeta"] if version == "2020" else (1.0 - k) * st["kernl_zeta"]
+        st["kernl_omega"] = k * st["kernl_omega"] + injected
+        immediate = (1.0 - k) if learned_alpha_e else alpha
+        st["trace"] = k[None, :, None] * st["trace"] + (immediate * d)[:, :, None] * ahat[:, None, :]
         A = st["kernl_mixing"]
         eps = st["kernl_omega"] @ A.T - (st["kernl_perturbed"] - ctx["a_new"])   # (B, n)
         grad_A = (eps[:, :, None] * st["kernl_omega"][:, None, :]).mean(0)

@@ -25,6 +25,7 @@ def _check_feedback(who: str, feedback) -> None:
 
 
 PERTURBED_INITS = ("run_start_state", "construction_state")
+KERNL_VERSIONS = ("2020", "2019-approx", "2019-exact")  # rule_options[3] is the index
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,10 @@ class KeRNL(_Rule):
     sigma: the perturbation size (zeta ~ N(0, sigma^2)); lr: the SGD rate of A and the rates (the papers
     scale it as base / sigma for tiny sigma); reset_interval: T_reset (None: never); initial_rates: the
     rates' start (0.8 in the code). With A = I and rates = alpha held fixed (lr = 0) KeRNL is RFLO.
+    version (§9 kernl_version): "2020", or the 2019 code's "2019-approx" (Omega <- k Omega + (1 - k) zeta) and
+    "2019-exact" (also k = exp(-rates), Gamma <- k (Gamma - Omega), rates drawn as 10^-U(0, 2)); initial_rates
+    (None: the version's default, 0.8 for the approximate kernel) sets every rate; learned_alpha_e: the trace's
+    immediate term (1 - k) phi'(h) ahat^T instead of alpha phi'(h) ahat^T (a 2019 option).
     perturbed_init: where the perturbed copy's state starts (§3.7 quirk (ii)): "run_start_state" (the
     network's own start, as in the latest code) or "construction_state" (an independent random state
     a = phi(h), h ~ N(0, 1), as the 2019/2020 code's copy kept the state it was built with while each run
@@ -46,16 +51,22 @@ class KeRNL(_Rule):
     sigma: float = 1e-5
     lr: float = 5.0
     reset_interval: Optional[int] = None
-    initial_rates: float = 0.8
+    initial_rates: Optional[float] = None
     feedback: Union[str, Tensor] = "symmetric"
     perturbed_init: str = "run_start_state"
+    version: str = "2020"
+    learned_alpha_e: bool = False
 
     name = "kernl"
     stochastic = True
     learned_state = ("kernl_mixing", "kernl_rates")
 
     def __post_init__(self):
-        _nonnegative("KeRNL", sigma=self.sigma, lr=self.lr, initial_rates=self.initial_rates)
+        _nonnegative("KeRNL", sigma=self.sigma, lr=self.lr)
+        if self.initial_rates is not None:
+            _nonnegative("KeRNL", initial_rates=self.initial_rates)
+        if self.version not in KERNL_VERSIONS:
+            raise ValueError(f"KeRNL: expected version in {KERNL_VERSIONS}, but got {self.version!r}")
         if self.reset_interval is not None and (isinstance(self.reset_interval, bool)
                                                 or not isinstance(self.reset_interval, int)
                                                 or self.reset_interval < 1):
@@ -66,7 +77,17 @@ class KeRNL(_Rule):
             raise ValueError(f"KeRNL: expected perturbed_init in {PERTURBED_INITS}, but got {self.perturbed_init!r}")
 
     def sequence_options(self, alpha):
-        return [float(self.sigma), float(self.lr), float(self.reset_interval or 0)]
+        return [float(self.sigma), float(self.lr), float(self.reset_interval or 0),
+                float(KERNL_VERSIONS.index(self.version)), float(self.learned_alpha_e)]
+
+    def _rates(self, hidden, generator, like):
+        """The learned rates' start: initial_rates for every unit; by default 0.8, or for the exact kernel
+        10^-U(0, 2) per unit (the 2019 code)."""
+        if self.initial_rates is not None:
+            return torch.full((hidden,), float(self.initial_rates), **like)
+        if self.version == "2019-exact":
+            return (10.0 ** (-2.0 * torch.rand(hidden, generator=generator, dtype=torch.float64))).to(**like)
+        return torch.full((hidden,), 0.8, **like)
 
     def online_state(self, batch, hidden, inputs, *, generator=None, start=None, random_state=None, **kw):
         """start: the network's state at the run's start (default zeros); random_state(generator): a random
@@ -83,16 +104,15 @@ class KeRNL(_Rule):
             perturbed = z(batch, hidden) if start is None else start.detach().clone().to(**like)
         return {"trace": z(batch, hidden, hidden + inputs + 1),
                 "kernl_mixing": torch.eye(hidden, **like),
-                "kernl_rates": torch.full((hidden,), float(self.initial_rates), **like),
+                "kernl_rates": self._rates(hidden, generator, like),
                 "kernl_omega": z(batch, hidden), "kernl_gamma": z(batch, hidden), "kernl_zeta": zeta,
                 "kernl_perturbed": perturbed, "kernl_count": z(1)}
 
     def noise(self, steps, batch, hidden, generator=None, **like):
         return [standard_normal((steps, batch, hidden), generator).to(**like)]
 
-    def sequence_tensors(self, hidden, **like):
-        return {"kernl_mixing": torch.eye(hidden, **like),
-                "kernl_rates": torch.full((hidden,), float(self.initial_rates), **like)}
+    def sequence_tensors(self, hidden, generator=None, **like):
+        return {"kernl_mixing": torch.eye(hidden, **like), "kernl_rates": self._rates(hidden, generator, _like(like))}
 
 
 @dataclass(frozen=True)

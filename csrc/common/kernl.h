@@ -5,6 +5,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <ATen/TensorOperators.h>
 #include <ATen/ops/mm.h>
 
 #include <cmath>
@@ -55,21 +56,29 @@ inline KernlOnlineInputs check_kernl_online(const OnlineCall& c) {
   return {o, std::move(noise)};
 }
 
+// The kernel k of every unit from the rates (common/kernl_variant.h), as a tensor.
+inline at::Tensor kernl_kernel_tensor(KernlVersion v, const at::Tensor& rates) {
+  return v == KernlVersion::V2019Exact ? rates.neg().exp() : rates.neg().add(1.0).clamp_min(0.0);
+}
+
 // The sequence form with A and alpha~ frozen (rule_tensors = [A, rates]): c~_t = A^T g_t for
-// every row at once, then reverse_filter(credit (T, B, n), rates (n)) turns it in place into
-// c~_t = A^T g_t + k (.) c~_{t+1} with k = max(0, 1 - rates) (the backend's own loop), and
-// G = sum_t (alpha phi'(h_t) (.) c~_t) ahat_t^T comes from the shared GEMMs.
+// every row at once, then reverse_filter(credit (T, B, n), k (n)) turns it in place into
+// c~_t = A^T g_t + k (.) c~_{t+1} (the backend's own loop), and
+// G = sum_t (alpha phi'(h_t) (.) c~_t) ahat_t^T comes from the shared GEMMs (learned_alpha_e: 1 - k
+// in place of alpha).
 template <typename ReverseFilter>
 BackwardResult kernl_backward(const SequenceArgs& a, ReverseFilter&& reverse_filter) {
   constexpr const char* op = "leaky_rnn_rule_backward";
-  parse_kernl_options(a.options, op);
+  const KernlOptions o = parse_kernl_options(a.options, op);
   const int64_t T = a.x.size(0), B = a.x.size(1), n = a.weight_hh.size(0);
   check_rule_tensor_count(a.tensors, 2, op, "kernl", "[A (hidden_size, hidden_size), rates (hidden_size)]");
   const at::Tensor A = rule_tensor(a.tensors, 0, a.x, {n, n}, op, "rule_tensors[0] (kernl A)",
                                    "(hidden_size, hidden_size)");
   const at::Tensor rates = rule_tensor(a.tensors, 1, a.x, {n}, op, "rule_tensors[1] (kernl rates)", "(hidden_size,)");
   at::Tensor credit = at::mm(a.grad_output.reshape({T * B, n}), A).view({T, B, n});
-  reverse_filter(credit, rates);
+  const at::Tensor k = kernl_kernel_tensor(o.version, rates);
+  reverse_filter(credit, k);
+  if (o.learned_alpha_e) return result_from_credit(a, a.dphi.mul(k.neg().add(1.0)).mul(credit));
   // (alpha phi') (.) c~, the order the CPU's `alpha * dphi * credit` always had.
   return result_from_credit(a, a.dphi.mul(a.alpha).mul(credit));
 }

@@ -84,14 +84,21 @@ FactoredOptions parse_factored_options(const std::string& rule, c10::ArrayRef<do
 
 KernlOptions parse_kernl_options(c10::ArrayRef<double> options, const char* op) {
   const std::string rule = "kernl";
-  TORCH_CHECK(options.empty() || options.size() == 3, op,
-              ": rule 'kernl' takes rule_options = [] or [sigma, lr, reset_interval], but got ", options.size(),
-              " values");
+  TORCH_CHECK(options.empty() || options.size() == 3 || options.size() == 5, op,
+              ": rule 'kernl' takes rule_options = [] or [sigma, lr, reset_interval] or [sigma, lr, reset_interval, "
+              "version, learned_alpha_e], but got ", options.size(), " values");
   KernlOptions o;
-  if (options.size() == 3) {
+  if (options.size() >= 3) {
     o.sigma = nonnegative_option(options, 0, rule, "sigma", op);
     o.lr = nonnegative_option(options, 1, rule, "lr", op);
     o.reset_interval = int_option(options, 2, rule, "reset_interval", op, 0);
+  }
+  if (options.size() == 5) {
+    const int64_t v = int_option(options, 3, rule, "version", op, 0);
+    TORCH_CHECK(v <= 2, op, ": expected version (rule_options[3] of rule 'kernl') to be 0 (2020), 1 (2019, "
+                "approximate kernel) or 2 (2019, exact kernel), but got ", v);
+    o.version = static_cast<KernlVersion>(v);
+    o.learned_alpha_e = flag_option(options, 4, rule, "learned_alpha_e", op);
   }
   return o;
 }

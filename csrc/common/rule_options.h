@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "kernl_variant.h"
+
 namespace torch_local_rnn {
 
 // Bptt and Rflo have ops of their own; every other rule goes through leaky_rnn_rule_backward.
@@ -53,10 +55,13 @@ struct FactoredOptions {
 };
 FactoredOptions parse_factored_options(const std::string& rule, c10::ArrayRef<double> options, const char* op);
 
-// KeRNL (§3.7): [] or [sigma, lr, reset_interval] (reset_interval 0: never reset).
+// KeRNL (§3.7): [] or [sigma, lr, reset_interval] (reset_interval 0: never reset) or [..., version,
+// learned_alpha_e] (version 0: 2020, 1: 2019 approximate kernel, 2: 2019 exact kernel; common/kernl_variant.h).
 struct KernlOptions {
   double sigma = 1e-5, lr = 5.0;
   int64_t reset_interval = 0;
+  KernlVersion version = KernlVersion::V2020;
+  bool learned_alpha_e = false;
 };
 KernlOptions parse_kernl_options(c10::ArrayRef<double> options, const char* op);
 

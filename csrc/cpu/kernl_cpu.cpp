@@ -6,7 +6,8 @@
 //   B <- diag(k) B + alpha phi'(h_t) ahat_t^T
 //   eps = A Omega - (a~ - a_t);  A -= lr eps Omega^T;  alpha~ -= lr (A^T eps) (.) Gamma
 //   G = diag(A^T q_t) B   (with the updated A)
-// O(n^2 + n m) per step. The sequence form (A, alpha~ frozen, given) needs no trace: with
+// O(n^2 + n m) per step. The 2019 variants (common/kernl_variant.h) change k, the filters and the
+// trace's immediate factor. The sequence form (A, alpha~ frozen, given) needs no trace: with
 // c~_t = A^T g_t + k (.) c~_{t+1}, G = sum_t (alpha phi'(h_t) (.) c~_t) ahat_t^T (the GEMM form).
 // The checks and the sequence form's GEMMs are shared with cuda/kernl_cuda.cu (common/kernl.h).
 #include <ATen/ATen.h>
@@ -21,12 +22,6 @@
 namespace torch_local_rnn {
 namespace {
 
-// k_i = max(0, 1 - alpha~_i).
-template <typename scalar_t>
-void kernel_from_rates(const scalar_t* rates, int64_t n, scalar_t* k) {
-  for (int64_t i = 0; i < n; ++i) k[i] = std::max(scalar_t(0), 1 - rates[i]);
-}
-
 template <typename scalar_t>
 struct KernlRule {
   scalar_t *trace, *A, *rates, *omega, *gamma, *zeta, *perturbed, *count;
@@ -37,7 +32,7 @@ struct KernlRule {
   void step(const OnlineNet<scalar_t>& net, const scalar_t* x, const OnlineActivity<scalar_t>& act) {
     const int64_t B = net.B, n = net.n, I = net.I, m = n + I + 1;
     const scalar_t alpha = net.alpha, sigma = static_cast<scalar_t>(o.sigma);
-    kernel_from_rates(rates, n, k);
+    for (int64_t i = 0; i < n; ++i) k[i] = kernl_kernel(o.version, rates[i]);
     if (o.reset_interval > 0 && count[0] == 0) {  // T_reset: restart the perturbed copy and the filters
       std::copy(act.state, act.state + B * n, perturbed);
       std::fill(omega, omega + B * n, scalar_t(0));
@@ -58,8 +53,7 @@ struct KernlRule {
       const scalar_t* nu = noise + (act.t * B + b) * n;
       for (int64_t i = 0; i < n; ++i) {
         zb[i] = sigma * nu[i];
-        gb[i] = k[i] * gb[i] - ob[i];
-        ob[i] = k[i] * ob[i] + zb[i];
+        kernl_filters(o.version, k[i], zb[i], gb[i], ob[i]);
       }
       const scalar_t* ab = act.state + b * n;
       for (int64_t i = 0; i < n; ++i) {  // eps = A Omega - (a~ - a_t)
@@ -87,7 +81,8 @@ struct KernlRule {
         for (int64_t b = 0; b < B; ++b) {
           scalar_t* tb = trace + (b * n + i) * m;
           const scalar_t* a_hat = ahat + b * m;
-          const scalar_t ki = k[i], s = alpha * act.dphi[b * n + i], w = aq[b * n + i] / B;
+          const scalar_t ki = k[i], w = aq[b * n + i] / B;
+          const scalar_t s = kernl_immediate(o.learned_alpha_e, alpha, ki) * act.dphi[b * n + i];
           for (int64_t j = 0; j < m; ++j) {
             tb[j] = ki * tb[j] + s * a_hat[j];
             g[j] += w * tb[j];
@@ -119,11 +114,9 @@ void kernl_online_cpu(const OnlineCall& c) {
 
 BackwardResult kernl_backward_cpu(const SequenceArgs& a) {
   // The reverse filter c~_t += k (.) c~_{t+1} in place, one (b, i) row of time per task.
-  return kernl_backward(a, [&](const at::Tensor& credit, const at::Tensor& rates) {
+  return kernl_backward(a, [&](const at::Tensor& credit, const at::Tensor& k) {
     const int64_t T = credit.size(0), B = credit.size(1), n = credit.size(2);
-    at::Tensor k = at::empty({n}, credit.options());
     AT_DISPATCH_FLOATING_TYPES(credit.scalar_type(), "leaky_rnn_rule_backward", [&] {
-      kernel_from_rates(rates.data_ptr<scalar_t>(), n, k.data_ptr<scalar_t>());
       scalar_t* c = credit.data_ptr<scalar_t>();
       const scalar_t* kp = k.data_ptr<scalar_t>();
       at::parallel_for(0, B * n, std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, T)),

@@ -21,13 +21,13 @@ namespace torch_local_rnn {
 namespace {
 
 BackwardResult kernl_backward_cuda(const SequenceArgs& a) {
-  return kernl_backward(a, [&](const at::Tensor& credit, const at::Tensor& rates) {
+  return kernl_backward(a, [&](const at::Tensor& credit, const at::Tensor& k) {
     const c10::cuda::CUDAGuard guard(credit.device());
     const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
     AT_DISPATCH_FLOATING_TYPES(credit.scalar_type(), "leaky_rnn_rule_backward", [&] {
       kernels::KernlFilterParams<scalar_t> p{};
       p.credit = credit.data_ptr<scalar_t>();
-      p.rates = rates.data_ptr<scalar_t>();
+      p.kernel = k.data_ptr<scalar_t>();
       p.steps = credit.size(0);
       p.count = credit.size(1) * credit.size(2);
       p.n = credit.size(2);
@@ -58,6 +58,8 @@ void kernl_online_cuda(const OnlineCall& c) {
     rule.count = p(7);
     rule.noise = in.noise.data_ptr<scalar_t>();
     rule.sigma = static_cast<scalar_t>(o.sigma);
+    rule.version = o.version;
+    rule.learned_alpha_e = o.learned_alpha_e;
     rule.lr = static_cast<scalar_t>(o.lr);
     rule.reset_interval = o.reset_interval;
     rule.moved = w;

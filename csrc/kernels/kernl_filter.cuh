@@ -1,12 +1,11 @@
 // KeRNL's sequence form (algorithms.md §3.7) with A and alpha~ frozen: the reverse-time filter
-//   c~_t = A^T g_t + k (.) c~_{t+1},   k = max(0, 1 - alpha~),
+//   c~_t = A^T g_t + k (.) c~_{t+1},   k from alpha~ by the version (common/kernl_variant.h),
 // applied in place to credit = A^T g_t (computed for every row at once by one GEMM). Every
 // (b, i) filters on its own, so one thread owns one of the B*n scalars and walks time backwards
 // with c~_{t+1} in a register: a single launch for the whole window, coalesced at every t.
 #pragma once
 
 #include "common.cuh"
-#include "kernl_online.cuh"
 
 namespace torch_local_rnn {
 namespace kernels {
@@ -14,7 +13,7 @@ namespace kernels {
 template <typename T>
 struct KernlFilterParams {
   T* credit;        // (steps, count): A^T g_t on entry, c~_t on exit
-  const T* rates;   // (n): alpha~
+  const T* kernel;  // (n): k of every unit (common/kernl.h, kernl_kernel_tensor)
   int64_t steps;    // T
   int64_t count;    // B * n
   int64_t n;        // hidden units: the unit of row r is r % n
@@ -23,7 +22,7 @@ struct KernlFilterParams {
 template <typename T>
 __global__ void kernl_filter_kernel(KernlFilterParams<T> p) {
   TLR_GRID_LOOP(r, p.count) {
-    const T k = kernl_kernel(p.rates[r % p.n]);
+    const T k = p.kernel[r % p.n];
     T next = p.credit[(p.steps - 1) * p.count + r];
     for (int64_t t = p.steps - 2; t >= 0; --t) {
       T& c = p.credit[t * p.count + r];

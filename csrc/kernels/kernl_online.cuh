@@ -11,18 +11,12 @@
 #pragma once
 
 #include "../common/activation.h"
+#include "../common/kernl_variant.h"
 #include "common.cuh"
 #include "online_rule.cuh"
 
 namespace torch_local_rnn {
 namespace kernels {
-
-// k_i = max(0, 1 - alpha~_i), as std::max(0, 1 - rate) on the CPU (0 when the rate is NaN).
-template <typename T>
-__device__ __forceinline__ T kernl_kernel(T rate) {
-  const T k = T(1) - rate;
-  return T(0) < k ? k : T(0);
-}
 
 template <typename T>
 struct KernlOnline {
@@ -36,6 +30,8 @@ struct KernlOnline {
   T* count;      // (1): steps since the last reset (T_reset)
   const T* noise;  // (steps, B, n): standard normal draws, zeta_t = sigma noise_t
   T sigma, lr;     // perturbation size; SGD rate of A and alpha~
+  KernlVersion version;  // common/kernl_variant.h
+  bool learned_alpha_e;
   int64_t reset_interval;  // T_reset, 0: never
   T* moved;  // (B, n) scratch: a~ + zeta
   T* eps;    // (B, n) scratch: the prediction error, then A^T q_t
@@ -76,18 +72,21 @@ struct KernlOnline {
       for (int64_t j = 0; j < n; ++j) h += wr[j] * mb[j];
       for (int64_t j = 0; j < I; ++j) h += ur[j] * xb[j];
       perturbed[r] = (T(1) - alpha) * moved[r] + alpha * activate(net.f, h);
-      const T k = kernl_kernel(rates[i]);
+      const T k = kernl_kernel(version, rates[i]);
       const T z = sigma * nu[r];
       zeta[r] = z;
-      gamma[r] = k * gamma[r] - omega[r];
-      omega[r] = k * omega[r] + z;
+      T g = gamma[r], o = omega[r];
+      kernl_filters(version, k, z, g, o);
+      gamma[r] = g;
+      omega[r] = o;
     }
     TLR_BLOCK_LOOP(idx, Bn * m) {
       const int64_t r = idx / m, j = idx - r * m;
       const int64_t b = r / n, i = r - b * n;
       const T pre = j < n ? act.prev[b * n + j] : (j < n + I ? x[b * I + (j - n)] : T(1));
       const T old = reset ? T(0) : trace[idx];
-      trace[idx] = kernl_kernel(rates[i]) * old + alpha * act.dphi[r] * pre;
+      const T k = kernl_kernel(version, rates[i]);
+      trace[idx] = k * old + kernl_immediate(learned_alpha_e, alpha, k) * act.dphi[r] * pre;
     }
     __syncthreads();
 
