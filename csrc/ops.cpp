@@ -57,27 +57,29 @@ at::Tensor online_learn(c10::string_view rule, const at::Tensor& x, const at::Te
                         at::Tensor& bias_out, at::TensorList state, const std::optional<at::Tensor>& rec_grad,
                         const std::optional<at::Tensor>& feedback, double alpha, c10::string_view nonlinearity,
                         c10::string_view loss, double lr, c10::ArrayRef<double> rule_options,
-                        at::TensorList rule_tensors, const std::optional<at::Tensor>& record) {
+                        at::TensorList rule_tensors, const std::optional<at::Tensor>& record, double l2) {
   static auto op = find_op<at::Tensor(c10::string_view, const at::Tensor&, const at::Tensor&, const at::Tensor&,
                                       const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
                                       const at::Tensor&, at::TensorList, const std::optional<at::Tensor>&,
                                       const std::optional<at::Tensor>&, double, c10::string_view, c10::string_view,
                                       double, c10::ArrayRef<double>, at::TensorList,
-                                      const std::optional<at::Tensor>&)>("torch_local_rnn::online_learn");
+                                      const std::optional<at::Tensor>&, double)>("torch_local_rnn::online_learn");
   return op.call(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, state, rec_grad, feedback,
-                 alpha, nonlinearity, loss, lr, rule_options, rule_tensors, record);
+                 alpha, nonlinearity, loss, lr, rule_options, rule_tensors, record, l2);
 }
 
 at::Tensor rflo_online(const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden, at::Tensor& trace,
                        at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,
                        at::Tensor& bias_out, const std::optional<at::Tensor>& feedback, double alpha,
-                       double trace_alpha, c10::string_view nonlinearity, c10::string_view loss, double lr) {
+                       double trace_alpha, c10::string_view nonlinearity, c10::string_view loss, double lr,
+                       double l2) {
   static auto op = find_op<at::Tensor(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
                                       const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
                                       const at::Tensor&, const std::optional<at::Tensor>&, double, double,
-                                      c10::string_view, c10::string_view, double)>("torch_local_rnn::rflo_online");
+                                      c10::string_view, c10::string_view, double, double)>(
+      "torch_local_rnn::rflo_online");
   return op.call(x, y, hidden, trace, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
-                 trace_alpha, nonlinearity, loss, lr);
+                 trace_alpha, nonlinearity, loss, lr, l2);
 }
 
 int64_t cuda_version() {

@@ -52,12 +52,13 @@ TORCH_LIBRARY(torch_local_rnn, m) {
   // (mean over streams) is added to it: with lr = 0 that is the rule's gradient estimate.
   // rule_tensors are read-only per-step inputs of the rule (the noise draws of the stochastic
   // rules, (T, B, k)); `record`, for the rules that record (dni, dni_b), receives per-step
-  // internal signals (T, B, k, n).
+  // internal signals (T, B, k, n). l2 adds l2 W to the gradients of W_hh, W_ih and W_out (not the
+  // biases), every step (algorithms.md §2.1 4d).
   m.def(
       "online_learn(str rule, Tensor x, Tensor y, Tensor(a!) hidden, Tensor(b!) weight_hh, "
       "Tensor(c!) weight_ih, Tensor(d!) bias, Tensor(e!) weight_out, Tensor(f!) bias_out, "
       "Tensor(g!)[] state, Tensor(h!)? rec_grad, Tensor? feedback, float alpha, str nonlinearity, "
-      "str loss, float lr, float[] rule_options, Tensor[] rule_tensors, Tensor(i!)? record=None) -> Tensor");
+      "str loss, float lr, float[] rule_options, Tensor[] rule_tensors, Tensor(i!)? record=None, float l2=0.0) -> Tensor");
 
   // Online RFLO (algorithms.md §2.1 order): per step forward, readout z = W_out a + b_out,
   // loss, trace update, gradients, SGD update of all weights in place. Carries `hidden`
@@ -66,7 +67,7 @@ TORCH_LIBRARY(torch_local_rnn, m) {
       "rflo_online(Tensor x, Tensor y, Tensor(a!) hidden, Tensor(b!) trace, "
       "Tensor(c!) weight_hh, Tensor(d!) weight_ih, Tensor(e!) bias, Tensor(f!) weight_out, "
       "Tensor(g!) bias_out, Tensor? feedback, float alpha, float trace_alpha, str nonlinearity, "
-      "str loss, float lr) -> Tensor");
+      "str loss, float lr, float l2=0.0) -> Tensor");
 
   // -1 for a CPU-only build, else the CUDA version the library was compiled with (e.g. 13000).
   m.def("cuda_version() -> int", &torch_local_rnn::cuda_version_impl);

@@ -49,12 +49,12 @@ SEQUENCE = [(name, cfg) for name, cfg in ONLINE if cfg.name not in ("dni", "dni_
 DTYPES = pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
 
 
-def build_learner(config, dtype, batch, I=3, n=16, O=2, alpha=0.5, seed=0):
+def build_learner(config, dtype, batch, I=3, n=16, O=2, alpha=0.5, seed=0, **learner_options):
     torch.manual_seed(seed)
     rnn = LocalRNN(I, n, rule=config if config.has_sequence_form else "bptt", alpha=alpha).to(dtype)
     readout = torch.nn.Linear(n, O).to(dtype)
     return OnlineLearner(rnn, readout, lr=0.05, rule=config, batch_size=batch,
-                         generator=torch.Generator().manual_seed(seed + 1))
+                         generator=torch.Generator().manual_seed(seed + 1), **learner_options)
 
 
 def stream(T, batch, I=3, O=2, dtype=torch.float64, seed=3):
@@ -99,6 +99,22 @@ def test_online_cuda_equals_cpu(name, config, batch, dtype):
     tol = TOLERANCE[dtype]
     assert_rel(got.cpu(), want, tol, f"{name} losses")
     compare_modules(gpu, cpu, config, start, tol, f"{name} B={batch} {dtype}")
+
+
+L2_CASES = [c for c in ONLINE if c[0] in ("rtrl", "e_bptt", "uoro", "kernl", "dni_b")]
+L2_CASES.append(("rflo", rules.RFLO()))
+
+
+@pytest.mark.parametrize("loss", ["mse_mean", "cross_entropy"])
+@pytest.mark.parametrize("name,config", L2_CASES, ids=[c[0] for c in L2_CASES])
+def test_online_l2_and_mse_mean_cuda_equal_cpu(name, config, loss):
+    """L2 on the weights (the decay uses the weights before the step's update) and the mse_mean convention."""
+    cpu = build_learner(config, torch.float64, 3, l2=0.3, loss=loss)
+    gpu = build_learner(config, torch.float64, 3, l2=0.3, loss=loss).to(CUDA)
+    start = {k: v.detach().clone() for k, v in cpu.named_parameters()}
+    x, y = stream(30, 3)
+    assert_rel(gpu.fit(x.to(CUDA), y.to(CUDA), chunk_size=13).cpu(), cpu.fit(x, y, chunk_size=13), 1e-9, f"{name}")
+    compare_modules(gpu, cpu, config, start, 1e-9, f"{name} l2 {loss}")
 
 
 LARGE = [c for c in ONLINE if c[0] in ("rtrl", "e_bptt", "f_bptt", "uoro", "kf_rtrl", "rkf_rtrl", "kernl", "dni_b")]

@@ -33,7 +33,7 @@ class OnlineLearner(nn.Module):
 
     def __init__(self, rnn: LocalRNN, readout: nn.Linear, loss: str = "cross_entropy", optimizer: str = "sgd",
                  lr: float = 1e-4, rule: Optional[rules.Rule] = None, batch_size: int = 1,
-                 generator: Optional[torch.Generator] = None, initial_state: str = "zeros"):
+                 generator: Optional[torch.Generator] = None, initial_state: str = "zeros", l2: float = 0.0):
         super().__init__()
         if not isinstance(rnn, LocalRNN):
             raise TypeError(f"OnlineLearner: expected rnn to be a LocalRNN, but got {type(rnn).__name__}")
@@ -50,6 +50,9 @@ class OnlineLearner(nn.Module):
             raise ValueError(f"OnlineLearner: expected lr to be a finite number >= 0, but got {lr}")
         if int(batch_size) <= 0:
             raise ValueError(f"OnlineLearner: expected batch_size > 0, but got {batch_size}")
+        if not (l2 >= 0.0 and l2 != float("inf")):
+            raise ValueError(f"OnlineLearner: expected l2 to be a finite number >= 0, but got {l2}")
+        self.l2 = float(l2)
         if initial_state not in INITIAL_STATES:
             raise ValueError(f"OnlineLearner: expected initial_state in {INITIAL_STATES}, but got {initial_state!r}")
         self.initial_state = initial_state
@@ -218,7 +221,7 @@ class OnlineLearner(nn.Module):
             self.steps_done += x.shape[0]
             return torch.ops.torch_local_rnn.rflo_online(
                 x, y, self.hidden, self.trace, *weights, self.feedback, rnn.alpha, self.rule.rate(rnn.alpha),
-                rnn.nonlinearity, self.loss, self.lr)
+                rnn.nonlinearity, self.loss, self.lr, self.l2)
         state = [getattr(self, name) for name in self._state_names]
         if self.rule.name in ("dni", "dni_b") and int(self.steps_done) == 0:
             self.sg_label_prev.copy_(y[0])  # before the first step y_prev := y_0 (algorithms.md §1.1)
@@ -226,7 +229,7 @@ class OnlineLearner(nn.Module):
             lambda g: self.rule.noise(x.shape[0], x.shape[1], rnn.hidden_size, g, dtype=x.dtype, device=x.device))
         step_losses = torch.ops.torch_local_rnn.online_learn(
             self.rule.name, x, y, self.hidden, *weights, state, None, self.feedback, rnn.alpha, rnn.nonlinearity,
-            self.loss, self.lr, self.rule.online_options(rnn.alpha), noise, record)
+            self.loss, self.lr, self.rule.online_options(rnn.alpha), noise, record, self.l2)
         self.steps_done += x.shape[0]
         return step_losses
 

@@ -74,7 +74,7 @@ def online_learn(rule: str, x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Ten
                  rec_grad: Optional[Tensor] = None, feedback: Optional[Tensor] = None, alpha: float = 1.0,
                  nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4,
                  rule_options: Optional[List[float]] = None, rule_tensors: Optional[List[Tensor]] = None,
-                 record: Optional[Tensor] = None) -> Tensor:
+                 record: Optional[Tensor] = None, l2: float = 0.0) -> Tensor:
     """T online steps of ``rule`` (algorithms.md §2.1), like rflo_online; ``state`` holds the rule's
     carried tensors (rules.<Rule>.online_state gives them), updated in place with hidden and the weights.
     rec_grad (n, n + I + 1), when given, accumulates every step's recurrent update direction G_t (mean over
@@ -82,21 +82,22 @@ def online_learn(rule: str, x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Ten
     stochastic rules (rules.<Rule>.noise), or for dni / dni_b optionally [credit (T, B, n)] used in place of
     the synthetic gradient. record (T, B, 4, n), dni / dni_b only, receives per step U_t (the apical
     potential used in the update), U*_{t-1} (the bootstrapped target), U_{t-1} (its prediction before
-    the apical update) and V_t = h_t (the basal potential). Returns the losses, Tensor[T, B]."""
+    the apical update) and V_t = h_t (the basal potential). l2: L2 on W_hh, W_ih and W_out (not the biases),
+    l2 W added to their gradients every step (algorithms.md §2.1). Returns the losses, Tensor[T, B]."""
     return _ops.online_learn.default(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out,
                                      list(state), rec_grad, feedback, alpha, nonlinearity, loss, lr,
                                      [] if rule_options is None else list(rule_options),
-                                     [] if rule_tensors is None else list(rule_tensors), record)
+                                     [] if rule_tensors is None else list(rule_tensors), record, l2)
 
 
 def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                 bias: Tensor, weight_out: Tensor, bias_out: Tensor, feedback: Optional[Tensor] = None,
                 alpha: float = 1.0, trace_alpha: Optional[float] = None, nonlinearity: str = "tanh",
-                loss: str = "cross_entropy", lr: float = 1e-4) -> Tensor:
+                loss: str = "cross_entropy", lr: float = 1e-4, l2: float = 0.0) -> Tensor:
     """T online RFLO steps (algorithms.md §2.1, §3.6) with readout z = W_out a + b_out, the loss,
     and an SGD step of every weight after every step, averaged over the B streams.
     Updates hidden (B, n), trace (B, n, n + I + 1) and all weights in place.
-    y: Tensor[T, B, O] (probabilities for cross_entropy). Returns the losses, Tensor[T, B]."""
+    y: Tensor[T, B, O] (probabilities for cross_entropy); l2 as in online_learn. Returns the losses, Tensor[T, B]."""
     return _ops.rflo_online.default(x, y, hidden, trace, weight_hh, weight_ih, bias, weight_out, bias_out,
                                     feedback, alpha, alpha if trace_alpha is None else trace_alpha,
-                                    nonlinearity, loss, lr)
+                                    nonlinearity, loss, lr, l2)

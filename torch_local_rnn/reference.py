@@ -141,7 +141,7 @@ class OnlineResult(NamedTuple):
 def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                 bias: Tensor, weight_out: Tensor, bias_out: Tensor, feedback: Optional[Tensor] = None,
                 alpha: float = 1.0, trace_alpha: Optional[float] = None, nonlinearity: str = "tanh",
-                loss: str = "cross_entropy", lr: float = 1e-4) -> OnlineResult:
+                loss: str = "cross_entropy", lr: float = 1e-4, l2: float = 0.0) -> OnlineResult:
     """Online RFLO (algorithms.md §2.1, §3.6), functional: the inputs are not modified. For t = 1..T,
     with B streams sharing the weights, each with its own state a and trace B_b:
 
@@ -163,7 +163,7 @@ def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: 
         return (q[:, :, None] * box["trace"]).sum(0) / B                   # (n, m)
 
     r = _online_loop(step, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
-                     nonlinearity, loss, lr, {})
+                     nonlinearity, loss, lr, {}, l2=l2)
     return OnlineResult(r.losses, r.hidden, box["trace"], r.weight_hh, r.weight_ih, r.bias, r.weight_out, r.bias_out)
 
 
@@ -335,7 +335,7 @@ class LocalOnlineResult(NamedTuple):
 
 
 def _online_loop(step_rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
-                 nonlinearity, loss, lr, state):
+                 nonlinearity, loss, lr, state, l2=0.0):
     """The shared step of §2.1 for B streams sharing the weights: for t = 1..T
 
         1. h_t = W_hh a_{t-1} + W_ih x_t + b,  a_t = (1-alpha) a_{t-1} + alpha phi(h_t)   (current weights)
@@ -344,6 +344,8 @@ def _online_loop(step_rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out
         4. G = step_rule(t, ahat_t, phi'(h_t), q_t, W_hh, ctx)  (None: no update this step);  W -= lr G,
            ctx = {"a_prev", "a_new", "x", "y", "W_ih", "b"} for the rules that need more
         5. W_out -= lr/B sum_b e_b a_b^T,  b_out -= lr/B sum_b e_b
+    with l2 > 0, l2 W (the weights before the step's update) added to the gradients of W_hh, W_ih and W_out
+    every step, whether or not the rule updates (§2.1 4d; not the biases).
     """
     T, B, I = x.shape
     n = weight_hh.shape[0]
@@ -361,12 +363,14 @@ def _online_loop(step_rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out
             q = e @ (W_out if feedback is None else feedback)
             ctx = {"a_prev": a, "a_new": a_new, "x": x[t], "y": y[t], "W_ih": W_ih, "b": b}
             G = step_rule(t, presynaptic(a, x[t]), phi_prime(h, nonlinearity), q, W_hh, ctx)
+            decay_hh, decay_ih, decay_out = lr * l2 * W_hh, lr * l2 * W_ih, lr * l2 * W_out
             if G is not None:
                 W_hh = W_hh - lr * G[:, :n]
                 W_ih = W_ih - lr * G[:, n:n + I]
                 b = b - lr * G[:, n + I]
                 rec_grad = rec_grad + G
-            W_out = W_out - lr * (e.T @ a_new) / B
+            W_hh, W_ih = W_hh - decay_hh, W_ih - decay_ih
+            W_out = W_out - decay_out - lr * (e.T @ a_new) / B
             b_out = b_out - lr * e.sum(0) / B
             a = a_new
     return LocalOnlineResult(step_losses, a, W_hh, W_ih, b, W_out, b_out, rec_grad, state)
@@ -374,16 +378,18 @@ def _online_loop(step_rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out
 
 def output_only_online(x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weight_ih: Tensor, bias: Tensor,
                        weight_out: Tensor, bias_out: Tensor, feedback: Optional[Tensor] = None, alpha: float = 1.0,
-                       nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4
+                       nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4,
+                  l2: float = 0.0
                        ) -> LocalOnlineResult:
     """Online Only_Output_Weights (§3.1): G = 0, only the readout learns. Functional."""
     return _online_loop(lambda *_: None, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback,
-                        alpha, nonlinearity, loss, lr, {})
+                        alpha, nonlinearity, loss, lr, {}, l2=l2)
 
 
 def rtrl_online(x: Tensor, y: Tensor, hidden: Tensor, influence: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                 bias: Tensor, weight_out: Tensor, bias_out: Tensor, feedback: Optional[Tensor] = None,
-                alpha: float = 1.0, nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4
+                alpha: float = 1.0, nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4,
+                  l2: float = 0.0
                 ) -> LocalOnlineResult:
     """Online RTRL (§2.1, §3.2), functional. Per stream b the influence M_b (n, n*m), column p = i*m + j:
 
@@ -403,13 +409,14 @@ def rtrl_online(x: Tensor, y: Tensor, hidden: Tensor, influence: Tensor, weight_
         return torch.einsum("bk,bkp->p", q, box["M"]).reshape(n, m) / B
 
     r = _online_loop(step, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
-                     nonlinearity, loss, lr, {})
+                     nonlinearity, loss, lr, {}, l2=l2)
     return r._replace(state={"influence": box["M"]})
 
 
 def f_bptt_online(x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weight_ih: Tensor, bias: Tensor,
                   weight_out: Tensor, bias_out: Tensor, truncation: int, feedback: Optional[Tensor] = None,
-                  alpha: float = 1.0, nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4
+                  alpha: float = 1.0, nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4,
+                  l2: float = 0.0
                   ) -> LocalOnlineResult:
     """Online F-BPTT(K) (§3.9) from an empty history, functional. Lists, most recent first, of
     (phi'(h_s), ahat_s, c_s); per step t:
@@ -437,13 +444,14 @@ def f_bptt_online(x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weigh
         return ((c_s * alpha * d_s)[:, :, None] * ahat_s[:, None, :]).sum(0) / B
 
     r = _online_loop(step, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
-                     nonlinearity, loss, lr, {})
+                     nonlinearity, loss, lr, {}, l2=l2)
     return r._replace(state={"history": [tuple(e) for e in reversed(hist)], "steps": x.shape[0]})
 
 
 def e_bptt_online(x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weight_ih: Tensor, bias: Tensor,
                   weight_out: Tensor, bias_out: Tensor, window: int, feedback: Optional[Tensor] = None,
-                  alpha: float = 1.0, nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4
+                  alpha: float = 1.0, nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4,
+                  l2: float = 0.0
                   ) -> LocalOnlineResult:
     """Online E-BPTT(K) (§3.10) from an empty history, functional. Stores (phi'(h_t), ahat_t, q_t); when K
     are stored (at the end of each window t = K-1, 2K-1, ...):
@@ -474,5 +482,5 @@ def e_bptt_online(x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weigh
         return G
 
     r = _online_loop(step, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
-                     nonlinearity, loss, lr, {})
+                     nonlinearity, loss, lr, {}, l2=l2)
     return r._replace(state={"history": list(hist), "steps": x.shape[0]})

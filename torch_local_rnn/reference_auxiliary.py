@@ -40,7 +40,7 @@ def kernl_online(x: Tensor, y: Tensor, hidden: Tensor, state: dict, weight_hh: T
                  bias: Tensor, weight_out: Tensor, bias_out: Tensor, noise: Tensor, sigma: float = 1e-5,
                  lr_aux: float = 5.0, reset_interval: Optional[int] = None, feedback: Optional[Tensor] = None,
                  alpha: float = 1.0, nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4,
-                 version: str = "2020", learned_alpha_e: bool = False):
+                 l2: float = 0.0, version: str = "2020", learned_alpha_e: bool = False):
     """Online KeRNL (v2020; version "2019-approx" / "2019-exact": Omega <- k Omega + (1 - k) zeta, and the
     exact kernel k = exp(-rates) with Gamma <- k (Gamma - Omega); learned_alpha_e: the trace's immediate
     factor 1 - k instead of alpha), functional. ``state`` holds the op's carried tensors by the names of
@@ -79,7 +79,7 @@ def kernl_online(x: Tensor, y: Tensor, hidden: Tensor, state: dict, weight_hh: T
         return ((q @ st["kernl_mixing"])[:, :, None] * st["trace"]).sum(0) / B
 
     r = _online_loop(step, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
-                     nonlinearity, loss, lr, {})
+                     nonlinearity, loss, lr, {}, l2=l2)
     return r._replace(state=st)
 
 
@@ -88,11 +88,11 @@ def dni_online(x: Tensor, y: Tensor, hidden: Tensor, state: dict, weight_hh: Ten
                fix_interval: int = 5, approximate_jacobian: bool = False, tanh_target: bool = False,
                alpha_e: float = 0.0, sg_l2: float = 0.0, late_jacobian: bool = False, credit: Optional[Tensor] = None,
                feedback: Optional[Tensor] = None, alpha: float = 1.0, nonlinearity: str = "tanh",
-               loss: str = "cross_entropy", lr: float = 1e-4):
+               loss: str = "cross_entropy", lr: float = 1e-4, l2: float = 0.0):
     """Online DNI / DNI(b) (§3.8 v2020 order), functional, on the state of rules.DNI.online_state (sg_weight,
     sg_frozen, sg_jacobian, sg_q_prev, sg_label_prev, sg_count, eligibility). ``credit`` (T, B, n) replaces
-    U_t in the update; late_jacobian: W_a learns after the apical step (the 2019 order). Returns the updated state and, in state["record"], (T, B, 4, n) = (U_t, U*_{t-1}, U_{t-1},
-    V_t = h_t)."""
+    U_t in the update; late_jacobian: W_a learns after the apical step (the 2019 order). Returns the updated
+    state and, in state["record"], (T, B, 4, n) = (U_t, U*_{t-1}, U_{t-1}, V_t = h_t)."""
     st = {k: v.clone() for k, v in state.items()}
     records = []
 
@@ -138,6 +138,6 @@ def dni_online(x: Tensor, y: Tensor, hidden: Tensor, state: dict, weight_hh: Ten
         return G
 
     r = _online_loop(step, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
-                     nonlinearity, loss, lr, {})
+                     nonlinearity, loss, lr, {}, l2=l2)
     st["record"] = torch.stack(records)
     return r._replace(state=st)

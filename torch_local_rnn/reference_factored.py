@@ -108,7 +108,7 @@ def factored_sequence_grads(rule: str, x: Tensor, h0: Optional[Tensor], W_hh: Te
 def factored_online(rule: str, x: Tensor, y: Tensor, hidden: Tensor, factor_a: Tensor, factor_b: Tensor,
                     weight_hh: Tensor, weight_ih: Tensor, bias: Tensor, weight_out: Tensor, bias_out: Tensor,
                     noise: Tensor, feedback: Optional[Tensor] = None, alpha: float = 1.0, nonlinearity: str = "tanh",
-                    loss: str = "cross_entropy", lr: float = 1e-4, legacy_alpha_omission: bool = False,
+                    loss: str = "cross_entropy", lr: float = 1e-4, l2: float = 0.0, legacy_alpha_omission: bool = False,
                     rho0: Optional[float] = None, rho1: Optional[float] = None):
     """Online UORO / KF-RTRL / R-KF-RTRL (§2.1 order), functional. Per stream b the factors are updated with
     J_t of the current weights and nu_{t,b}; G = 1/B sum_b sum_k q_{t,bk} M~_b[k, i, j].
@@ -127,5 +127,5 @@ def factored_online(rule: str, x: Tensor, y: Tensor, hidden: Tensor, factor_a: T
         return G
 
     r = _online_loop(step, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
-                     nonlinearity, loss, lr, {})
+                     nonlinearity, loss, lr, {}, l2=l2)
     return r._replace(state={"factor_a": torch.stack(box["A"]), "factor_b": torch.stack(box["B"])})

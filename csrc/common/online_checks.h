@@ -17,6 +17,7 @@ struct OnlineArgs {
   int64_t T, B, n, I, O;
   Nonlinearity f;
   Loss loss;
+  double l2 = 0.0;  // L2 on W_hh, W_ih, W_out (not the biases): lambda W added to their gradients (spec §2.1 4d)
 };
 
 // A tensor the op updates in place: right dtype, device and shape, and contiguous, since it
@@ -33,7 +34,8 @@ inline OnlineArgs check_online_args(const char* op, const at::Tensor& x, const a
                                     const at::Tensor& weight_hh, const at::Tensor& weight_ih, const at::Tensor& bias,
                                     const at::Tensor& weight_out, const at::Tensor& bias_out,
                                     const std::optional<at::Tensor>& feedback, double alpha,
-                                    c10::string_view nonlinearity, c10::string_view loss, double lr) {
+                                    c10::string_view nonlinearity, c10::string_view loss, double lr,
+                                    double l2 = 0.0) {
   check_floating(x, op, "x");
   check_shape(x, {-1, -1, -1}, op, "x", "(seq_len, batch, input_size)");
   check_nonempty(x, op, "x");
@@ -60,6 +62,8 @@ inline OnlineArgs check_online_args(const char* op, const at::Tensor& x, const a
   }
   check_rate(alpha, op, "alpha");
   TORCH_CHECK(lr >= 0.0 && std::isfinite(lr), op, ": expected lr to be a finite number >= 0, but got ", lr);
+  TORCH_CHECK(l2 >= 0.0 && std::isfinite(l2), op, ": expected l2 to be a finite number >= 0, but got ", l2);
+  a.l2 = l2;
   return a;
 }
 

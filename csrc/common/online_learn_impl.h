@@ -22,12 +22,12 @@ at::Tensor online_learn_impl(const char* backend, c10::string_view rule, const a
                              at::TensorList state, const std::optional<at::Tensor>& rec_grad,
                              const std::optional<at::Tensor>& feedback, double alpha, c10::string_view nonlinearity,
                              c10::string_view loss, double lr, c10::ArrayRef<double> rule_options,
-                             at::TensorList rule_tensors, const std::optional<at::Tensor>& record) {
+                             at::TensorList rule_tensors, const std::optional<at::Tensor>& record, double l2) {
   constexpr const char* op = "online_learn";
   // Not differentiable: keep the ATen calls some rules make (BLAS) out of autograd.
   at::AutoDispatchBelowADInplaceOrView below_autograd;
   const OnlineArgs args = check_online_args(op, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out,
-                                            feedback, alpha, nonlinearity, loss, lr);
+                                            feedback, alpha, nonlinearity, loss, lr, l2);
   const std::string name(rule);
   TORCH_CHECK(Rules::has(name) || !Others::has(name), op, ": rule '", name, "' has no ", backend,
               " kernel in this build; run it on the other device");

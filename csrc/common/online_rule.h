@@ -41,7 +41,8 @@ OnlineNet<scalar_t> make_online_net(const OnlineCall& c) {
           c.weight_hh.data_ptr<scalar_t>(), c.weight_ih.data_ptr<scalar_t>(), c.bias.data_ptr<scalar_t>(),
           c.weight_out.data_ptr<scalar_t>(), c.bias_out.data_ptr<scalar_t>(),
           c.feedback ? c.feedback->data_ptr<scalar_t>() : c.weight_out.data_ptr<scalar_t>(),
-          static_cast<scalar_t>(c.alpha), static_cast<scalar_t>(c.lr), a.f, a.loss};
+          static_cast<scalar_t>(c.alpha), static_cast<scalar_t>(c.lr), a.f, a.loss, static_cast<scalar_t>(a.l2),
+          nullptr};
 }
 
 // rec_grad's pointer, or null.

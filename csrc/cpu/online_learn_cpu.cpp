@@ -12,11 +12,11 @@ at::Tensor online_learn_cpu(c10::string_view rule, const at::Tensor& x, const at
                             const std::optional<at::Tensor>& rec_grad, const std::optional<at::Tensor>& feedback,
                             double alpha, c10::string_view nonlinearity, c10::string_view loss, double lr,
                             c10::ArrayRef<double> rule_options, at::TensorList rule_tensors,
-                            const std::optional<at::Tensor>& record) {
+                            const std::optional<at::Tensor>& record, double l2) {
   return online_learn_impl<CpuOnlineRules, CudaOnlineRules>("CPU", rule, x, y, hidden, weight_hh, weight_ih, bias,
                                                             weight_out, bias_out, state, rec_grad, feedback, alpha,
                                                             nonlinearity, loss, lr, rule_options, rule_tensors,
-                                                            record);
+                                                            record, l2);
 }
 
 }  // namespace

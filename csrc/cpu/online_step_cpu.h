@@ -92,11 +92,16 @@ void online_credit(const OnlineNet<scalar_t>& net, OnlineActivity<scalar_t>& act
   }
 }
 
-// Readout delta rule averaged over streams: W_out -= lr/B sum_b e_b a_b^T, b_out -= lr/B sum_b e_b.
+// Readout delta rule averaged over streams: W_out -= lr/B sum_b e_b a_b^T (+ lr l2 W_out),
+// b_out -= lr/B sum_b e_b.
 template <typename scalar_t>
 void online_readout_sgd(const OnlineNet<scalar_t>& net, const OnlineActivity<scalar_t>& act) {
   const int64_t n = net.n, O = net.O;
   const scalar_t step = net.lr / net.B;
+  if (net.l2 > 0) {
+    const scalar_t shrink = net.lr * net.l2;
+    for (int64_t k = 0; k < O * n; ++k) net.weight_out[k] -= shrink * net.weight_out[k];
+  }
   for (int64_t b = 0; b < net.B; ++b) {
     const scalar_t* a = act.state + b * n;
     for (int64_t o = 0; o < O; ++o) {
@@ -122,8 +127,17 @@ void run_online(const OnlineNet<scalar_t>& net, Rule& rule, const scalar_t* x, c
     act.t = t;
     online_readout(net, act.label, act, losses + t * net.B);
     online_credit(net, act);
+    if (net.decay != nullptr) {  // W_hh, W_ih before the rule's update: the L2 term uses the old weights
+      std::copy(net.weight_hh, net.weight_hh + net.n * net.n, net.decay);
+      std::copy(net.weight_ih, net.weight_ih + net.n * net.I, net.decay + net.n * net.n);
+    }
     rule.step(net, xt, act);
     online_readout_sgd(net, act);
+    if (net.decay != nullptr) {
+      const scalar_t shrink = net.lr * net.l2;
+      for (int64_t k = 0; k < net.n * net.n; ++k) net.weight_hh[k] -= shrink * net.decay[k];
+      for (int64_t k = 0; k < net.n * net.I; ++k) net.weight_ih[k] -= shrink * net.decay[net.n * net.n + k];
+    }
     std::swap(act.prev, act.state);
   }
   std::copy(act.prev, act.prev + Bn, hidden);
@@ -143,8 +157,10 @@ OnlineActivity<scalar_t> carve_activity(at::Tensor& workspace, const OnlineArgs&
 template <typename MakeRule>
 void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
   at::Tensor workspace = at::empty({4 * c.args.B * c.args.n + c.args.B * c.args.O}, c.x.options());
+  at::Tensor decay = c.args.l2 > 0 ? at::empty({c.args.n * (c.args.n + c.args.I)}, c.x.options()) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(c.x.scalar_type(), "online_learn", [&] {
     OnlineNet<scalar_t> net = make_online_net<scalar_t>(c);
+    if (decay.defined()) net.decay = decay.data_ptr<scalar_t>();
     OnlineActivity<scalar_t> act = carve_activity<scalar_t>(workspace, c.args);
     auto rule = make_rule(scalar_t{});
     run_online(net, rule, c.x.data_ptr<scalar_t>(), c.y.data_ptr<scalar_t>(), c.hidden.data_ptr<scalar_t>(),

@@ -14,12 +14,12 @@ at::Tensor online_learn_cuda(c10::string_view rule, const at::Tensor& x, const a
                              const std::optional<at::Tensor>& rec_grad, const std::optional<at::Tensor>& feedback,
                              double alpha, c10::string_view nonlinearity, c10::string_view loss, double lr,
                              c10::ArrayRef<double> rule_options, at::TensorList rule_tensors,
-                             const std::optional<at::Tensor>& record) {
+                             const std::optional<at::Tensor>& record, double l2) {
   const c10::cuda::CUDAGuard guard(x.device());
   return online_learn_impl<CudaOnlineRules, CpuOnlineRules>("CUDA", rule, x, y, hidden, weight_hh, weight_ih, bias,
                                                             weight_out, bias_out, state, rec_grad, feedback, alpha,
                                                             nonlinearity, loss, lr, rule_options, rule_tensors,
-                                                            record);
+                                                            record, l2);
 }
 
 }  // namespace

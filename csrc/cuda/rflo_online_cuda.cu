@@ -14,10 +14,10 @@ at::Tensor rflo_online_cuda(const at::Tensor& x, const at::Tensor& y, const at::
                             const at::Tensor& trace, const at::Tensor& weight_hh, const at::Tensor& weight_ih,
                             const at::Tensor& bias, const at::Tensor& weight_out, const at::Tensor& bias_out,
                             const std::optional<at::Tensor>& feedback, double alpha, double trace_alpha,
-                            c10::string_view nonlinearity, c10::string_view loss, double lr) {
+                            c10::string_view nonlinearity, c10::string_view loss, double lr, double l2) {
   constexpr const char* op = "rflo_online";
   const OnlineArgs args = check_online_args(op, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out,
-                                            feedback, alpha, nonlinearity, loss, lr);
+                                            feedback, alpha, nonlinearity, loss, lr, l2);
   check_rate(trace_alpha, op, "trace_alpha");
   check_state(op, trace, x, {args.B, args.n, args.n + args.I + 1}, "trace",
               "(batch, hidden_size, hidden_size + input_size + 1)");

@@ -130,6 +130,7 @@ __device__ void online_readout_sgd(const OnlineNet<T>& net, const OnlineActivity
     const int64_t o = idx / (n + 1), i = idx - o * (n + 1);
     T* w = i < n ? net.weight_out + o * n + i : net.bias_out + o;
     T v = *w;
+    if (i < n && net.l2 > T(0)) v -= net.lr * net.l2 * v;  // L2 on W_out, not b_out
     for (int64_t b = 0; b < net.B; ++b) v -= step * act.error[b * O + o] * (i < n ? act.state[b * n + i] : T(1));
     *w = v;
   }
@@ -151,6 +152,10 @@ __device__ void run_online_block(const OnlineNet<T>& net, const Rule& rule, cons
     act.label = y + t * net.B * net.O;
     act.t = t;
     online_forward(net, xt, act);
+    if (net.decay != nullptr) {  // W_hh, W_ih before the rule's update (read-only here, like the forward)
+      TLR_BLOCK_LOOP(k, net.n * net.n) net.decay[k] = net.weight_hh[k];
+      TLR_BLOCK_LOOP(k, net.n * net.I) net.decay[net.n * net.n + k] = net.weight_ih[k];
+    }
     __syncthreads();
     online_logits(net, act);
     __syncthreads();
@@ -161,6 +166,12 @@ __device__ void run_online_block(const OnlineNet<T>& net, const Rule& rule, cons
     rule.step(net, xt, act);
     online_readout_sgd(net, act);
     __syncthreads();
+    if (net.decay != nullptr) {  // L2: W -= lr l2 W_old for W_hh, W_ih
+      const T shrink = net.lr * net.l2;
+      TLR_BLOCK_LOOP(k, net.n * net.n) net.weight_hh[k] -= shrink * net.decay[k];
+      TLR_BLOCK_LOOP(k, net.n * net.I) net.weight_ih[k] -= shrink * net.decay[net.n * net.n + k];
+      __syncthreads();
+    }
     const auto next = act.state;  // a_t becomes the next step's a_{t-1}
     act.state = act.prev;
     act.prev = next;

@@ -45,19 +45,22 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn
 
 // T online steps of `rule`, its carried tensors in `state`; like rflo_online. rec_grad, when
 // given, accumulates every step's recurrent update direction; rule_tensors are the rule's per-step
-// inputs (noise draws); record, for dni / dni_b, receives the apical potentials and targets.
+// inputs (noise draws); record, for dni / dni_b, receives the apical potentials and targets; l2 adds
+// l2 W to the gradients of W_hh, W_ih and W_out every step.
 at::Tensor online_learn(c10::string_view rule, const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden,
                         at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,
                         at::Tensor& bias_out, at::TensorList state, const std::optional<at::Tensor>& rec_grad,
                         const std::optional<at::Tensor>& feedback, double alpha, c10::string_view nonlinearity,
                         c10::string_view loss, double lr, c10::ArrayRef<double> rule_options,
-                        at::TensorList rule_tensors = {}, const std::optional<at::Tensor>& record = std::nullopt);
+                        at::TensorList rule_tensors = {}, const std::optional<at::Tensor>& record = std::nullopt,
+                        double l2 = 0.0);
 
 // T online RFLO steps; updates hidden, trace and all weights in place; returns losses (T, B).
 at::Tensor rflo_online(const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden, at::Tensor& trace,
                        at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,
                        at::Tensor& bias_out, const std::optional<at::Tensor>& feedback, double alpha,
-                       double trace_alpha, c10::string_view nonlinearity, c10::string_view loss, double lr);
+                       double trace_alpha, c10::string_view nonlinearity, c10::string_view loss, double lr,
+                       double l2 = 0.0);
 
 // -1 for a CPU-only build, else the CUDA runtime version it was compiled with.
 int64_t cuda_version();
