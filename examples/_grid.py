@@ -17,7 +17,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from torch_local_rnn.compare import CompareConfig, check_run_files, compare, plan_runs, write_outputs
+from torch_local_rnn.compare import (CompareConfig, ConfigMismatchError, check_run_files, compare, plan_runs,
+                                     write_outputs)
 
 
 @dataclass
@@ -195,3 +196,25 @@ def finish(args, timing: Dict, paths: Dict[str, str], text: str, started: float)
     print(f"in all: {timing['total_wall_seconds']:.1f} s wall ({timing['trained']} of {timing['runs']} runs trained "
           f"now, {timing['run_seconds']:.1f} s of run time in all)")
     print(f"wrote {', '.join(paths.values())}")
+
+
+def grid_main(args, make_cells: Callable, prefix: str, report: Callable) -> int:
+    """The main of an experiment script: runs its cells (one torch thread each; a bad option or a run file of
+    another configuration is an error, exit 2), then report(cells, reports, timing, paths) writes the script's
+    own plots (adding to paths and timing) and returns its markdown, and the summary CSV, OUT/<prefix>.md and
+    timing.json are written and the tables printed."""
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    try:
+        cells = make_cells(args)
+        reports, timing = run_cells(cells, args.out, args.jobs, progress=not args.no_progress)
+    except (ValueError, ConfigMismatchError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    paths = {k: os.path.join(args.out, f"{prefix}.{k}") for k in ("csv", "md", "png")}
+    text = report(cells, reports, timing, paths)
+    write_summary_csv(cells, reports, paths["csv"])
+    with open(paths["md"], "w") as f:
+        f.write(text)
+    finish(args, timing, paths, text, started)
+    return 0

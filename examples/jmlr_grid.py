@@ -32,15 +32,11 @@ import argparse
 import math
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _grid, next to this script
 
-import torch  # noqa: E402
-
-from _grid import (Cell, apply_defaults, finish, fmt_mean_sd, parse_int_list, run_cells, split_list,  # noqa: E402
-                   write_summary_csv)
-from torch_local_rnn.compare import CompareConfig, ConfigMismatchError  # noqa: E402
+from _grid import Cell, apply_defaults, fmt_mean_sd, grid_main, parse_int_list, split_list  # noqa: E402
+from torch_local_rnn.compare import CompareConfig  # noqa: E402
 
 FAMILIES = ("add", "mimic")
 RULES = ("output_only", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "rflo", "kernl", "dni", "dni_b", "f_bptt", "e_bptt")
@@ -174,22 +170,12 @@ def plot(args, cells, reports, path):
 
 def main(argv=None):
     args = parse_args(argv)
-    torch.set_num_threads(1)
-    started = time.perf_counter()
-    try:
-        cells = make_cells(args)
-        reports, timing = run_cells(cells, args.out, args.jobs, progress=not args.no_progress)
-    except (ValueError, ConfigMismatchError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    paths = {k: os.path.join(args.out, f"grid.{k}") for k in ("csv", "md", "png")}
-    write_summary_csv(cells, reports, paths["csv"])
-    text = markdown(args, cells, reports)
-    with open(paths["md"], "w") as f:
-        f.write(text)
-    plot(args, cells, reports, paths["png"])
-    finish(args, timing, paths, text, started)
-    return 0
+
+    def report(cells, reports, timing, paths):
+        plot(args, cells, reports, paths["png"])
+        return markdown(args, cells, reports)
+
+    return grid_main(args, make_cells, "grid", report)
 
 
 if __name__ == "__main__":

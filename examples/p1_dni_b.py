@@ -43,10 +43,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _grid, next to
 
 import torch  # noqa: E402
 
-from _grid import Cell, apply_defaults, finish, fmt_mean_sd, run_cells, split_list, write_summary_csv  # noqa: E402
+from _grid import Cell, apply_defaults, fmt_mean_sd, grid_main, split_list  # noqa: E402
 from torch_local_rnn import OnlineLearner, align  # noqa: E402
-from torch_local_rnn.compare import (CompareConfig, ConfigMismatchError, make_network, noise_generator,  # noqa: E402
-                                     test_loss)
+from torch_local_rnn.compare import CompareConfig, make_network, noise_generator, test_loss  # noqa: E402
 
 ALPHAS = (1.0, 0.5, 0.3)
 TAUS = (1, 2, 4)
@@ -269,38 +268,29 @@ def plot_curves(args, cells, reports, path):
 
 def main(argv=None):
     args = parse_args(argv)
-    torch.set_num_threads(1)
-    started = time.perf_counter()
-    try:
-        cells = make_cells(args)
-        reports, timing = run_cells(cells, args.out, args.jobs, progress=not args.no_progress)
-    except (ValueError, ConfigMismatchError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    paths = {k: os.path.join(args.out, f"p1.{k}") for k in ("csv", "md", "png")}
-    record, record_cell = None, cell_name(args.record_alpha, args.record_tau)
-    by_name = {c.name: c for c in cells}
-    if "dni_b" in args.rules and record_cell in by_name:
-        t0 = time.perf_counter()
-        config = by_name[record_cell].config
-        record = recorded_run(config, args.seed, args.record_window, args.record_points,
-                              os.path.join(args.out, "apical"))
-        compare_final = reports[record_cell]["results"]["dni_b"][str(args.seed)]["final_test_loss"]
-        record["compare_final_test_loss"] = compare_final
-        paths["apical"] = os.path.join(args.out, "p1_apical.png")
-        plot_apical(record, args.units, paths["apical"])
-        timing["record_wall_seconds"] = time.perf_counter() - t0
-        print(f"recorded run (dni_b, {record_cell}, seed {args.seed}): final test loss {record['final_test_loss']:.6f} "
-              f"(its compare run: {compare_final:.6f}); corr(U_t, c_t) at the end {record['correlation'][-1]:.3f}")
-    else:
-        print(f"no recorded run: it needs dni_b among the rules and the cell {record_cell} in the grid")
-    write_summary_csv(cells, reports, paths["csv"])
-    text = markdown(args, cells, reports, record, record_cell)
-    with open(paths["md"], "w") as f:
-        f.write(text)
-    plot_curves(args, cells, reports, paths["png"])
-    finish(args, timing, paths, text, started)
-    return 0
+
+    def report(cells, reports, timing, paths):
+        record, record_cell = None, cell_name(args.record_alpha, args.record_tau)
+        by_name = {c.name: c for c in cells}
+        if "dni_b" in args.rules and record_cell in by_name:
+            t0 = time.perf_counter()
+            config = by_name[record_cell].config
+            record = recorded_run(config, args.seed, args.record_window, args.record_points,
+                                  os.path.join(args.out, "apical"))
+            compare_final = reports[record_cell]["results"]["dni_b"][str(args.seed)]["final_test_loss"]
+            record["compare_final_test_loss"] = compare_final
+            paths["apical"] = os.path.join(args.out, "p1_apical.png")
+            plot_apical(record, args.units, paths["apical"])
+            timing["record_wall_seconds"] = time.perf_counter() - t0
+            print(f"recorded run (dni_b, {record_cell}, seed {args.seed}): final test loss "
+                  f"{record['final_test_loss']:.6f} (its compare run: {compare_final:.6f}); corr(U_t, c_t) at the "
+                  f"end {record['correlation'][-1]:.3f}")
+        else:
+            print(f"no recorded run: it needs dni_b among the rules and the cell {record_cell} in the grid")
+        plot_curves(args, cells, reports, paths["png"])
+        return markdown(args, cells, reports, record, record_cell)
+
+    return grid_main(args, make_cells, "p1", report)
 
 
 if __name__ == "__main__":
