@@ -1,66 +1,63 @@
-"""Builds torch_local_rnn._C, the op library, against the torch already installed.
+"""Builds libtorch_local_rnn.so, the op library, with CMake against the torch already installed.
 
-Always install with ``pip install --no-build-isolation -e .`` so the build uses that torch.
+Always install with ``pip install --no-build-isolation -e .`` so the build uses that torch. The build
+runs CMakeLists.txt in build-cmake/ (kept between builds, so a rebuild compiles only what changed) and
+copies the library into the package; the GoogleTest binary comes out of the same build when GoogleTest
+is installed, so ctest and pytest test the very library Python loads (docs/design.md §2).
 Environment switches (printed at build time):
-  TLR_FORCE_CUDA=1   build the CUDA kernels even if the rule below says no
-  TLR_FORCE_CPU=1    never build the CUDA kernels
-  TLR_DEBUG=1        -O0 -g
-  TORCH_CUDA_ARCH_LIST  CUDA targets when no GPU is visible (default 9.0: H100/H200)
+  TLR_FORCE_CUDA=1   build the CUDA kernels, fail if that is impossible (CMake TLR_CUDA=ON)
+  TLR_FORCE_CPU=1    never build the CUDA kernels (TLR_CUDA=OFF)
+  TLR_DEBUG=1        -O0 -g (CMAKE_BUILD_TYPE=Debug)
+  TLR_BUILD_DIR      the CMake build folder (default build-cmake)
+  TORCH_CUDA_ARCH_LIST  CUDA targets, e.g. "9.0" (default 90: H100/H200)
   MAX_JOBS           parallel compile jobs (default 2)
-CUDA is built iff nvcc is found and torch is a CUDA build (engineering.md §2.3).
 """
-import glob
 import os
+import shutil
+import subprocess
+import sys
 
 import torch
-from setuptools import find_packages, setup
-from torch.utils import cpp_extension
+from setuptools import Extension, find_packages, setup
+from setuptools.command.build_ext import build_ext
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
+LIBRARY = "libtorch_local_rnn.so"
 
 
 def flag(name):
     return os.environ.get(name, "0") == "1"
 
 
-def use_cuda():
-    if flag("TLR_FORCE_CPU"):
-        return False
-    if flag("TLR_FORCE_CUDA"):
-        return True
-    return cpp_extension.CUDA_HOME is not None and torch.version.cuda is not None
+def cmake_args():
+    cuda = "OFF" if flag("TLR_FORCE_CPU") else "ON" if flag("TLR_FORCE_CUDA") else "AUTO"
+    args = [f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
+            f"-DCMAKE_BUILD_TYPE={'Debug' if flag('TLR_DEBUG') else 'Release'}",
+            f"-DTLR_CUDA={cuda}", f"-DPython_EXECUTABLE={sys.executable}"]
+    arch = os.environ.get("TORCH_CUDA_ARCH_LIST")
+    if arch:
+        args.append("-DCMAKE_CUDA_ARCHITECTURES=" + ";".join(a.replace(".", "").replace("+PTX", "")
+                                                             for a in arch.replace(",", " ").split()))
+    return args
 
 
-def sources(with_cuda):
-    patterns = ["csrc/*.cpp", "csrc/common/*.cpp", "csrc/cpu/*.cpp", "csrc/autograd/*.cpp"]
-    if with_cuda:
-        patterns.append("csrc/cuda/*.cu")
-    return sorted(f for p in patterns for f in glob.glob(os.path.join(ROOT, p)))
+class CMakeBuild(build_ext):
+    """Runs the CMake build and puts libtorch_local_rnn.so where the package loads it from."""
 
+    def get_ext_filename(self, fullname):
+        return os.path.join(*fullname.split(".")[:-1], LIBRARY)
 
-def extension():
-    with_cuda = use_cuda()
-    debug = flag("TLR_DEBUG")
-    openmp = "OpenMP" in torch.__config__.parallel_info()
-    cxx = ["-O0", "-g"] if debug else ["-O3"]
-    # No -std here: cpp_extension adds the standard its headers need (C++20; torch 2.14 requires it).
-    cxx += ["-Wno-sign-compare"]
-    if openmp:  # at::parallel_for runs serially unless our own TUs are built with OpenMP
-        cxx += ["-fopenmp", "-DAT_PARALLEL_OPENMP"]
-    macros = [("WITH_PYTHON", None)]
-    kwargs = dict(extra_compile_args={"cxx": cxx}, extra_link_args=["-fopenmp"] if openmp else [])
-    if with_cuda:
-        if not torch.cuda.is_available():
-            os.environ.setdefault("TORCH_CUDA_ARCH_LIST", "9.0")
-        macros.append(("WITH_CUDA", None))
-        kwargs["extra_compile_args"]["nvcc"] = (["-O0", "-g"] if debug else ["-O3"]) + [
-            "--threads", "2", "-lineinfo", "-DWITH_CUDA", "--expt-relaxed-constexpr"]
-    os.environ.setdefault("MAX_JOBS", "2")
-    print(f"torch_local_rnn build: torch {torch.__version__}, cuda={with_cuda}, openmp={openmp}, "
-          f"debug={debug}, arch={os.environ.get('TORCH_CUDA_ARCH_LIST', 'auto')}")
-    cls = cpp_extension.CUDAExtension if with_cuda else cpp_extension.CppExtension
-    return cls("torch_local_rnn._C", sources(with_cuda), define_macros=macros,
-               include_dirs=[os.path.join(ROOT, "csrc")], **kwargs)
+    def build_extension(self, ext):
+        build_dir = os.environ.get("TLR_BUILD_DIR", os.path.join(ROOT, "build-cmake"))
+        configure = ["cmake", "-S", ROOT, "-B", build_dir] + cmake_args()
+        if not os.path.exists(os.path.join(build_dir, "CMakeCache.txt")) and shutil.which("ninja"):
+            configure += ["-G", "Ninja"]
+        print("torch_local_rnn build:", " ".join(configure), flush=True)
+        subprocess.check_call(configure)
+        subprocess.check_call(["cmake", "--build", build_dir, "-j", os.environ.get("MAX_JOBS", "2")])
+        target = self.get_ext_fullpath(ext.name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(os.path.join(build_dir, LIBRARY), target)
 
 
 setup(
@@ -68,8 +65,8 @@ setup(
     version="0.1.0",
     description="Local, online learning rules for recurrent networks as PyTorch C++/CUDA ops",
     packages=find_packages(include=["torch_local_rnn", "torch_local_rnn.*"]),
-    ext_modules=[extension()],
-    cmdclass={"build_ext": cpp_extension.BuildExtension},
+    ext_modules=[Extension("torch_local_rnn.libtorch_local_rnn", sources=[])],
+    cmdclass={"build_ext": CMakeBuild},
     python_requires=">=3.9",
     install_requires=["numpy", "tqdm", "matplotlib"],
 )

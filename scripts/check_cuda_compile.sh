@@ -38,7 +38,7 @@ STD="${STD:-${TORCH_INFO[2]}}"
 echo "check_cuda_compile: $("$NVCC" --version | tail -1), torch ${TORCH_INFO[1]}, $STD, sm_$ARCH, $JOBS jobs"
 
 FLAGS=(-c -std="$STD" -O1 -gencode "arch=compute_${ARCH},code=sm_${ARCH}" --expt-relaxed-constexpr
-       -DWITH_CUDA -DWITH_PYTHON -D_GLIBCXX_USE_CXX11_ABI="$ABI" -DTORCH_API_INCLUDE_EXTENSION_H
+       -DWITH_CUDA -D_GLIBCXX_USE_CXX11_ABI="$ABI" -DTORCH_API_INCLUDE_EXTENSION_H
        -D__CUDA_NO_HALF_OPERATORS__ -D__CUDA_NO_HALF_CONVERSIONS__ -D__CUDA_NO_BFLOAT16_CONVERSIONS__
        -D__CUDA_NO_HALF2_OPERATORS__ -Xcompiler -fPIC -I csrc)
 for p in "${TORCH_INFO[@]:3}"; do FLAGS+=(-isystem "$p"); done

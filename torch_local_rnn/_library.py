@@ -1,12 +1,17 @@
-"""Loads the compiled op library. A failed load raises the real error with hints, never a later
-"operator torch_local_rnn::... does not exist" (engineering.md §2.4)."""
+"""Loads the compiled op library, libtorch_local_rnn.so (built by CMake through setup.py). A failed load
+raises the real error with hints, never a later "operator torch_local_rnn::... does not exist"
+(docs/design.md §2.4)."""
+import os
+
 import torch
+
+LIBRARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libtorch_local_rnn.so")
 
 
 def load():
     try:
-        from . import _C  # noqa: F401  (runs the library's TORCH_LIBRARY initialisers)
-    except ImportError as error:
+        torch.ops.load_library(LIBRARY)  # runs the library's TORCH_LIBRARY initialisers
+    except OSError as error:
         raise ImportError(
             f"torch_local_rnn: could not load its compiled ops ({error}). The library must be built against "
             f"the installed torch {torch.__version__}: reinstall with "
