@@ -19,7 +19,6 @@ import torch
 
 import torch_local_rnn as tlr
 from torch_local_rnn import LocalRNN, OnlineLearner, reference, rules
-from torch_local_rnn import reference_auxiliary as RA, reference_factored as RF
 
 
 def timeit(fn, repeat):
@@ -135,13 +134,13 @@ def online_benchmark(steps, ref_steps):
     ]
     for name, rule, count in (("uoro", rules.UORO(), steps // 2), ("kf_rtrl", rules.KFRTRL(), steps // 20),
                               ("rkf_rtrl", rules.RKFRTRL(), steps // 20)):
-        cases.append((rule, count, stateful(rule, lambda w, st, nu, name=name: RF.factored_online(
+        cases.append((rule, count, stateful(rule, lambda w, st, nu, name=name: reference.factored_online(
             name, *w[:3], st["factor_a"], st["factor_b"], *w[3:], nu, lr=1e-4))))
     kernl = rules.KeRNL()
-    cases.append((kernl, steps // 2, stateful(kernl, lambda w, st, nu: RA.kernl_online(
+    cases.append((kernl, steps // 2, stateful(kernl, lambda w, st, nu: reference.kernl_online(
         *w[:3], st, *w[3:], nu, sigma=kernl.sigma, lr_aux=kernl.lr, lr=1e-4))))
     for rule in (rules.DNI(), rules.DNIb(feedback="symmetric")):
-        cases.append((rule, steps // 2, stateful(rule, lambda w, st, nu, rule=rule: RA.dni_online(
+        cases.append((rule, steps // 2, stateful(rule, lambda w, st, nu, rule=rule: reference.dni_online(
             *w[:3], st, *w[3:], lr_sg=rule.lr_sg, lr_j=rule.lr_j, approximate_jacobian=rule.approximate_jacobian,
             tanh_target=rule.tanh_target, lr=1e-4))))
     for rule, count, ref in cases:

@@ -1,8 +1,10 @@
-// leaky_rnn below autograd (inference, no_grad, or after the Autograd kernel): the shared
-// forward, with the rule validated so a bad rule fails the same way with or without grad.
+// leaky_rnn below autograd (inference, no_grad, or after the Autograd kernel): the shared forward,
+// with the rule validated so a bad rule fails the same way with or without grad. One registration
+// for every backend (CompositeExplicitAutograd): it only calls other ops.
 #include <torch/library.h>
 
-#include "common/rule_options.h"
+#include "common/checks.h"
+#include "common/rule_descriptor.h"
 #include "include/torch_local_rnn/ops.h"
 
 namespace torch_local_rnn {
@@ -12,15 +14,13 @@ at::Tensor leaky_rnn_no_grad(const at::Tensor& x, const at::Tensor& h0, const at
                              const at::Tensor& weight_ih, const at::Tensor& bias, double alpha,
                              c10::string_view nonlinearity, c10::string_view rule,
                              c10::ArrayRef<double> rule_options, at::TensorList /*rule_tensors*/) {
-  parse_sequence_rule(rule, rule_options, alpha, "leaky_rnn");
+  check_rate(alpha, "leaky_rnn", "alpha");
+  parse_rule_options(find_rule(rule, "leaky_rnn"), rule_options, alpha, RuleForm::Sequence, "leaky_rnn");
   return std::get<0>(leaky_rnn_forward(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity));
 }
 
 }  // namespace
 
-TORCH_LIBRARY_IMPL(torch_local_rnn, CPU, m) { m.impl("leaky_rnn", &leaky_rnn_no_grad); }
-#ifdef WITH_CUDA
-TORCH_LIBRARY_IMPL(torch_local_rnn, CUDA, m) { m.impl("leaky_rnn", &leaky_rnn_no_grad); }
-#endif
+TORCH_LIBRARY_IMPL(torch_local_rnn, CompositeExplicitAutograd, m) { m.impl("leaky_rnn", &leaky_rnn_no_grad); }
 
 }  // namespace torch_local_rnn

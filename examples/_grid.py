@@ -17,8 +17,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from torch_local_rnn.compare import (CompareConfig, ConfigMismatchError, check_run_files, compare, plan_runs,
-                                     write_outputs)
+from torch_local_rnn.experiments.config import CompareConfig
+from torch_local_rnn.experiments.report import write_outputs
+from torch_local_rnn.experiments.runner import compare, plan_runs
+from torch_local_rnn.experiments.store import ConfigMismatchError, check_run_files
 
 
 @dataclass

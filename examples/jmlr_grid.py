@@ -1,4 +1,4 @@
-"""The JMLR grid (Marschall, Cho & Savin 2020; algorithms.md §6.3): every online rule of the paper on
+"""The JMLR grid (Marschall, Cho & Savin 2020; docs/algorithms.md §6.3): every online rule of the paper on
 the two task families, n = 32, alpha = 1, the papers' online protocol (one stream, plain SGD after every
 time step, lr 1e-4 for every rule), 10^6 training steps, 5 seeds per cell; the test loss is the mean
 per-step loss over a fresh 10,000-step stream with learning off.
@@ -36,11 +36,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _grid, next to this script
 
 from _grid import Cell, apply_defaults, fmt_mean_sd, grid_main, parse_int_list, split_list  # noqa: E402
-from torch_local_rnn.compare import CompareConfig  # noqa: E402
+from torch_local_rnn.experiments.config import CompareConfig  # noqa: E402
 
 FAMILIES = ("add", "mimic")
 RULES = ("output_only", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "rflo", "kernl", "dni", "dni_b", "f_bptt", "e_bptt")
-# algorithms.md §6.3 (JMLR final): the settings that differ from the rules' defaults.
+# docs/algorithms.md §6.3 (JMLR final): the settings that differ from the rules' defaults.
 RULE_OPTIONS = {"dni": {"lr_sg": 1e-3, "lr_j": 1e-3}, "dni_b": {"lr_sg": 1e-3, "lr_j": 1e-3},
                 "kernl": {"sigma": 1e-3, "lr": 5.0}, "f_bptt": {"truncation": 21}}
 FAMILY_TITLES = {"add": "Add family: t1 = d+2, t2 = d+6, tau = 1\n(cross-entropy, nats per step)",

@@ -1,4 +1,4 @@
-"""RFLO trained online on the Add task with the papers' protocol (algorithms.md §2.1, §6.3):
+"""RFLO trained online on the Add task with the papers' protocol (docs/algorithms.md §2.1, §6.3):
 n = 32, tanh, alpha = 1, one stream (B = 1), plain SGD after every time step, lr 1e-4.
 
     python examples/online_rflo.py                      # 1,000,000 steps, lr 1e-4 (the papers')

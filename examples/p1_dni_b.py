@@ -1,5 +1,5 @@
 """The 2019 paper's local-rule model (Marschall, Cho & Savin 2019, "Using local plasticity rules to train
-recurrent neural networks"; algorithms.md §4, §6.1): DNI(b), a synthetic-gradient network whose neurons
+recurrent neural networks"; docs/algorithms.md §4, §6.1): DNI(b), a synthetic-gradient network whose neurons
 carry the predicted credit in an apical compartment U_t, on the Add task with t1 = 3, t2 = 5 (the 2019
 code's Coin(4, 6)) over the leak alpha in {1, 0.5, 0.3} and the time steps per sample tau in {1, 2, 4}.
 
@@ -22,8 +22,8 @@ the same --out loads the finished runs. Then:
                       (network weights frozen, lr 0; the apical weights keep learning) runs
                       OnlineLearner.fit(..., record=True) over the first --record-window steps of the test
                       stream: its apical potential U_t against the true credit c_t = dL_{>=t}/da_t of the
-                      network (torch_local_rnn.align.true_credit) for a few units, and their correlation
-                      over training; numbers in OUT/apical/record.json
+                      network (torch_local_rnn.experiments.align.true_credit) for a few units, and their
+                      correlation over training; numbers in OUT/apical/record.json
   OUT/timing.json     wall time of each cell and in all
 
     python examples/p1_dni_b.py --jobs 2
@@ -44,8 +44,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _grid, next to
 import torch  # noqa: E402
 
 from _grid import Cell, apply_defaults, fmt_mean_sd, grid_main, split_list  # noqa: E402
-from torch_local_rnn import OnlineLearner, align  # noqa: E402
-from torch_local_rnn.compare import CompareConfig, make_network, noise_generator, test_loss  # noqa: E402
+from torch_local_rnn import OnlineLearner  # noqa: E402
+from torch_local_rnn.experiments import align  # noqa: E402
+from torch_local_rnn.experiments.config import CompareConfig  # noqa: E402
+from torch_local_rnn.experiments.report import plot_credit  # noqa: E402
+from torch_local_rnn.experiments.train import make_network, noise_generator, test_loss  # noqa: E402
 
 ALPHAS = (1.0, 0.5, 0.3)
 TAUS = (1, 2, 4)
@@ -143,8 +146,8 @@ def recorded_run(config: CompareConfig, seed: int, window: int, points: int, fol
     xw, yw = x_test[:window], y_test[:window]
     steps = config.steps
     point_steps = [steps] if points == 1 else [round(k * steps / (points - 1)) for k in range(points)]
-    stream = align._Buffered(task.stream(steps, config.batch, chunk_size=min(steps, 10_000),
-                                         seed=config.data_seed(seed)))
+    stream = align.BufferedStream(task.stream(steps, config.batch, chunk_size=min(steps, 10_000),
+                                              seed=config.data_seed(seed)))
     half = max(1, -(-window // 2))  # c_t of the first half sees at least window/2 future steps
     done, correlations, signs = 0, [], []
     for step in point_steps:
@@ -153,7 +156,7 @@ def recorded_run(config: CompareConfig, seed: int, window: int, points: int, fol
             done = step
         probe = _learner(config, seed, 0.0)  # lr 0: the network's weights stay as they are
         probe.load_state_dict(learner.state_dict())
-        h0, weights = probe.hidden.detach().clone(), align._weights(probe)
+        h0, weights = probe.hidden.detach().clone(), align.learner_weights(probe)
         _, signals = probe.fit(xw, yw, record=True)
         apical = signals["apical"].to(torch.float64)  # (window, 1, n)
         credit = align.true_credit(weights, h0, xw, yw, config.alpha, config.nonlinearity, task.loss)
@@ -173,14 +176,14 @@ def recorded_run(config: CompareConfig, seed: int, window: int, points: int, fol
 
 
 def plot_apical(record: dict, units: int, path: str) -> None:
-    """align's U-vs-credit figure (align._plot_credit) for the recorded run."""
+    """align's U-vs-credit figure (report.plot_credit) for the recorded run."""
     apical = torch.tensor(record["apical"], dtype=torch.float64)[:, None, :]
     credit = torch.tensor(record["credit"], dtype=torch.float64)[:, None, :]
     report = {"credit": {"dni_b": {"steps": record["points"], "correlation": record["correlation"],
                                    "steps_used": record["steps_used"],
                                    "last": {"correlation_per_unit": record["correlation_per_unit"]}}}}
     last = {"step": record["points"][-1], "apical": apical, "credit": credit}
-    align._plot_credit(report, "dni_b", last, min(units, apical.shape[2]), path)
+    plot_credit(report, "dni_b", last, min(units, apical.shape[2]), path)
 
 
 # ---------------------------------------------------------------------------- outputs

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compile-only check of the CUDA sources, for machines with nvcc but no GPU and the CPU build
-# of torch (our dev and CI machines, engineering.md §0.7, §2.3). Every csrc/**/*.cu is compiled
+# of torch (our dev and CI machines, docs/design.md §0.7, §2.3). Every csrc/**/*.cu is compiled
 # with `nvcc -c` against the installed torch's headers; nothing is linked, so a CPU torch
 # (which has ATen/cuda and c10/cuda headers but no libtorch_cuda) is enough. Each kernels/*.cuh
 # is also compiled on its own, which proves it is self-contained and framework-free.

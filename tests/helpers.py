@@ -3,9 +3,11 @@
 Expected values come from torch_local_rnn.reference (pure PyTorch, per step) or from torch
 itself (autograd, nn.RNN), never from the ops under test."""
 import math
+import os
 
 import torch
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
 DT = torch.float64
 TOL = 1e-10          # exactness tolerance of float64 comparisons (relative, ||a - b|| / ||b||)
 ONLINE_TOL = 1e-9    # the same after hundreds of online SGD steps

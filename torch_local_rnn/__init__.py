@@ -3,8 +3,7 @@ from ._library import has_cuda_kernels, load as _load
 
 _load()
 
-from . import _fake  # noqa: E402,F401  (fake kernels need the loaded library)
-from . import ops, rules  # noqa: E402
+from . import ops, rules  # noqa: E402  (ops registers the fake kernels: it needs the loaded library)
 from .modules import LocalRNN  # noqa: E402
 from .online import OnlineLearner  # noqa: E402
 

@@ -12,24 +12,24 @@ from typing import Optional, Sequence
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from . import align, compare
+    from .experiments import align, cli, runner
 
     parser = argparse.ArgumentParser(prog="python -m torch_local_rnn", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", metavar="command")
     sub = commands.add_parser("compare", help="train the same network with each rule on a task, over seeds",
-                              description=compare.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    compare.add_arguments(sub)
+                              description=runner.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    cli.add_compare_arguments(sub)
     sub = commands.add_parser("align", help="gradient alignment of each rule with exact BPTT during training",
                               description=align.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    align.add_arguments(sub)
+    cli.add_align_arguments(sub)
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     args.argv = argv[1:]
-    return (compare if args.command == "compare" else align).run(args)
+    return (cli.run_compare if args.command == "compare" else cli.run_align)(args)
 
 
 if __name__ == "__main__":

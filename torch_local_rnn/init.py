@@ -1,4 +1,4 @@
-"""Weight initialisation of algorithms.md §1.1, drawn from a torch.Generator."""
+"""Weight initialisation of docs/algorithms.md §1.1, drawn from a torch.Generator."""
 from typing import Optional
 
 import torch

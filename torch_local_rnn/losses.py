@@ -1,4 +1,4 @@
-"""Per-step readout losses of algorithms.md §1, in torch, for evaluation and references."""
+"""Per-step readout losses of docs/algorithms.md §1, in torch, for evaluation and references."""
 import torch
 from torch import Tensor
 

@@ -4,12 +4,12 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from . import init, rules
-from .rules_factored import draw_noise
+from . import init, ops, rules
+from .rules import draw_noise
 
 
 class LocalRNN(nn.Module):
-    """Single-layer leaky RNN (algorithms.md §1), used like torch.nn.RNN:
+    """Single-layer leaky RNN (docs/algorithms.md §1), used like torch.nn.RNN:
 
         h_t = W_hh a_{t-1} + W_ih x_t + b,   a_t = (1 - alpha) a_{t-1} + alpha phi(h_t)
 
@@ -24,7 +24,7 @@ class LocalRNN(nn.Module):
     fresh noise every forward call from the module's generator (buffer ``rng_state``); KeRNL reads its
     mixing matrix and rates from the buffers ``kernl_mixing`` and ``kernl_rates``.
 
-    Initialisation (algorithms.md §1.1): orthogonal weight_hh, N(0, 1/input_size) weight_ih,
+    Initialisation (docs/algorithms.md §1.1): orthogonal weight_hh, N(0, 1/input_size) weight_ih,
     zero bias, drawn from ``generator``; pass ``weight_hh``/``weight_ih``/``bias`` to set them.
     """
 
@@ -49,7 +49,8 @@ class LocalRNN(nn.Module):
         self.rule = rules.resolve(rule)
         if not self.rule.has_sequence_form:
             raise ValueError(f"LocalRNN: rule '{self.rule.name}' has no sequence form; train it with OnlineLearner")
-        self.rule_name: str = self.rule.sequence_name
+        self.rule.check(self.alpha, "sequence", "LocalRNN")
+        self.rule_name: str = self.rule.name
         self.rule_options: List[float] = self.rule.sequence_options(self.alpha)
         dtype = dtype or torch.get_default_dtype()
         n, i = self.hidden_size, self.input_size
@@ -102,8 +103,8 @@ class LocalRNN(nn.Module):
         mixing, rates = self.kernl_mixing, self.kernl_rates
         if mixing is not None and rates is not None:
             rule_tensors += [mixing.to(x.dtype), rates.to(x.dtype)]
-        out = torch.ops.torch_local_rnn.leaky_rnn(x, h, self.weight_hh, self.weight_ih, self.bias, self.alpha,
-                                                  self.nonlinearity, self.rule_name, self.rule_options, rule_tensors)
+        out = ops.leaky_rnn(x, h, self.weight_hh, self.weight_ih, self.bias, self.alpha, self.nonlinearity,
+                            self.rule_name, self.rule_options, rule_tensors)
         h_n = out[-1].unsqueeze(0)
         if unbatched:
             return out.squeeze(1), h_n.squeeze(1)

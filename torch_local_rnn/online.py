@@ -1,18 +1,20 @@
-"""OnlineLearner: the papers' protocol (algorithms.md §2.1), the whole time loop in C++.
+"""OnlineLearner: the papers' protocol (docs/algorithms.md §2.1), the whole time loop in C++.
 
 Weights are updated after every time step, traces are carried across the updates, and the
 readout, loss and SGD step are fused into the op. With B > 1 streams the update is the average
 over the B independent streams; B = 1 reproduces the papers.
 """
+from collections import OrderedDict
 from typing import Optional, Union
 
 import torch
 from torch import Tensor, nn
 
-from . import losses, reference, rules
+from . import losses, ops, rules
+from .activation import phi
 from .modules import LocalRNN
 
-# a_0 of every run (algorithms.md §1.1): "zeros" (the latest code), "random" (a = phi(h), h ~ N(0, 1):
+# a_0 of every run (docs/algorithms.md §1.1): "zeros" (the latest code), "random" (a = phi(h), h ~ N(0, 1):
 # the code of the 2019 and 2020 papers re-draws it at the start of every run).
 INITIAL_STATES = ("zeros", "random")
 
@@ -63,11 +65,12 @@ class OnlineLearner(nn.Module):
         if not self.rule.has_online_form:
             online = sorted(name for name, cls in rules.RULES.items() if cls.has_online_form)
             raise ValueError(f"OnlineLearner: rule '{self.rule.name}' has no online form; rules with one: {online}")
+        self.rule.check(rnn.alpha, "online", "OnlineLearner")
         n, i, o = rnn.hidden_size, rnn.input_size, readout.out_features
         like = dict(dtype=rnn.weight_hh.dtype, device=rnn.weight_hh.device)
         self.register_buffer("hidden", torch.zeros(batch_size, n, **like))
         fb = getattr(self.rule, "feedback", "symmetric")
-        if isinstance(fb, str) and fb == "random":  # W_FB ~ N(0, 1/n_out), fixed (algorithms.md §1.1)
+        if isinstance(fb, str) and fb == "random":  # W_FB ~ N(0, 1/n_out), fixed (docs/algorithms.md §1.1)
             fb = (torch.randn(o, n, generator=generator, dtype=torch.float64) / o ** 0.5).to(**like)
         # The rule's random initial state and its per-step noise come from a generator of the learner's own,
         # seeded from ``generator`` (or the global one); its state is the buffer rng_state (saved and
@@ -99,6 +102,15 @@ class OnlineLearner(nn.Module):
     def batch_size(self) -> int:
         return self.hidden.shape[0]
 
+    def rule_state(self) -> "OrderedDict[str, Tensor]":
+        """The tensors the rule carries across online steps, by buffer name, in the order the online op reads
+        them: the buffers of ``rules.<Rule>.online_state`` (RFLO's ``trace``, RTRL's ``influence``, the
+        truncated BPTTs' histories, the factored rules' ``factor_a`` / ``factor_b``, KeRNL's ``kernl_*``,
+        DNI's ``sg_*`` and ``eligibility``, ...); empty for output_only. The values are the live buffers, not
+        copies: clone them to keep a snapshot, and change them only to set the learner's state. The network
+        state (``hidden``), the feedback matrix and ``rng_state`` are not part of it."""
+        return OrderedDict((name, getattr(self, name)) for name in self._state_names)
+
     def reset_state(self) -> None:
         """A new run: network state back to its start (zeros, or a fresh random state with
         initial_state="random"), traces to theirs (zero; the factored rules' random factors re-drawn,
@@ -118,9 +130,9 @@ class OnlineLearner(nn.Module):
         self.steps_done.zero_()
 
     def _random_state(self, g: torch.Generator) -> Tensor:
-        """a = phi(h), h ~ N(0, 1) per unit and stream: the 2019/2020 code's reset_network (algorithms.md §1.1)."""
+        """a = phi(h), h ~ N(0, 1) per unit and stream: the 2019/2020 code's reset (docs/algorithms.md §1.1)."""
         h = torch.randn(self.hidden.shape, generator=g, dtype=torch.float64)
-        return reference.phi(h, self.rnn.nonlinearity).to(dtype=self.hidden.dtype, device=self.hidden.device)
+        return phi(h, self.rnn.nonlinearity).to(dtype=self.hidden.dtype, device=self.hidden.device)
 
     def _start_state(self, g: torch.Generator) -> Tensor:
         """a_0 of a run: zeros (the latest code) or a fresh random state (the papers' code, every run)."""
@@ -217,17 +229,12 @@ class OnlineLearner(nn.Module):
         rnn, ro = self.rnn, self.readout
         weights = (rnn.weight_hh.detach(), rnn.weight_ih.detach(), rnn.bias.detach(), ro.weight.detach(),
                    ro.bias.detach())
-        if self.rule.sequence_name == "rflo":
-            self.steps_done += x.shape[0]
-            return torch.ops.torch_local_rnn.rflo_online(
-                x, y, self.hidden, self.trace, *weights, self.feedback, rnn.alpha, self.rule.rate(rnn.alpha),
-                rnn.nonlinearity, self.loss, self.lr, self.l2)
         state = [getattr(self, name) for name in self._state_names]
         if self.rule.name in ("dni", "dni_b") and int(self.steps_done) == 0:
-            self.sg_label_prev.copy_(y[0])  # before the first step y_prev := y_0 (algorithms.md §1.1)
+            self.sg_label_prev.copy_(y[0])  # before the first step y_prev := y_0 (docs/algorithms.md §1.1)
         noise = [] if not self.rule.stochastic else self._with_generator(
             lambda g: self.rule.noise(x.shape[0], x.shape[1], rnn.hidden_size, g, dtype=x.dtype, device=x.device))
-        step_losses = torch.ops.torch_local_rnn.online_learn(
+        step_losses = ops.online_learn(
             self.rule.name, x, y, self.hidden, *weights, state, None, self.feedback, rnn.alpha, rnn.nonlinearity,
             self.loss, self.lr, self.rule.online_options(rnn.alpha), noise, record, self.l2)
         self.steps_done += x.shape[0]
@@ -241,7 +248,7 @@ class OnlineLearner(nn.Module):
         like = dict(dtype=self.hidden.dtype, device=self.hidden.device)
         h0 = torch.zeros(x.shape[1], self.rnn.hidden_size, **like) if hidden is None else hidden.to(**like)
         with torch.no_grad():
-            a, _ = torch.ops.torch_local_rnn.leaky_rnn_forward(x, h0, self.rnn.weight_hh, self.rnn.weight_ih,
-                                                               self.rnn.bias, self.rnn.alpha, self.rnn.nonlinearity)
+            a, _ = ops.leaky_rnn_forward(x, h0, self.rnn.weight_hh, self.rnn.weight_ih, self.rnn.bias,
+                                         self.rnn.alpha, self.rnn.nonlinearity)
             step_losses = losses.per_step_loss(self.readout(a), y, self.loss)
         return step_losses[:, 0] if squeeze else step_losses

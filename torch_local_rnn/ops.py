@@ -1,72 +1,335 @@
-"""Typed wrappers over the registered ops (torch.ops.torch_local_rnn.*).
+"""Typed wrappers over the registered ops (torch.ops.torch_local_rnn.*): every call of the package into the
+library goes through them. Each wrapper calls ``torch.ops.torch_local_rnn.<op>`` literally (TorchScript
+compiles it) and has its fake kernel right below it, for torch.compile, torch.export and meta tensors. A fake
+takes every argument of the schema and checks what the kernel checks without data (ranks, sizes, dtypes,
+devices, contiguity of what is written in place, the scalars, the rule, its options and state) with the kernel's
+error: a RuntimeError naming the op and the argument (the messages of csrc/common/checks.h). The rule registry
+ops (rule_names, rule_info, rule_check, rule_state_shapes) take no tensors: they run under FakeTensorMode as
+they are, and the fakes use them for everything about the rules.
 
-Notation (algorithms.md §1): x_t input, a_t state, h_t = W_hh a_{t-1} + W_ih x_t + b the
-pre-activation, a_t = (1 - alpha) a_{t-1} + alpha phi(h_t). Shapes: x (T, B, I), h0 (B, n),
-weight_hh (n, n), weight_ih (n, I), bias (n); states (T, B, n).
-"""
-from typing import List, Optional, Tuple
+Notation (algorithms.md §1): a_t = (1 - alpha) a_{t-1} + alpha phi(W_hh a_{t-1} + W_ih x_t + b), x (T, B, I)."""
+import math
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
-_ops = torch.ops.torch_local_rnn
+NONLINEARITIES = ("tanh", "relu", "sigmoid")
+LOSSES = ("cross_entropy", "mse", "mse_mean")
+RECORDING_RULES = ("dni", "dni_b")  # fill ``record`` (check_rule_extras in csrc; no registry op says)
+Grads = Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]  # (grad_x, grad_h0, grad_weight_hh, grad_weight_ih, grad_bias)
 
 
+# ============================================================================= the rule registry
+@dataclass(frozen=True)
+class RuleInfo:
+    """rule_info: the options, their defaults (NaN: the network's alpha, e.g. RFLO's trace_alpha), the accepted
+    lengths of rule_options (prefixes of option_names), the forms (leaky_rnn*: sequence; online_learn: online)."""
+
+    name: str
+    option_names: Tuple[str, ...]
+    option_defaults: Tuple[float, ...]
+    option_counts: Tuple[int, ...]
+    sequence_form: bool
+    online_form: bool
+
+
+def rule_names() -> List[str]:
+    """Every rule the library registers, sorted."""
+    return list(torch.ops.torch_local_rnn.rule_names())
+
+
+def rule_info(rule: str) -> RuleInfo:
+    """The options and forms of ``rule`` (RuntimeError for an unknown one)."""
+    names, defaults, counts, sequence_form, online_form = torch.ops.torch_local_rnn.rule_info(rule)
+    return RuleInfo(rule, tuple(names), tuple(float(v) for v in defaults), tuple(int(c) for c in counts),
+                    bool(sequence_form), bool(online_form))
+
+
+def check_rule(rule: str, options: Optional[Sequence[float]] = None, alpha: float = 1.0,
+               form: str = "sequence") -> None:
+    """The library's RuntimeError if ``rule`` is unknown, lacks ``form`` ("sequence", "online") or an option is bad."""
+    torch.ops.torch_local_rnn.rule_check(rule, [float(v) for v in (options or [])], float(alpha), form)
+
+
+def rule_state_shapes(rule: str, options: Optional[Sequence[float]], alpha: float, batch: int, hidden_size: int,
+                      input_size: int, output_size: int) -> Dict[str, Tuple[int, ...]]:
+    """The tensors the online form of ``rule`` carries (online_learn's ``state``), in order: name -> shape."""
+    names, ranks, sizes = torch.ops.torch_local_rnn.rule_state_shapes(
+        rule, [float(v) for v in (options or [])], float(alpha), int(batch), int(hidden_size), int(input_size),
+        int(output_size))
+    ends = [sum(ranks[:k + 1]) for k in range(len(ranks))]
+    return {name: tuple(int(s) for s in sizes[end - rank:end]) for name, rank, end in zip(names, ranks, ends)}
+
+
+def cuda_version() -> int:
+    """-1 for a CPU-only build, else the CUDA version the library was compiled with (e.g. 13000)."""
+    return int(torch.ops.torch_local_rnn.cuda_version())
+
+
+# ============================================================================= the checks of the fakes
+# Python twins of csrc/common/checks.h and online_checks.h, with the same messages. Doubles print as C++'s
+# ostream prints them ({:g}: 1.5, 1e-05, inf, nan), dtypes by their C++ names.
+_DTYPES = {torch.float32: "Float", torch.float64: "Double", torch.float16: "Half", torch.bfloat16: "BFloat16",
+           torch.int64: "Long", torch.int32: "Int", torch.int16: "Short", torch.int8: "Char", torch.uint8: "Byte",
+           torch.bool: "Bool", torch.complex64: "ComplexFloat", torch.complex128: "ComplexDouble"}
+
+
+def _register_fake(op: str):  # a decorator; no fakes before torch 2.4 (no register_fake)
+    return getattr(torch.library, "register_fake", lambda name: (lambda fn: fn))(f"torch_local_rnn::{op}")
+
+
+def _fail(op: str, message: str):
+    raise RuntimeError(f"{op}: {message}")
+
+
+def _shape_str(sizes) -> str:
+    return "(" + ", ".join(str(s) for s in sizes) + ("," if len(sizes) == 1 else "") + ")"
+
+
+def _hint(v) -> int:
+    """A size as an int; a symbolic one's hint (the example's value): checking the rule's state adds no guards."""
+    if not isinstance(v, torch.SymInt):
+        return int(v)
+    from torch.fx.experimental import symbolic_shapes as sym  # optimization_hint: torch >= 2.10, hint_int before
+    return int((getattr(sym, "optimization_hint", None) or getattr(sym, "hint_int", None) or int)(v))
+
+
+def _check_shape(t: Optional[Tensor], expected: Sequence, op: str, name: str, layout: str) -> None:
+    """Rank and sizes; -1 in ``expected``: any size."""
+    if not isinstance(t, Tensor):
+        _fail(op, f"expected {name} to be a tensor, but got an undefined tensor")
+    if t.dim() != len(expected):
+        _fail(op, f"expected {name} to be {len(expected)}-D {layout}, but got a {t.dim()}-D tensor of shape "
+                  f"{_shape_str(t.shape)}")
+    if any(not (isinstance(e, int) and e < 0) and t.shape[d] != e for d, e in enumerate(expected)):
+        _fail(op, f"expected {name} of shape {layout} = {_shape_str(expected)} (-1: any), but got "
+                  f"{_shape_str(t.shape)}")
+
+
+def _check_like(t: Optional[Tensor], ref: Tensor, op: str, name: str, ref_name: str = "x") -> None:
+    if not isinstance(t, Tensor):
+        _fail(op, f"expected {name} to be a tensor, but got an undefined tensor")
+    if t.dtype != ref.dtype:
+        _fail(op, f"expected {name} to have the dtype of {ref_name} ({_DTYPES.get(ref.dtype, ref.dtype)}), but got "
+                  f"{_DTYPES.get(t.dtype, t.dtype)}")
+    if t.device != ref.device:
+        _fail(op, f"expected {name} to be on the device of {ref_name} ({ref.device}), but got {t.device}")
+
+
+def _check_contiguous(t: Tensor, op: str, name: str) -> None:
+    if not t.is_contiguous():
+        _fail(op, f"expected {name} to be contiguous (it is updated in place), but got strides "
+                  + _shape_str(t.stride()))
+
+
+def _check_tensor(op: str, t: Tensor, x: Tensor, shape: Sequence, name: str, layout: str, inplace=False) -> None:
+    """x's dtype and device, the shape; contiguous when the op writes it in place (check_state)."""
+    _check_like(t, x, op, name)
+    _check_shape(t, shape, op, name, layout)
+    if inplace:
+        _check_contiguous(t, op, name)
+
+
+def _check_rate(value: float, op: str, name: str, rate: bool = True) -> None:
+    """A rate in (0, 1]; with rate=False a finite number >= 0 (lr, l2)."""
+    if rate and not 0.0 < value <= 1.0:
+        _fail(op, f"expected {name} in (0, 1], but got {value:g}")
+    if not rate and not (value >= 0.0 and math.isfinite(value)):
+        _fail(op, f"expected {name} to be a finite number >= 0, but got {value:g}")
+
+
+def _check_choice(value: str, choices: Tuple[str, ...], op: str, name: str) -> None:
+    if value not in choices:
+        _fail(op, f"expected {name} to be one of {', '.join(repr(c) for c in choices)}, but got '{value}'")
+
+
+def _check_x(x: Tensor, op: str):
+    """x: float32 / float64, 3-D (seq_len, batch, input_size), non-empty; its sizes."""
+    if isinstance(x, Tensor) and x.dtype not in (torch.float32, torch.float64):
+        _fail(op, f"expected x to be a float32 or float64 tensor, but got {_DTYPES.get(x.dtype, x.dtype)}")
+    _check_shape(x, (-1, -1, -1), op, "x", "(seq_len, batch, input_size)")
+    if x.numel() == 0:
+        _fail(op, f"expected x to be non-empty, but got shape {_shape_str(x.shape)}")
+    return x.shape
+
+
+def _check_square(weight_hh: Tensor, x: Tensor, op: str, online: bool):
+    """weight_hh square and non-empty; hidden_size. (The online ops check both at once, as check_online_args.)"""
+    _check_like(weight_hh, x, op, "weight_hh")
+    if not (weight_hh.dim() == 2 and weight_hh.shape[0] == weight_hh.shape[1]) or (online and weight_hh.numel() == 0):
+        _fail(op, f"expected weight_hh to be a square 2-D (hidden_size, hidden_size) tensor, but got shape "
+                  f"{_shape_str(weight_hh.shape)}")
+    if weight_hh.shape[0] <= 0:
+        _fail(op, f"expected hidden_size > 0, but got weight_hh of shape {_shape_str(weight_hh.shape)}")
+    return weight_hh.shape[0]
+
+
+def _check_network_args(op: str, x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor, alpha: float,
+                        bias: Optional[Tensor] = None, nonlinearity: Optional[str] = None):
+    """check_network_args (and, when given, check_bias and the nonlinearity); returns (T, B, n, I)."""
+    T, B, I = _check_x(x, op)
+    n = _check_square(weight_hh, x, op, online=False)
+    _check_tensor(op, weight_ih, x, (n, I), "weight_ih", "(hidden_size, input_size)")
+    _check_tensor(op, h0, x, (B, n), "h0", "(batch, hidden_size)")
+    _check_rate(alpha, op, "alpha")
+    if bias is not None:
+        _check_tensor(op, bias, x, (n,), "bias", "(hidden_size,)")
+    if nonlinearity is not None:
+        _check_choice(nonlinearity, NONLINEARITIES, op, "nonlinearity")
+    return T, B, n, I
+
+
+def _backward_fake(op: str, grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha, trace_alpha=None):
+    """check_backward_args (and RFLO's trace_alpha); the gradients, new contiguous tensors like the kernels'."""
+    T, B, n, I = _check_network_args(op, x, h0, weight_hh, weight_ih, alpha)
+    for t, name in ((grad_output, "grad_output"), (output, "output"), (dphi, "dphi")):
+        _check_tensor(op, t, x, (T, B, n), name, "(seq_len, batch, hidden_size)")
+    if trace_alpha is not None:  # leaky_rnn_rflo_backward: leaky_rnn_rule_backward with rule "rflo"
+        _check_rate(trace_alpha, op, "trace_alpha")
+        _check_rule(op, "rflo", [trace_alpha], alpha, "sequence")
+    return x.new_empty((T, B, I)), x.new_empty((B, n)), x.new_empty((n, n)), x.new_empty((n, I)), x.new_empty((n,))
+
+
+def _check_online_args(op: str, x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weight_ih: Tensor,
+                       bias: Tensor, weight_out: Tensor, bias_out: Tensor, feedback: Optional[Tensor], alpha: float,
+                       nonlinearity: str, loss: str, lr: float, l2: float):
+    """check_online_args, in its order; returns (T, B, n, I, O)."""
+    T, B, I = _check_x(x, op)
+    _check_choice(nonlinearity, NONLINEARITIES, op, "nonlinearity")
+    _check_choice(loss, LOSSES, op, "loss")
+    _check_tensor(op, y, x, (T, B, -1), "y", "(seq_len, batch, output_size)")
+    O = y.shape[2]
+    if O <= 0:
+        _fail(op, f"expected y to have output_size > 0, but got shape {_shape_str(y.shape)}")
+    n = _check_square(weight_hh, x, op, online=True)
+    for t, shape, name, layout in ((weight_hh, (n, n), "weight_hh", "(hidden_size, hidden_size)"),
+                                   (weight_ih, (n, I), "weight_ih", "(hidden_size, input_size)"),
+                                   (bias, (n,), "bias", "(hidden_size,)"),
+                                   (weight_out, (O, n), "weight_out", "(output_size, hidden_size)"),
+                                   (bias_out, (O,), "bias_out", "(output_size,)"),
+                                   (hidden, (B, n), "hidden", "(batch, hidden_size)")):
+        _check_tensor(op, t, x, shape, name, layout, inplace=True)
+    if feedback is not None:
+        _check_tensor(op, feedback, x, (O, n), "feedback", "(output_size, hidden_size)")
+    _check_rate(alpha, op, "alpha")
+    _check_rate(lr, op, "lr", rate=False)
+    _check_rate(l2, op, "l2", rate=False)
+    return T, B, n, I, O
+
+
+def _check_rule(op: str, rule: str, rule_options: Sequence[float], alpha: float, form: str) -> None:
+    """rule_check (the rule, its form, its options), its error re-worded to name ``op``."""
+    try:
+        torch.ops.torch_local_rnn.rule_check(rule, [float(v) for v in rule_options], float(alpha), form)
+    except RuntimeError as e:  # "rule_check: ..." -> "online_learn: ..."
+        head, sep, tail = str(e).partition(": ")
+        raise RuntimeError(f"{op}: {tail}" if sep and head != op and " " not in head else str(e)) from None
+
+
+def _check_rule_state(op: str, rule: str, options, alpha: float, state: Sequence[Tensor], x: Tensor, sizes) -> None:
+    """The online state against rule_state_shapes(sizes = (B, n, I, O)): count, then each tensor's dtype and
+    device (x's), shape (compared on the sizes' hints) and contiguity (check_rule_state)."""
+    shapes = rule_state_shapes(rule, options, alpha, *(_hint(v) for v in sizes))
+    if len(state) != len(shapes):
+        layout = ", ".join(f"{k} {_shape_str(s)}" for k, s in shapes.items())
+        _fail(op, f"rule '{rule}' expects state = [{layout}], but got {len(state)} tensors")
+    for k, (t, (key, want)) in enumerate(zip(state, shapes.items())):
+        name = f"state[{k}] ({rule} {key})"
+        _check_like(t, x, op, name)
+        if tuple(_hint(s) for s in t.shape) != want:
+            _fail(op, f"expected {name} of shape {_shape_str(want)}, but got {_shape_str(t.shape)}")
+        _check_contiguous(t, op, name)
+
+
+def _check_rule_tensors(op: str, rule_tensors: Sequence[Tensor], x: Tensor) -> None:
+    for k, t in enumerate(rule_tensors):  # their count and shapes are the kernel's to check (no registry op says)
+        _check_like(t, x, op, f"rule_tensors[{k}]")
+
+
+# ============================================================================= the ops
 def leaky_rnn(x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor, bias: Tensor, alpha: float = 1.0,
               nonlinearity: str = "tanh", rule: str = "bptt", rule_options: Optional[List[float]] = None,
               rule_tensors: Optional[List[Tensor]] = None) -> Tensor:
-    """States a_1..a_T, Tensor[T, B, n]. Differentiable; the backward is the rule's:
-    "bptt" the exact gradient, "rflo" RFLO's estimate (rule_options = [trace_alpha]), any other rule with a
-    sequence form its estimate (rule_tensors: the noise draws of uoro / kf_rtrl / rkf_rtrl, KeRNL's A and
-    rates; see leaky_rnn_rule_backward)."""
-    return _ops.leaky_rnn.default(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule,
-                                  [] if rule_options is None else list(rule_options),
-                                  [] if rule_tensors is None else list(rule_tensors))
+    """States a_1..a_T, Tensor[T, B, n]. Differentiable: the backward is the rule's estimate (the exact gradient
+    for "bptt"; rule_options and rule_tensors as in leaky_rnn_rule_backward). LocalRNN.forward (scripted too)."""
+    options: List[float] = [] if rule_options is None else list(rule_options)
+    tensors: List[Tensor] = [] if rule_tensors is None else list(rule_tensors)
+    return torch.ops.torch_local_rnn.leaky_rnn(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule,
+                                               options, tensors)
+
+
+@_register_fake("leaky_rnn")
+def _leaky_rnn_fake(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule, rule_options, rule_tensors):
+    # the Autograd kernel parses the rule first (parse_sequence_rule), then runs leaky_rnn_forward
+    _check_rule("leaky_rnn", rule, rule_options, alpha, "sequence")
+    T, B, n, _ = _check_network_args("leaky_rnn", x, h0, weight_hh, weight_ih, alpha, bias, nonlinearity)
+    _check_rule_tensors("leaky_rnn", rule_tensors, x)
+    return x.new_empty((T, B, n))
 
 
 def leaky_rnn_forward(x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor, bias: Tensor,
                       alpha: float = 1.0, nonlinearity: str = "tanh") -> Tuple[Tensor, Tensor]:
     """(output, dphi): states a_1..a_T and phi'(h_t), both Tensor[T, B, n]; not differentiable."""
-    return _ops.leaky_rnn_forward.default(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity)
+    return torch.ops.torch_local_rnn.leaky_rnn_forward(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity)
+
+
+@_register_fake("leaky_rnn_forward")
+def _leaky_rnn_forward_fake(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity):
+    T, B, n, _ = _check_network_args("leaky_rnn_forward", x, h0, weight_hh, weight_ih, alpha, bias, nonlinearity)
+    return x.new_empty((T, B, n)), x.new_empty((T, B, n))
 
 
 def leaky_rnn_bptt_backward(grad_output: Tensor, x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor,
-                            output: Tensor, dphi: Tensor, alpha: float = 1.0):
-    """Exact BPTT given grad_output = dL/da_t, Tensor[T, B, n].
-    Returns (grad_x, grad_h0, grad_weight_hh, grad_weight_ih, grad_bias)."""
-    return _ops.leaky_rnn_bptt_backward.default(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha)
+                            output: Tensor, dphi: Tensor, alpha: float = 1.0) -> Grads:
+    """Exact BPTT given grad_output = dL/da_t (T, B, n): leaky_rnn_rule_backward with rule "bptt"."""
+    return torch.ops.torch_local_rnn.leaky_rnn_bptt_backward(grad_output, x, h0, weight_hh, weight_ih, output, dphi,
+                                                             alpha)
+
+
+@_register_fake("leaky_rnn_bptt_backward")
+def _leaky_rnn_bptt_backward_fake(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha):
+    return _backward_fake("leaky_rnn_bptt_backward", grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha)
 
 
 def leaky_rnn_rflo_backward(grad_output: Tensor, x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor,
-                            output: Tensor, dphi: Tensor, alpha: float = 1.0, trace_alpha: Optional[float] = None):
-    """RFLO's estimate over the window (weights frozen, trace starting at 0), GEMM form.
-    grad_x and grad_h0 are the one-step gradients. Same returns as leaky_rnn_bptt_backward."""
-    return _ops.leaky_rnn_rflo_backward.default(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha,
-                                                alpha if trace_alpha is None else trace_alpha)
+                            output: Tensor, dphi: Tensor, alpha: float = 1.0,
+                            trace_alpha: Optional[float] = None) -> Grads:
+    """RFLO's estimate over the window (weights frozen, trace from 0; trace_alpha None: alpha), GEMM form:
+    leaky_rnn_rule_backward with rule "rflo". grad_x and grad_h0 are the one-step gradients."""
+    rate: float = alpha if trace_alpha is None else trace_alpha
+    return torch.ops.torch_local_rnn.leaky_rnn_rflo_backward(grad_output, x, h0, weight_hh, weight_ih, output, dphi,
+                                                             alpha, rate)
+
+
+@_register_fake("leaky_rnn_rflo_backward")
+def _leaky_rnn_rflo_backward_fake(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha, trace_alpha):
+    return _backward_fake("leaky_rnn_rflo_backward", grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha,
+                          trace_alpha)
 
 
 def leaky_rnn_rule_backward(grad_output: Tensor, x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                             output: Tensor, dphi: Tensor, alpha: float, rule: str,
-                            rule_options: Optional[List[float]] = None, rule_tensors: Optional[List[Tensor]] = None):
-    """Sequence form of the other local rules given dL/da_t (weights frozen, traces from zero):
+                            rule_options: Optional[List[float]] = None,
+                            rule_tensors: Optional[List[Tensor]] = None) -> Grads:
+    """Sequence form of any rule with one, given dL/da_t (weights frozen, traces from zero); rule_info(rule) lists
+    its rule_options. rule_tensors: uoro / rkf_rtrl [nu (T, B, n)], kf_rtrl [nu (T, B, 2)], kernl [A (n, n),
+    rates (n)], the others []. grad_x and grad_h0 are the one-step gradients."""
+    options: List[float] = [] if rule_options is None else list(rule_options)
+    tensors: List[Tensor] = [] if rule_tensors is None else list(rule_tensors)
+    return torch.ops.torch_local_rnn.leaky_rnn_rule_backward(grad_output, x, h0, weight_hh, weight_ih, output, dphi,
+                                                             alpha, rule, options, tensors)
 
-    ===========  ======================================================  ==========================================
-    rule         rule_options                                            rule_tensors
-    ===========  ======================================================  ==========================================
-    output_only  []                                                      []
-    rtrl         [] or [legacy_alpha_omission]                           []
-    f_bptt       [truncation] or [truncation, legacy_alpha_omission]     []
-    e_bptt       [window] or [window, legacy_alpha_omission]             []
-    uoro         [] / [legacy] / [legacy, rho0, rho1]                    [nu (T, B, n)]
-    kf_rtrl      same                                                    [nu (T, B, 2)]
-    rkf_rtrl     same                                                    [nu (T, B, n)]
-    kernl        [] or [sigma, lr, reset_interval] (unused here)         [A (n, n), rates (n)]
-    ===========  ======================================================  ==========================================
 
-    grad_x and grad_h0 are the one-step gradients. Same returns as leaky_rnn_bptt_backward."""
-    return _ops.leaky_rnn_rule_backward.default(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha, rule,
-                                                [] if rule_options is None else list(rule_options),
-                                                [] if rule_tensors is None else list(rule_tensors))
+@_register_fake("leaky_rnn_rule_backward")
+def _leaky_rnn_rule_backward_fake(grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha, rule, rule_options,
+                                  rule_tensors):
+    op = "leaky_rnn_rule_backward"
+    grads = _backward_fake(op, grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha)
+    _check_rule(op, rule, rule_options, alpha, "sequence")
+    _check_rule_tensors(op, rule_tensors, x)
+    return grads
 
 
 def online_learn(rule: str, x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weight_ih: Tensor,
@@ -75,29 +338,55 @@ def online_learn(rule: str, x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Ten
                  nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4,
                  rule_options: Optional[List[float]] = None, rule_tensors: Optional[List[Tensor]] = None,
                  record: Optional[Tensor] = None, l2: float = 0.0) -> Tensor:
-    """T online steps of ``rule`` (algorithms.md §2.1), like rflo_online; ``state`` holds the rule's
-    carried tensors (rules.<Rule>.online_state gives them), updated in place with hidden and the weights.
-    rec_grad (n, n + I + 1), when given, accumulates every step's recurrent update direction G_t (mean over
-    streams): with lr = 0 it is the rule's gradient estimate. rule_tensors: the per-step noise of the
-    stochastic rules (rules.<Rule>.noise), or for dni / dni_b optionally [credit (T, B, n)] used in place of
-    the synthetic gradient. record (T, B, 4, n), dni / dni_b only, receives per step U_t (the apical
-    potential used in the update), U*_{t-1} (the bootstrapped target), U_{t-1} (its prediction before
-    the apical update) and V_t = h_t (the basal potential). l2: L2 on W_hh, W_ih and W_out (not the biases),
-    l2 W added to their gradients every step (algorithms.md §2.1). Returns the losses, Tensor[T, B]."""
-    return _ops.online_learn.default(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out,
-                                     list(state), rec_grad, feedback, alpha, nonlinearity, loss, lr,
-                                     [] if rule_options is None else list(rule_options),
-                                     [] if rule_tensors is None else list(rule_tensors), record, l2)
+    """T online steps of ``rule`` (algorithms.md §2.1) updating hidden, the weights and ``state`` (the rule's
+    carried tensors: rules.<Rule>.online_state, shapes rule_state_shapes) in place. rec_grad (n, n + I + 1)
+    accumulates every step's update direction G_t (mean over streams; lr = 0: the rule's gradient estimate).
+    rule_tensors: the per-step noise (rules.<Rule>.noise), for dni / dni_b optionally [credit (T, B, n)].
+    record (T, B, 4, n), dni / dni_b: U_t, U*_{t-1}, U_{t-1}, V_t = h_t per step. l2: l2 W added to the
+    gradients of W_hh, W_ih, W_out every step. Returns the losses, Tensor[T, B]."""
+    options: List[float] = [] if rule_options is None else list(rule_options)
+    tensors: List[Tensor] = [] if rule_tensors is None else list(rule_tensors)
+    return torch.ops.torch_local_rnn.online_learn(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out,
+                                                  bias_out, list(state), rec_grad, feedback, alpha, nonlinearity,
+                                                  loss, lr, options, tensors, record, l2)
+
+
+@_register_fake("online_learn")
+def _online_learn_fake(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, state, rec_grad,
+                       feedback, alpha, nonlinearity, loss, lr, rule_options, rule_tensors, record=None, l2=0.0):
+    op = "online_learn"
+    T, B, n, I, O = _check_online_args(op, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback,
+                                       alpha, nonlinearity, loss, lr, l2)
+    _check_rule(op, rule, rule_options, alpha, "online")
+    if record is not None and rule not in RECORDING_RULES:
+        _fail(op, f"only rules 'dni' and 'dni_b' record per-step signals, but got record for rule '{rule}'")
+    _check_rule_state(op, rule, rule_options, alpha, state, x, (B, n, I, O))
+    if rec_grad is not None:
+        _check_tensor(op, rec_grad, x, (n, n + I + 1), "rec_grad", "(hidden_size, hidden_size + input_size + 1)", True)
+    _check_rule_tensors(op, rule_tensors, x)
+    if record is not None:
+        _check_tensor(op, record, x, (T, B, 4, n), "record", "(seq_len, batch, 4, hidden_size)", inplace=True)
+    return x.new_empty((T, B))
 
 
 def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                 bias: Tensor, weight_out: Tensor, bias_out: Tensor, feedback: Optional[Tensor] = None,
                 alpha: float = 1.0, trace_alpha: Optional[float] = None, nonlinearity: str = "tanh",
                 loss: str = "cross_entropy", lr: float = 1e-4, l2: float = 0.0) -> Tensor:
-    """T online RFLO steps (algorithms.md §2.1, §3.6) with readout z = W_out a + b_out, the loss,
-    and an SGD step of every weight after every step, averaged over the B streams.
-    Updates hidden (B, n), trace (B, n, n + I + 1) and all weights in place.
-    y: Tensor[T, B, O] (probabilities for cross_entropy); l2 as in online_learn. Returns the losses, Tensor[T, B]."""
-    return _ops.rflo_online.default(x, y, hidden, trace, weight_hh, weight_ih, bias, weight_out, bias_out,
-                                    feedback, alpha, alpha if trace_alpha is None else trace_alpha,
-                                    nonlinearity, loss, lr, l2)
+    """T online RFLO steps (algorithms.md §2.1, §3.6): online_learn with rule "rflo" and state [trace
+    (B, n, n + I + 1)]. y: Tensor[T, B, O] (probabilities for cross_entropy). Returns the losses, Tensor[T, B]."""
+    rate: float = alpha if trace_alpha is None else trace_alpha
+    return torch.ops.torch_local_rnn.rflo_online(x, y, hidden, trace, weight_hh, weight_ih, bias, weight_out,
+                                                 bias_out, feedback, alpha, rate, nonlinearity, loss, lr, l2)
+
+
+@_register_fake("rflo_online")
+def _rflo_online_fake(x, y, hidden, trace, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
+                      trace_alpha, nonlinearity, loss, lr, l2=0.0):
+    op = "rflo_online"  # online_learn with rule "rflo", state [trace], rule_options [trace_alpha]
+    T, B, n, I, O = _check_online_args(op, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback,
+                                       alpha, nonlinearity, loss, lr, l2)
+    _check_rate(trace_alpha, op, "trace_alpha")
+    _check_tensor(op, trace, x, (B, n, n + I + 1), "trace", "(batch, hidden_size, hidden_size + input_size + 1)",
+                  inplace=True)
+    return x.new_empty((T, B))

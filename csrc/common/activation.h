@@ -1,4 +1,4 @@
-// Nonlinearities of the leaky RNN (algorithms.md §1: tanh in the papers; relu and sigmoid too).
+// Nonlinearities of the leaky RNN (docs/algorithms.md §1: tanh in the papers; relu and sigmoid too).
 // Header-only and framework-free so CPU loops and CUDA kernels share one definition.
 #pragma once
 
@@ -36,9 +36,20 @@ TLR_HOST_DEVICE T derivative_from_value(Nonlinearity f, T y) {
   }
 }
 
-// Readout losses of the online learners (algorithms.md §1): softmax cross-entropy or MSE.
+// One unit's leaky update from its pre-activation h (docs/algorithms.md §1), with phi'(h_t) from y = phi(h):
+//   a_t = (1 - alpha) a_{t-1} + alpha phi(h_t).
+// Every forward path (the sequence forward on both backends, the online step) calls this, so they
+// round identically.
+template <typename T>
+TLR_HOST_DEVICE void leaky_unit(Nonlinearity f, T alpha, T prev, T h, T& state, T& dphi) {
+  const T y = activate(f, h);
+  state = (T(1) - alpha) * prev + alpha * y;
+  dphi = derivative_from_value(f, y);
+}
+
+// Readout losses of the online learners (docs/algorithms.md §1): softmax cross-entropy or MSE.
 // Mse: e = z - y, the gradient of 1/2 sum_k (the papers' quirk, n_out times the gradient of the
-// reported 1/2 mean); MseMean: e = (z - y) / n_out, the gradient of the reported loss (spec §1, §9
+// reported 1/2 mean); MseMean: e = (z - y) / n_out, the gradient of the reported loss (docs/algorithms.md §1, §9
 // mse_grad_convention). Both report L = 1/2 mean_k (z_k - y_k)^2.
 enum class Loss : int { CrossEntropy = 0, Mse = 1, MseMean = 2 };
 

@@ -1,4 +1,4 @@
-// The state layout, option parsing and argument checks of online DNI / DNI(b) (algorithms.md §3.8,
+// The state layout, option parsing and argument checks of online DNI / DNI(b) (docs/algorithms.md §3.8,
 // §4), shared by both backends (cpu/dni_cpu.cpp, cuda/dni_cuda.cu) so they accept exactly the same
 // calls and name the same things in their errors.
 #pragma once
@@ -13,13 +13,9 @@
 #include "online_checks.h"
 #include "online_rule.h"
 #include "rule_options.h"
+#include <variant>
 
 namespace torch_local_rnn {
-
-constexpr const char* kDniStateLayout =
-    "[A (hidden_size, hidden_size + output_size + 1), A_frozen (same), jacobian (hidden_size, hidden_size), "
-    "q_prev (batch, hidden_size), label_prev (batch, output_size), count (1), eligibility (batch, hidden_size, "
-    "hidden_size + input_size + 1)]";
 
 // Indices into the state list.
 enum DniState : size_t { kDniA = 0, kDniAFrozen, kDniJacobian, kDniQPrev, kDniLabelPrev, kDniCount, kDniElig };
@@ -31,25 +27,14 @@ struct DniCall {
   at::Tensor credit;
 };
 
-// Every check of an online DNI call: options, the 7 state tensors (shape, dtype, device,
-// contiguity), the fix_interval counter, rule_tensors = [] or [credit] and record (T, B, 4, n).
+// The checks of an online DNI call beyond the state's shapes (online_learn checks those against the
+// descriptor, csrc/rules/dni.cpp): the fix_interval counter, rule_tensors = [] or [credit] and record (T, B, 4, n).
 // The counter is read back with item() (on CUDA one small device-to-host copy per call): a
 // counter outside [0, fix_interval) would silently skip or repeat a target refresh.
 inline DniCall check_dni_call(const OnlineCall& c, const char* rule) {
   constexpr const char* op = "online_learn";
-  DniCall d{parse_dni_options(rule, c.options, op), at::Tensor()};
-  check_state_count(c, 7, kDniStateLayout, rule);
-  const int64_t T = c.args.T, B = c.args.B, n = c.args.n, I = c.args.I, O = c.args.O, m = n + I + 1,
-                K = n + O + 1;
-  const char* names[] = {"state[0] (dni A)", "state[1] (dni A_frozen)", "state[2] (dni jacobian)",
-                         "state[3] (dni q_prev)", "state[4] (dni label_prev)", "state[5] (dni count)",
-                         "state[6] (dni eligibility)"};
-  const std::vector<std::vector<int64_t>> shapes = {{n, K}, {n, K}, {n, n}, {B, n}, {B, O}, {1}, {B, n, m}};
-  const char* layouts[] = {"(hidden_size, hidden_size + output_size + 1)",
-                           "(hidden_size, hidden_size + output_size + 1)", "(hidden_size, hidden_size)",
-                           "(batch, hidden_size)", "(batch, output_size)", "(1,)",
-                           "(batch, hidden_size, hidden_size + input_size + 1)"};
-  for (size_t s = 0; s < 7; ++s) check_state(op, c.state[s], c.x, shapes[s], names[s], layouts[s]);
+  DniCall d{std::get<DniOptions>(c.options), at::Tensor()};
+  const int64_t T = c.args.T, B = c.args.B, n = c.args.n;
   const double count = c.state[kDniCount].item<double>();
   TORCH_CHECK(std::isfinite(count) && count >= 0 && count < d.options.fix_interval && count == std::floor(count), op,
               ": expected state[5] (", rule, " count) to hold an integer in [0, fix_interval = ",

@@ -1,4 +1,4 @@
-// What the stochastic factored approximations of RTRL (UORO, KF-RTRL, R-KF-RTRL; algorithms.md
+// What the stochastic factored approximations of RTRL (UORO, KF-RTRL, R-KF-RTRL; docs/algorithms.md
 // §3.3-3.5) carry and read, and the checks of their ops, shared by the CPU (cpu/factored_cpu.h)
 // and CUDA (cuda/factored_cuda.h) drivers so both backends accept and reject the same calls.
 #pragma once
@@ -13,6 +13,7 @@
 #include "online_checks.h"
 #include "online_rule.h"
 #include "rule_options.h"
+#include <variant>
 #include "sequence_rule.h"
 
 namespace torch_local_rnn {
@@ -63,24 +64,16 @@ struct FactoredInputs {
   at::Tensor noise;  // (T, B, noise_width), contiguous
 };
 
-// leaky_rnn_rule_backward's checks of a factored rule: its options (no forward-difference
-// variant: it re-runs a step, which needs the bias the sequence form does not have) and noise.
+// leaky_rnn_rule_backward's inputs of a factored rule: its options (the descriptor has refused the
+// forward-difference variant, csrc/rules/factored.cpp) and its noise, checked.
 inline FactoredInputs check_factored_sequence(const SequenceArgs& a, const FactoredLayout& L, const char* op) {
-  const FactoredOptions o = parse_factored_options(L.rule, a.options, op);
-  TORCH_CHECK(o.epsilon == 0.0, op, ": rule '", L.rule, "' has no sequence form of its forward-difference variant ",
-              "(epsilon > 0 re-runs a step, which needs the bias); use epsilon = 0 or the online form");
-  return {o, factored_noise(a.tensors, a.x, a.x.size(0), a.x.size(1), L, op)};
+  return {std::get<FactoredOptions>(a.options), factored_noise(a.tensors, a.x, a.x.size(0), a.x.size(1), L, op)};
 }
 
-// online_learn's checks of a factored rule: options, state = [A (batch, a_size), B (batch, b_rows,
-// b_cols)] (updated in place) and noise.
+// online_learn's inputs of a factored rule: options and noise (the state [A (batch, a_size), B (batch,
+// b_rows, b_cols)] is checked against the descriptor by online_learn).
 inline FactoredInputs check_factored_online(const OnlineCall& c, const FactoredLayout& L, const char* op) {
-  const FactoredOptions o = parse_factored_options(L.rule, c.options, op);
-  check_state_count(c, 2, L.state_layout, L.rule);
-  const std::string a_name = std::string("state[0] (") + L.rule + " A)", b_name = std::string("state[1] (") + L.rule + " B)";
-  check_state(op, c.state[0], c.x, {c.args.B, L.a_size}, a_name.c_str(), L.a_layout);
-  check_state(op, c.state[1], c.x, {c.args.B, L.b_rows, L.b_cols}, b_name.c_str(), L.b_layout);
-  return {o, factored_noise(c.tensors, c.x, c.args.T, c.args.B, L, op)};
+  return {std::get<FactoredOptions>(c.options), factored_noise(c.tensors, c.x, c.args.T, c.args.B, L, op)};
 }
 
 }  // namespace torch_local_rnn

@@ -1,4 +1,4 @@
-// KeRNL's backend-independent parts (algorithms.md §3.7), shared by cpu/kernl_cpu.cpp and
+// KeRNL's backend-independent parts (docs/algorithms.md §3.7), shared by cpu/kernl_cpu.cpp and
 // cuda/kernl_cuda.cu so both backends check the same things and the sequence form runs the
 // same ATen ops: only the per-step recursions (the online loop, the reverse-time filter) are
 // written per backend.
@@ -15,14 +15,10 @@
 #include "checks.h"
 #include "online_rule.h"
 #include "rule_options.h"
+#include <variant>
 #include "sequence_rule.h"
 
 namespace torch_local_rnn {
-
-constexpr const char* kKernlStateLayout =
-    "[trace (batch, hidden_size, hidden_size + input_size + 1), A (hidden_size, hidden_size), rates (hidden_size), "
-    "omega (batch, hidden_size), gamma (batch, hidden_size), zeta (batch, hidden_size), perturbed (batch, "
-    "hidden_size), count (1)]";
 
 // What the online form reads besides the network: the options and the standard-normal draws
 // (T, B, n) that become zeta = sigma nu at every step, contiguous.
@@ -31,20 +27,12 @@ struct KernlOnlineInputs {
   at::Tensor noise;
 };
 
-// Checks the options, the 8 state tensors (layout above) and the noise of one online_learn call.
+// Checks the reset counter (the state's shapes are checked by online_learn against the descriptor,
+// csrc/rules/kernl.cpp) and the noise of one online_learn call.
 inline KernlOnlineInputs check_kernl_online(const OnlineCall& c) {
   constexpr const char* op = "online_learn";
-  const KernlOptions o = parse_kernl_options(c.options, op);
-  check_state_count(c, 8, kKernlStateLayout, "kernl");
-  const int64_t T = c.args.T, B = c.args.B, n = c.args.n, I = c.args.I, m = n + I + 1;
-  const char* names[] = {"state[0] (kernl trace)", "state[1] (kernl A)", "state[2] (kernl rates)",
-                         "state[3] (kernl omega)", "state[4] (kernl gamma)", "state[5] (kernl zeta)",
-                         "state[6] (kernl perturbed)", "state[7] (kernl count)"};
-  const std::vector<std::vector<int64_t>> shapes = {{B, n, m}, {n, n}, {n}, {B, n}, {B, n}, {B, n}, {B, n}, {1}};
-  const char* layouts[] = {"(batch, hidden_size, hidden_size + input_size + 1)", "(hidden_size, hidden_size)",
-                           "(hidden_size,)", "(batch, hidden_size)", "(batch, hidden_size)", "(batch, hidden_size)",
-                           "(batch, hidden_size)", "(1,)"};
-  for (size_t s = 0; s < 8; ++s) check_state(op, c.state[s], c.x, shapes[s], names[s], layouts[s]);
+  const KernlOptions& o = std::get<KernlOptions>(c.options);
+  const int64_t T = c.args.T, B = c.args.B, n = c.args.n;
   const double count = c.state[7].item<double>();
   TORCH_CHECK(std::isfinite(count) && count >= 0 && count == std::floor(count) &&
                   (o.reset_interval == 0 || count < o.reset_interval),
@@ -69,7 +57,7 @@ inline at::Tensor kernl_kernel_tensor(KernlVersion v, const at::Tensor& rates) {
 template <typename ReverseFilter>
 BackwardResult kernl_backward(const SequenceArgs& a, ReverseFilter&& reverse_filter) {
   constexpr const char* op = "leaky_rnn_rule_backward";
-  const KernlOptions o = parse_kernl_options(a.options, op);
+  const KernlOptions& o = std::get<KernlOptions>(a.options);
   const int64_t T = a.x.size(0), B = a.x.size(1), n = a.weight_hh.size(0);
   check_rule_tensor_count(a.tensors, 2, op, "kernl", "[A (hidden_size, hidden_size), rates (hidden_size)]");
   const at::Tensor A = rule_tensor(a.tensors, 0, a.x, {n, n}, op, "rule_tensors[0] (kernl A)",

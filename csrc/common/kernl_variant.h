@@ -1,4 +1,4 @@
-// KeRNL's version switch (algorithms.md §3.7, §9 kernl_version), framework-free so the CPU loops and
+// KeRNL's version switch (docs/algorithms.md §3.7, §9 kernl_version), framework-free so the CPU loops and
 // the CUDA kernels evaluate the same expressions:
 //   2020          k = max(0, 1 - a~),  Gamma <- k Gamma - Omega,    Omega <- k Omega + zeta
 //   2019-approx   k = max(0, 1 - a~),  Gamma <- k Gamma - Omega,    Omega <- k Omega + (1 - k) zeta

@@ -17,7 +17,7 @@ struct OnlineArgs {
   int64_t T, B, n, I, O;
   Nonlinearity f;
   Loss loss;
-  double l2 = 0.0;  // L2 on W_hh, W_ih, W_out (not the biases): lambda W added to their gradients (spec §2.1 4d)
+  double l2 = 0.0;  // L2 on W_hh, W_ih, W_out (not biases): l2 W added to their gradients (docs/algorithms.md §2.1 4d)
 };
 
 // A tensor the op updates in place: right dtype, device and shape, and contiguous, since it

@@ -1,6 +1,6 @@
 // online_learn on one backend, shared by cpu/online_learn_cpu.cpp and cuda/online_learn_cuda.cu:
-// the common checks, then the rule's kernel from the backend's table `Rules`. A rule that only
-// the other backend's table `Others` has says so instead of listing the names.
+// the common checks, then the rule's kernel from the backend's table `Rules`. `op` is the name the
+// errors give: online_learn, or the alias rflo_online.
 #pragma once
 
 #include <ATen/core/LegacyTypeDispatch.h>
@@ -11,36 +11,38 @@
 #include <string>
 
 #include "online_rule.h"
-#include "rule_options.h"
+#include "rule_descriptor.h"
 
 namespace torch_local_rnn {
 
-template <typename Rules, typename Others>
-at::Tensor online_learn_impl(const char* backend, c10::string_view rule, const at::Tensor& x, const at::Tensor& y,
+template <typename Rules>
+at::Tensor online_learn_impl(const char* backend, const char* op, c10::string_view rule, const at::Tensor& x, const at::Tensor& y,
                              const at::Tensor& hidden, const at::Tensor& weight_hh, const at::Tensor& weight_ih,
                              const at::Tensor& bias, const at::Tensor& weight_out, const at::Tensor& bias_out,
                              at::TensorList state, const std::optional<at::Tensor>& rec_grad,
                              const std::optional<at::Tensor>& feedback, double alpha, c10::string_view nonlinearity,
                              c10::string_view loss, double lr, c10::ArrayRef<double> rule_options,
                              at::TensorList rule_tensors, const std::optional<at::Tensor>& record, double l2) {
-  constexpr const char* op = "online_learn";
   // Not differentiable: keep the ATen calls some rules make (BLAS) out of autograd.
   at::AutoDispatchBelowADInplaceOrView below_autograd;
   const OnlineArgs args = check_online_args(op, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out,
                                             feedback, alpha, nonlinearity, loss, lr, l2);
-  const std::string name(rule);
-  TORCH_CHECK(Rules::has(name) || !Others::has(name), op, ": rule '", name, "' has no ", backend,
-              " kernel in this build; run it on the other device");
-  const OnlineRuleFn fn = Rules::get(name, op, backend);
-  check_local_rule_options(name, rule_options, op);
-  check_rule_extras(name, rule_tensors.size(), record.has_value(), op);
+  // The rule, its options parsed once (into the typed struct the kernel reads) and its state checked
+  // against the shapes its descriptor declares, before anything is written.
+  const RuleDescriptor& descriptor = find_rule(rule, op);
+  const RuleOptions options = parse_rule_options(descriptor, rule_options, alpha, RuleForm::Online, op);
+  check_rule_tensors(descriptor, rule_tensors, op);
+  TORCH_CHECK(!record || descriptor.records, op, ": only rules 'dni' and 'dni_b' record per-step signals, but got ",
+              "record for rule '", descriptor.name, "'");
+  const OnlineRuleFn fn = Rules::get(descriptor.name, op, backend);
+  check_rule_state(descriptor, options, {args.B, args.n, args.I, args.O}, state, x, op);
   if (rec_grad) check_state(op, *rec_grad, x, {args.n, args.n + args.I + 1}, "rec_grad",
                             "(hidden_size, hidden_size + input_size + 1)");
   const at::Tensor xc = x.contiguous(), yc = y.contiguous();
   const std::optional<at::Tensor> fb = feedback ? std::optional<at::Tensor>(feedback->contiguous()) : std::nullopt;
   at::Tensor losses = at::empty({args.T, args.B}, x.options());
   fn(OnlineCall{args, xc, yc, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, state, rec_grad, fb, alpha, lr,
-                rule_options, rule_tensors, record, losses});
+                options, rule_tensors, record, losses});
   return losses;
 }
 

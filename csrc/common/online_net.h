@@ -22,7 +22,7 @@ struct OnlineNet {
   T alpha, lr;
   Nonlinearity f;
   Loss loss;
-  // L2 (spec §2.1 4d): W <- W - lr (G + l2 W) for W_hh, W_ih, W_out. `decay` (n (n + I)) holds this
+  // L2 (docs/algorithms.md §2.1 4d): W <- W - lr (G + l2 W) for W_hh, W_ih, W_out. `decay` (n (n + I)) holds this
   // step's W_hh, W_ih before the rule's in-place update, so the decay uses the old weights; null
   // when l2 = 0.
   T l2 = 0;

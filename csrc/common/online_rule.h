@@ -9,6 +9,7 @@
 
 #include "online_checks.h"
 #include "online_net.h"
+#include "rule_descriptor.h"
 #include "rule_registry.h"
 
 namespace torch_local_rnn {
@@ -21,7 +22,7 @@ struct OnlineCall {
   const std::optional<at::Tensor>& rec_grad;   // (n, m): accumulates G_t when given
   const std::optional<at::Tensor>& feedback;   // (O, n) or none (W_out^T)
   double alpha, lr;
-  c10::ArrayRef<double> options;
+  const RuleOptions& options;                  // parsed once at the op boundary
   at::TensorList tensors;                      // rule_tensors: per-step inputs (noise), checked by the rule
   const std::optional<at::Tensor>& record;     // what the rule records per step, or none
   const at::Tensor& losses;                    // (T, B), written
@@ -49,12 +50,6 @@ OnlineNet<scalar_t> make_online_net(const OnlineCall& c) {
 template <typename scalar_t>
 scalar_t* rec_grad_ptr(const OnlineCall& c) {
   return c.rec_grad ? c.rec_grad->data_ptr<scalar_t>() : nullptr;
-}
-
-// The rule's state must be exactly `count` tensors; names them in the error.
-inline void check_state_count(const OnlineCall& call, size_t count, const char* layout, const char* rule) {
-  TORCH_CHECK(call.state.size() == count, "online_learn: rule '", rule, "' expects state = ", layout, ", but got ",
-              call.state.size(), " tensors");
 }
 
 }  // namespace torch_local_rnn

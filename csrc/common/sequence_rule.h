@@ -5,6 +5,7 @@
 #include <ATen/core/Tensor.h>
 #include <c10/util/ArrayRef.h>
 
+#include "rule_options.h"
 #include "rule_registry.h"
 #include "weight_grads.h"
 
@@ -14,7 +15,7 @@ namespace torch_local_rnn {
 struct SequenceArgs {
   const at::Tensor &grad_output, &x, &h0, &weight_hh, &weight_ih, &output, &dphi;
   double alpha;
-  c10::ArrayRef<double> options;
+  const RuleOptions& options;  // parsed once at the op boundary
   at::TensorList tensors;  // the rule's read-only inputs (rule_tensors), unchecked: the rule checks them
 };
 

@@ -1,7 +1,7 @@
 // Weight gradients from a per-step credit, shared by every sequence-form rule on every device.
 // With C_t = alpha_k * phi'(h_t) (.) delta_t for the rule's adjoint delta_t (BPTT: the exact
 // credit c_t; RFLO: the reverse-filtered dL/da), the gradients are GEMMs over all T*B rows
-// (engineering.md §3.3d, haste's deferred dR GEMM):
+// (docs/design.md §3.3 (d), haste's deferred dR GEMM):
 //   dW_hh = sum_t C_t^T a_{t-1},  dW_ih = sum_t C_t^T x_t,  db = sum_t sum_b C_t,
 //   dx_t  = X_t W_ih  with X_t the credit of the input (C_t for BPTT, the one-step credit for RFLO).
 #pragma once

@@ -11,7 +11,7 @@
 namespace torch_local_rnn {
 
 // out_b = J_t^T v_b = (1 - alpha) v_b + W_hh^T (alpha phi'(h_t) (.) v_b) for each stream b, without
-// forming J (algorithms.md §9). out must not alias v; scratch holds B * n values. W_hh^T s is taken
+// forming J (docs/algorithms.md §9). out must not alias v; scratch holds B * n values. W_hh^T s is taken
 // as a sum of rows s_k W_hh[k, :], so the inner loop runs along contiguous rows (and vectorises)
 // instead of down columns.
 template <typename scalar_t>

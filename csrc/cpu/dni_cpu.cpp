@@ -1,4 +1,4 @@
-// DNI and DNI(b) (Jaderberg et al. 2017; algorithms.md §3.8 v2020 order, §4): the credit c_t is read
+// DNI and DNI(b) (Jaderberg et al. 2017; docs/algorithms.md §3.8 v2020 order, §4): the credit c_t is read
 // out of the apical compartment, U_t = s_t = A [a_t; y*_t; 1], trained by bootstrapping one step late:
 //   J~ <- J~ - lr_j (J~ a_{t-1} - a_t) a_{t-1}^T                       (dni_b: the learned W_a)
 //   U*_{t-1} = q_{t-1} + Jx^T sigma_L(A_frozen [a_t; y*_t; 1])        (Jx = J_t or J~; sigma_L = id or tanh)

@@ -1,4 +1,4 @@
-// E-BPTT(K), efficient truncated BPTT over non-overlapping windows (algorithms.md §3.10). Each step
+// E-BPTT(K), efficient truncated BPTT over non-overlapping windows (docs/algorithms.md §3.10). Each step
 // stores (phi'(h_t), ahat_t, q_t); when a window of K steps is full, exact BPTT inside it,
 //   c <- q_t;  G += (c (.) alpha phi'(h_s)) ahat_s^T;  c <- q_{s-1} + J(h_s)^T c   (s = t .. t-K+1),
 // is applied once (the sum of K per-step terms) and the history is cleared. Windows start at the
@@ -36,7 +36,7 @@ struct EBpttRule {
 };
 
 BackwardResult e_bptt_backward_cpu(const SequenceArgs& a) {
-  const int64_t K = positive_int_option(a.options, 0, "e_bptt", "window", "leaky_rnn_rule_backward");
+  const int64_t K = std::get<TruncatedOptions>(a.options).length;
   const int64_t T = a.x.size(0), B = a.x.size(1), n = a.weight_hh.size(0), Bn = B * n;
   at::Tensor credit = at::empty({T, B, n}, a.x.options());
   at::Tensor work = at::empty({2 * Bn}, a.x.options());
@@ -54,10 +54,10 @@ BackwardResult e_bptt_backward_cpu(const SequenceArgs& a) {
       }
     }
   });
-  return result_from_credit(a, immediate_alpha(a.options, 1, a.alpha) * a.dphi * credit);
+  return result_from_credit(a, immediate_alpha(a.options, a.alpha) * a.dphi * credit);
 }
 
-void e_bptt_online_cpu(const OnlineCall& c) { run_history_rule<EBpttRule>(c, "e_bptt", "window", 1); }
+void e_bptt_online_cpu(const OnlineCall& c) { run_history_rule<EBpttRule>(c, "e_bptt", 1); }
 
 const bool registered = CpuSequenceRules::add("e_bptt", &e_bptt_backward_cpu) &&
                         CpuOnlineRules::add("e_bptt", &e_bptt_online_cpu);

@@ -1,4 +1,4 @@
-// F-BPTT(K), "future-facing" truncated BPTT (algorithms.md §3.9). Each step t pushes
+// F-BPTT(K), "future-facing" truncated BPTT (docs/algorithms.md §3.9). Each step t pushes
 // (phi'(h_t), ahat_t, c_t = q_t) and sends q_t back through the stored steps,
 //   v <- J(h_{t-i+1})^T v,  c_{t-i} += v   for i = 1 .. K-1  (J rebuilt with the current W_hh),
 // then, once K steps are stored, applies the oldest step's gradient (c_s (.) alpha phi'(h_s)) ahat_s^T,
@@ -43,7 +43,7 @@ struct FBpttRule {
 };
 
 BackwardResult f_bptt_backward_cpu(const SequenceArgs& a) {
-  const int64_t K = positive_int_option(a.options, 0, "f_bptt", "truncation", "leaky_rnn_rule_backward");
+  const int64_t K = std::get<TruncatedOptions>(a.options).length;
   const int64_t T = a.x.size(0), B = a.x.size(1), n = a.weight_hh.size(0), Bn = B * n;
   at::Tensor credit = at::zeros({T, B, n}, a.x.options());
   at::Tensor work = at::empty({3 * Bn}, a.x.options());
@@ -63,11 +63,11 @@ BackwardResult f_bptt_backward_cpu(const SequenceArgs& a) {
       }
     }
   });
-  return result_from_credit(a, immediate_alpha(a.options, 1, a.alpha) * a.dphi * credit);
+  return result_from_credit(a, immediate_alpha(a.options, a.alpha) * a.dphi * credit);
 }
 
 // The count stays below 2K (FBpttRule::step).
-void f_bptt_online_cpu(const OnlineCall& c) { run_history_rule<FBpttRule>(c, "f_bptt", "truncation", 2); }
+void f_bptt_online_cpu(const OnlineCall& c) { run_history_rule<FBpttRule>(c, "f_bptt", 2); }
 
 const bool registered = CpuSequenceRules::add("f_bptt", &f_bptt_backward_cpu) &&
                         CpuOnlineRules::add("f_bptt", &f_bptt_online_cpu);

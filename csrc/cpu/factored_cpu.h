@@ -1,5 +1,5 @@
 // Pieces shared by the stochastic factored approximations of RTRL's influence matrix on the CPU
-// (UORO, KF-RTRL, R-KF-RTRL; algorithms.md §3.3-3.5): products with the Jacobian taken without
+// (UORO, KF-RTRL, R-KF-RTRL; docs/algorithms.md §3.3-3.5): products with the Jacobian taken without
 // forming it (§9), Frobenius norms, and the drivers of the sequence and online forms. The rescaling
 // rho (common/factored_rho.h) and the layouts and checks (common/factored_layout.h) are shared
 // with the CUDA drivers (cuda/factored_cuda.h).
@@ -21,7 +21,7 @@
 #include "../common/rule_options.h"
 #include "../common/sequence_rule.h"
 #include "credit_cpu.h"
-#include "dot_cpu.h"
+#include "../common/dot.h"
 #include "online_step_cpu.h"
 #include "parallel_cpu.h"
 
@@ -148,7 +148,7 @@ BackwardResult factored_backward_cpu(const SequenceArgs& a) {
     scalar_t* w = work.data_ptr<scalar_t>();
     const FactoredContext<scalar_t> ctx{a.weight_hh, a.weight_hh.data_ptr<scalar_t>(), a.weight_ih.data_ptr<scalar_t>(),
                                         nullptr, static_cast<scalar_t>(a.alpha),
-                                        static_cast<scalar_t>(immediate_alpha(a.options, 0, a.alpha)),
+                                        static_cast<scalar_t>(immediate_alpha(a.options, a.alpha)),
                                         Nonlinearity::Tanh /* read by UORO's epsilon variant only */, n, I, o};
     Stream<scalar_t> stream{{w, Bk, Bf, w + L.a_size, n, m}};
     factored_sequence(a, ctx, stream, L.a_size, noise.data_ptr<scalar_t>(), L.noise_width,
@@ -179,7 +179,7 @@ void factored_online_cpu(const OnlineCall& c) {
     }
     const FactoredContext<scalar_t> ctx{c.weight_hh, c.weight_hh.data_ptr<scalar_t>(), c.weight_ih.data_ptr<scalar_t>(),
                                         c.bias.data_ptr<scalar_t>(), static_cast<scalar_t>(c.alpha),
-                                        static_cast<scalar_t>(immediate_alpha(c.options, 0, c.alpha)), c.args.f, n, I,
+                                        static_cast<scalar_t>(immediate_alpha(c.options, c.alpha)), c.args.f, n, I,
                                         o};
     scalar_t* ahat = w + B * scratch;
     return FactoredRule<scalar_t, Stream<scalar_t>>{std::move(streams), ctx, noise.data_ptr<scalar_t>(),

@@ -31,8 +31,8 @@ struct History {
 // Checks the state (common/history_checks.h), then runs the online loop with
 // Rule<scalar_t>{History<scalar_t>}.
 template <template <typename> class Rule>
-void run_history_rule(const OnlineCall& c, const std::string& rule, const char* length, int64_t count_limit) {
-  const int64_t K = check_history_state(c, rule, length, count_limit);
+void run_history_rule(const OnlineCall& c, const std::string& rule, int64_t count_limit) {
+  const int64_t K = check_history_state(c, rule, count_limit);
   const int64_t B = c.args.B, n = c.args.n, m = n + c.args.I + 1;
   at::Tensor scratch = at::empty({3 * B * n + n * m}, c.x.options());
   run_online_call(c, [&](auto zero) {
@@ -41,7 +41,7 @@ void run_history_rule(const OnlineCall& c, const std::string& rule, const char* 
     return Rule<scalar_t>{History<scalar_t>{K, c.state[0].data_ptr<scalar_t>(), c.state[1].data_ptr<scalar_t>(),
                                             c.state[2].data_ptr<scalar_t>(), c.state[3].data_ptr<scalar_t>(), s,
                                             s + B * n, s + 2 * B * n, s + 3 * B * n, rec_grad_ptr<scalar_t>(c),
-                                            static_cast<scalar_t>(immediate_alpha(c.options, 1, c.alpha))}};
+                                            static_cast<scalar_t>(immediate_alpha(c.options, c.alpha))}};
   });
 }
 

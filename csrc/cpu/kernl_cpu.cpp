@@ -1,4 +1,4 @@
-// KeRNL (Roth, Kanitscheider & Fiete 2019; algorithms.md §3.7, v2020 semantics): M[k, i, j] ~ A_ki B_ij
+// KeRNL (Roth, Kanitscheider & Fiete 2019; docs/algorithms.md §3.7, v2020 semantics): M[k, i, j] ~ A_ki B_ij
 // with learned per-unit rates alpha~ (kernel k = max(0, 1 - alpha~)) and a learned mixing A, both
 // trained by regressing a perturbed copy's deviation on the filtered perturbation. Per step t:
 //   a~ <- (1 - alpha)(a~ + zeta) + alpha phi(W_hh (a~ + zeta) + W_ih x_t + b)   (previous zeta injected)

@@ -1,4 +1,4 @@
-// KF-RTRL (Mujika et al. 2018; algorithms.md §3.4): the Kronecker estimate M[k, i, j] ~ A_j B_ki.
+// KF-RTRL (Mujika et al. 2018; docs/algorithms.md §3.4): the Kronecker estimate M[k, i, j] ~ A_j B_ki.
 // Per step, with two scalars nu0, nu1 (E[nu nu^T] = I) and D = diag(alpha phi'(h_t)):
 //   B_f = J_t B,  rho0 = sqrt(|B_f|_F / |A|),  rho1 = sqrt(|D|_F / |ahat_t|),
 //   A <- nu0 rho0 A + nu1 rho1 ahat_t,  B <- nu0 B_f / rho0 + nu1 D / rho1,   G = (B^T q_t) A^T.

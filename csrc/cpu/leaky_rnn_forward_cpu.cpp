@@ -1,4 +1,4 @@
-// Leaky-RNN forward on the CPU (algorithms.md §1):
+// Leaky-RNN forward on the CPU (docs/algorithms.md §1):
 //   h_t = W_hh a_{t-1} + W_ih x_t + b,   a_t = (1 - alpha) a_{t-1} + alpha phi(h_t).
 // The input drive of all T steps is one GEMM (ATen RNN's pre_compute_input); each step is then
 // one in-place GEMM, ATen's vectorised phi, and one fused pass writing a_t and dphi_t = phi'(h_t).

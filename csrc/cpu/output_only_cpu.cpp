@@ -1,4 +1,4 @@
-// Only_Output_Weights (algorithms.md §3.1): G = 0, only the readout learns. The floor of "no
+// Only_Output_Weights (docs/algorithms.md §3.1): G = 0, only the readout learns. The floor of "no
 // recurrent learning" every rule is compared with.
 #include <ATen/ATen.h>
 
@@ -19,7 +19,6 @@ BackwardResult output_only_backward_cpu(const SequenceArgs& a) {
 }
 
 void output_only_online_cpu(const OnlineCall& c) {
-  check_state_count(c, 0, "[]", "output_only");
   run_online_call(c, [](auto) { return NoRecurrentLearning{}; });
 }
 

@@ -1,4 +1,4 @@
-// RFLO over a window with frozen weights, in GEMM form (algorithms.md §3.6, engineering.md §3.3d).
+// RFLO over a window with frozen weights, in GEMM form (docs/algorithms.md §3.6, docs/design.md §3.3 (d)).
 // The trace B_t = (1 - k) B_{t-1} + k phi'(h_t) ahat_t^T (k = trace_alpha, B_0 = 0) and the
 // estimate sum_t diag(g_t) B_t exchange sums into
 //   Lbar_t = g_t + (1 - k) Lbar_{t+1},   C_t = k phi'(h_t) (.) Lbar_t,
@@ -6,27 +6,23 @@
 // The input and initial-state gradients are the one-step (instantaneous) ones:
 //   X_t = alpha phi'(h_t) (.) g_t,  dx_t = X_t W_ih,  dL/da_0 = (1 - alpha) g_1 + X_1 W_hh.
 #include <ATen/ATen.h>
-#include <torch/library.h>
 
 #include "../common/checks.h"
+#include "../common/sequence_rule.h"
 #include "../common/weight_grads.h"
 #include "parallel_cpu.h"
 
 namespace torch_local_rnn {
 namespace {
 
-BackwardResult leaky_rnn_rflo_backward_cpu(const at::Tensor& grad_output, const at::Tensor& x, const at::Tensor& h0,
-                                           const at::Tensor& weight_hh, const at::Tensor& weight_ih,
-                                           const at::Tensor& output, const at::Tensor& dphi, double alpha,
-                                           double trace_alpha) {
+// rflo and eprop (k = alpha); the inputs are checked and contiguous (common/rule_backward_impl.h).
+BackwardResult rflo_backward_cpu(const SequenceArgs& args) {
   constexpr const char* op = "leaky_rnn_rflo_backward";
-  // These ops are not differentiable themselves: keep the ATen calls inside out of autograd
-  // even when called directly with tensors that require grad.
-  at::AutoDispatchBelowADInplaceOrView below_autograd;
-  check_backward_args(op, grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha);
-  check_rate(trace_alpha, op, "trace_alpha");
+  const at::Tensor &x = args.x, &h0 = args.h0, &weight_hh = args.weight_hh, &weight_ih = args.weight_ih,
+                   &output = args.output;
+  const double alpha = args.alpha, trace_alpha = std::get<RfloOptions>(args.options).trace_alpha;
   const int64_t T = x.size(0), B = x.size(1), n = weight_hh.size(0), N = B * n;
-  const at::Tensor g = grad_output.contiguous(), d = dphi.contiguous();
+  const at::Tensor &g = args.grad_output, &d = args.dphi;
 
   at::Tensor credit = at::empty({T, B, n}, x.options());
   at::Tensor input_credit = at::empty({T, B, n}, x.options());
@@ -52,8 +48,9 @@ BackwardResult leaky_rnn_rflo_backward_cpu(const at::Tensor& grad_output, const 
   return make_backward_result(weight_grads_from_credit(credit, input_credit, x, h0, output, weight_ih), grad_h0);
 }
 
-}  // namespace
+const bool registered = CpuSequenceRules::add("rflo", &rflo_backward_cpu) &&
+                        CpuSequenceRules::add("eprop", &rflo_backward_cpu);
 
-TORCH_LIBRARY_IMPL(torch_local_rnn, CPU, m) { m.impl("leaky_rnn_rflo_backward", &leaky_rnn_rflo_backward_cpu); }
+}  // namespace
 
 }  // namespace torch_local_rnn

@@ -1,12 +1,10 @@
-// Online RFLO on the CPU (algorithms.md §3.6, order of §2.1), one trace per stream:
+// Online RFLO on the CPU (docs/algorithms.md §3.6, order of §2.1), one trace per stream:
 //   B_t = (1 - k) B_{t-1} + k phi'(h_t) ahat_t^T,   ahat_t = [a_{t-1}; x_t; 1],
 //   G_t = (1/B) sum_b diag(q_{t,b}) B_{t,b},        W <- W - lr G_t   (W = [W_hh | W_ih | b]).
 // The trace update, the gradient and the weight update are one pass over each row i of W,
 // parallel over rows (each thread owns its rows of W, so no reduction is needed).
 #include <ATen/ATen.h>
-#include <torch/library.h>
 
-#include "../common/online_checks.h"
 #include "online_step_cpu.h"
 
 namespace torch_local_rnn {
@@ -47,32 +45,16 @@ struct RfloRule {
   }
 };
 
-at::Tensor rflo_online_cpu(const at::Tensor& x, const at::Tensor& y, const at::Tensor& hidden,
-                           const at::Tensor& trace, const at::Tensor& weight_hh, const at::Tensor& weight_ih,
-                           const at::Tensor& bias, const at::Tensor& weight_out, const at::Tensor& bias_out,
-                           const std::optional<at::Tensor>& feedback, double alpha, double trace_alpha,
-                           c10::string_view nonlinearity, c10::string_view loss, double lr, double l2) {
-  constexpr const char* op = "rflo_online";
-  const OnlineArgs args = check_online_args(op, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out,
-                                            feedback, alpha, nonlinearity, loss, lr, l2);
-  check_rate(trace_alpha, op, "trace_alpha");
-  check_state(op, trace, x, {args.B, args.n, args.n + args.I + 1}, "trace", "(batch, hidden_size, hidden_size + input_size + 1)");
-
-  at::Tensor losses = at::empty({args.T, args.B}, x.options());
-  const at::Tensor xc = x.contiguous(), yc = y.contiguous();
-  const std::optional<at::Tensor> fb = feedback ? std::optional<at::Tensor>(feedback->contiguous()) : std::nullopt;
-  const std::optional<at::Tensor> no_rec_grad;
-  run_online_call(OnlineCall{args, xc, yc, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, {}, no_rec_grad,
-                             fb, alpha, lr, {}, {}, no_rec_grad, losses},
-                  [&](auto zero) {
-                    using scalar_t = decltype(zero);
-                    return RfloRule<scalar_t>{trace.data_ptr<scalar_t>(), static_cast<scalar_t>(trace_alpha)};
-                  });
-  return losses;
+// rflo and eprop: state = [trace (B, n, m)], checked by online_learn (csrc/rules/rflo.cpp).
+void rflo_online_cpu(const OnlineCall& c) {
+  const double rate = std::get<RfloOptions>(c.options).trace_alpha;
+  run_online_call(c, [&](auto zero) {
+    using scalar_t = decltype(zero);
+    return RfloRule<scalar_t>{c.state[0].data_ptr<scalar_t>(), static_cast<scalar_t>(rate)};
+  });
 }
 
+const bool registered = CpuOnlineRules::add("rflo", &rflo_online_cpu) && CpuOnlineRules::add("eprop", &rflo_online_cpu);
+
 }  // namespace
-
-TORCH_LIBRARY_IMPL(torch_local_rnn, CPU, m) { m.impl("rflo_online", &rflo_online_cpu); }
-
 }  // namespace torch_local_rnn

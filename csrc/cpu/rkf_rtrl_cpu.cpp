@@ -1,4 +1,4 @@
-// R-KF-RTRL ("reverse" KF-RTRL; algorithms.md §3.5): M[k, i, j] ~ A_i B_kj. Per step, with noise
+// R-KF-RTRL ("reverse" KF-RTRL; docs/algorithms.md §3.5): M[k, i, j] ~ A_i B_kj. Per step, with noise
 // nu (E[nu nu^T] = I) and P = diag(nu) Mbar_t (P_kj = nu_k alpha phi'(h_t,k) ahat_t,j, never formed):
 //   B_f = J_t B,  rho0 = sqrt(|B_f|_F / |A|),  rho1 = sqrt(|P|_F / sqrt(n)),
 //   A <- rho0 A + rho1 nu,  B <- B_f / rho0 + P / rho1,   G = A (B^T q_t)^T.

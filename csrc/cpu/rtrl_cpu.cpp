@@ -1,11 +1,10 @@
-// RTRL (Williams & Zipser 1989; algorithms.md §3.2), exact forward-mode credit assignment.
+// RTRL (Williams & Zipser 1989; docs/algorithms.md §3.2), exact forward-mode credit assignment.
 // Per stream the influence matrix M (n x n*m), M[k, i*m + j] = d a_k / d W_ij, follows
 //   M_t = J_t M_{t-1} + Mbar_t,  J_t = (1 - alpha) I + alpha diag(phi'(h_t)) W_hh,
 //   Mbar_t[k, i*m + j] = delta_ki alpha phi'(h_{t,i}) ahat_{t,j}   (added sparsely, never formed),
 // and the gradient is G_ij = sum_k q_{t,k} M_t[k, i*m + j]. O(n^3 m) time per step.
 #include <ATen/ATen.h>
 
-#include "../common/rtrl.h"
 #include "../common/rule_options.h"
 #include "../common/sequence_rule.h"
 #include "credit_cpu.h"
@@ -76,7 +75,7 @@ BackwardResult rtrl_backward_cpu(const SequenceArgs& a) {
   at::AutoDispatchBelowADInplaceOrView below_autograd;
   AT_DISPATCH_FLOATING_TYPES(a.x.scalar_type(), "leaky_rnn_rule_backward", [&] {
     const scalar_t alpha = static_cast<scalar_t>(a.alpha);
-    const scalar_t alpha_m = static_cast<scalar_t>(immediate_alpha(a.options, 0, a.alpha));
+    const scalar_t alpha_m = static_cast<scalar_t>(immediate_alpha(a.options, a.alpha));
     const scalar_t *x = a.x.data_ptr<scalar_t>(), *h0 = a.h0.data_ptr<scalar_t>();
     const scalar_t *out = a.output.data_ptr<scalar_t>(), *d = a.dphi.data_ptr<scalar_t>();
     const scalar_t* g = a.grad_output.data_ptr<scalar_t>();
@@ -95,7 +94,6 @@ BackwardResult rtrl_backward_cpu(const SequenceArgs& a) {
 }
 
 void rtrl_online_cpu(const OnlineCall& c) {
-  check_rtrl_state(c);
   const int64_t B = c.args.B, n = c.args.n, m = n + c.args.I + 1;
   at::Tensor scratch = at::empty({B * m + n * m}, c.x.options());
   at::Tensor tmp = at::empty({n, n * m}, c.x.options());
@@ -104,7 +102,7 @@ void rtrl_online_cpu(const OnlineCall& c) {
     using scalar_t = decltype(zero);
     scalar_t* s = scratch.data_ptr<scalar_t>();
     return RtrlRule<scalar_t>{influence, tmp, c.weight_hh, s, s + B * m, rec_grad_ptr<scalar_t>(c),
-                              static_cast<scalar_t>(immediate_alpha(c.options, 0, c.alpha))};
+                              static_cast<scalar_t>(immediate_alpha(c.options, c.alpha))};
   });
 }
 

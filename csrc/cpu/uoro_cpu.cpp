@@ -1,4 +1,4 @@
-// UORO (Tallec & Ollivier 2017; algorithms.md §3.3): the rank-1 unbiased estimate
+// UORO (Tallec & Ollivier 2017; docs/algorithms.md §3.3): the rank-1 unbiased estimate
 // M[k, i, j] ~ A_k B_ij of RTRL's influence. Per step, with noise nu (E[nu nu^T] = I),
 //   A_f = J_t A   (or, epsilon > 0, (F(a_{t-1} + eps A, x_t) - a_t) / eps),
 //   P = diag(nu) Mbar_t,  P_ij = nu_i alpha phi'(h_t,i) ahat_t,j   (never formed: P = p ahat^T),

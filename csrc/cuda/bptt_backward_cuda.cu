@@ -1,4 +1,4 @@
-// Exact BPTT on the GPU (algorithms.md §1, §4.3 step 1), the CPU version's plan, given g_t = dL/da_t:
+// Exact BPTT on the GPU (docs/algorithms.md §1, §4.3 step 1), the CPU version's plan, given g_t = dL/da_t:
 //   delta_t = g_t + J_{t+1}^T delta_{t+1},  J_{t+1}^T v = (1 - alpha) v + W_hh^T (alpha phi'(h_{t+1}) (.) v),
 //   C_t = alpha phi'(h_t) (.) delta_t,      weight gradients from C (common/weight_grads.h).
 // Per step: one cuBLAS GEMM C_{t+1} W_hh into a preallocated buffer and one fused pointwise
@@ -13,24 +13,24 @@
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <torch/library.h>
 
 #include "../common/checks.h"
+#include "../common/sequence_rule.h"
 #include "../common/weight_grads.h"
 #include "../kernels/bptt_pointwise.cuh"
 
 namespace torch_local_rnn {
 namespace {
 
-BackwardResult leaky_rnn_bptt_backward_cuda(const at::Tensor& grad_output, const at::Tensor& x, const at::Tensor& h0,
-                                            const at::Tensor& weight_hh, const at::Tensor& weight_ih,
-                                            const at::Tensor& output, const at::Tensor& dphi, double alpha) {
+// The inputs are checked and contiguous (common/rule_backward_impl.h).
+BackwardResult bptt_backward_cuda(const SequenceArgs& a) {
   constexpr const char* op = "leaky_rnn_bptt_backward";
-  check_backward_args(op, grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha);
+  const at::Tensor &x = a.x, &h0 = a.h0, &weight_hh = a.weight_hh, &weight_ih = a.weight_ih, &output = a.output;
+  const double alpha = a.alpha;
   const int64_t T = x.size(0), B = x.size(1), n = weight_hh.size(0);
   const c10::cuda::CUDAGuard guard(x.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  const at::Tensor g = grad_output.contiguous(), d = dphi.contiguous();
+  const at::Tensor &g = a.grad_output, &d = a.dphi;
 
   at::Tensor credit = at::empty({T, B, n}, x.options());
   // Zeroed although the last step multiplies it by 0: recycled device memory may hold NaNs.
@@ -58,8 +58,9 @@ BackwardResult leaky_rnn_bptt_backward_cuda(const at::Tensor& grad_output, const
   return make_backward_result(weight_grads_from_credit(credit, credit, x, h0, output, weight_ih), grad_h0);
 }
 
+const bool registered = CudaSequenceRules::add("bptt", &bptt_backward_cuda);
+
 }  // namespace
 
-TORCH_LIBRARY_IMPL(torch_local_rnn, CUDA, m) { m.impl("leaky_rnn_bptt_backward", &leaky_rnn_bptt_backward_cuda); }
 
 }  // namespace torch_local_rnn

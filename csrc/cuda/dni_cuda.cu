@@ -1,4 +1,4 @@
-// Online DNI and DNI(b) on the GPU (algorithms.md §3.8, §4; mirror of cpu/dni_cpu.cpp): the checks
+// Online DNI and DNI(b) on the GPU (docs/algorithms.md §3.8, §4; mirror of cpu/dni_cpu.cpp): the checks
 // shared with the CPU (common/dni_layout.h), the rule's workspace, then the shared persistent
 // single-block kernel with DNI's phases (kernels/dni_online.cuh). Online only: U_t reads the
 // label y*_t, which the sequence form never sees, so there is no CudaSequenceRules entry.

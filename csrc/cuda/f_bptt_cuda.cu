@@ -1,4 +1,4 @@
-// F-BPTT(K) on the GPU (algorithms.md §3.9, mirror of cpu/f_bptt_cpu.cpp). Online: the persistent
+// F-BPTT(K) on the GPU (docs/algorithms.md §3.9, mirror of cpu/f_bptt_cpu.cpp). Online: the persistent
 // single-block kernel with the ring-buffer phase of kernels/f_bptt_online.cuh. Sequence form: one
 // block per stream accumulates the credit c_t of the K losses from t on (the CPU's order), and the
 // shared GEMMs turn C_t = alpha phi'(h_t) (.) c_t into gradients (alpha = 1 with
@@ -15,7 +15,7 @@ BackwardResult f_bptt_backward_cuda(const SequenceArgs& a) {
 }
 
 void f_bptt_online_cuda(const OnlineCall& c) {
-  run_history_rule_cuda<kernels::FBpttOnline>(c, "f_bptt", "truncation", 2);
+  run_history_rule_cuda<kernels::FBpttOnline>(c, "f_bptt", 2);
 }
 
 const bool registered = CudaSequenceRules::add("f_bptt", &f_bptt_backward_cuda) &&

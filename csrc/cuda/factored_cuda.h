@@ -1,5 +1,5 @@
 // The GPU drivers of the stochastic factored approximations of RTRL (UORO, KF-RTRL, R-KF-RTRL;
-// algorithms.md §3.3-3.5), mirror of cpu/factored_cpu.h: the same checks (common/factored_layout.h),
+// docs/algorithms.md §3.3-3.5), mirror of cpu/factored_cpu.h: the same checks (common/factored_layout.h),
 // then the shared device driver (kernels/factored.cuh) with the rule's device Stream. Each rule's
 // file registers factored_backward_cuda<Stream, layout> and factored_online_cuda<Stream, layout>.
 #pragma once
@@ -48,7 +48,7 @@ BackwardResult factored_backward_cuda(const SequenceArgs& a) {
     scalar_t* f = factors.data_ptr<scalar_t>();
     kernels::FactoredSequenceParams<scalar_t> p{
         make_factored_ctx<scalar_t>(a.weight_hh.data_ptr<scalar_t>(), a.weight_ih.data_ptr<scalar_t>(), nullptr,
-                                    a.alpha, immediate_alpha(a.options, 0, a.alpha),
+                                    a.alpha, immediate_alpha(a.options, a.alpha),
                                     Nonlinearity::Tanh /* read by UORO's epsilon variant only */, n, I, L, in.options),
         a.x.data_ptr<scalar_t>(), a.h0.data_ptr<scalar_t>(), a.output.data_ptr<scalar_t>(),
         a.dphi.data_ptr<scalar_t>(), a.grad_output.data_ptr<scalar_t>(), in.noise.data_ptr<scalar_t>(),
@@ -76,7 +76,7 @@ void factored_online_cuda(const OnlineCall& c) {
         c.state[0].data_ptr<scalar_t>(), c.state[1].data_ptr<scalar_t>(), w, B, n, m, jcols, L.noise_width);
     return kernels::FactoredOnline<scalar_t, Stream>{
         // No weight pointers: the rule reads the weights through `net` (they may live in shared memory).
-        make_factored_ctx<scalar_t>(nullptr, nullptr, nullptr, c.alpha, immediate_alpha(c.options, 0, c.alpha),
+        make_factored_ctx<scalar_t>(nullptr, nullptr, nullptr, c.alpha, immediate_alpha(c.options, c.alpha),
                                     c.args.f, n, I, L, in.options),
         s, in.noise.data_ptr<scalar_t>(), w + B * kernels::factored_work_per_stream(n, m, jcols),
         rec_grad_ptr<scalar_t>(c)};

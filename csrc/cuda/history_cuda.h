@@ -20,8 +20,8 @@
 namespace torch_local_rnn {
 
 template <template <typename> class Rule>
-void run_history_rule_cuda(const OnlineCall& c, const std::string& rule, const char* length, int64_t count_limit) {
-  const int64_t K = check_history_state(c, rule, length, count_limit);
+void run_history_rule_cuda(const OnlineCall& c, const std::string& rule, int64_t count_limit) {
+  const int64_t K = check_history_state(c, rule, count_limit);
   const int64_t B = c.args.B, n = c.args.n, m = n + c.args.I + 1;
   const c10::cuda::CUDAGuard guard(c.x.device());
   at::Tensor scratch = at::empty({3 * B * n + n * m}, c.x.options());
@@ -31,7 +31,7 @@ void run_history_rule_cuda(const OnlineCall& c, const std::string& rule, const c
     return Rule<scalar_t>{kernels::History<scalar_t>{
         K, c.state[0].data_ptr<scalar_t>(), c.state[1].data_ptr<scalar_t>(), c.state[2].data_ptr<scalar_t>(),
         c.state[3].data_ptr<scalar_t>(), s, s + B * n, s + 2 * B * n, s + 3 * B * n, rec_grad_ptr<scalar_t>(c),
-        static_cast<scalar_t>(immediate_alpha(c.options, 1, c.alpha))}};
+        static_cast<scalar_t>(immediate_alpha(c.options, c.alpha))}};
   });
 }
 
@@ -42,7 +42,7 @@ void run_history_rule_cuda(const OnlineCall& c, const std::string& rule, const c
 template <typename KernelFor>
 BackwardResult truncated_backward_cuda(const SequenceArgs& a, const char* rule, const char* length, int64_t vectors,
                                        bool accumulate, KernelFor&& kernel_for) {
-  const int64_t K = positive_int_option(a.options, 0, rule, length, "leaky_rnn_rule_backward");
+  const int64_t K = std::get<TruncatedOptions>(a.options).length;
   const int64_t T = a.x.size(0), B = a.x.size(1), n = a.weight_hh.size(0);
   const c10::cuda::CUDAGuard guard(a.x.device());
   at::Tensor credit = accumulate ? at::zeros({T, B, n}, a.x.options()) : at::empty({T, B, n}, a.x.options());
@@ -57,7 +57,7 @@ BackwardResult truncated_backward_cuda(const SequenceArgs& a, const char* rule, 
       C10_CUDA_KERNEL_LAUNCH_CHECK();
     });
   }
-  return result_from_credit(a, immediate_alpha(a.options, 1, a.alpha) * a.dphi * credit);
+  return result_from_credit(a, immediate_alpha(a.options, a.alpha) * a.dphi * credit);
 }
 
 }  // namespace torch_local_rnn

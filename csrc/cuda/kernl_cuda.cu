@@ -1,4 +1,4 @@
-// KeRNL on the GPU (algorithms.md §3.7, v2020 semantics), mirror of cpu/kernl_cpu.cpp. The checks
+// KeRNL on the GPU (docs/algorithms.md §3.7, v2020 semantics), mirror of cpu/kernl_cpu.cpp. The checks
 // and the sequence form's GEMMs are shared (common/kernl.h); what is per backend is
 //   online:   the shared persistent single-block kernel with KeRNL's seven phases
 //             (kernels/kernl_online.cuh), B-stream scratch allocated here before the launch;

@@ -1,4 +1,4 @@
-// KF-RTRL on the GPU (algorithms.md §3.4): the shared factored drivers (cuda/factored_cuda.h, kernels/factored.cuh) with
+// KF-RTRL on the GPU (docs/algorithms.md §3.4): the factored drivers (cuda/factored_cuda.h, kernels/factored.cuh) with
 // the rule's device Stream (kernels/kf_rtrl_online.cuh); mirror of cpu/kf_rtrl_cpu.cpp.
 #include "../kernels/kf_rtrl_online.cuh"
 #include "factored_cuda.h"

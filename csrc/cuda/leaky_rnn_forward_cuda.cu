@@ -1,4 +1,4 @@
-// Leaky-RNN forward on the GPU (algorithms.md §1), the CPU version's plan with cuBLAS:
+// Leaky-RNN forward on the GPU (docs/algorithms.md §1), the CPU version's plan with cuBLAS:
 //   h_t = W_hh a_{t-1} + W_ih x_t + b,   a_t = (1 - alpha) a_{t-1} + alpha phi(h_t).
 // The input drive of all T steps is one GEMM; each step is then one in-place GEMM on the
 // current stream and one fused pointwise kernel (kernels/leaky_rnn_pointwise.cuh) writing a_t

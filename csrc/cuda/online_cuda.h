@@ -20,7 +20,7 @@ template <typename MakeRule>
 void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
   const c10::cuda::CUDAGuard guard(c.x.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  at::Tensor workspace = at::empty({kernels::online_activity_numel(c.args.B, c.args.n, c.args.O)}, c.x.options());
+  at::Tensor workspace = at::empty({online_activity_numel(c.args.B, c.args.n, c.args.O)}, c.x.options());
   at::Tensor decay = c.args.l2 > 0 ? at::empty({c.args.n * (c.args.n + c.args.I)}, c.x.options()) : at::Tensor();
   AT_DISPATCH_FLOATING_TYPES(c.x.scalar_type(), "online_learn", [&] {
     auto rule = make_rule(scalar_t{});

@@ -1,4 +1,4 @@
-// Only_Output_Weights on the GPU (algorithms.md §3.1, mirror of cpu/output_only_cpu.cpp): G = 0,
+// Only_Output_Weights on the GPU (docs/algorithms.md §3.1, mirror of cpu/output_only_cpu.cpp): G = 0,
 // only the readout learns.
 #include <ATen/ops/zeros.h>
 
@@ -19,7 +19,6 @@ BackwardResult output_only_backward_cuda(const SequenceArgs& a) {
 }
 
 void output_only_online_cuda(const OnlineCall& c) {
-  check_state_count(c, 0, "[]", "output_only");
   run_online_call(c, [](auto) { return NoRecurrentLearning{}; });
 }
 

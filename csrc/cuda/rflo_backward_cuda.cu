@@ -1,5 +1,5 @@
-// RFLO over a window with frozen weights on the GPU, in GEMM form (algorithms.md §3.6,
-// engineering.md §3.3d), the CPU version's plan: one launch of the reverse-time filter
+// RFLO over a window with frozen weights on the GPU, in GEMM form (docs/algorithms.md §3.6,
+// docs/design.md §3.3 (d)), the CPU version's plan: one launch of the reverse-time filter
 // (kernels/rflo_filter.cuh) gives the credits
 //   C_t = k phi'(h_t) (.) Lbar_t,  Lbar_t = g_t + (1 - k) Lbar_{t+1},   X_t = alpha phi'(h_t) (.) g_t,
 // and the shared GEMMs (common/weight_grads.h) turn them into gradients; no (B, n, m) trace.
@@ -12,26 +12,25 @@
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
-#include <torch/library.h>
 
 #include "../common/checks.h"
+#include "../common/sequence_rule.h"
 #include "../common/weight_grads.h"
 #include "../kernels/rflo_filter.cuh"
 
 namespace torch_local_rnn {
 namespace {
 
-BackwardResult leaky_rnn_rflo_backward_cuda(const at::Tensor& grad_output, const at::Tensor& x, const at::Tensor& h0,
-                                            const at::Tensor& weight_hh, const at::Tensor& weight_ih,
-                                            const at::Tensor& output, const at::Tensor& dphi, double alpha,
-                                            double trace_alpha) {
+// rflo and eprop (k = alpha); the inputs are checked and contiguous (common/rule_backward_impl.h).
+BackwardResult rflo_backward_cuda(const SequenceArgs& args) {
   constexpr const char* op = "leaky_rnn_rflo_backward";
-  check_backward_args(op, grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha);
-  check_rate(trace_alpha, op, "trace_alpha");
+  const at::Tensor &x = args.x, &h0 = args.h0, &weight_hh = args.weight_hh, &weight_ih = args.weight_ih,
+                   &output = args.output;
+  const double alpha = args.alpha, trace_alpha = std::get<RfloOptions>(args.options).trace_alpha;
   const int64_t T = x.size(0), B = x.size(1), n = weight_hh.size(0);
   const c10::cuda::CUDAGuard guard(x.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  const at::Tensor g = grad_output.contiguous(), d = dphi.contiguous();
+  const at::Tensor &g = args.grad_output, &d = args.dphi;
 
   at::Tensor credit = at::empty({T, B, n}, x.options());
   at::Tensor input_credit = at::empty({T, B, n}, x.options());
@@ -52,8 +51,10 @@ BackwardResult leaky_rnn_rflo_backward_cuda(const at::Tensor& grad_output, const
   return make_backward_result(weight_grads_from_credit(credit, input_credit, x, h0, output, weight_ih), grad_h0);
 }
 
+const bool registered = CudaSequenceRules::add("rflo", &rflo_backward_cuda) &&
+                        CudaSequenceRules::add("eprop", &rflo_backward_cuda);
+
 }  // namespace
 
-TORCH_LIBRARY_IMPL(torch_local_rnn, CUDA, m) { m.impl("leaky_rnn_rflo_backward", &leaky_rnn_rflo_backward_cuda); }
 
 }  // namespace torch_local_rnn

@@ -1,4 +1,4 @@
-// R-KF-RTRL on the GPU (algorithms.md §3.5): the shared factored drivers (cuda/factored_cuda.h, kernels/factored.cuh) with
+// R-KF-RTRL on the GPU (docs/algorithms.md §3.5): the factored drivers (cuda/factored_cuda.h, kernels/factored.cuh) with
 // the rule's device Stream (kernels/rkf_rtrl_online.cuh); mirror of cpu/rkf_rtrl_cpu.cpp.
 #include "../kernels/rkf_rtrl_online.cuh"
 #include "factored_cuda.h"

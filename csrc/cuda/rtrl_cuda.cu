@@ -1,4 +1,4 @@
-// RTRL on the GPU (algorithms.md §3.2, mirror of cpu/rtrl_cpu.cpp): M_t = J_t M_{t-1} + Mbar_t per
+// RTRL on the GPU (docs/algorithms.md §3.2, mirror of cpu/rtrl_cpu.cpp): M_t = J_t M_{t-1} + Mbar_t per
 // stream, G_ij = sum_k q_{t,k} M_t[k, i*m + j]. Both forms run the whole time recursion on the
 // GPU, one thread per column of M (kernels/rtrl_online.cuh says why that needs no barrier):
 //  - online: a phase of the shared persistent one-block kernel (run_online_call);
@@ -13,7 +13,6 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
-#include "../common/rtrl.h"
 #include "../common/rule_options.h"
 #include "../common/sequence_rule.h"
 #include "../kernels/rtrl_online.cuh"
@@ -46,7 +45,7 @@ BackwardResult rtrl_backward_cuda(const SequenceArgs& a) {
     p.n = n;
     p.I = I;
     p.alpha = static_cast<scalar_t>(a.alpha);
-    p.alpha_m = static_cast<scalar_t>(immediate_alpha(a.options, 0, a.alpha));
+    p.alpha_m = static_cast<scalar_t>(immediate_alpha(a.options, a.alpha));
     kernels::launch_rtrl_sequence(p, stream);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
@@ -54,14 +53,13 @@ BackwardResult rtrl_backward_cuda(const SequenceArgs& a) {
 }
 
 void rtrl_online_cuda(const OnlineCall& c) {
-  check_rtrl_state(c);
   const int64_t n = c.args.n, m = n + c.args.I + 1;
   at::Tensor scratch = at::empty({n * m + n * n * m}, c.x.options());  // G (n, m), then tmp (n, n*m)
   run_online_call(c, [&](auto zero) {
     using scalar_t = decltype(zero);
     scalar_t* s = scratch.data_ptr<scalar_t>();
     return kernels::RtrlInfluence<scalar_t>{c.state[0].data_ptr<scalar_t>(), s + n * m, s, rec_grad_ptr<scalar_t>(c),
-                                            static_cast<scalar_t>(immediate_alpha(c.options, 0, c.alpha))};
+                                            static_cast<scalar_t>(immediate_alpha(c.options, c.alpha))};
   });
 }
 

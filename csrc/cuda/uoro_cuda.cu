@@ -1,4 +1,4 @@
-// UORO on the GPU (algorithms.md §3.3): the shared factored drivers (cuda/factored_cuda.h, kernels/factored.cuh) with
+// UORO on the GPU (docs/algorithms.md §3.3): the factored drivers (cuda/factored_cuda.h, kernels/factored.cuh) with
 // the rule's device Stream (kernels/uoro_online.cuh); mirror of cpu/uoro_cpu.cpp.
 #include "../kernels/uoro_online.cuh"
 #include "factored_cuda.h"

@@ -1,4 +1,4 @@
-// Per-step pointwise part of exact BPTT (algorithms.md §1), run in reverse time after the
+// Per-step pointwise part of exact BPTT (docs/algorithms.md §1), run in reverse time after the
 // glue's cuBLAS GEMM rec = C_{t+1} W_hh:
 //   delta_t = g_t + (1 - alpha) delta_{t+1} + rec,   C_t = alpha phi'(h_t) (.) delta_t,
 // i.e. delta_t = g_t + J_{t+1}^T delta_{t+1} without ever forming J.

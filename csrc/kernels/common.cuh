@@ -1,4 +1,4 @@
-// Shared pieces of the framework-free CUDA kernels (engineering.md §0.5, §4.2 habit 5): no ATen
+// Shared pieces of the framework-free CUDA kernels (docs/design.md §0.5, §4.2 habit 5): no ATen
 // here, only raw pointers, sizes and a cudaStream_t, so the kernels compile (and could be
 // driven) without torch. Launch errors are checked by the caller right after each launch
 // (the ATen glue uses C10_CUDA_KERNEL_LAUNCH_CHECK()).

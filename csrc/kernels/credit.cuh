@@ -22,7 +22,7 @@ __device__ void presynaptic(const T* prev, const T* x, int64_t B, int64_t n, int
 }
 
 // out_b = J_t^T v_b = (1 - alpha) v_b + W_hh^T (alpha phi'(h_t) (.) v_b) for each stream, without
-// forming J (algorithms.md §9). Two phases (scratch, then out) with a barrier between them;
+// forming J (docs/algorithms.md §9). Two phases (scratch, then out) with a barrier between them;
 // scratch holds B * n values.
 template <typename T>
 __device__ void jacobian_transpose(const T* weight_hh, int64_t B, int64_t n, T alpha, const T* dphi, const T* v,

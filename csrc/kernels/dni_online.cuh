@@ -1,4 +1,4 @@
-// Online DNI and DNI(b) on the GPU (Jaderberg et al. 2017; algorithms.md §3.8 v2020 order, §4; device
+// Online DNI and DNI(b) on the GPU (Jaderberg et al. 2017; docs/algorithms.md §3.8 v2020 order, §4; device
 // mirror of cpu/dni_cpu.cpp). The credit is read out of the apical compartment,
 // U_t = A [a_t; y*_t; 1], and A is trained by bootstrapping one step late:
 //   J~ <- J~ - lr_j (J~ a_{t-1} - a_t) a_{t-1}^T                       (dni_b: the learned W_a)

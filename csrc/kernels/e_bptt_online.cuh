@@ -1,4 +1,4 @@
-// E-BPTT(K), efficient truncated BPTT over non-overlapping windows on the GPU (algorithms.md
+// E-BPTT(K), efficient truncated BPTT over non-overlapping windows on the GPU (docs/algorithms.md
 // §3.10), the device mirror of cpu/e_bptt_cpu.cpp.
 //
 // Online form (a phase of the persistent single-block kernel, online_rule.cuh): each step stores

@@ -1,4 +1,4 @@
-// F-BPTT(K), "future-facing" truncated BPTT on the GPU (algorithms.md §3.9), the device mirror of
+// F-BPTT(K), "future-facing" truncated BPTT on the GPU (docs/algorithms.md §3.9), the device mirror of
 // cpu/f_bptt_cpu.cpp.
 //
 // Online form (a phase of the persistent single-block kernel, online_rule.cuh): each step pushes

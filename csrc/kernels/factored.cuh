@@ -1,5 +1,5 @@
 // The driver shared by the stochastic factored approximations of RTRL on the GPU (UORO, KF-RTRL,
-// R-KF-RTRL; algorithms.md §3.3-3.5), the device mirror of cpu/factored_cpu.h. A rule is a
+// R-KF-RTRL; docs/algorithms.md §3.3-3.5), the device mirror of cpu/factored_cpu.h. A rule is a
 // `Stream<T>` of static device functions (kernels/<rule>_online.cuh) and this file runs its step
 // for B streams in the calling block, in phases separated by __syncthreads():
 //   1. ahat_t = [a_{t-1}; x_t; 1] and the rule's propagate (J_t times a factor, p = nu (.) alpha_m phi');

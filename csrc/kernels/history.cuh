@@ -1,4 +1,4 @@
-// The state the truncated BPTTs (f_bptt, e_bptt; algorithms.md §3.9, §3.10) carry across online
+// The state the truncated BPTTs (f_bptt, e_bptt; docs/algorithms.md §3.9, §3.10) carry across online
 // steps on the GPU, the device mirror of cpu/history_cpu.h: ring buffers of the last K steps'
 // phi'(h_t), ahat_t and credit, each (K, B, .), the step count (a one-element tensor of the
 // network's dtype), and the per-call scratch the glue allocates before the launch.

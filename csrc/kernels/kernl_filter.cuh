@@ -1,4 +1,4 @@
-// KeRNL's sequence form (algorithms.md §3.7) with A and alpha~ frozen: the reverse-time filter
+// KeRNL's sequence form (docs/algorithms.md §3.7) with A and alpha~ frozen: the reverse-time filter
 //   c~_t = A^T g_t + k (.) c~_{t+1},   k from alpha~ by the version (common/kernl_variant.h),
 // applied in place to credit = A^T g_t (computed for every row at once by one GEMM). Every
 // (b, i) filters on its own, so one thread owns one of the B*n scalars and walks time backwards

@@ -1,4 +1,4 @@
-// Online KeRNL on the GPU (Roth, Kanitscheider & Fiete 2019; algorithms.md §3.7, v2020 semantics),
+// Online KeRNL on the GPU (Roth, Kanitscheider & Fiete 2019; docs/algorithms.md §3.7, v2020 semantics),
 // the device mirror of cpu/kernl_cpu.cpp's KernlRule. Per step t, with k = max(0, 1 - alpha~):
 //   a~ <- (1 - alpha)(a~ + zeta) + alpha phi(W_hh (a~ + zeta) + W_ih x_t + b)   (previous zeta injected)
 //   zeta <- sigma N(0, I);  Gamma <- k Gamma - Omega;  Omega <- k Omega + zeta

@@ -1,4 +1,4 @@
-// KF-RTRL on the GPU (Mujika et al. 2018; algorithms.md §3.4), the device mirror of the Stream in
+// KF-RTRL on the GPU (Mujika et al. 2018; docs/algorithms.md §3.4), the device mirror of the Stream in
 // cpu/kf_rtrl_cpu.cpp, run by the shared factored driver (factored.cuh): M[k, i, j] ~ A_j B_ki and,
 // with two scalars nu0, nu1 and D = diag(alpha phi'(h_t)),
 //   B_f = J_t B,  rho0 = sqrt(|B_f|_F / |A|),  rho1 = sqrt(|D|_F / |ahat_t|),

@@ -1,6 +1,6 @@
-// Per-step pointwise part of the leaky-RNN forward (algorithms.md §1). The glue has already
+// Per-step pointwise part of the leaky-RNN forward (docs/algorithms.md §1). The glue has already
 // accumulated the pre-activation h_t = W_ih x_t + b + W_hh a_{t-1} into the state slot with
-// cuBLAS (haste's per-step GEMM + fused pointwise recipe, engineering.md §3.2); this kernel
+// cuBLAS (haste's per-step GEMM + fused pointwise recipe, docs/design.md §3.2); this kernel
 // finishes the step in place:
 //   a_t = (1 - alpha) a_{t-1} + alpha phi(h_t),   dphi_t = phi'(h_t).
 #pragma once
@@ -10,15 +10,6 @@
 
 namespace torch_local_rnn {
 namespace kernels {
-
-// One unit's update. phi' comes from y = phi(h) (activation.h), so h need not be kept;
-// the online kernel calls this too, so both forward paths round identically.
-template <typename T>
-__device__ __forceinline__ void leaky_unit(Nonlinearity f, T alpha, T prev, T h, T& state, T& dphi) {
-  const T y = activate(f, h);
-  state = (T(1) - alpha) * prev + alpha * y;
-  dphi = derivative_from_value(f, y);
-}
 
 template <typename T>
 struct LeakyStepParams {

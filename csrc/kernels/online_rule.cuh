@@ -1,5 +1,5 @@
 // The one persistent kernel every online rule runs on the GPU (online_step.cuh says why one
-// block): the shared step of algorithms.md §2.1 with the rule's phase `Rule::step` in the
+// block): the shared step of docs/algorithms.md §2.1 with the rule's phase `Rule::step` in the
 // middle. A rule is a small struct of device pointers and scalars (kernels/<rule>_online.cuh)
 // passed by value; its buffers are allocated by the glue before the launch.
 //
@@ -70,7 +70,8 @@ __global__ void __launch_bounds__(kOnlineThreads) online_rule_kernel(OnlineRuleP
     if (p.net.feedback == p.net.weight_out) net.feedback = net.weight_out;  // symmetric feedback follows W_out
     __syncthreads();
   }
-  run_online_block(net, p.rule, p.x, p.y, p.hidden, p.losses, p.steps, carve_online_activity(base, net.B, net.n));
+  run_online_steps<BlockExec>(net, p.rule, p.x, p.y, p.hidden, p.losses, p.steps,
+                              carve_online_activity(base, net.B, net.n));
   if (p.weights_in_shared) {
     __syncthreads();
     T* cache = shared + (p.activity_in_shared ? online_activity_numel(net.B, net.n, net.O) : 0);

@@ -1,4 +1,4 @@
-// RFLO over a window in GEMM form (algorithms.md §3.6, engineering.md §3.3d): the trace
+// RFLO over a window in GEMM form (docs/algorithms.md §3.6, docs/design.md §3.3 (d)): the trace
 // B_t = (1 - k) B_{t-1} + k phi'(h_t) ahat_t^T never exists; its effect on sum_t diag(g_t) B_t
 // is the reverse-time filter
 //   Lbar_t = g_t + (1 - k) Lbar_{t+1},   C_t = k phi'(h_t) (.) Lbar_t,

@@ -1,4 +1,4 @@
-// Online RFLO on the GPU (algorithms.md §3.6, order of §2.1), one trace per stream:
+// Online RFLO on the GPU (docs/algorithms.md §3.6, order of §2.1), one trace per stream:
 //   B_t = (1 - k) B_{t-1} + k phi'(h_t) ahat_t^T,   ahat_t = [a_{t-1}; x_t; 1],
 //   G_t = (1/B) sum_b diag(q_{t,b}) B_{t,b},        W <- W - lr G_t   (W = [W_hh | W_ih | b]).
 // The whole T-step loop is one launch of one block (online_rule.cuh, online_step.cuh).

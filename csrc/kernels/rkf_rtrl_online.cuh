@@ -1,4 +1,4 @@
-// R-KF-RTRL on the GPU (algorithms.md §3.5), the device mirror of the Stream in
+// R-KF-RTRL on the GPU (docs/algorithms.md §3.5), the device mirror of the Stream in
 // cpu/rkf_rtrl_cpu.cpp, run by the shared factored driver (factored.cuh): M[k, i, j] ~ A_i B_kj and,
 // with P = diag(nu) Mbar_t = p ahat_t^T (p = nu (.) alpha phi'(h_t)),
 //   B_f = J_t B,  rho0 = sqrt(|B_f|_F / |A|),  rho1 = sqrt(|P|_F / sqrt(n)),

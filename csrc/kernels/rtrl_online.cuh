@@ -1,4 +1,4 @@
-// RTRL on the GPU (Williams & Zipser 1989; algorithms.md §3.2), exact forward-mode credit
+// RTRL on the GPU (Williams & Zipser 1989; docs/algorithms.md §3.2), exact forward-mode credit
 // assignment. Per stream the influence matrix M (n x n*m), M[k, i*m + j] = d a_k / d W_ij, follows
 //   M_t = J_t M_{t-1} + Mbar_t,  J_t = (1 - alpha) I + alpha diag(phi'(h_t)) W_hh,
 //   Mbar_t[k, i*m + j] = delta_ki alpha_m phi'(h_{t,i}) ahat_{t,j},  ahat_t = [a_{t-1}; x_t; 1]

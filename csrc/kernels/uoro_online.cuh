@@ -1,4 +1,4 @@
-// UORO on the GPU (Tallec & Ollivier 2017; algorithms.md §3.3), the device mirror of the Stream in
+// UORO on the GPU (Tallec & Ollivier 2017; docs/algorithms.md §3.3), the device mirror of the Stream in
 // cpu/uoro_cpu.cpp, run by the shared factored driver (factored.cuh): M[k, i, j] ~ A_k B_ij and
 //   A_f = J_t A   (or, epsilon > 0, (F(a_{t-1} + eps A, x_t) - a_t) / eps),
 //   P = diag(nu) Mbar_t = p ahat_t^T,  p = nu (.) alpha phi'(h_t),

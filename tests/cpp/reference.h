@@ -1,5 +1,5 @@
 // LibTorch references for the GoogleTest suite: per-step loops of plain torch ops, written
-// from algorithms.md §1, §3.6 and independent of the kernels under test.
+// from docs/algorithms.md §1, §3.6 and independent of the kernels under test.
 #pragma once
 
 #include <torch/torch.h>

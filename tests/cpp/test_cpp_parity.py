@@ -9,8 +9,9 @@ import torch
 
 import torch_local_rnn  # noqa: F401
 
+from helpers import ROOT
+
 ops = torch.ops.torch_local_rnn
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def formula(shape, phase):

@@ -1,4 +1,4 @@
-// RFLO from C++: the sequence form equals the per-step trace recursion (algorithms.md §3.6),
+// RFLO from C++: the sequence form equals the per-step trace recursion (docs/algorithms.md §3.6),
 // and the online op equals a per-step loop with SGD after every step (§2.1).
 #include <gtest/gtest.h>
 #include <torch/torch.h>

@@ -9,7 +9,9 @@ import os
 import pytest
 import torch
 
-from torch_local_rnn import LocalRNN, OnlineLearner, align as A, compare as C, ops
+from torch_local_rnn import LocalRNN, OnlineLearner, ops
+from torch_local_rnn.experiments import align as A
+from torch_local_rnn.experiments.train import initial_network
 from torch_local_rnn.__main__ import main
 from torch_local_rnn.tasks import make_task
 
@@ -70,18 +72,18 @@ def test_estimates_and_credit_are_wired_right(task_name, options, B):
     scale = task.output_size if task.loss == "mse" else 1.0
     x, y = task.generate(T, B, seed=5)
     exact_rnn = LocalRNN(task.input_size, n, alpha=alpha, rule="bptt", dtype=F64)
-    rtrl = OnlineLearner(*C.initial_network(task, n, alpha, "tanh", 3), loss=task.loss, batch_size=B, rule="rtrl")
+    rtrl = OnlineLearner(*initial_network(task, n, alpha, "tanh", 3), loss=task.loss, batch_size=B, rule="rtrl")
     estimate, apical = A.online_estimate(rtrl, x, y)
-    exact, _ = A.window_gradient(exact_rnn, A._weights(rtrl), rtrl.hidden.to(F64), x, y, task.loss, scale)
+    exact, _ = A.window_gradient(exact_rnn, A.learner_weights(rtrl), rtrl.hidden.to(F64), x, y, task.loss, scale)
     assert apical is None and (estimate - exact).norm() <= 1e-12 * exact.norm()
 
-    dni = OnlineLearner(*C.initial_network(task, n, alpha, "tanh", 3), loss=task.loss, lr=1e-2, batch_size=B,
+    dni = OnlineLearner(*initial_network(task, n, alpha, "tanh", 3), loss=task.loss, lr=1e-2, batch_size=B,
                         rule="dni_b", generator=torch.Generator().manual_seed(1))
     dni.fit(*task.generate(200, B, seed=7))
     before = {k: v.clone() for k, v in dni.state_dict().items()}
     estimate, apical = A.online_estimate(dni, x, y)
     assert all(torch.equal(before[k], v) for k, v in dni.state_dict().items()), "the learner was changed"
-    w, h0 = A._weights(dni), dni.hidden.to(F64)
+    w, h0 = A.learner_weights(dni), dni.hidden.to(F64)
     out, dphi = ops.leaky_rnn_forward(x.to(F64), h0, w[0], w[1], w[2], alpha, "tanh")
     ahat = torch.cat([torch.cat([h0[None], out[:-1]]), x.to(F64), torch.ones(T, B, 1, dtype=F64)], 2)
     through = lambda credit: torch.einsum("tbi,tbj->ij", credit * alpha * dphi, ahat) / B  # noqa: E731

@@ -9,7 +9,10 @@ import statistics
 import pytest
 import torch
 
-from torch_local_rnn import compare
+from torch_local_rnn.experiments.config import DEFAULTS, CompareConfig
+from torch_local_rnn.experiments.runner import compare
+from torch_local_rnn.experiments.store import ConfigMismatchError, run_paths
+from torch_local_rnn.experiments.train import make_network, run_one
 from torch_local_rnn.__main__ import main
 
 TINY = ["--steps", "200", "--batch", "4", "--window", "50", "--test-steps", "300", "--test-streams", "2",
@@ -80,7 +83,7 @@ def test_online_mode_runs_rflo_and_says_bptt_has_none(tmp_path, capsys):
     assert "online" in text and "bptt" in text and "no online form" in text
     rows, report = read_outputs(out)
     assert {r["rule"] for r in rows} == {"rflo"}
-    assert report["config"]["batch"] == 1 and report["config"]["lr"] == compare.DEFAULTS["online"]["lr"]
+    assert report["config"]["batch"] == 1 and report["config"]["lr"] == DEFAULTS["online"]["lr"]
     assert "bptt" in report["skipped"] and len(report["results"]["rflo"]["0"]["steps"]) == 4
     assert main(["compare", "--mode", "online", "--rules", "bptt", "--steps", "10", "--no-progress",
                  "--out", out]) == 1
@@ -90,20 +93,20 @@ def test_online_mode_runs_rflo_and_says_bptt_has_none(tmp_path, capsys):
 
 
 def test_same_initial_network_for_every_rule():
-    config = compare.CompareConfig(rules=("bptt", "rflo", "uoro", "dni_b"), seed=3)
-    nets = [compare.make_network(config, r) for r in config.rules]
+    config = CompareConfig(rules=("bptt", "rflo", "uoro", "dni_b"), seed=3)
+    nets = [make_network(config, r) for r in config.rules]
     assert [n[0].rule_name for n in nets] == ["bptt", "rflo", "uoro", "bptt"]  # dni_b: online only
     for other in nets[1:]:  # the stochastic rule's noise generator does not shift the readout's draws
         for p, q in zip([*nets[0][0].parameters(), *nets[0][1].parameters()],
                         [*other[0].parameters(), *other[1].parameters()]):
             assert torch.equal(p, q)
-    c = compare.make_network(config, "bptt", seed=4)
+    c = make_network(config, "bptt", seed=4)
     assert not torch.equal(nets[0][0].weight_hh, c[0].weight_hh)
 
 
 def test_threads_restored_and_bad_arguments(tmp_path, capsys):
     before = torch.get_num_threads()
-    compare.compare(compare.CompareConfig(rules=("rflo",), steps=50, batch=2, test_steps=50, test_streams=1),
+    compare(CompareConfig(rules=("rflo",), steps=50, batch=2, test_steps=50, test_streams=1),
                     progress=False)
     assert torch.get_num_threads() == before
     assert main(["compare", "--rules", "bptt,nope", "--out", str(tmp_path)]) == 2
@@ -136,7 +139,7 @@ def test_other_task_with_task_and_rule_options(tmp_path, capsys):
     assert report["config"]["task_options"] == {"difficulty": 3, "target_seed": 2}
     assert all(math.isfinite(float(r["test_loss"])) for r in rows)
     # the add shortcuts are task options
-    config = compare.CompareConfig(t1=2, t2=4, task_options={"tau": 2})
+    config = CompareConfig(t1=2, t2=4, task_options={"tau": 2})
     assert repr(config.task_instance()) == "AddTask(t1=2, t2=4, tau=2, deterministic=True)"
 
 
@@ -166,7 +169,7 @@ def test_seeds_summary_and_same_seed_same_result(tmp_path, capsys):
         curve = per_seed[r["seed"]]
         assert float(r["test_loss"]) == curve["test_loss"][curve["steps"].index(int(r["step"]))]
     # the same seed alone gives the same result
-    alone = compare.compare(compare.CompareConfig(rules=("rflo",), steps=200, batch=4, window=50, test_steps=300,
+    alone = compare(CompareConfig(rules=("rflo",), steps=200, batch=4, window=50, test_steps=300,
                                                   test_streams=2, eval_every=100, seed=6, jobs=1), progress=False)
     assert same(curves(alone["results"]["rflo"]["6"]), curves(per_seed["6"]))
 
@@ -175,12 +178,13 @@ def small_config(**kw):
     base = dict(rules=("rflo", "uoro"), steps=200, batch=3, window=25, test_steps=200, test_streams=2,
                 eval_every=50, seeds=1)
     base.update(kw)
-    return compare.CompareConfig(**base)
+    return CompareConfig(**base)
 
 
+@pytest.mark.slow  # spawns worker processes
 def test_parallel_equals_serial(tmp_path):
-    serial = compare.compare(small_config(jobs=1), progress=False)
-    parallel = compare.compare(small_config(jobs=2), progress=False, out_dir=str(tmp_path / "par"))
+    serial = compare(small_config(jobs=1), progress=False)
+    parallel = compare(small_config(jobs=2), progress=False, out_dir=str(tmp_path / "par"))
     for rule in ("rflo", "uoro"):
         assert same(curves(serial["results"][rule]["0"]), curves(parallel["results"][rule]["0"]))
     assert os.path.exists(tmp_path / "par" / "runs" / "uoro-seed0.json")
@@ -192,16 +196,16 @@ def test_resume_equals_uninterrupted(tmp_path, mode, rule):
     (stochastic rules: uoro's noise generator and Adam's state; DNI(b)'s learned apical weights)."""
     kw = dict(mode=mode, rules=(rule,), batch=2 if mode == "sequence" else 1, lr=1e-2 if mode == "online" else 1e-3,
               jobs=1, checkpoint_every=50)
-    whole = compare.compare(small_config(**kw), progress=False)["results"][rule]["0"]
+    whole = compare(small_config(**kw), progress=False)["results"][rule]["0"]
     out = str(tmp_path / "resume")
-    json_path, pt_path = compare.run_paths(out, rule, 0)
-    assert compare.run_one(small_config(**kw), rule, 0, out, stop_after=100) is None
+    json_path, pt_path = run_paths(out, rule, 0)
+    assert run_one(small_config(**kw), rule, 0, out, stop_after=100) is None
     assert os.path.exists(pt_path) and not os.path.exists(json_path)
     assert torch.load(pt_path, weights_only=True)["done"] == 100
-    resumed = compare.compare(small_config(**kw), progress=False, out_dir=out)["results"][rule]["0"]
+    resumed = compare(small_config(**kw), progress=False, out_dir=out)["results"][rule]["0"]
     assert same(curves(resumed), curves(whole))
     assert os.path.exists(json_path) and not os.path.exists(pt_path)
-    again = compare.compare(small_config(**kw), progress=False, out_dir=out)["results"][rule]["0"]
+    again = compare(small_config(**kw), progress=False, out_dir=out)["results"][rule]["0"]
     assert same(again, resumed)  # loaded from the run file, seconds included
 
 
@@ -225,8 +229,8 @@ def test_config_mismatch_is_an_error(tmp_path, capsys):
     assert "another configuration" in err and "rflo-seed0.json" in err and "lr" in err
     # a checkpoint is checked too
     config = small_config(rules=("rflo",), jobs=1)
-    compare.run_one(config, "rflo", 0, str(tmp_path / "pt"), stop_after=50)
-    with pytest.raises(compare.ConfigMismatchError, match="rflo-seed0.pt.*steps"):
-        compare.compare(small_config(rules=("rflo",), steps=300), progress=False, out_dir=str(tmp_path / "pt"))
+    run_one(config, "rflo", 0, str(tmp_path / "pt"), stop_after=50)
+    with pytest.raises(ConfigMismatchError, match="rflo-seed0.pt.*steps"):
+        compare(small_config(rules=("rflo",), steps=300), progress=False, out_dir=str(tmp_path / "pt"))
     # adding a rule or a seed to a folder is fine: the runs already there are reused
     assert main(["compare", *TINY, "--rules", "rflo,bptt", "--seeds", "2", "--out", out]) == 0

@@ -12,8 +12,12 @@ import pytest
 
 import torch_local_rnn
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import ROOT
+
+pytestmark = pytest.mark.slow  # every test runs an example script in a subprocess
+
 EXAMPLES = os.path.join(ROOT, "examples")
+
 GRID_RULES = ("output_only", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "rflo", "kernl", "dni", "dni_b", "f_bptt", "e_bptt")
 
 

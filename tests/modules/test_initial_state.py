@@ -1,4 +1,4 @@
-"""The run's start (algorithms.md §1.1) and KeRNL's perturbed-copy start (§3.7 quirk (ii)): OnlineLearner's
+"""The run's start (docs/algorithms.md §1.1) and KeRNL's perturbed-copy start (§3.7 quirk (ii)): OnlineLearner's
 initial_state and KeRNL's perturbed_init switches."""
 import pytest
 import torch

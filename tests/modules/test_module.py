@@ -1,5 +1,5 @@
 """LocalRNN as a drop-in for torch.nn.RNN: shapes and layouts, h_n, initialisation
-(algorithms.md §1.1), user weights, optimisers, dtype conversion."""
+(docs/algorithms.md §1.1), user weights, optimisers, dtype conversion."""
 import pytest
 import torch
 

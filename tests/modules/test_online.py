@@ -1,5 +1,5 @@
 """Online RFLO (ops.rflo_online, OnlineLearner) against the reference per-step loop with per-step
-SGD (algorithms.md §2.1, §3.6), float64, after hundreds of steps; chunking and state_dict resume."""
+SGD (docs/algorithms.md §2.1, §3.6), float64, after hundreds of steps; chunking and state_dict resume."""
 import copy
 import io
 

@@ -101,11 +101,12 @@ def test_leaky_rnn_rflo_default_trace_alpha_bad_alpha(net, alpha):
 
 @pytest.mark.parametrize("requires_grad", [False, True])
 @pytest.mark.parametrize("rule,options,pattern", [
-    ("eprop", [], r"leaky_rnn: expected rule to be one of 'bptt', 'rflo', .*'rtrl'.*, but got 'eprop'"),
-    ("", [], r"expected rule to be one of 'bptt', 'rflo', .*, but got ''"),
-    ("BPTT", [], r"expected rule to be one of 'bptt', 'rflo', .*, but got 'BPTT'"),
-    ("bptt", [0.5], r"rule 'bptt' takes no rule_options, but got 1"),
-    ("rflo", [0.5, 0.1], r"rule 'rflo' takes rule_options = \[trace_alpha\] or \[\], but got 2 values"),
+    ("eprop ", [], r"leaky_rnn: expected rule to be one of 'bptt', 'dni', .*'rtrl'.*, but got 'eprop '"),
+    ("", [], r"expected rule to be one of 'bptt', 'dni', .*, but got ''"),
+    ("BPTT", [], r"expected rule to be one of 'bptt', 'dni', .*, but got 'BPTT'"),
+    ("bptt", [0.5], r"rule 'bptt' takes rule_options = \[\], but got 1 values"),
+    ("eprop", [0.5], r"rule 'eprop' takes rule_options = \[\], but got 1 values"),
+    ("rflo", [0.5, 0.1], r"rule 'rflo' takes rule_options = \[\] or \[trace_alpha\], but got 2 values"),
     ("rflo", [0.0], r"expected trace_alpha .* in \(0, 1\], but got 0"),
     ("rflo", [1.5], r"expected trace_alpha .* in \(0, 1\], but got 1.5"),
     ("rflo", [-1.0], r"expected trace_alpha .* in \(0, 1\], but got -1"),

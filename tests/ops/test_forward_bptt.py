@@ -199,7 +199,7 @@ def test_float32_close_to_float64_reference():
 @pytest.mark.parametrize("op_name", ["bptt", "rflo"])
 def test_backward_does_not_read_uninitialised_memory(op_name):
     """Freed memory is poisoned with NaN before every call; the gradients must not change
-    (engineering.md §3.5: never test on zeros, poison before a run)."""
+    (docs/design.md §3.5: never test on zeros, poison before a run)."""
     T, B, I, n = 3, 4, 5, 64
     p = problem(T=T, B=B, I=I, n=n, seed=21)
     args = (p["x"], p["h0"], p["weight_hh"], p["weight_ih"], p["bias"])

@@ -71,7 +71,7 @@ def test_readout_loss_and_error(loss):
         (grad,) = torch.autograd.grad(want.sum(), z)              # softmax - y since sum_k y_k = 1
     elif loss == "mse":
         want = ((z - y) ** 2).mean(-1) / 2
-        (grad,) = torch.autograd.grad(((z - y) ** 2).sum() / 2, z)  # e is the gradient of 1/2 sum (spec quirk)
+        (grad,) = torch.autograd.grad(((z - y) ** 2).sum() / 2, z)  # e: the gradient of 1/2 sum (docs/algorithms.md §1)
     else:
         want = ((z - y) ** 2).mean(-1) / 2
         (grad,) = torch.autograd.grad(want.sum(), z)  # e is the gradient of the reported loss itself

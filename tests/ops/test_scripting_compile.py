@@ -1,4 +1,4 @@
-"""TorchScript, torch.library.opcheck and torch.compile (engineering.md §2.1)."""
+"""TorchScript, torch.library.opcheck and torch.compile (docs/design.md §2.1)."""
 import pytest
 import torch
 from torch import nn
@@ -7,7 +7,7 @@ from helpers import DT, assert_rel, generator, problem, randn, soft_targets
 from torch_local_rnn import LocalRNN, ops, reference as R
 
 OPS = torch.ops.torch_local_rnn
-# torch.jit.script is deprecated (engineering.md §2.1: keep one smoke test, don't design around it)
+# torch.jit.script is deprecated (docs/design.md §2.1: keep one smoke test, don't design around it)
 script_ok = pytest.mark.filterwarnings("ignore:`torch.jit.script.*` is deprecated:DeprecationWarning")
 OPCHECK_UTILS = ("test_schema", "test_autograd_registration", "test_faketensor", "test_aot_dispatch_dynamic")
 
@@ -131,7 +131,7 @@ def eager_and_compiled(backend, rule):
 
 
 @script_ok
-@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+@pytest.mark.parametrize("backend", ["aot_eager", pytest.param("inductor", marks=pytest.mark.slow)])  # C++ build
 @pytest.mark.parametrize("rule", ["bptt", "rflo"])
 def test_compile_module_matches_eager(backend, rule):
     """backend="inductor" is the default torch.compile backend; it needs a working C++ compiler."""
@@ -142,7 +142,7 @@ def test_compile_module_matches_eager(backend, rule):
         assert_rel(b, a, 1e-12)
 
 
-@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+@pytest.mark.parametrize("backend", ["aot_eager", pytest.param("inductor", marks=pytest.mark.slow)])
 def test_compile_rflo_online_matches_eager(backend):
     """The mutating op under compile, including the clone-then-mutate pattern of pytorch#198031."""
     torch._dynamo.reset()

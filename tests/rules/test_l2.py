@@ -1,4 +1,4 @@
-"""L2 regularisation of the online ops (algorithms.md §2.1 4d): l2 W added to the gradients of W_hh, W_ih
+"""L2 regularisation of the online ops (docs/algorithms.md §2.1 4d): l2 W added to the gradients of W_hh, W_ih
 and W_out (not the biases) every step, with the weights before the step's update, for every rule; tested
 against the reference loops and the closed form of a rule that never updates the recurrent weights."""
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 from helpers import DT, ONLINE_TOL, assert_rel, rel_err
 from test_rules_online import online_problem, run_op
-from torch_local_rnn import LocalRNN, OnlineLearner, ops, reference as R, reference_factored as RF, rules
+from torch_local_rnn import LocalRNN, OnlineLearner, ops, reference as R, rules
 
 LR, L2 = 0.05, 0.3
 
@@ -69,8 +69,8 @@ def test_uoro_l2_matches_reference():
     st = rule.online_state(B, n, I, generator=g, dtype=DT)
     noise = rule.noise(T, B, n, g, dtype=DT)[0]
     got = run_l2(rule, x, y, hidden, weights, [s.clone() for s in st.values()], 1.0, "mse", [noise])
-    ref = RF.factored_online("uoro", x, y, hidden, st["factor_a"], st["factor_b"], *weights, noise, loss="mse",
-                             lr=LR, l2=L2)
+    ref = R.factored_online("uoro", x, y, hidden, st["factor_a"], st["factor_b"], *weights, noise, loss="mse",
+                            lr=LR, l2=L2)
     check(got, ref, "uoro")
 
 

@@ -1,6 +1,6 @@
 """RFLO in sequence form (frozen weights): ops.leaky_rnn_rflo_backward, ops.leaky_rnn(rule="rflo")
 and LocalRNN(rule="rflo") against the reference's step-by-step (B, n, m) trace recursion, and
-the engineering.md §3.4 identity (RFLO = autograd with a_{t-1} detached inside W_hh a_{t-1})."""
+the docs/design.md §3.4 identity (RFLO = autograd with a_{t-1} detached inside W_hh a_{t-1})."""
 import pytest
 import torch
 
@@ -94,7 +94,7 @@ def test_local_rnn_rflo_gradients(alpha, B, rule, with_h0):
 @pytest.mark.parametrize("nonlinearity", NONLINEARITIES)
 @pytest.mark.parametrize("alpha", [1.0, 0.5, 0.2])
 def test_rflo_equals_detached_recurrent_autograd(alpha, nonlinearity):
-    """engineering.md §3.4: with trace_alpha = alpha, RFLO's weight gradients equal autograd of a
+    """docs/design.md §3.4: with trace_alpha = alpha, RFLO's weight gradients equal autograd of a
     forward where a_{t-1} is detached inside W_hh a_{t-1} only (the leak term stays attached)."""
     p = problem(T=40, B=3, I=3, n=6, seed=34)
     W, U, b = leaves(p["weight_hh"], p["weight_ih"], p["bias"])
@@ -103,12 +103,12 @@ def test_rflo_equals_detached_recurrent_autograd(alpha, nonlinearity):
     ins = leaves(p["x"], p["h0"], p["weight_hh"], p["weight_ih"], p["bias"])
     out = ops.leaky_rnn(*ins, alpha, nonlinearity, "rflo")
     got = torch.autograd.grad(out, ins[2:], p["grad_output"])
-    assert_all_rel(got, want, NAMES[2:], TOL, "§3.4 identity")
+    assert_all_rel(got, want, NAMES[2:], TOL, "docs/design.md §3.4 identity")
     rnn = LocalRNN(3, 6, alpha=alpha, nonlinearity=nonlinearity, rule="rflo", weight_hh=p["weight_hh"],
                    weight_ih=p["weight_ih"], bias=p["bias"], dtype=DT)
     out, _ = rnn(p["x"], p["h0"])
     got = torch.autograd.grad(out, [rnn.weight_hh, rnn.weight_ih, rnn.bias], p["grad_output"])
-    assert_all_rel(got, want, NAMES[2:], TOL, "§3.4 identity, LocalRNN")
+    assert_all_rel(got, want, NAMES[2:], TOL, "docs/design.md §3.4 identity, LocalRNN")
 
 
 def test_rflo_trace_alpha_matters_and_differs_from_bptt():

@@ -1,4 +1,4 @@
-"""KeRNL (algorithms.md §3.7) and DNI / DNI(b) (§3.8, §4), float64: the online forms against the independent
+"""KeRNL (docs/algorithms.md §3.7) and DNI / DNI(b) (§3.8, §4), float64: the online forms against the independent
 per-step references (300 steps, per-step SGD, the same noise draws); KeRNL's sequence form against its
 reference; the identities KeRNL(A = I, frozen rates = alpha) = RFLO and DNI(exact J, true credit) = BPTT;
 DNI's recorded apical signals; DNI's missing sequence form is a clear error."""
@@ -7,7 +7,7 @@ import torch
 
 from helpers import DT, ONLINE_TOL, TOL, assert_rel, generator, problem, randn, rel_err
 from test_rules_online import WEIGHTS, make_learner, online_problem
-from torch_local_rnn import LocalRNN, ops, reference as R, reference_auxiliary as RA, rules
+from torch_local_rnn import LocalRNN, ops, reference as R, rules
 
 
 def run_op(cfg, x, y, hidden, weights, state, alpha, loss, lr, tensors=(), record=None, feedback=None):
@@ -51,8 +51,8 @@ def test_kernl_online_matches_reference(B, loss, alpha, reset, version, learned_
     init["kernl_perturbed"] = hidden + randn(B, n, gen=g, scale=0.1)  # the copy starts off the network
     noise = cfg.noise(T, B, n, g, dtype=DT)[0]
     got = run_op(cfg, x, y, hidden, weights, list(init.values()), alpha, loss, 0.05, [noise])
-    ref = RA.kernl_online(x, y, hidden, init, *weights, noise, sigma=0.05, lr_aux=0.3, reset_interval=reset,
-                          alpha=alpha, loss=loss, lr=0.05, version=version, learned_alpha_e=learned_alpha_e)
+    ref = R.kernl_online(x, y, hidden, init, *weights, noise, sigma=0.05, lr_aux=0.3, reset_interval=reset,
+                         alpha=alpha, loss=loss, lr=0.05, version=version, learned_alpha_e=learned_alpha_e)
     check(got, ref, list(init), f"kernl {version} {learned_alpha_e} B={B} {loss} reset={reset}")
     A, rates = got[3][1], got[3][2]
     assert (A - torch.eye(n, dtype=DT)).norm() > 1e-3 and (rates - init["kernl_rates"]).norm() > 1e-4, \
@@ -70,8 +70,8 @@ def test_kernl_sequence_form_matches_reference(B, version, learned_alpha_e):
     got = ops.leaky_rnn_rule_backward(p["grad_output"], p["x"], p["h0"], p["weight_hh"], p["weight_ih"], out, dphi,
                                       alpha, "kernl", rules.KeRNL(version=version, learned_alpha_e=learned_alpha_e)
                                       .sequence_options(alpha), [A, rates])
-    want = RA.kernl_sequence_grads(p["x"], p["h0"], p["weight_hh"], p["weight_ih"], p["bias"], alpha, "tanh",
-                                   p["grad_output"], A, rates, version=version, learned_alpha_e=learned_alpha_e)
+    want = R.kernl_sequence_grads(p["x"], p["h0"], p["weight_hh"], p["weight_ih"], p["bias"], alpha, "tanh",
+                                  p["grad_output"], A, rates, version=version, learned_alpha_e=learned_alpha_e)
     for a, b in zip(got, want):
         assert_rel(a, b, TOL, "kernl sequence form")
 
@@ -79,9 +79,9 @@ def test_kernl_sequence_form_matches_reference(B, version, learned_alpha_e):
 def test_kernl_versions_follow_the_spec():
     """The 2019 variants against their equations directly (one step of the filters from a known state), and
     the exact kernel's rates drawn as 10^-U(0, 2)."""
-    k = RA.kernl_kernel(torch.tensor([0.5, 1.5, 0.01], dtype=DT), "2019-exact")
+    k = R.kernl_kernel(torch.tensor([0.5, 1.5, 0.01], dtype=DT), "2019-exact")
     assert_rel(k, torch.exp(-torch.tensor([0.5, 1.5, 0.01], dtype=DT)), 1e-15, "exact kernel")
-    assert_rel(RA.kernl_kernel(torch.tensor([0.5, 1.5], dtype=DT)), torch.tensor([0.5, 0.0], dtype=DT), 1e-15, "approx")
+    assert_rel(R.kernl_kernel(torch.tensor([0.5, 1.5], dtype=DT)), torch.tensor([0.5, 0.0], dtype=DT), 1e-15, "approx")
     rates = rules.KeRNL(version="2019-exact").online_state(1, 4000, 2, generator=generator(5), dtype=DT)["kernl_rates"]
     logs = -torch.log10(rates)
     assert logs.min() >= 0 and logs.max() <= 2 and abs(logs.mean().item() - 1) < 0.05, "10^-U(0, 2)"
@@ -157,7 +157,7 @@ def test_dni_online_matches_reference(key, B, loss, alpha):
     kw = {k: getattr(cfg, k) for k in ("lr_sg", "lr_j", "fix_interval", "approximate_jacobian", "tanh_target",
                                        "alpha_e", "sg_l2")}
     kw["late_jacobian"] = cfg.version == 2019
-    ref = RA.dni_online(x, y, hidden, init, *weights, feedback=fb, alpha=alpha, loss=loss, lr=0.05, **kw)
+    ref = R.dni_online(x, y, hidden, init, *weights, feedback=fb, alpha=alpha, loss=loss, lr=0.05, **kw)
     check(got, ref, list(init), f"{key} B={B} {loss}")
     assert_rel(record, ref.state["record"], ONLINE_TOL, f"{key} record")
     assert (got[3][0] - init["sg_weight"]).norm() > 1e-3, "the apical weights did not learn"
@@ -202,7 +202,7 @@ def test_dni_with_exact_credit_is_bptt(alpha_e):
         a = (1 - alpha) * a + alpha * torch.tanh(a @ W.T + x[t] @ U.T + b) + delta[t]
         states.append(a)
     e = torch.stack(states) @ weights[3].T + weights[4] - y
-    (0.5 * (e * e).sum()).backward()  # e_t is the gradient of 1/2 sum (algorithms.md §1)
+    (0.5 * (e * e).sum()).backward()  # e_t is the gradient of 1/2 sum (docs/algorithms.md §1)
     exact = torch.cat([W.grad, U.grad, b.grad[:, None]], 1)
     credit = delta.grad.detach()
     cfg = rules.DNI(alpha_e=alpha_e)

@@ -1,4 +1,4 @@
-"""UORO, KF-RTRL and R-KF-RTRL (algorithms.md §3.3-3.5), float64: both forms against the independent
+"""UORO, KF-RTRL and R-KF-RTRL (docs/algorithms.md §3.3-3.5), float64: both forms against the independent
 per-step references fed the same noise draws; unbiasedness (the mean over noise draws approaches RTRL's
 exact estimate, the error shrinking like 1/sqrt(draws)); the rho overrides and legacy_alpha_omission;
 seeded reproducibility through OnlineLearner and LocalRNN."""
@@ -9,7 +9,7 @@ import torch
 
 from helpers import DT, ONLINE_TOL, TOL, assert_rel, generator, problem, randn
 from test_rules_online import WEIGHTS, make_learner, online_problem, readout_credit, sequence_gradient
-from torch_local_rnn import LocalRNN, ops, reference as R, reference_factored as RF, rules
+from torch_local_rnn import LocalRNN, ops, reference as R, rules
 
 CONFIGS = {"uoro": rules.UORO, "kf_rtrl": rules.KFRTRL, "rkf_rtrl": rules.RKFRTRL}
 NAMES = list(CONFIGS)
@@ -33,8 +33,8 @@ def test_sequence_form_matches_reference(name, B, alpha):
     p = problem(T, B, I, n, seed=301)
     nu = noise_for(name, T, B, n, seed=302)
     got = seq_grads(name, p, alpha, nu)
-    want = RF.factored_sequence_grads(name, p["x"], p["h0"], p["weight_hh"], p["weight_ih"], p["bias"], alpha,
-                                      "tanh", p["grad_output"], nu)
+    want = R.factored_sequence_grads(name, p["x"], p["h0"], p["weight_hh"], p["weight_ih"], p["bias"], alpha,
+                                     "tanh", p["grad_output"], nu)
     for a, b, what in zip(got, want, ["grad_x", "grad_h0", "grad_weight_hh", "grad_weight_ih", "grad_bias"]):
         assert_rel(a, b, TOL, f"{name} B={B} alpha={alpha} {what}")
 
@@ -63,8 +63,8 @@ def test_online_form_matches_reference(name, B, loss, alpha):
     noise = cfg.noise(T, B, n, g, dtype=DT)[0]
     fb = randn(O, n, gen=g, scale=O ** -0.5) if B == 2 else None
     losses, h, w, st, acc = run_online(name, cfg, x, y, hidden, weights, state, noise, alpha, loss, 0.02, fb)
-    ref = RF.factored_online(name, x, y, hidden, state[0], state[1], *weights, noise, feedback=fb, alpha=alpha,
-                             loss=loss, lr=0.02)
+    ref = R.factored_online(name, x, y, hidden, state[0], state[1], *weights, noise, feedback=fb, alpha=alpha,
+                            loss=loss, lr=0.02)
     ctx = f"{name} B={B} {loss} alpha={alpha}"
     assert_rel(losses, ref.losses, ONLINE_TOL, f"{ctx} losses")
     assert_rel(h, ref.hidden, ONLINE_TOL, f"{ctx} hidden")
@@ -106,6 +106,7 @@ def _mean_estimate(name, p, alpha, draws, seed, kind):
     return torch.cat([gW, gU, gb[:, None]], 1) / draws
 
 
+@pytest.mark.slow  # 6 x 5,456 noise draws per case
 @pytest.mark.parametrize("kind", ["discrete", "gaussian"])
 @pytest.mark.parametrize("name", NAMES)
 def test_unbiased_error_shrinks_like_one_over_sqrt_draws(name, kind):
@@ -162,8 +163,8 @@ def test_fixed_rho_matches_reference_and_legacy_alpha_is_linear(name):
     nu = noise_for(name, T, B, n, seed=311)
     cfg = CONFIGS[name](rho0=0.7, rho1=1.3)
     got = seq_grads(name, p, alpha, nu, cfg.sequence_options(alpha))
-    want = RF.factored_sequence_grads(name, p["x"], p["h0"], p["weight_hh"], p["weight_ih"], p["bias"], alpha,
-                                      "tanh", p["grad_output"], nu, rho0=0.7, rho1=1.3)
+    want = R.factored_sequence_grads(name, p["x"], p["h0"], p["weight_hh"], p["weight_ih"], p["bias"], alpha,
+                                     "tanh", p["grad_output"], nu, rho0=0.7, rho1=1.3)
     assert_rel(got[2], want[2], TOL, f"{name} fixed rho")
     legacy = CONFIGS[name](rho0=0.7, rho1=1.3, legacy_alpha_omission=True)
     got_legacy = seq_grads(name, p, alpha, nu, legacy.sequence_options(alpha))

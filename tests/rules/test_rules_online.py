@@ -1,6 +1,6 @@
 """Online forms of output_only, rtrl, f_bptt, e_bptt (ops.online_learn) and of every rule through
 OnlineLearner (eprop = RFLO with trace_alpha = alpha included) against the reference per-step loops
-with per-step SGD (algorithms.md §2.1, §3.1, §3.2, §3.6, §3.9, §3.10), float64, after hundreds of
+with per-step SGD (docs/algorithms.md §2.1, §3.1, §3.2, §3.6, §3.9, §3.10), float64, after hundreds of
 steps; the online form with the weight update off (lr = 0, rec_grad) against the sequence form;
 the cross-check of §3.10 on Add(4, 6); checkpoint / resume and chunking for every rule."""
 import io
@@ -14,6 +14,8 @@ from torch_local_rnn import LocalRNN, OnlineLearner, ops, reference as R, rules,
 WEIGHTS = ["weight_hh", "weight_ih", "bias", "weight_out", "bias_out"]
 LOCAL = {"output_only": rules.OutputOnly(), "rtrl": rules.RTRL(), "f_bptt": rules.FBPTT(truncation=7),
          "e_bptt": rules.EBPTT(window=8)}
+# RTRL's reference loop is O(n^4) per step: its long runs against it are in the slow tier
+LOCAL_LONG = [pytest.param(name, marks=pytest.mark.slow) if name == "rtrl" else name for name in LOCAL]
 
 
 def online_problem(T, B, I, n, O, loss, seed):
@@ -97,7 +99,7 @@ def check_against_reference(got, ref, rule, T, tol=ONLINE_TOL, context=""):
 # ----------------------------------------------------------------------------- op against the reference loops
 @pytest.mark.parametrize("loss,alpha", [("cross_entropy", 1.0), ("mse", 0.6), ("cross_entropy", 0.3)])
 @pytest.mark.parametrize("B", [1, 2])
-@pytest.mark.parametrize("name", list(LOCAL))
+@pytest.mark.parametrize("name", LOCAL_LONG)
 def test_online_learn_matches_reference(name, B, loss, alpha):
     T, I, n, O = 300, 3, 5, 3
     rule = LOCAL[name]
@@ -116,7 +118,7 @@ def test_online_learn_matches_reference(name, B, loss, alpha):
 
 
 @pytest.mark.parametrize("nonlinearity", ["sigmoid", "relu"])
-@pytest.mark.parametrize("name", list(LOCAL))
+@pytest.mark.parametrize("name", LOCAL_LONG)
 def test_online_learn_feedback_and_other_nonlinearities(name, nonlinearity):
     """A fixed feedback matrix (q = W_FB^T e), relu / sigmoid, alpha < 1; RTRL from a non-zero influence."""
     T, B, I, n, O = 120, 2, 3, 5, 2
@@ -355,14 +357,14 @@ def test_online_truncation_at_least_the_stream_is_bptt(name):
     W, U, b = (t.clone().requires_grad_(True) for t in weights[:3])
     a = R.leaky_rnn_forward(x, hidden, W, U, b, alpha, "tanh")
     e = a @ weights[3].T + weights[4] - y
-    total = 0.5 * (e * e).sum()  # e_t is the gradient of 1/2 sum (algorithms.md §1)
+    total = 0.5 * (e * e).sum()  # e_t is the gradient of 1/2 sum (docs/algorithms.md §1)
     exact = torch.cat([gr if gr.dim() == 2 else gr[:, None] for gr in torch.autograd.grad(total, [W, U, b])], 1)
     assert_rel(acc, exact, ONLINE_TOL, f"{name} online vs exact gradient")
 
 
 # ----------------------------------------------------------------------------- the cross-check of §3.10
 def test_rtrl_fbptt_ebptt_reach_the_same_weights_on_add_task():
-    """algorithms.md §3.10: RTRL, F-BPTT(25) and E-BPTT(100) reach the same W_rec (atol 1e-4) after 400
+    """docs/algorithms.md §3.10: RTRL, F-BPTT(25) and E-BPTT(100) reach the same W_rec (atol 1e-4) after 400
     steps of Add(4, 6), n = 16, alpha = 1, lr = 1e-5, from the same initial weights."""
     n, steps, lr = 16, 400, 1e-5
     task = tasks.AddTask(4, 6)

@@ -1,5 +1,5 @@
 """Sequence forms (frozen weights, g_t = dL/da_t) of output_only, rtrl, f_bptt and e_bptt
-(algorithms.md §1, §3.1, §3.2, §3.9, §3.10): ops.leaky_rnn_rule_backward, ops.leaky_rnn(rule=...)
+(docs/algorithms.md §1, §3.1, §3.2, §3.9, §3.10): ops.leaky_rnn_rule_backward, ops.leaky_rnn(rule=...)
 and LocalRNN(rule=...) against the exact gradient (autograd through the reference forward) and
 the reference's explicit influence matrices / truncated autograd; grad_x and grad_h0 are the
 one-step gradients for every rule."""

@@ -1,4 +1,4 @@
-"""The Add task (algorithms.md §5.1): labels, streaming, seeds, reference levels, DataLoader; the
+"""The Add task (docs/algorithms.md §5.1): labels, streaming, seeds, reference levels, DataLoader; the
 shared Task base, TaskStream and the task registry."""
 import hashlib
 import math

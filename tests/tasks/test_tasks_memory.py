@@ -1,4 +1,4 @@
-"""The memory / dynamics tasks: Mimic (algorithms.md §5.2), copy, N-bit flip-flop, delayed
+"""The memory / dynamics tasks: Mimic (docs/algorithms.md §5.2), copy, N-bit flip-flop, delayed
 match-to-sample and sine-wave generation. Labels and reference levels are recomputed here
 independently (plain loops, closed forms derived here, Monte-Carlo estimates)."""
 import math
@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from helpers import ROOT
 from torch_local_rnn.losses import LOSSES, per_step_loss
 from torch_local_rnn.tasks import (CopyTask, DelayedMatchToSampleTask, FlipFlopTask, MimicTask, SineWaveTask, Task,
                                    TaskStream, binary_entropy)
@@ -153,6 +154,7 @@ def test_bad_stream_arguments(name):
             task.stream(**kwargs)
 
 
+@pytest.mark.slow  # 4 x 10^6 steps in a subprocess
 def test_memory_is_per_chunk():
     """10^6 steps of B = 16 streams (192 MB to 640 MB per task if held whole) stream in O(chunk)."""
     script = (
@@ -164,8 +166,7 @@ def test_memory_is_per_chunk():
         "    n = sum(x.shape[0] for x, y in make_task(name).stream(10**6, batch=16, chunk_size=1000))\n"
         "    assert n == 10**6, n\n"
         "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)\n")
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.split()[-1]) < 64  # MB of peak-memory growth

@@ -1,5 +1,5 @@
 """``python -m torch_local_rnn align``: how well each rule's gradient estimate points along the exact
-gradient during training (the JMLR paper's gradient-alignment analysis, algorithms.md §6.4).
+gradient during training (the JMLR paper's gradient-alignment analysis, docs/algorithms.md §6.4).
 
 One network is trained online (OnlineLearner, SGD after every step) by ``--train-rule``, default
 ``rtrl``: the exact online gradient (exact for frozen weights, BPTT itself has no online form), and
@@ -13,7 +13,7 @@ is about to train on), every rule estimates the gradient of the window's summed 
 with respect to the recurrent weights [W_hh | W_ih | b], and so does exact BPTT (LocalRNN(rule="bptt")
 + autograd, float64). Reported per rule and point: the cosine similarity of the two and the norm ratio
 |estimate| / |exact|. (For MSE tasks the loss is 1/2 sum over outputs, the online learners' error
-convention, algorithms.md §1; this only rescales.)
+convention, docs/algorithms.md §1; this only rescales.)
 
 * Rules with a sequence form: a LocalRNN(rule=...) with those weights runs over the window from the
   same h0 with the same readout, and loss.backward() gives the estimate, so the rule's traces start at
@@ -35,109 +35,27 @@ convention, algorithms.md §1; this only rescales.)
 Writes alignment.csv, alignment.json, alignment.png (cosine and norm ratio against training step per
 rule) and, per DNI rule, <rule>_credit.png and <rule>_credit.csv into --out.
 """
-import argparse
-import csv
 import dataclasses
-import json
 import math
-import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
 
-from . import losses, ops, rules
-from .compare import (_json_safe, add_common_arguments, build_rule, build_task, initial_network, noise_generator,
-                      parse_assignments, parse_rule_options, rule_fields, split_rules)
-from .modules import LocalRNN
-from .online import OnlineLearner
-from .tasks import Task
+from .. import losses, ops
+from ..modules import LocalRNN
+from ..online import OnlineLearner
+from .config import AlignConfig
+from .train import initial_network, noise_generator
 
-DEFAULT_RULES = ("rflo", "uoro", "kf_rtrl", "rkf_rtrl", "kernl", "rtrl", "f_bptt", "e_bptt", "dni_b")
 F64 = torch.float64
 
 
-@dataclass
-class AlignConfig:
-    """Everything an align run depends on (``python -m torch_local_rnn align --help``)."""
-
-    task: str = "add"
-    task_options: Dict[str, Any] = field(default_factory=dict)
-    rules: Tuple[str, ...] = DEFAULT_RULES
-    rule_options: Dict[str, Dict[str, Any]] = field(default_factory=dict)
-    train_rule: str = "rtrl"
-    hidden: int = 32
-    alpha: float = 1.0
-    nonlinearity: str = "tanh"
-    steps: int = 100_000
-    points: int = 21
-    window: int = 50
-    lr: float = 1e-3
-    batch: int = 1
-    seed: int = 0
-    units: int = 4
-    threads: Optional[int] = 1
-
-    def __post_init__(self):
-        self.rules = tuple(self.rules)
-        if not self.rules:
-            raise ValueError("align: expected at least one rule")
-        for rule in self.rules + (self.train_rule,):
-            if rule not in rules.RULES:
-                raise ValueError(f"align: expected rules from {sorted(rules.RULES)}, but got '{rule}'")
-        if len(set(self.rules)) != len(self.rules):
-            raise ValueError(f"align: expected each rule once, but got {list(self.rules)}")
-        for rule in self.rule_options:
-            if rule not in self.rules + (self.train_rule,):
-                raise ValueError(f"align: rule options given for '{rule}', which is neither among the rules "
-                                 f"{list(self.rules)} nor the train rule")
-        try:
-            for rule in self.rules + (self.train_rule,):
-                self.rule_config(rule)
-            self.task_object = build_task(self.task, self.task_options)
-        except ValueError as error:
-            raise ValueError(f"align: {error}") from error
-        if not self.rule_config(self.train_rule).has_online_form:
-            online = sorted(n for n, c in rules.RULES.items() if c.has_online_form)
-            raise ValueError(f"align: the train rule '{self.train_rule}' has no online form (BPTT needs the future "
-                             f"of the stream); use one of {online}, e.g. rtrl (exact) or f_bptt")
-        checks = dict(hidden=(self.hidden, 1), points=(self.points, 1), window=(self.window, 2),
-                      batch=(self.batch, 1), units=(self.units, 1), steps=(self.steps, 0), seed=(self.seed, 0))
-        for name, (value, low) in checks.items():
-            if int(value) < low:
-                raise ValueError(f"align: expected {name} >= {low}, but got {value}")
-        if not self.lr >= 0:
-            raise ValueError(f"align: expected lr >= 0, but got {self.lr}")
-
-    def rule_config(self, rule: str):
-        return build_rule(rule, self.rule_options.get(rule))
-
-    def task_instance(self) -> Task:
-        return self.task_object
-
-    @property
-    def point_steps(self) -> List[int]:
-        K, S = int(self.points), int(self.steps)
-        return [S] if K == 1 else [round(k * S / (K - 1)) for k in range(K)]
-
-    def as_dict(self) -> Dict[str, Any]:
-        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        used = dict.fromkeys(self.rules + (self.train_rule,))
-        d["rule_options"] = {r: rule_fields(self.rule_config(r)) for r in used}
-        return json.loads(json.dumps(d))
-
-    def describe(self) -> str:
-        return (f"{self.task_instance()!r}, n={self.hidden}, alpha={self.alpha:g}, {self.nonlinearity}; trained online "
-                f"by {self.train_rule} (SGD lr {self.lr:g}, {self.batch} stream{'s' if self.batch > 1 else ''}, "
-                f"{self.steps:,} steps); {self.points} points, windows of {self.window} steps; seed {self.seed}")
-
-
 # ---------------------------------------------------------------------------- pieces
-class _Buffered:
+class BufferedStream:
     """A task stream read by ``peek(n)`` (the next n steps, kept) and ``take(n)`` (consumed)."""
 
     def __init__(self, chunks):
@@ -165,7 +83,8 @@ class _Buffered:
         return x, y
 
 
-def _weights(learner: OnlineLearner) -> List[Tensor]:
+def learner_weights(learner: OnlineLearner) -> List[Tensor]:
+    """The learner's weights [W_hh, W_ih, b, W_out, b_out], float64 copies."""
     rnn, ro = learner.rnn, learner.readout
     return [w.detach().to(F64).clone() for w in (rnn.weight_hh, rnn.weight_ih, rnn.bias, ro.weight, ro.bias)]
 
@@ -203,9 +122,9 @@ def online_estimate(learner: OnlineLearner, x: Tensor, y: Tensor) -> Tuple[Tenso
         cfg = dataclasses.replace(cfg, lr_sg=0.0, lr_j=0.0)
     x, y = x.to(F64), y.to(F64)
     rnn = learner.rnn
-    state = [getattr(learner, name).detach().clone().to(F64) for name in learner._state_names]
+    state = {name: t.detach().clone().to(F64) for name, t in learner.rule_state().items()}
     if dni and int(learner.steps_done) == 0:  # what OnlineLearner does before its first step
-        state[learner._state_names.index("sg_label_prev")].copy_(y[0])
+        state["sg_label_prev"].copy_(y[0])
     n, I = rnn.hidden_size, rnn.input_size
     rec_grad = torch.zeros(n, n + I + 1, dtype=F64)
     record = torch.zeros(x.shape[0], x.shape[1], 4, n, dtype=F64) if dni else None
@@ -215,9 +134,9 @@ def online_estimate(learner: OnlineLearner, x: Tensor, y: Tensor) -> Tuple[Tenso
         g.set_state(learner.rng_state.cpu().clone())
         noise = cfg.noise(x.shape[0], x.shape[1], n, g, dtype=F64)
     feedback = None if learner.feedback is None else learner.feedback.to(F64)
-    ops.online_learn(cfg.name, x, y, learner.hidden.detach().clone().to(F64), *_weights(learner), state, rec_grad,
-                     feedback, rnn.alpha, rnn.nonlinearity, learner.loss, 0.0, cfg.online_options(rnn.alpha), noise,
-                     record)
+    ops.online_learn(cfg.name, x, y, learner.hidden.detach().clone().to(F64), *learner_weights(learner),
+                     list(state.values()), rec_grad, feedback, rnn.alpha, rnn.nonlinearity, learner.loss, 0.0,
+                     cfg.online_options(rnn.alpha), noise, record)
     return rec_grad, (record[:, :, 0, :] if dni else None)
 
 
@@ -299,7 +218,7 @@ def _align(config: AlignConfig, progress: bool) -> Dict:
                               generator=noise_generator(config.seed, 3), **like) for r in sequence_rules}
     exact_rnn = LocalRNN(task.input_size, config.hidden, rule="bptt", **like)
     W = config.window
-    stream = _Buffered(task.stream(config.steps + W, config.batch, chunk_size=max(W, 10_000),
+    stream = BufferedStream(task.stream(config.steps + W, config.batch, chunk_size=max(W, 10_000),
                                    seed=2 * config.seed))
     rows: List[Dict] = []
     credit: Dict[str, Dict] = {r: {"steps": [], "correlation": [], "sign_agreement": []} for r in own}
@@ -320,14 +239,14 @@ def _align(config: AlignConfig, progress: bool) -> Dict:
                 bar.update(step - done)
             done = step
         xw, yw = stream.peek(W)
-        weights = _weights(trainer)
+        weights = learner_weights(trainer)
         h0 = trainer.hidden.detach().to(F64)
         exact, window_loss = window_gradient(exact_rnn, weights, h0, xw, yw, task.loss, scale)
         for r in sequence_rules:
             estimate, _ = window_gradient(estimators[r], weights, h0, xw, yw, task.loss, scale)
             rows.append(_row(r, k, step, estimate, exact, window_loss, f"trained by {config.train_rule}"))
         for r, lrn in own.items():
-            w_own, h_own = _weights(lrn), lrn.hidden.detach().to(F64)
+            w_own, h_own = learner_weights(lrn), lrn.hidden.detach().to(F64)
             exact_own, loss_own = window_gradient(exact_rnn, w_own, h_own, xw, yw, task.loss, scale)
             estimate, apical = online_estimate(lrn, xw, yw)
             rows.append(_row(r, k, step, estimate, exact_own, loss_own, f"its own {r} learner"))
@@ -383,158 +302,3 @@ def _report(config, task, rows, credit, last_credit, half) -> Dict:
             "_last_credit": last_credit, "torch": torch.__version__,
             "measure": "cosine(estimate, exact) and |estimate| / |exact| of the gradient of the summed loss over the "
                        f"next {config.window} steps w.r.t. [W_hh | W_ih | b], exact = BPTT from the same state"}
-
-
-# ---------------------------------------------------------------------------- output
-def format_table(report: Dict) -> str:
-    lines = [report["description"], report["measure"], "",
-             f"  {'rule':<12}{'phase':<8}{'steps':>18}{'cos mean':>10}{'median':>9}{'|est|/|ex|':>12}{'median':>9}",
-             "  " + "-" * 78]
-    for rule, entries in report["summary"].items():
-        for e in entries:
-            span = f"{e['first_step']:,}-{e['last_step']:,}"
-            lines.append(f"  {rule:<12}{e['phase']:<8}{span:>18}{e['cosine_mean']:>10.4f}{e['cosine_median']:>9.4f}"
-                         f"{e['norm_ratio_mean']:>12.4g}{e['norm_ratio_median']:>9.4g}")
-    lines.append("  " + "-" * 78)
-    others = {r["network"] for r in report["rows"] if not r["network"].startswith("trained by")}
-    if others:
-        lines.append("  dni / dni_b: measured on a learner of their own trained alongside (same stream, initial "
-                     "weights and lr)")
-    for rule, c in report["credit"].items():
-        corr = [v for v in c["correlation"] if math.isfinite(v)]
-        lines.append(f"  {rule}: corr(U_t, true credit c_t) over the first {c['steps_used']} steps of each window: "
-                     f"first point {c['correlation'][0]:.3f}, last {c['correlation'][-1]:.3f}, "
-                     f"mean {statistics.fmean(corr) if corr else float('nan'):.3f}")
-    return "\n".join(lines)
-
-
-def write_outputs(report: Dict, out_dir: str) -> Dict[str, str]:
-    """alignment.csv, alignment.json, alignment.png and, per DNI rule, <rule>_credit.png / .csv."""
-    os.makedirs(out_dir, exist_ok=True)
-    paths = {k: os.path.join(out_dir, f"alignment.{k}") for k in ("csv", "json", "png")}
-    keys = ("rule", "point", "step", "cosine", "norm_ratio", "estimate_norm", "exact_norm", "window_loss", "network")
-    with open(paths["csv"], "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(keys)
-        for row in report["rows"]:
-            writer.writerow([repr(row[k]) if isinstance(row[k], float) else row[k] for k in keys])
-    public = {k: v for k, v in report.items() if not k.startswith("_")}
-    with open(paths["json"], "w") as f:
-        json.dump(_json_safe(public), f, indent=1)
-    _plot_alignment(report, paths["png"])
-    units = report["config"]["units"]
-    for rule, last in report["_last_credit"].items():
-        paths[f"{rule}_credit_png"] = os.path.join(out_dir, f"{rule}_credit.png")
-        paths[f"{rule}_credit_csv"] = os.path.join(out_dir, f"{rule}_credit.csv")
-        apical, credit = last["apical"], last["credit"]
-        with open(paths[f"{rule}_credit_csv"], "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["step", "t", "stream", "unit", "apical_U", "credit_c"])
-            T, B, n = apical.shape
-            for t in range(T):
-                for b in range(B):
-                    for u in range(n):
-                        writer.writerow([last["step"] + t + 1, t, b, u, repr(apical[t, b, u].item()),
-                                         repr(credit[t, b, u].item())])
-        _plot_credit(report, rule, last, min(units, apical.shape[2]), paths[f"{rule}_credit_png"])
-    return paths
-
-
-def _plot_alignment(report: Dict, path: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_cos, ax_ratio) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
-    for k, (rule, r) in enumerate(report["rules"].items()):
-        color = f"C{k % 10}"
-        style = "--" if not r["network"].startswith("trained by") else "-"
-        ax_cos.plot(r["step"], r["cosine"], style, color=color, marker="o", ms=3, label=rule)
-        ratios = [v if v is not None and math.isfinite(v) and v > 0 else float("nan") for v in r["norm_ratio"]]
-        ax_ratio.plot(r["step"], ratios, style, color=color, marker="o", ms=3, label=rule)
-    ax_cos.axhline(0.0, color="0.5", lw=0.8)
-    ax_cos.set_ylabel("cosine(estimate, BPTT)")
-    ax_cos.set_ylim(-1.05, 1.05)
-    ax_ratio.axhline(1.0, color="0.5", lw=0.8)
-    ax_ratio.set_yscale("log")
-    ax_ratio.set_ylabel("|estimate| / |BPTT|")
-    ax_ratio.set_xlabel("training step")
-    ax_cos.set_title(f"{report['description']}\n{report['measure']}\n(dashed: measured on the rule's own learner)",
-                     fontsize=7)
-    for ax in (ax_cos, ax_ratio):
-        ax.grid(alpha=0.3)
-    ax_cos.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _plot_credit(report: Dict, rule: str, last: Dict, units: int, path: str) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    apical, credit = last["apical"][:, 0], last["credit"][:, 0]  # stream 0
-    T, half = apical.shape[0], report["credit"][rule]["steps_used"]
-    steps = [last["step"] + t + 1 for t in range(T)]
-    fig, axes = plt.subplots(units + 1, 1, figsize=(9, 1.8 * (units + 1) + 0.6))
-    per_unit = report["credit"][rule]["last"]["correlation_per_unit"]
-    for u in range(units):
-        ax = axes[u]
-        ax.plot(steps, apical[:, u].tolist(), color="C3", lw=1.5, label="apical potential U_t")
-        ax.plot(steps, credit[:, u].tolist(), color="k", lw=1.2, ls="--", label="true credit c_t = dL/da_t")
-        ax.axvspan(steps[min(half, T - 1)], steps[-1], color="0.9", lw=0)
-        ax.set_ylabel(f"unit {u}\nr={per_unit[u]:.2f}", fontsize=8)
-        ax.grid(alpha=0.3)
-        if u == 0:
-            ax.legend(fontsize=7, loc="upper right")
-            ax.set_title(f"{rule}: apical potential vs true credit over the window after step {last['step']:,} "
-                         f"(stream 0; grey: credit truncated by the window's end)", fontsize=8)
-    ax = axes[units]
-    c = report["credit"][rule]
-    ax.plot(c["steps"], c["correlation"], marker="o", ms=3, color="C3")
-    ax.axhline(0.0, color="0.5", lw=0.8)
-    ax.set_ylabel("corr(U, c)", fontsize=8)
-    ax.set_xlabel("training step")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-# ---------------------------------------------------------------------------- command line
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    a = parser.add_argument
-    a("--rules", default=",".join(DEFAULT_RULES), help=f"comma-separated rules (default: {','.join(DEFAULT_RULES)})")
-    a("--train-rule", default="rtrl",
-      help="the online rule that trains the network (default rtrl: the exact online gradient; f_bptt is faster)")
-    add_common_arguments(parser)
-    a("--steps", type=int, default=100_000, help="training steps (default 100,000)")
-    a("--points", type=int, default=21, help="measurement points K, from step 0 to the end (default 21)")
-    a("--window", type=int, default=50, help="steps W of the loss each gradient is of (default 50)")
-    a("--lr", type=float, default=1e-3, help="online SGD learning rate of the training (default 1e-3)")
-    a("--batch", type=int, default=1, help="parallel streams B (default 1, the papers' protocol)")
-    a("--seed", type=int, default=0, help="seed of the weights and the data (default 0)")
-    a("--units", type=int, default=4, help="units shown in the DNI credit plot (default 4)")
-    a("--out", default="results", help="output folder (default ./results)")
-
-
-def config_from_args(args: argparse.Namespace) -> AlignConfig:
-    return AlignConfig(task=args.task, task_options=parse_assignments(args.task_option, "--task-option"),
-                       rules=split_rules(args.rules), rule_options=parse_rule_options(args.rule_option),
-                       train_rule=args.train_rule, hidden=args.hidden, alpha=args.alpha,
-                       nonlinearity=args.nonlinearity, steps=args.steps, points=args.points, window=args.window,
-                       lr=args.lr, batch=args.batch, seed=args.seed, units=args.units, threads=args.threads or None)
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        config = config_from_args(args)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    report = align(config, progress=not args.no_progress)
-    print(format_table(report))
-    paths = write_outputs(report, args.out)
-    print(f"\nwrote {', '.join(paths.values())} ({report['seconds']:.1f} s)")
-    return 0

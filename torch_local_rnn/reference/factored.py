@@ -1,8 +1,8 @@
-"""Pure-PyTorch references of UORO, KF-RTRL and R-KF-RTRL (algorithms.md §3.3-3.5): slow, per step,
-dense (explicit Jacobians J_t, explicit immediate-influence pieces), written from the spec and not
+"""Pure-PyTorch references of UORO, KF-RTRL and R-KF-RTRL (docs/algorithms.md §3.3-3.5): slow, per step,
+dense (explicit Jacobians J_t, explicit immediate-influence pieces), written from docs/algorithms.md and not
 from the ops. The noise nu is an input, so a reference and an op fed the same draws must agree.
 
-Rescaling: rho0 = sqrt(|X_f| / |Y|), rho1 = sqrt(|new| / |den|) as in the spec; when a term's norms
+Rescaling: rho0 = sqrt(|X_f| / |Y|), rho1 = sqrt(|new| / |den|) as in docs/algorithms.md; when a term's norms
 vanish (the factors start at exactly 0 in the sequence form, M_0 = 0) the term is 0 and is dropped.
 """
 import math
@@ -11,8 +11,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .reference import (_online_loop, _pre_activations, _split, _with_input_grads, jacobians, phi_prime,
-                        presynaptic, _initial_state)
+from .core import (_initial_state, _online_loop, _pre_activations, _split, _with_input_grads, jacobians, phi_prime,
+                   presynaptic)
 
 
 def _rho(num: float, den: float, fixed: Optional[float]):

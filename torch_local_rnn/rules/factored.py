@@ -1,4 +1,4 @@
-"""Configs of the stochastic factored approximations of RTRL (algorithms.md §3.3-3.5): UORO, KF-RTRL,
+"""Configs of the stochastic factored approximations of RTRL (docs/algorithms.md §3.3-3.5): UORO, KF-RTRL,
 R-KF-RTRL. Each step draws noise nu with E[nu nu^T] = I (§2.5), so the factored influence is an
 unbiased estimate of RTRL's. The noise reaches the ops as rule_tensors[0], drawn from a torch.Generator
 (OnlineLearner's, or LocalRNN's for the sequence form), so a seeded run is reproducible."""
@@ -8,7 +8,7 @@ from typing import List, Optional
 
 import torch
 
-from .rules import _like, _Rule
+from .base import _like, _Rule
 
 NOISE_KINDS = ("discrete", "gaussian", "uniform")
 
@@ -23,7 +23,7 @@ def standard_normal(shape, generator: Optional[torch.Generator]) -> torch.Tensor
 
 
 def draw_noise(kind: str, shape, generator: Optional[torch.Generator], **like) -> torch.Tensor:
-    """nu of algorithms.md §2.5: "discrete" uniform on {-1, +1} (default), "gaussian" N(0, 1),
+    """nu of docs/algorithms.md §2.5: "discrete" uniform on {-1, +1} (default), "gaussian" N(0, 1),
     "uniform" U(-1, 1) (variance 1/3: the papers' option, biased by that factor)."""
     if kind == "discrete":
         nu = torch.randint(0, 2, shape, generator=generator, dtype=torch.int64) * 2 - 1

@@ -1,4 +1,4 @@
-"""Tasks (algorithms.md §5 and classic memory probes), generated as streams from a seed
+"""Tasks (docs/algorithms.md §5 and classic memory probes), generated as streams from a seed
 (torch.Generator):
 
     task = AddTask(t1=5, t2=9)

@@ -1,4 +1,4 @@
-"""The Add task (algorithms.md §5.1)."""
+"""The Add task (docs/algorithms.md §5.1)."""
 from itertools import product
 from typing import Dict, Iterator, Tuple
 
@@ -8,7 +8,7 @@ from .base import Chunk, Task, binary_entropy, check_int
 
 
 class AddTask(Task):
-    """The Add task (algorithms.md §5.1, v2020 indexing; "Coin task" in the 2018-19 code).
+    """The Add task (docs/algorithms.md §5.1, v2020 indexing; "Coin task" in the 2018-19 code).
 
     Samples x_s ~ Bernoulli(0.5) i.i.d., input ``[x_s, 1 - x_s]``; label probability
     ``p_s = 0.5 + 0.5 x_{s-t1} - 0.25 x_{s-t2}``, label ``[p_s, 1 - p_s]`` (``deterministic=True``,
@@ -43,7 +43,7 @@ class AddTask(Task):
 
     @classmethod
     def difficulty(cls, d: int, **options) -> "AddTask":
-        """The JMLR (P2-final) Add family, algorithms.md §6.3: t1 = d + 2, t2 = d + 6, tau = 1
+        """The JMLR (P2-final) Add family, docs/algorithms.md §6.3: t1 = d + 2, t2 = d + 6, tau = 1
         (``tau`` and ``deterministic`` may be overridden through ``options``)."""
         d = check_int(d, "d", "AddTask.difficulty", 0)
         for name in ("t1", "t2"):
@@ -79,7 +79,7 @@ class AddTask(Task):
     def reference_levels(self) -> Dict[str, float]:
         """Test-loss levels (nats per step): nothing learned (predict the marginal), only the t1
         dependency learned, both learned (the optimum = mean label entropy). For Add(5, 9):
-        0.6616, 0.5192, 0.4545 (algorithms.md §5.1; only the t2 dependency would give 0.6277)."""
+        0.6616, 0.5192, 0.4545 (docs/algorithms.md §5.1; only the t2 dependency would give 0.6277)."""
         return {"nothing learned": self.level(()),
                 "first dependency": self.level(("t1",)),
                 "optimum": self.level(("t1", "t2"))}

@@ -1,4 +1,4 @@
-"""The Mimic task (algorithms.md §5.2): reproduce the output of a fixed random target RNN."""
+"""The Mimic task (docs/algorithms.md §5.2): reproduce the output of a fixed random target RNN."""
 from typing import Iterator
 
 import torch
@@ -7,7 +7,7 @@ from .base import BlockDraws, Chunk, Task, block_items, check_int, check_real
 
 
 class MimicTask(Task):
-    """The Mimic task ("Mimic_RNN", algorithms.md §5.2, v2020 reset).
+    """The Mimic task ("Mimic_RNN", docs/algorithms.md §5.2, v2020 reset).
 
     A fixed random target RNN (tanh, leak ``alpha``, ``hidden`` units, identity output) is built
     from ``target_seed``: a torch.Generator seeded with it draws, in this order,
@@ -51,7 +51,7 @@ class MimicTask(Task):
 
     @classmethod
     def difficulty(cls, d: float, **options) -> "MimicTask":
-        """The JMLR (P2-final) Mimic family, algorithms.md §6.3: n_in = n_out = 2, target
+        """The JMLR (P2-final) Mimic family, docs/algorithms.md §6.3: n_in = n_out = 2, target
         hidden = 32, alpha = 0.5, tau = 2, W_rec scaled by 0.5 + 0.1 d (d in 0..9 in the paper).
         ``options`` may override everything but ``scale``."""
         d = check_real(d, "d", "MimicTask.difficulty", 0.0)

@@ -1,0 +1,180 @@
+// One online training step, written once for both backends, in the order of docs/algorithms.md §2.1:
+// forward with the current weights, readout and loss, the immediate credit q_t, then the rule's traces
+// and recurrent update (Rule::step), then the readout's SGD step and the L2 term. The per-element math
+// is here; the execution policy `Exec` says how a phase's elements are spread and how phases are
+// ordered:
+//   CPU  (cpu/exec_cpu.h):     Exec::loop runs the elements on the calling thread, or with
+//                              at::parallel_for when the phase is big enough; Exec::sync is a no-op;
+//   CUDA (kernels/exec_block.cuh): the threads of one block share the elements, Exec::sync is
+//                              __syncthreads() (one persistent block runs the whole loop:
+//                              docs/design.md §3.1 says why).
+// Raw loops over preallocated buffers: at n = 32, B = 1 (the papers' setting) a step is a few
+// thousand flops, so any framework call or allocation would dominate it.
+//
+// Coherence on the GPU: weights are read and written inside the kernel (feedback may even alias
+// weight_out), so nothing here is __restrict__ or read through the read-only cache; Exec::sync()
+// orders plain global and shared accesses within the block.
+#pragma once
+
+#include <cstdint>
+
+#include "activation.h"
+#include "dot.h"
+#include "online_net.h"
+
+// Host and device: each template is instantiated with a CPU policy (host) or a block policy (device).
+#if defined(__CUDACC__)
+#define TLR_STEP __host__ __device__
+#else
+#define TLR_STEP inline
+#endif
+
+namespace torch_local_rnn {
+
+// prev, state, dphi, q: B*n each; error: B*O.
+TLR_STEP int64_t online_activity_numel(int64_t B, int64_t n, int64_t O) { return 4 * B * n + B * O; }
+
+template <typename T>
+TLR_STEP OnlineActivity<T> carve_online_activity(T* base, int64_t B, int64_t n) {
+  const int64_t Bn = B * n;
+  return {base, base + Bn, base + 2 * Bn, base + 4 * Bn, base + 3 * Bn};
+}
+
+// h_t = W_hh a_{t-1} + W_ih x_t + b; a_t = (1 - alpha) a_{t-1} + alpha phi(h_t); keeps phi'(h_t).
+// One element per (b, i).
+template <typename Exec, typename T>
+TLR_STEP void online_forward(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) {
+  const int64_t n = net.n, I = net.I;
+  Exec::loop(net.B * n, n + I, [&](int64_t r) {
+    const int64_t b = r / n, i = r - b * n;
+    const T* ap = act.prev + b * n;
+    const T h = preactivation(net.weight_hh, net.weight_ih, net.bias, n, I, i, ap, x + b * I);
+    leaky_unit(net.f, net.alpha, ap[i], h, act.state[r], act.dphi[r]);
+  });
+}
+
+// z_t = W_out a_t + b_out into act.error; one element per (b, o).
+template <typename Exec, typename T>
+TLR_STEP void online_logits(const OnlineNet<T>& net, const OnlineActivity<T>& act) {
+  const int64_t n = net.n, O = net.O;
+  Exec::loop(net.B * O, n, [&](int64_t r) {
+    const int64_t b = r / O, o = r - b * O;
+    act.error[r] = net.bias_out[o] + dot(net.weight_out + o * n, act.state + b * n, n);
+  });
+}
+
+// The loss and e_t = dL_t/dz_t from z_t, one element per stream (O is small: 2 in the Add task):
+//   cross-entropy: L = -sum_k y_k log(max(softmax(z)_k, 1e-4)), e = softmax(z) - y
+//                  (max-subtracted softmax; the floor is in the loss only, docs/algorithms.md §1, §7);
+//   mse:           L = 1/2 mean_k (z_k - y_k)^2, e = z - y (the gradient of 1/2 sum: the papers' quirk);
+//   mse_mean:      the same L, e = (z - y) / O (the gradient of the reported loss).
+template <typename Exec, typename T>
+TLR_STEP void online_loss(const OnlineNet<T>& net, const T* y, const OnlineActivity<T>& act, T* loss) {
+  const int64_t O = net.O;
+  Exec::loop(net.B, 4 * O, [&](int64_t b) {
+    T* e = act.error + b * O;
+    const T* yb = y + b * O;
+    T l = 0;
+    if (net.loss == Loss::CrossEntropy) {
+      T zmax = e[0];
+      for (int64_t o = 1; o < O; ++o) zmax = e[o] > zmax ? e[o] : zmax;
+      T total = 0;
+      for (int64_t o = 0; o < O; ++o) total += (e[o] = exp(e[o] - zmax));
+      for (int64_t o = 0; o < O; ++o) {
+        const T p = e[o] / total;
+        l -= yb[o] * log(p > T(1e-4) ? p : T(1e-4));
+        e[o] = p - yb[o];
+      }
+    } else {
+      for (int64_t o = 0; o < O; ++o) {
+        e[o] -= yb[o];
+        l += e[o] * e[o];
+      }
+      l *= T(0.5) / T(O);
+      if (net.loss == Loss::MseMean) {
+        for (int64_t o = 0; o < O; ++o) e[o] /= T(O);
+      }
+    }
+    loss[b] = l;
+  });
+}
+
+// q_t = feedback^T e_t: the output error carried back to the hidden units (W_out^T, or W_FB^T for
+// feedback alignment); one element per (b, i).
+template <typename Exec, typename T>
+TLR_STEP void online_credit(const OnlineNet<T>& net, const OnlineActivity<T>& act) {
+  const int64_t n = net.n, O = net.O;
+  Exec::loop(net.B * n, O, [&](int64_t r) {
+    const int64_t b = r / n, i = r - b * n;
+    const T* e = act.error + b * O;
+    T q = 0;
+    for (int64_t o = 0; o < O; ++o) q += net.feedback[o * n + i] * e[o];
+    act.q[r] = q;
+  });
+}
+
+// The readout's delta rule averaged over streams: W_out -= lr/B sum_b e_b a_b^T (+ lr l2 W_out, not on
+// b_out), b_out -= lr/B sum_b e_b. One element owns one weight (column n is the bias), so the sum over
+// b needs no reduction.
+template <typename Exec, typename T>
+TLR_STEP void online_readout_sgd(const OnlineNet<T>& net, const OnlineActivity<T>& act) {
+  const int64_t n = net.n, O = net.O;
+  const T step = net.lr / T(net.B);
+  Exec::loop(O * (n + 1), net.B, [&](int64_t idx) {
+    const int64_t o = idx / (n + 1), i = idx - o * (n + 1);
+    T* w = i < n ? net.weight_out + o * n + i : net.bias_out + o;
+    T v = *w;
+    if (i < n && net.l2 > T(0)) v -= net.lr * net.l2 * v;
+    for (int64_t b = 0; b < net.B; ++b) v -= step * act.error[b * O + o] * (i < n ? act.state[b * n + i] : T(1));
+    *w = v;
+  });
+}
+
+// Runs `steps` online steps. `rule.step(net, x_t, act)` updates the rule's traces from (a_{t-1}, x_t,
+// phi'(h_t)) and applies its recurrent update using q_t; it may not touch the readout, since it runs in
+// the same phase as the readout's SGD step. A rule of several phases puts Exec::sync() between them;
+// the loop syncs after its last phase. L2 (docs/algorithms.md §2.1 4d): W -= lr l2 W_old for W_hh and
+// W_ih, with W_old copied to net.decay before the rule's update.
+template <typename Exec, typename T, typename Rule>
+TLR_STEP void run_online_steps(const OnlineNet<T>& net, Rule& rule, const T* x, const T* y, T* hidden, T* losses,
+                               int64_t steps, OnlineActivity<T> act) {
+  const int64_t Bn = net.B * net.n, nn = net.n * net.n, nI = net.n * net.I;
+  Exec::loop(Bn, 1, [&](int64_t k) { act.prev[k] = hidden[k]; });
+  Exec::sync();
+  for (int64_t t = 0; t < steps; ++t) {
+    const T* xt = x + t * net.B * net.I;
+    act.label = y + t * net.B * net.O;
+    act.t = t;
+    online_forward<Exec>(net, xt, act);
+    if (net.decay != nullptr) {  // read-only here, like the forward
+      Exec::loop(nn + nI, 1, [&](int64_t k) { net.decay[k] = k < nn ? net.weight_hh[k] : net.weight_ih[k - nn]; });
+    }
+    Exec::sync();
+    online_logits<Exec>(net, act);
+    Exec::sync();
+    online_loss<Exec>(net, act.label, act, losses + t * net.B);
+    Exec::sync();
+    online_credit<Exec>(net, act);
+    Exec::sync();
+    rule.step(net, xt, act);
+    online_readout_sgd<Exec>(net, act);
+    Exec::sync();
+    if (net.decay != nullptr) {
+      const T shrink = net.lr * net.l2;
+      Exec::loop(nn + nI, 1, [&](int64_t k) {
+        if (k < nn) {
+          net.weight_hh[k] -= shrink * net.decay[k];
+        } else {
+          net.weight_ih[k - nn] -= shrink * net.decay[k];
+        }
+      });
+      Exec::sync();
+    }
+    T* const next = act.state;  // a_t becomes the next step's a_{t-1}
+    act.state = act.prev;
+    act.prev = next;
+  }
+  Exec::loop(Bn, 1, [&](int64_t k) { hidden[k] = act.prev[k]; });
+}
+
+}  // namespace torch_local_rnn

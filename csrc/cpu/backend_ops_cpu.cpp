@@ -1,0 +1,12 @@
+// online_learn, leaky_rnn_rule_backward and their aliases on the CPU (common/backend_ops.h); each
+// rule's kernels live in cpu/<rule>_cpu.cpp.
+#include "../common/backend_ops.h"
+
+namespace torch_local_rnn {
+namespace {
+constexpr char kCpu[] = "CPU";
+}  // namespace
+
+TORCH_LIBRARY_IMPL(torch_local_rnn, CPU, m) { BackendOps<CpuOnlineRules, CpuSequenceRules, kCpu, NoDeviceGuard>::define(m); }
+
+}  // namespace torch_local_rnn

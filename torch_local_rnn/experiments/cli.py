@@ -1,0 +1,188 @@
+"""The command line of ``python -m torch_local_rnn compare`` and ``align``: their flags, the configs made from
+them, and the commands (run, print the table, write the files)."""
+import argparse
+import os
+import sys
+import time
+from typing import Any, Dict, Sequence, Tuple
+
+from ..tasks import TASKS
+from .align import align
+from .config import DEFAULT_RULES, DEFAULTS, AlignConfig, CompareConfig
+from .report import format_alignment_table, format_table, write_alignment_outputs, write_outputs
+from .runner import compare
+
+
+# ---------------------------------------------------------------------------- options
+def parse_value(text: str) -> Any:
+    """A command-line option value: true/false, none, an int, a float, or else the string itself."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_assignments(items: Sequence[str], flag: str) -> Dict[str, Any]:
+    """["k=v", ...] -> {k: parse_value(v)}."""
+    out: Dict[str, Any] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{flag}: expected KEY=VALUE, but got '{item}'")
+        out[key.strip()] = parse_value(value)
+    return out
+
+
+def parse_rule_options(items: Sequence[str], flag: str = "--rule-option") -> Dict[str, Dict[str, Any]]:
+    """["kernl.sigma=1e-3", "f_bptt.truncation=10"] -> {"kernl": {"sigma": 0.001}, "f_bptt": {"truncation": 10}}."""
+    out: Dict[str, Dict[str, Any]] = {}
+    for key, value in parse_assignments(items, flag).items():
+        rule, dot, name = key.partition(".")
+        if not dot or not rule or not name:
+            raise ValueError(f"{flag}: expected RULE.OPTION=VALUE (e.g. kernl.sigma=1e-3), but got '{key}'")
+        out.setdefault(rule, {})[name] = value
+    return out
+
+
+def split_rules(text: str) -> Tuple[str, ...]:
+    return tuple(r.strip() for r in text.split(",") if r.strip())
+
+
+# ---------------------------------------------------------------------------- compare
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Task, rules, network: shared with ``align``."""
+    a = parser.add_argument
+    a("--task", choices=sorted(TASKS), default="add", help="the task (default add)")
+    a("--task-option", action="append", default=[], metavar="KEY=VALUE",
+      help="an option of the task's constructor, repeatable (e.g. --task-option t1=5 --task-option t2=9; "
+           "difficulty=D picks the JMLR family of add and mimic)")
+    a("--rule-option", action="append", default=[], metavar="RULE.KEY=VALUE",
+      help="an option of a rule's config, repeatable (e.g. --rule-option kernl.sigma=1e-3 "
+           "--rule-option f_bptt.truncation=10)")
+    a("--hidden", type=int, default=32, help="hidden units n (default 32)")
+    a("--alpha", type=float, default=1.0, help="leak alpha of the network (default 1)")
+    a("--nonlinearity", choices=("tanh", "relu", "sigmoid"), default="tanh")
+    a("--threads", type=int, default=1,
+      help="torch CPU threads per process (default 1: at n=32 each step is microseconds of work, "
+           "and more threads only add synchronisation; 0 keeps torch's setting)")
+    a("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
+    seq, onl = DEFAULTS["sequence"], DEFAULTS["online"]
+    a = parser.add_argument
+    a("--mode", choices=("sequence", "online"), default="sequence",
+      help="sequence: B streams in windows, loss.backward() + Adam, rules with a sequence form (default); "
+           "online: the papers' protocol, OnlineLearner with SGD after every step, rules with an online form")
+    a("--rules", default="bptt,rflo", help="comma-separated rules (default: bptt,rflo)")
+    add_common_arguments(parser)
+    a("--t1", type=int, default=None, help="add task: first (shorter) lag (default 5)")
+    a("--t2", type=int, default=None, help="add task: second lag (default 9)")
+    a("--tau", type=int, default=None, help="add task: time steps per sample (default 1)")
+    a("--sampled-labels", action="store_true", help="add task: Bernoulli labels instead of the papers' soft labels")
+    a("--steps", type=int, default=None,
+      help=f"training steps per stream (default {seq['steps']:,}; online {onl['steps']:,})")
+    a("--batch", type=int, default=None, help=f"parallel streams B (default {seq['batch']}; online {onl['batch']})")
+    a("--window", type=int, default=50, help="window length in steps, sequence mode (default 50)")
+    a("--lr", type=float, default=None,
+      help=f"learning rate: Adam, sequence mode (default {seq['lr']:g}); SGD, online mode (default {onl['lr']:g})")
+    a("--seed", type=int, default=0,
+      help="first seed (default 0); seed k draws the weights, the training data (2k) and the test data (2k+1)")
+    a("--seeds", type=int, default=1, help="number of seeds: seed, seed+1, ... (default 1)")
+    a("--jobs", type=int, default=None,
+      help="processes running (rule, seed) runs in parallel (default: min(CPUs, runs to do))")
+    a("--out", default="results", help="output folder (default ./results): PNG, CSV, JSON, and runs/ for resuming")
+    a("--checkpoint-every", type=int, default=None,
+      help="save each run's state to OUT/runs/<rule>-seed<k>.pt at the first evaluation point after every "
+           "this many steps (default: only finished runs are saved)")
+    a("--stop-after", type=int, default=None,
+      help="stop every run at its first evaluation point at or after this many steps and save a checkpoint "
+           "there (for time-limited jobs; run the same command again to continue)")
+    a("--test-steps", type=int, default=10_000, help="steps per test stream (default 10,000)")
+    a("--test-streams", type=int, default=8, help="test streams (default 8)")
+    a("--eval-every", type=int, default=None, help="steps per stream between test evaluations "
+                                                  "(default: steps/25, rounded up to whole windows)")
+
+
+def compare_config_from_args(args: argparse.Namespace) -> CompareConfig:
+    defaults = DEFAULTS[args.mode]
+    pick = lambda value, name: defaults[name] if value is None else value  # noqa: E731
+    return CompareConfig(mode=args.mode, rules=split_rules(args.rules), task=args.task,
+                         task_options=parse_assignments(args.task_option, "--task-option"),
+                         t1=args.t1, t2=args.t2, tau=args.tau, deterministic=False if args.sampled_labels else None,
+                         rule_options=parse_rule_options(args.rule_option),
+                         hidden=args.hidden, alpha=args.alpha, nonlinearity=args.nonlinearity,
+                         steps=pick(args.steps, "steps"), batch=pick(args.batch, "batch"), window=args.window,
+                         lr=pick(args.lr, "lr"), seed=args.seed, seeds=args.seeds, test_steps=args.test_steps,
+                         test_streams=args.test_streams, eval_every=args.eval_every, threads=args.threads or None,
+                         jobs=args.jobs, checkpoint_every=args.checkpoint_every)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    try:
+        config = compare_config_from_args(args)
+        if args.stop_after is not None and args.stop_after < 1:
+            raise ValueError(f"compare: expected stop_after >= 1, but got {args.stop_after}")
+        started = time.perf_counter()
+        report = compare(config, progress=not args.no_progress, out_dir=args.out, stop_after=args.stop_after)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    report["wall_seconds"] = time.perf_counter() - started
+    report["command"] = "python -m torch_local_rnn compare " + " ".join(getattr(args, "argv", []) or [])
+    print(format_table(report))
+    if report["interrupted"]:
+        print(f"\n{len(report['interrupted'])} runs stopped at a checkpoint in {os.path.join(args.out, 'runs')}; "
+              "run the same command again to continue (nothing else written)", file=sys.stderr)
+        return 3
+    if not report["results"]:
+        print("\nno rule could run in this mode; nothing written", file=sys.stderr)
+        return 1
+    paths = write_outputs(report, args.out)
+    print(f"\nwrote {paths['png']}, {paths['csv']}, {paths['json']} ({report['wall_seconds']:.1f} s in all)")
+    return 0
+
+
+# ---------------------------------------------------------------------------- align
+def add_align_arguments(parser: argparse.ArgumentParser) -> None:
+    a = parser.add_argument
+    a("--rules", default=",".join(DEFAULT_RULES), help=f"comma-separated rules (default: {','.join(DEFAULT_RULES)})")
+    a("--train-rule", default="rtrl",
+      help="the online rule that trains the network (default rtrl: the exact online gradient; f_bptt is faster)")
+    add_common_arguments(parser)
+    a("--steps", type=int, default=100_000, help="training steps (default 100,000)")
+    a("--points", type=int, default=21, help="measurement points K, from step 0 to the end (default 21)")
+    a("--window", type=int, default=50, help="steps W of the loss each gradient is of (default 50)")
+    a("--lr", type=float, default=1e-3, help="online SGD learning rate of the training (default 1e-3)")
+    a("--batch", type=int, default=1, help="parallel streams B (default 1, the papers' protocol)")
+    a("--seed", type=int, default=0, help="seed of the weights and the data (default 0)")
+    a("--units", type=int, default=4, help="units shown in the DNI credit plot (default 4)")
+    a("--out", default="results", help="output folder (default ./results)")
+
+
+def align_config_from_args(args: argparse.Namespace) -> AlignConfig:
+    return AlignConfig(task=args.task, task_options=parse_assignments(args.task_option, "--task-option"),
+                       rules=split_rules(args.rules), rule_options=parse_rule_options(args.rule_option),
+                       train_rule=args.train_rule, hidden=args.hidden, alpha=args.alpha,
+                       nonlinearity=args.nonlinearity, steps=args.steps, points=args.points, window=args.window,
+                       lr=args.lr, batch=args.batch, seed=args.seed, units=args.units, threads=args.threads or None)
+
+
+def run_align(args: argparse.Namespace) -> int:
+    try:
+        config = align_config_from_args(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    report = align(config, progress=not args.no_progress)
+    print(format_alignment_table(report))
+    paths = write_alignment_outputs(report, args.out)
+    print(f"\nwrote {', '.join(paths.values())} ({report['seconds']:.1f} s)")
+    return 0
