@@ -54,9 +54,9 @@ fi
 
 start=$SECONDS
 # A kernel that hangs must not eat a short device lease: the tests get TEST_TIMEOUT seconds in all.
-timeout "${TEST_TIMEOUT:-420}" "$PYTHON" -m pytest -q -rfEs -p no:cacheprovider tests/test_cuda.py tests/test_cuda_rules.py > "$OUT/pytest.log" 2>&1
+timeout "${TEST_TIMEOUT:-420}" "$PYTHON" -m pytest -q -rfEs -p no:cacheprovider tests/cuda > "$OUT/pytest.log" 2>&1
 rc=$?
-say "tests/test_cuda.py tests/test_cuda_rules.py: rc $rc ($((SECONDS - start)) s): $(tail -1 "$OUT/pytest.log")"
+say "tests/cuda: rc $rc ($((SECONDS - start)) s): $(tail -1 "$OUT/pytest.log")"
 if [ $rc -ne 0 ]; then
   status=1
   grep -E '^(FAILED|ERROR)' "$OUT/pytest.log" | cut -c1-300 | head -60 | tee -a "$REPORT"

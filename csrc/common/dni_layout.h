@@ -7,6 +7,7 @@
 #include <c10/util/Exception.h>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "checks.h"
@@ -35,6 +36,8 @@ inline DniCall check_dni_call(const OnlineCall& c, const char* rule) {
   constexpr const char* op = "online_learn";
   DniCall d{std::get<DniOptions>(c.options), at::Tensor()};
   const int64_t T = c.args.T, B = c.args.B, n = c.args.n;
+  check_counter_range(c.x, d.options.fix_interval, op, (std::string("state[5] (") + rule + " count)").c_str(),
+                      "fix_interval");
   const double count = c.state[kDniCount].item<double>();
   TORCH_CHECK(std::isfinite(count) && count >= 0 && count < d.options.fix_interval && count == std::floor(count), op,
               ": expected state[5] (", rule, " count) to hold an integer in [0, fix_interval = ",

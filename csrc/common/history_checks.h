@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "online_checks.h"
 #include "online_rule.h"
 #include "rule_options.h"
 #include <variant>
@@ -22,6 +23,8 @@ namespace torch_local_rnn {
 inline int64_t check_history_state(const OnlineCall& c, const std::string& rule, int64_t count_limit) {
   constexpr const char* op = "online_learn";
   const int64_t K = std::get<TruncatedOptions>(c.options).length;
+  check_counter_range(c.x, count_limit * K, op, ("state[3] (" + rule + " count)").c_str(),
+                      count_limit == 1 ? "the window" : "twice the truncation");
   const double count = c.state[3].item<double>();
   TORCH_CHECK(std::isfinite(count) && count >= 0 && count < count_limit * K && count == std::floor(count), op,
               ": expected state[3] (", rule, " count) to hold an integer in [0, ", count_limit * K, "), but got ",

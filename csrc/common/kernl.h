@@ -33,6 +33,7 @@ inline KernlOnlineInputs check_kernl_online(const OnlineCall& c) {
   constexpr const char* op = "online_learn";
   const KernlOptions& o = std::get<KernlOptions>(c.options);
   const int64_t T = c.args.T, B = c.args.B, n = c.args.n;
+  check_counter_range(c.x, o.reset_interval, op, "state[7] (kernl count)", "reset_interval");
   const double count = c.state[7].item<double>();
   TORCH_CHECK(std::isfinite(count) && count >= 0 && count == std::floor(count) &&
                   (o.reset_interval == 0 || count < o.reset_interval),

@@ -30,6 +30,17 @@ inline void check_state(const char* op, const at::Tensor& t, const at::Tensor& x
               " to be contiguous (it is updated in place), but got strides ", shape_str(t.strides()));
 }
 
+// A step counter kept in a state tensor of x's dtype holds the integers [0, limit) and is advanced by adding 1 in
+// that dtype: float32 holds every integer only up to 2^24, beyond which count + 1 rounds back to count and the
+// counter (a ring index, a refresh or reset schedule) would stop silently. Such a limit needs float64.
+inline void check_counter_range(const at::Tensor& x, int64_t limit, const char* op, const char* counter,
+                                const char* what) {
+  constexpr int64_t kFloatExact = int64_t(1) << 24;
+  TORCH_CHECK(x.scalar_type() != at::kFloat || limit <= kFloatExact, op, ": ", counter, " counts up to ", limit,
+              " (", what, ") in x's dtype, but float32 holds integers exactly only up to 2^24 = ", kFloatExact,
+              "; use float64, or a ", what, " within that range");
+}
+
 inline OnlineArgs check_online_args(const char* op, const at::Tensor& x, const at::Tensor& y, const at::Tensor& hidden,
                                     const at::Tensor& weight_hh, const at::Tensor& weight_ih, const at::Tensor& bias,
                                     const at::Tensor& weight_out, const at::Tensor& bias_out,

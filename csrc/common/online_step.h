@@ -130,6 +130,12 @@ TLR_STEP void online_readout_sgd(const OnlineNet<T>& net, const OnlineActivity<T
   });
 }
 
+// output_only's step (docs/algorithms.md §3.1): G = 0, the recurrent weights stay; only the readout learns.
+struct NoRecurrentLearning {
+  template <typename Net, typename Scalar, typename Act>
+  TLR_STEP void step(const Net&, const Scalar*, const Act&) const {}
+};
+
 // Runs `steps` online steps. `rule.step(net, x_t, act)` updates the rule's traces from (a_{t-1}, x_t,
 // phi'(h_t)) and applies its recurrent update using q_t; it may not touch the readout, since it runs in
 // the same phase as the readout's SGD step. A rule of several phases puts Exec::sync() between them;

@@ -19,6 +19,11 @@ BackwardResult result_from_gradient(const SequenceArgs& a, const at::Tensor& gra
           gradient.select(1, n + I).contiguous()};
 }
 
+BackwardResult zero_recurrent_backward(const SequenceArgs& a) {
+  const int64_t n = a.weight_hh.size(0), I = a.x.size(2);
+  return result_from_gradient(a, at::zeros({n, n + I + 1}, a.x.options()));
+}
+
 BackwardResult result_from_credit(const SequenceArgs& a, const at::Tensor& credit) {
   auto [grad_x, grad_h0] = instantaneous_input_grads(a);
   WeightGrads g = weight_grads_from_credit(credit, at::Tensor(), a.x, a.h0, a.output, a.weight_ih);

@@ -33,6 +33,9 @@ std::pair<at::Tensor, at::Tensor> instantaneous_input_grads(const SequenceArgs& 
 // A rule's result from its recurrent gradient G (n, n + I + 1) = [G_hh | G_ih | g_b].
 BackwardResult result_from_gradient(const SequenceArgs& a, const at::Tensor& gradient);
 
+// output_only's sequence form (docs/algorithms.md §3.1): G = 0, with the one-step input gradients.
+BackwardResult zero_recurrent_backward(const SequenceArgs& a);
+
 // A rule's result from its per-step credit C_t = alpha phi'(h_t) (.) c_t, shape (T, B, n).
 BackwardResult result_from_credit(const SequenceArgs& a, const at::Tensor& credit);
 

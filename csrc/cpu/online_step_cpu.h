@@ -8,6 +8,7 @@
 
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 
 #include "../common/activation.h"
 #include "../common/online_net.h"
