@@ -1,13 +1,13 @@
 // One online training step, written once for both backends, in the order of docs/algorithms.md §2.1:
 // forward with the current weights, readout and loss, the immediate credit q_t, then the rule's traces
 // and recurrent update (Rule::step), then the readout's SGD step and the L2 term. The per-element math
-// is here; the execution policy `Exec` says how a phase's elements are spread and how phases are
-// ordered:
-//   CPU  (cpu/exec_cpu.h):     Exec::loop runs the elements on the calling thread, or with
-//                              at::parallel_for when the phase is big enough; Exec::sync is a no-op;
-//   CUDA (kernels/exec_block.cuh): the threads of one block share the elements, Exec::sync is
-//                              __syncthreads() (one persistent block runs the whole loop:
-//                              docs/design.md §3.1 says why).
+// is here; the execution policy `Exec` says how a phase's elements are spread (Exec::loop over a range,
+// Exec::loop2 over the (row, column) pairs of a row-major block) and how phases are ordered:
+//   CPU  (CpuExec, cpu/online_step_cpu.h): the elements run on the calling thread, nested loops for
+//        loop2 (no index division per element), or with at::parallel_for when the phase is big
+//        enough; Exec::sync is a no-op;
+//   CUDA (BlockExec, kernels/online_step.cuh): the threads of one block share the elements,
+//        Exec::sync is __syncthreads() (one persistent block runs the whole loop: docs/design.md §3.1).
 // Raw loops over preallocated buffers: at n = 32, B = 1 (the papers' setting) a step is a few
 // thousand flops, so any framework call or allocation would dominate it.
 //
@@ -45,8 +45,8 @@ TLR_STEP OnlineActivity<T> carve_online_activity(T* base, int64_t B, int64_t n) 
 template <typename Exec, typename T>
 TLR_STEP void online_forward(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) {
   const int64_t n = net.n, I = net.I;
-  Exec::loop(net.B * n, n + I, [&](int64_t r) {
-    const int64_t b = r / n, i = r - b * n;
+  Exec::loop2(net.B, n, n + I, [&](int64_t b, int64_t i) {
+    const int64_t r = b * n + i;
     const T* ap = act.prev + b * n;
     const T h = preactivation(net.weight_hh, net.weight_ih, net.bias, n, I, i, ap, x + b * I);
     leaky_unit(net.f, net.alpha, ap[i], h, act.state[r], act.dphi[r]);
@@ -57,9 +57,8 @@ TLR_STEP void online_forward(const OnlineNet<T>& net, const T* x, const OnlineAc
 template <typename Exec, typename T>
 TLR_STEP void online_logits(const OnlineNet<T>& net, const OnlineActivity<T>& act) {
   const int64_t n = net.n, O = net.O;
-  Exec::loop(net.B * O, n, [&](int64_t r) {
-    const int64_t b = r / O, o = r - b * O;
-    act.error[r] = net.bias_out[o] + dot(net.weight_out + o * n, act.state + b * n, n);
+  Exec::loop2(net.B, O, n, [&](int64_t b, int64_t o) {
+    act.error[b * O + o] = net.bias_out[o] + dot(net.weight_out + o * n, act.state + b * n, n);
   });
 }
 
@@ -104,29 +103,31 @@ TLR_STEP void online_loss(const OnlineNet<T>& net, const T* y, const OnlineActiv
 template <typename Exec, typename T>
 TLR_STEP void online_credit(const OnlineNet<T>& net, const OnlineActivity<T>& act) {
   const int64_t n = net.n, O = net.O;
-  Exec::loop(net.B * n, O, [&](int64_t r) {
-    const int64_t b = r / n, i = r - b * n;
+  Exec::loop2(net.B, n, O, [&](int64_t b, int64_t i) {
     const T* e = act.error + b * O;
     T q = 0;
     for (int64_t o = 0; o < O; ++o) q += net.feedback[o * n + i] * e[o];
-    act.q[r] = q;
+    act.q[b * n + i] = q;
   });
 }
 
 // The readout's delta rule averaged over streams: W_out -= lr/B sum_b e_b a_b^T (+ lr l2 W_out, not on
-// b_out), b_out -= lr/B sum_b e_b. One element owns one weight (column n is the bias), so the sum over
-// b needs no reduction.
+// b_out), b_out -= lr/B sum_b e_b. One element owns one weight, so the sum over b needs no reduction;
+// the weights and the biases are disjoint, so one phase updates both.
 template <typename Exec, typename T>
 TLR_STEP void online_readout_sgd(const OnlineNet<T>& net, const OnlineActivity<T>& act) {
   const int64_t n = net.n, O = net.O;
-  const T step = net.lr / T(net.B);
-  Exec::loop(O * (n + 1), net.B, [&](int64_t idx) {
-    const int64_t o = idx / (n + 1), i = idx - o * (n + 1);
-    T* w = i < n ? net.weight_out + o * n + i : net.bias_out + o;
-    T v = *w;
-    if (i < n && net.l2 > T(0)) v -= net.lr * net.l2 * v;
-    for (int64_t b = 0; b < net.B; ++b) v -= step * act.error[b * O + o] * (i < n ? act.state[b * n + i] : T(1));
-    *w = v;
+  const T step = net.lr / T(net.B), shrink = net.lr * net.l2;
+  Exec::loop2(O, n, net.B, [&](int64_t o, int64_t i) {
+    T v = net.weight_out[o * n + i];
+    if (net.l2 > T(0)) v -= shrink * v;
+    for (int64_t b = 0; b < net.B; ++b) v -= step * act.error[b * O + o] * act.state[b * n + i];
+    net.weight_out[o * n + i] = v;
+  });
+  Exec::loop(O, net.B, [&](int64_t o) {
+    T v = net.bias_out[o];
+    for (int64_t b = 0; b < net.B; ++b) v -= step * act.error[b * O + o];
+    net.bias_out[o] = v;
   });
 }
 
@@ -153,7 +154,8 @@ TLR_STEP void run_online_steps(const OnlineNet<T>& net, Rule& rule, const T* x, 
     act.t = t;
     online_forward<Exec>(net, xt, act);
     if (net.decay != nullptr) {  // read-only here, like the forward
-      Exec::loop(nn + nI, 1, [&](int64_t k) { net.decay[k] = k < nn ? net.weight_hh[k] : net.weight_ih[k - nn]; });
+      Exec::loop(nn, 1, [&](int64_t k) { net.decay[k] = net.weight_hh[k]; });
+      Exec::loop(nI, 1, [&](int64_t k) { net.decay[nn + k] = net.weight_ih[k]; });
     }
     Exec::sync();
     online_logits<Exec>(net, act);
@@ -167,13 +169,8 @@ TLR_STEP void run_online_steps(const OnlineNet<T>& net, Rule& rule, const T* x, 
     Exec::sync();
     if (net.decay != nullptr) {
       const T shrink = net.lr * net.l2;
-      Exec::loop(nn + nI, 1, [&](int64_t k) {
-        if (k < nn) {
-          net.weight_hh[k] -= shrink * net.decay[k];
-        } else {
-          net.weight_ih[k - nn] -= shrink * net.decay[k];
-        }
-      });
+      Exec::loop(nn, 1, [&](int64_t k) { net.weight_hh[k] -= shrink * net.decay[k]; });
+      Exec::loop(nI, 1, [&](int64_t k) { net.weight_ih[k] -= shrink * net.decay[nn + k]; });
       Exec::sync();
     }
     T* const next = act.state;  // a_t becomes the next step's a_{t-1}

@@ -34,6 +34,17 @@ struct CpuExec {
       for (int64_t k = lo; k < hi; ++k) f(k);
     });
   }
+  // (row, column) pairs of a rows x cols block, row-major: nested loops on the calling thread.
+  template <typename F>
+  static void loop2(int64_t rows, int64_t cols, int64_t work_per_item, F&& f) {
+    if (rows * cols * work_per_item < kWorkGrain) {
+      for (int64_t r = 0; r < rows; ++r) {
+        for (int64_t c = 0; c < cols; ++c) f(r, c);
+      }
+      return;
+    }
+    loop(rows * cols, work_per_item, [&](int64_t k) { f(k / cols, k % cols); });
+  }
   static void sync() {}
 };
 

@@ -24,6 +24,13 @@ struct BlockExec {
   __device__ static void loop(int64_t count, int64_t /*work_per_item*/, F&& f) {
     TLR_BLOCK_LOOP(k, count) f(k);
   }
+  template <typename F>
+  __device__ static void loop2(int64_t rows, int64_t cols, int64_t /*work_per_item*/, F&& f) {
+    TLR_BLOCK_LOOP(k, rows * cols) {
+      const int64_t r = k / cols;
+      f(r, k - r * cols);
+    }
+  }
   __device__ static void sync() { __syncthreads(); }
 };
 
