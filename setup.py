@@ -9,7 +9,7 @@ Environment switches (printed at build time):
   TLR_FORCE_CPU=1    never build the CUDA kernels (TLR_CUDA=OFF)
   TLR_DEBUG=1        -O0 -g (CMAKE_BUILD_TYPE=Debug)
   TLR_BUILD_DIR      the CMake build folder (default build-cmake)
-  TORCH_CUDA_ARCH_LIST  CUDA targets, e.g. "9.0" (default 90: H100/H200)
+  TORCH_CUDA_ARCH_LIST  CUDA targets, e.g. "9.0" or "8.0;9.0" (default 9.0: H100/H200)
   MAX_JOBS           parallel compile jobs (default 2)
 """
 import os
@@ -29,16 +29,18 @@ def flag(name):
     return os.environ.get(name, "0") == "1"
 
 
+def tool(name):
+    """The environment's own cmake/ninja (pip's, beside this Python, even when not on PATH), else PATH's."""
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    return here if os.access(here, os.X_OK) else shutil.which(name)
+
+
 def cmake_args():
+    # TORCH_CUDA_ARCH_LIST needs no argument: torch's CMake config reads it from the environment.
     cuda = "OFF" if flag("TLR_FORCE_CPU") else "ON" if flag("TLR_FORCE_CUDA") else "AUTO"
-    args = [f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
+    return [f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
             f"-DCMAKE_BUILD_TYPE={'Debug' if flag('TLR_DEBUG') else 'Release'}",
             f"-DTLR_CUDA={cuda}", f"-DPython_EXECUTABLE={sys.executable}"]
-    arch = os.environ.get("TORCH_CUDA_ARCH_LIST")
-    if arch:
-        args.append("-DCMAKE_CUDA_ARCHITECTURES=" + ";".join(a.replace(".", "").replace("+PTX", "")
-                                                             for a in arch.replace(",", " ").split()))
-    return args
 
 
 class CMakeBuild(build_ext):
@@ -49,15 +51,22 @@ class CMakeBuild(build_ext):
 
     def build_extension(self, ext):
         build_dir = os.environ.get("TLR_BUILD_DIR", os.path.join(ROOT, "build-cmake"))
-        configure = ["cmake", "-S", ROOT, "-B", build_dir] + cmake_args()
-        if not os.path.exists(os.path.join(build_dir, "CMakeCache.txt")) and shutil.which("ninja"):
-            configure += ["-G", "Ninja"]
+        cmake, ninja = tool("cmake"), tool("ninja")
+        if cmake is None:
+            raise RuntimeError("torch_local_rnn: the build needs CMake >= 3.18 (pip install cmake)")
+        configure = [cmake, "-S", ROOT, "-B", build_dir] + cmake_args()
+        if not os.path.exists(os.path.join(build_dir, "CMakeCache.txt")) and ninja:
+            configure += ["-G", "Ninja", f"-DCMAKE_MAKE_PROGRAM={ninja}"]
         print("torch_local_rnn build:", " ".join(configure), flush=True)
         subprocess.check_call(configure)
-        subprocess.check_call(["cmake", "--build", build_dir, "-j", os.environ.get("MAX_JOBS", "2")])
+        subprocess.check_call([cmake, "--build", build_dir, "-j", os.environ.get("MAX_JOBS", "2")])
         target = self.get_ext_fullpath(ext.name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copy2(os.path.join(build_dir, LIBRARY), target)
+        # Copy beside the target, then rename: a process that has the old library loaded keeps its file
+        # (overwriting a mapped .so in place crashes it).
+        staging = target + ".new"
+        shutil.copy2(os.path.join(build_dir, LIBRARY), staging)
+        os.replace(staging, target)
 
 
 setup(

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The GPU check, for a machine WITH a GPU (H100/H200, a CUDA build of torch, nvcc 13), as one
-# prepared script so a short device lease is spent on running, not typing: build the extension
-# with CUDA, run the CUDA-vs-CPU tests, run the GPU benchmark if there is one, and write a short
-# report to ${OUT:-results}/gpu_report.txt (full logs beside it). Exits non-zero if the build,
-# the import or the tests fail.
+# prepared script so a short device lease is spent on running, not typing: build
+# libtorch_local_rnn.so with CUDA (CMake, driven by setup.py), run the CUDA-vs-CPU tests, run the
+# GPU benchmark if there is one, and write a short report to ${OUT:-results}/gpu_report.txt (full
+# logs beside it). Exits non-zero if the build, the import or the tests fail.
 #
 #   bash scripts/gpu_check.sh            # PYTHON (default python3), MAX_JOBS (default: all cores),
 #                                        # BENCH=0 skips the benchmark, TEST_TIMEOUT (s, default 420)
@@ -18,8 +18,9 @@ REPORT="$OUT/gpu_report.txt"
 export PYTHONUNBUFFERED=1
 export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"
 export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
-# torch guesses CUDA_HOME from the nvcc on PATH, which may be a wrapper outside the toolkit
-# (on our dev machines /usr/local/bin/nvcc gives CUDA_HOME=/usr/local and no cuda_runtime_api.h).
+export TLR_FORCE_CUDA="${TLR_FORCE_CUDA:-1}"  # fail at configure rather than build a CPU-only library
+# torch's CMake config takes the toolkit from the nvcc on PATH, which may be a wrapper outside it
+# (on our dev machines /usr/local/bin/nvcc); CMakeLists.txt uses CUDA_HOME when set.
 [ -z "${CUDA_HOME:-}" ] && [ -x /usr/local/cuda/bin/nvcc ] && export CUDA_HOME=/usr/local/cuda
 
 status=0

@@ -6,15 +6,24 @@ import os
 import torch
 
 LIBRARY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "libtorch_local_rnn.so")
+# TLR_LIBRARY=/path/to/libtorch_local_rnn.so loads another build instead (scripts/sanitize.sh: build-asan/'s).
+OVERRIDE = "TLR_LIBRARY"
+
+
+def library_path() -> str:
+    return os.environ.get(OVERRIDE) or LIBRARY
 
 
 def load():
+    path = library_path()
+    if path != LIBRARY and not os.path.isfile(path):
+        raise ImportError(f"torch_local_rnn: {OVERRIDE}={path} is not a file")
     try:
-        torch.ops.load_library(LIBRARY)  # runs the library's TORCH_LIBRARY initialisers
+        torch.ops.load_library(path)  # runs the library's TORCH_LIBRARY initialisers
     except OSError as error:
         raise ImportError(
-            f"torch_local_rnn: could not load its compiled ops ({error}). The library must be built against "
-            f"the installed torch {torch.__version__}: reinstall with "
+            f"torch_local_rnn: could not load its compiled ops from {path} ({error}). The library must be "
+            f"built against the installed torch {torch.__version__}: reinstall with "
             "`pip install --no-build-isolation -e .` from the repository root."
         ) from error
     built = torch.ops.torch_local_rnn.cuda_version()

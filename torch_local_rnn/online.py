@@ -4,6 +4,8 @@ Weights are updated after every time step, traces are carried across the updates
 readout, loss and SGD step are fused into the op. With B > 1 streams the update is the average
 over the B independent streams; B = 1 reproduces the papers.
 """
+import numbers
+import warnings
 from collections import OrderedDict
 from typing import Optional, Union
 
@@ -12,11 +14,24 @@ from torch import Tensor, nn
 
 from . import losses, ops, rules
 from .activation import phi
-from .modules import LocalRNN
+from .modules import (RULE_IDENTITY, LocalRNN, check_generator_state, decode_identity, describe_identity,
+                      draw_from_buffer, encode_identity, undraw_buffer)
 
 # a_0 of every run (docs/algorithms.md §1.1): "zeros" (the latest code), "random" (a = phi(h), h ~ N(0, 1):
 # the code of the 2019 and 2020 papers re-draws it at the start of every run).
 INITIAL_STATES = ("zeros", "random")
+
+
+def _finite_nonnegative(who: str, name: str, value) -> float:
+    """lr, l2: a finite real number >= 0 (a 1-element tensor too); TypeError / ValueError naming ``name``."""
+    if isinstance(value, Tensor) and value.numel() == 1 and value.dtype != torch.bool and not value.is_complex():
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{who}: expected {name} to be a finite number >= 0, but got {type(value).__name__} "
+                        f"{value!r}")
+    if not (value >= 0.0 and value != float("inf")):
+        raise ValueError(f"{who}: expected {name} to be a finite number >= 0, but got {value}")
+    return float(value)
 
 
 class OnlineLearner(nn.Module):
@@ -30,7 +45,9 @@ class OnlineLearner(nn.Module):
     ``trace``, RTRL's ``influence``, the truncated BPTTs' histories, the factored rules' factors, KeRNL's
     and DNI's learned auxiliary weights; a random ``feedback`` matrix if asked for; the state of the
     generator the stochastic rules draw from, ``rng_state``) are buffers: ``state_dict()`` saves them,
-    and a run stopped and resumed equals one that never stopped.
+    and a run stopped and resumed equals one that never stopped. The state_dict also records the rule and
+    its options (``rule_identity``): load_state_dict refuses the state of another rule or other options
+    before it changes anything. A fit whose chunk fails leaves every buffer and parameter as it was.
     """
 
     def __init__(self, rnn: LocalRNN, readout: nn.Linear, loss: str = "cross_entropy", optimizer: str = "sgd",
@@ -48,13 +65,14 @@ class OnlineLearner(nn.Module):
         if optimizer != "sgd":
             raise ValueError(f"OnlineLearner: expected optimizer 'sgd' (the fused C++ loop applies plain SGD after "
                              f"every step, as in the papers), but got '{optimizer}'")
-        if not (lr >= 0.0 and lr != float("inf")):
-            raise ValueError(f"OnlineLearner: expected lr to be a finite number >= 0, but got {lr}")
-        if int(batch_size) <= 0:
+        lr = _finite_nonnegative("OnlineLearner", "lr", lr)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+            raise TypeError(f"OnlineLearner: expected batch_size to be a positive integer, but got "
+                            f"{type(batch_size).__name__} {batch_size!r}")
+        if batch_size <= 0:
             raise ValueError(f"OnlineLearner: expected batch_size > 0, but got {batch_size}")
-        if not (l2 >= 0.0 and l2 != float("inf")):
-            raise ValueError(f"OnlineLearner: expected l2 to be a finite number >= 0, but got {l2}")
-        self.l2 = float(l2)
+        batch_size = int(batch_size)
+        self.l2 = _finite_nonnegative("OnlineLearner", "l2", l2)
         if initial_state not in INITIAL_STATES:
             raise ValueError(f"OnlineLearner: expected initial_state in {INITIAL_STATES}, but got {initial_state!r}")
         self.initial_state = initial_state
@@ -141,12 +159,44 @@ class OnlineLearner(nn.Module):
         return torch.zeros_like(self.hidden)
 
     def _with_generator(self, draw):
-        """Runs draw(generator) from the state in rng_state and stores the advanced state back."""
-        g = self._generator
-        g.set_state(self.rng_state.cpu())
-        out = draw(g)
-        self.rng_state.copy_(g.get_state())
-        return out
+        """Runs draw(generator) from the state in rng_state and stores the advanced state back, as one atomic
+        step (modules.RNG_LOCK: threads sharing the learner draw disjoint values)."""
+        return draw_from_buffer(self.rng_state, draw)[0]
+
+    # ------------------------------------------------------------------ state_dict: the rule's identity
+    def _identity(self) -> dict:
+        return {"rule": self.rule.name, "options": [float(v) for v in self.rule.online_options(self.rnn.alpha)]}
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        identity = self._identity()  # every buffer of the learner is the state of this rule with these options
+        destination[prefix + RULE_IDENTITY] = encode_identity(identity["rule"], identity["options"])
+
+    def check_state_dict(self, state_dict, prefix: str = "") -> None:
+        """What load_state_dict checks before it changes anything: the state_dict is of this rule with these
+        online options (its rule_identity entry; a state_dict without one, from before it was saved, loads with
+        a warning), its generator state is valid, and the network's entries pass LocalRNN.check_state_dict."""
+        who = "OnlineLearner.load_state_dict"
+        if prefix + RULE_IDENTITY in state_dict:
+            saved, mine = decode_identity(state_dict[prefix + RULE_IDENTITY], who), self._identity()
+            if saved != mine:
+                raise RuntimeError(f"{who}: the state_dict is the state of rule {describe_identity(saved)}, but this "
+                                   f"learner runs rule {describe_identity(mine)}; load it into an OnlineLearner of "
+                                   f"that rule with those options")
+        else:
+            warnings.warn(f"{who}: the state_dict has no {RULE_IDENTITY} entry (saved before learners recorded "
+                          f"their rule): it is loaded as the state of rule '{self.rule.name}' unchecked",
+                          stacklevel=4)
+        if prefix + "rng_state" in state_dict:
+            check_generator_state(state_dict[prefix + "rng_state"], who)
+        self.rnn.check_state_dict(state_dict, prefix + "rnn.")
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        self.check_state_dict(state_dict, prefix)  # before anything is copied: a refused state changes nothing
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+        unexpected_keys[:] = [k for k in unexpected_keys if k != prefix + RULE_IDENTITY]
 
     def _pair(self, x: Tensor, y: Tensor, who: str):
         """Checks x, y (nothing has been changed yet when this fails) and returns them as
@@ -196,7 +246,7 @@ class OnlineLearner(nn.Module):
         if record and self.rule.name not in ("dni", "dni_b"):
             raise ValueError(f"OnlineLearner.fit: only rules 'dni' and 'dni_b' record apical signals, but the rule "
                              f"is '{self.rule.name}'")
-        squeeze = x.dim() == 2
+        squeeze = isinstance(x, Tensor) and x.dim() == 2  # not a tensor: _streams says so
         x, y = self._streams(x, y)
         T = x.shape[0]
         out = torch.empty(T, self.batch_size, dtype=x.dtype)
@@ -230,20 +280,32 @@ class OnlineLearner(nn.Module):
         weights = (rnn.weight_hh.detach(), rnn.weight_ih.detach(), rnn.bias.detach(), ro.weight.detach(),
                    ro.bias.detach())
         state = [getattr(self, name) for name in self._state_names]
-        if self.rule.name in ("dni", "dni_b") and int(self.steps_done) == 0:
-            self.sg_label_prev.copy_(y[0])  # before the first step y_prev := y_0 (docs/algorithms.md §1.1)
-        noise = [] if not self.rule.stochastic else self._with_generator(
-            lambda g: self.rule.noise(x.shape[0], x.shape[1], rnn.hidden_size, g, dtype=x.dtype, device=x.device))
-        step_losses = ops.online_learn(
-            self.rule.name, x, y, self.hidden, *weights, state, None, self.feedback, rnn.alpha, rnn.nonlinearity,
-            self.loss, self.lr, self.rule.online_options(rnn.alpha), noise, record, self.l2)
+        # A chunk that fails (the op checks everything before it writes) leaves every buffer as it was: the
+        # label set before the first step and the generator state the noise was drawn from are put back.
+        label_prev, drawn, noise = None, None, []
+        try:
+            if self.rule.name in ("dni", "dni_b") and int(self.steps_done) == 0:
+                label_prev = self.sg_label_prev.clone()
+                self.sg_label_prev.copy_(y[0])  # before the first step y_prev := y_0 (docs/algorithms.md §1.1)
+            if self.rule.stochastic:
+                noise, *drawn = draw_from_buffer(self.rng_state, lambda g: self.rule.noise(
+                    x.shape[0], x.shape[1], rnn.hidden_size, g, dtype=x.dtype, device=x.device))
+            step_losses = ops.online_learn(
+                self.rule.name, x, y, self.hidden, *weights, state, None, self.feedback, rnn.alpha, rnn.nonlinearity,
+                self.loss, self.lr, self.rule.online_options(rnn.alpha), noise, record, self.l2)
+        except BaseException:
+            if drawn is not None:
+                undraw_buffer(self.rng_state, *drawn)
+            if label_prev is not None:
+                self.sg_label_prev.copy_(label_prev)
+            raise
         self.steps_done += x.shape[0]
         return step_losses
 
     def evaluate(self, x: Tensor, y: Tensor, hidden: Optional[Tensor] = None) -> Tensor:
         """Per-step losses on x, y with learning off, from ``hidden`` (default zeros); leaves the
         learner's own state untouched."""
-        squeeze = x.dim() == 2
+        squeeze = isinstance(x, Tensor) and x.dim() == 2  # not a tensor: _pair says so
         x, y = self._pair(x, y, "evaluate")
         like = dict(dtype=self.hidden.dtype, device=self.hidden.device)
         h0 = torch.zeros(x.shape[1], self.rnn.hidden_size, **like) if hidden is None else hidden.to(**like)

@@ -15,9 +15,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from ._checks import (_DTYPES, COUNTERS, RECORDING_RULES, _check_like, _check_rule_tensors, _fail, _hint,
+                      _shape_str, counter_error)
+
 NONLINEARITIES = ("tanh", "relu", "sigmoid")
 LOSSES = ("cross_entropy", "mse", "mse_mean")
-RECORDING_RULES = ("dni", "dni_b")  # fill ``record`` (check_rule_extras in csrc; no registry op says)
 Grads = Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]  # (grad_x, grad_h0, grad_weight_hh, grad_weight_ih, grad_bias)
 
 
@@ -69,31 +71,11 @@ def cuda_version() -> int:
 
 
 # ============================================================================= the checks of the fakes
-# Python twins of csrc/common/checks.h and online_checks.h, with the same messages. Doubles print as C++'s
-# ostream prints them ({:g}: 1.5, 1e-05, inf, nan), dtypes by their C++ names.
-_DTYPES = {torch.float32: "Float", torch.float64: "Double", torch.float16: "Half", torch.bfloat16: "BFloat16",
-           torch.int64: "Long", torch.int32: "Int", torch.int16: "Short", torch.int8: "Char", torch.uint8: "Byte",
-           torch.bool: "Bool", torch.complex64: "ComplexFloat", torch.complex128: "ComplexDouble"}
-
-
+# Python twins of csrc/common/checks.h and online_checks.h, with the same messages (their primitives, which call
+# no op, and what the kernels read beyond the registry are in _checks.py). Doubles print as C++'s ostream prints
+# them ({:g}: 1.5, 1e-05, inf, nan), dtypes by their C++ names.
 def _register_fake(op: str):  # a decorator; no fakes before torch 2.4 (no register_fake)
     return getattr(torch.library, "register_fake", lambda name: (lambda fn: fn))(f"torch_local_rnn::{op}")
-
-
-def _fail(op: str, message: str):
-    raise RuntimeError(f"{op}: {message}")
-
-
-def _shape_str(sizes) -> str:
-    return "(" + ", ".join(str(s) for s in sizes) + ("," if len(sizes) == 1 else "") + ")"
-
-
-def _hint(v) -> int:
-    """A size as an int; a symbolic one's hint (the example's value): checking the rule's state adds no guards."""
-    if not isinstance(v, torch.SymInt):
-        return int(v)
-    from torch.fx.experimental import symbolic_shapes as sym  # optimization_hint: torch >= 2.10, hint_int before
-    return int((getattr(sym, "optimization_hint", None) or getattr(sym, "hint_int", None) or int)(v))
 
 
 def _check_shape(t: Optional[Tensor], expected: Sequence, op: str, name: str, layout: str) -> None:
@@ -106,16 +88,6 @@ def _check_shape(t: Optional[Tensor], expected: Sequence, op: str, name: str, la
     if any(not (isinstance(e, int) and e < 0) and t.shape[d] != e for d, e in enumerate(expected)):
         _fail(op, f"expected {name} of shape {layout} = {_shape_str(expected)} (-1: any), but got "
                   f"{_shape_str(t.shape)}")
-
-
-def _check_like(t: Optional[Tensor], ref: Tensor, op: str, name: str, ref_name: str = "x") -> None:
-    if not isinstance(t, Tensor):
-        _fail(op, f"expected {name} to be a tensor, but got an undefined tensor")
-    if t.dtype != ref.dtype:
-        _fail(op, f"expected {name} to have the dtype of {ref_name} ({_DTYPES.get(ref.dtype, ref.dtype)}), but got "
-                  f"{_DTYPES.get(t.dtype, t.dtype)}")
-    if t.device != ref.device:
-        _fail(op, f"expected {name} to be on the device of {ref_name} ({ref.device}), but got {t.device}")
 
 
 def _check_contiguous(t: Tensor, op: str, name: str) -> None:
@@ -243,9 +215,13 @@ def _check_rule_state(op: str, rule: str, options, alpha: float, state: Sequence
         _check_contiguous(t, op, name)
 
 
-def _check_rule_tensors(op: str, rule_tensors: Sequence[Tensor], x: Tensor) -> None:
-    for k, t in enumerate(rule_tensors):  # their count and shapes are the kernel's to check (no registry op says)
-        _check_like(t, x, op, f"rule_tensors[{k}]")
+def _check_counter_range(op: str, rule: str, rule_options: Sequence[float], x: Tensor) -> None:
+    """check_counter_range: float32 holds the integers only up to 2^24 (the counters of _checks.COUNTERS)."""
+    if x.dtype == torch.float32 and rule in COUNTERS:
+        info = rule_info(rule)
+        message = counter_error(rule, rule_options, info.option_names, info.option_defaults)
+        if message:
+            _fail(op, message)
 
 
 # ============================================================================= the ops
@@ -262,10 +238,11 @@ def leaky_rnn(x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor, bias:
 
 @_register_fake("leaky_rnn")
 def _leaky_rnn_fake(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule, rule_options, rule_tensors):
-    # the Autograd kernel parses the rule first (parse_sequence_rule), then runs leaky_rnn_forward
+    # the Autograd kernel checks the rule first (rule_check: parse_rule_options), then runs leaky_rnn_forward
     _check_rule("leaky_rnn", rule, rule_options, alpha, "sequence")
     T, B, n, _ = _check_network_args("leaky_rnn", x, h0, weight_hh, weight_ih, alpha, bias, nonlinearity)
-    _check_rule_tensors("leaky_rnn", rule_tensors, x)
+    for k, t in enumerate(rule_tensors):  # leaky_rnn reads them at backward (leaky_rnn_rule_backward checks them)
+        _check_like(t, x, "leaky_rnn", f"rule_tensors[{k}]")
     return x.new_empty((T, B, n))
 
 
@@ -328,7 +305,7 @@ def _leaky_rnn_rule_backward_fake(grad_output, x, h0, weight_hh, weight_ih, outp
     op = "leaky_rnn_rule_backward"
     grads = _backward_fake(op, grad_output, x, h0, weight_hh, weight_ih, output, dphi, alpha)
     _check_rule(op, rule, rule_options, alpha, "sequence")
-    _check_rule_tensors(op, rule_tensors, x)
+    _check_rule_tensors(op, rule, "sequence", rule_tensors, x, x.shape[0], x.shape[1], weight_hh.shape[0])
     return grads
 
 
@@ -361,9 +338,10 @@ def _online_learn_fake(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_ou
     if record is not None and rule not in RECORDING_RULES:
         _fail(op, f"only rules 'dni' and 'dni_b' record per-step signals, but got record for rule '{rule}'")
     _check_rule_state(op, rule, rule_options, alpha, state, x, (B, n, I, O))
+    _check_counter_range(op, rule, rule_options, x)
     if rec_grad is not None:
         _check_tensor(op, rec_grad, x, (n, n + I + 1), "rec_grad", "(hidden_size, hidden_size + input_size + 1)", True)
-    _check_rule_tensors(op, rule_tensors, x)
+    _check_rule_tensors(op, rule, "online", rule_tensors, x, T, B, n)
     if record is not None:
         _check_tensor(op, record, x, (T, B, 4, n), "record", "(seq_len, batch, 4, hidden_size)", inplace=True)
     return x.new_empty((T, B))

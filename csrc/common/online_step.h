@@ -24,7 +24,7 @@
 
 // Host and device: each template is instantiated with a CPU policy (host) or a block policy (device).
 #if defined(__CUDACC__)
-#define TLR_STEP __host__ __device__
+#define TLR_STEP __host__ __device__ inline
 #else
 #define TLR_STEP inline
 #endif

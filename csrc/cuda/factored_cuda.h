@@ -39,6 +39,9 @@ BackwardResult factored_backward_cuda(const SequenceArgs& a) {
   const int64_t T = a.x.size(0), B = a.x.size(1), I = a.x.size(2), n = a.weight_hh.size(0), m = n + I + 1;
   const FactoredLayout L = Layout(n, m);
   const FactoredInputs in = check_factored_sequence(a, L, op);
+  // one block per stream: gridDim.x holds at most 2^31 - 1 (a larger B would not launch, or wrap when cast)
+  TORCH_CHECK(B <= kernels::kMaxGridBlocks, op, ": the CUDA kernel of the factored rules runs one block per stream, "
+              "at most ", kernels::kMaxGridBlocks, " streams, but got batch = ", B);
   const c10::cuda::CUDAGuard guard(a.x.device());
   const int64_t jcols = Stream<float>::jcols(n, m);
   at::Tensor factors = at::zeros({B * (L.a_size + L.b_rows * L.b_cols)}, a.x.options());

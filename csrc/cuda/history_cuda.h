@@ -44,6 +44,9 @@ BackwardResult truncated_backward_cuda(const SequenceArgs& a, const char* rule, 
                                        bool accumulate, KernelFor&& kernel_for) {
   const int64_t K = std::get<TruncatedOptions>(a.options).length;
   const int64_t T = a.x.size(0), B = a.x.size(1), n = a.weight_hh.size(0);
+  // one block per stream: gridDim.x holds at most 2^31 - 1 (a larger B would not launch, or wrap when cast)
+  TORCH_CHECK(B <= kernels::kMaxGridBlocks, "leaky_rnn_rule_backward: the CUDA kernel of rule '", rule,
+              "' runs one block per stream, at most ", kernels::kMaxGridBlocks, " streams, but got batch = ", B);
   const c10::cuda::CUDAGuard guard(a.x.device());
   at::Tensor credit = accumulate ? at::zeros({T, B, n}, a.x.options()) : at::empty({T, B, n}, a.x.options());
   at::Tensor work = at::empty({B * vectors * n}, a.x.options());

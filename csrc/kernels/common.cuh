@@ -19,6 +19,9 @@ constexpr int kThreads = 256;
 // resident blocks instead of overflowing the grid (132 SMs x 16 blocks fills an H100).
 constexpr int64_t kMaxBlocks = 4096;
 
+// The most blocks gridDim.x may hold (2^31 - 1): the bound of the kernels that run one block per stream.
+constexpr int64_t kMaxGridBlocks = 2147483647;
+
 inline unsigned int grid_size(int64_t count) {
   const int64_t blocks = (count + kThreads - 1) / kThreads;
   return static_cast<unsigned int>(blocks < 1 ? 1 : (blocks > kMaxBlocks ? kMaxBlocks : blocks));

@@ -33,11 +33,14 @@ class AddTask(Task):
     _fields = ("t1", "t2", "tau", "deterministic")
 
     def __init__(self, t1: int = 5, t2: int = 9, tau: int = 1, deterministic: bool = True):
-        t1, t2, tau = int(t1), int(t2), int(tau)
+        # integers (an integral float too), named when not: no silent int(2.5), no bare int('abc') error
+        t1, t2, tau = (check_int(v, k, "AddTask") for k, v in (("t1", t1), ("t2", t2), ("tau", tau)))
         if t1 < 0 or t2 < 0:
             raise ValueError(f"AddTask: expected lags t1, t2 >= 0, but got t1={t1}, t2={t2}")
         if tau < 1:
             raise ValueError(f"AddTask: expected tau >= 1, but got {tau}")
+        if isinstance(deterministic, str) or deterministic not in (True, False):
+            raise ValueError(f"AddTask: expected deterministic to be a bool, but got {deterministic!r}")
         self.t1, self.t2, self.tau, self.deterministic = t1, t2, tau, bool(deterministic)
         self.history = max(t1, t2)
 

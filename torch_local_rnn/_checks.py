@@ -1,0 +1,101 @@
+"""The primitives of the fakes' checks (ops.py), Python twins of csrc/common/checks.h with the same messages, and
+what the kernels read beyond the rule registry (no registry op says it): the layouts of rule_tensors
+(csrc/common/factored_layout.h, kernl.h, dni_layout.h) and the step counters a rule keeps in a state tensor of x's
+dtype (online_checks.h check_counter_range). Calls no op and imports nothing of the package: ops.py imports it."""
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+
+RECORDING_RULES = ("dni", "dni_b")  # fill ``record`` (check_rule_extras in csrc; no registry op says)
+_DTYPES = {torch.float32: "Float", torch.float64: "Double", torch.float16: "Half", torch.bfloat16: "BFloat16",
+           torch.int64: "Long", torch.int32: "Int", torch.int16: "Short", torch.int8: "Char", torch.uint8: "Byte",
+           torch.bool: "Bool", torch.complex64: "ComplexFloat", torch.complex128: "ComplexDouble"}
+
+
+def _fail(op: str, message: str):
+    raise RuntimeError(f"{op}: {message}")
+
+
+def _shape_str(sizes) -> str:
+    return "(" + ", ".join(str(s) for s in sizes) + ("," if len(sizes) == 1 else "") + ")"
+
+
+def _hint(v) -> int:
+    """A size as an int; a symbolic one's hint (the example's value): checking the rule's state adds no guards."""
+    if not isinstance(v, torch.SymInt):
+        return int(v)
+    from torch.fx.experimental import symbolic_shapes as sym  # optimization_hint: torch >= 2.10, hint_int before
+    return int((getattr(sym, "optimization_hint", None) or getattr(sym, "hint_int", None) or int)(v))
+
+
+def _check_like(t: Optional[Tensor], ref: Tensor, op: str, name: str, ref_name: str = "x") -> None:
+    if not isinstance(t, Tensor):
+        _fail(op, f"expected {name} to be a tensor, but got an undefined tensor")
+    if t.dtype != ref.dtype:
+        _fail(op, f"expected {name} to have the dtype of {ref_name} ({_DTYPES.get(ref.dtype, ref.dtype)}), but got "
+                  f"{_DTYPES.get(t.dtype, t.dtype)}")
+    if t.device != ref.device:
+        _fail(op, f"expected {name} to be on the device of {ref_name} ({ref.device}), but got {t.device}")
+
+
+# ----------------------------------------------------------------------------- rule_tensors
+def rule_tensor_layout(rule: str, form: str, T: int, B: int, n: int):
+    """What the kernels of ``rule`` read as rule_tensors in ``form`` ("sequence", "online"): (the counts accepted,
+    the words of the count error, [(name, shape, layout) per tensor]); ((0,), "", []) for the rules that read none."""
+    if rule in ("uoro", "kf_rtrl", "rkf_rtrl"):
+        width, words = (2, "2") if rule == "kf_rtrl" else (n, "hidden_size")
+        return ((1,), f"[noise (seq_len, batch, {words})]",
+                [(f"rule_tensors[0] ({rule} noise nu)", (T, B, width), f"(seq_len, batch, {words})")])
+    if rule == "kernl" and form == "online":
+        return ((1,), "[noise (seq_len, batch, hidden_size)]",
+                [("rule_tensors[0] (kernl noise)", (T, B, n), "(seq_len, batch, hidden_size)")])
+    if rule == "kernl":
+        return ((2,), "[A (hidden_size, hidden_size), rates (hidden_size)]",
+                [("rule_tensors[0] (kernl A)", (n, n), "(hidden_size, hidden_size)"),
+                 ("rule_tensors[1] (kernl rates)", (n,), "(hidden_size,)")])
+    if rule in RECORDING_RULES:
+        return ((0, 1), "[] or [credit (seq_len, batch, hidden_size)] (the credit used in place of the synthetic "
+                        "gradient U_t)",
+                [("rule_tensors[0] (dni credit)", (T, B, n), "(seq_len, batch, hidden_size)")])
+    return (0,), "", []
+
+
+def _check_rule_tensors(op: str, rule: str, form: str, rule_tensors: Sequence[Tensor], x: Tensor, T, B, n) -> None:
+    """The count of rule_tensors, then each one's dtype and device (x's) and shape, compared on the sizes' hints
+    as the state's (no guards)."""
+    counts, words, layouts = rule_tensor_layout(rule, form, _hint(T), _hint(B), _hint(n))
+    if len(rule_tensors) not in counts:
+        _fail(op, f"rule '{rule}' " + (f"expects rule_tensors = {words}" if words else "takes no rule_tensors")
+                  + f", but got {len(rule_tensors)} tensors")
+    for t, (name, shape, where) in zip(rule_tensors, layouts):
+        _check_like(t, x, op, name)
+        if t.dim() != len(shape):
+            _fail(op, f"expected {name} to be {len(shape)}-D {where}, but got a {t.dim()}-D tensor of shape "
+                      f"{_shape_str(t.shape)}")
+        if tuple(_hint(s) for s in t.shape) != shape:
+            _fail(op, f"expected {name} of shape {where} = {_shape_str(shape)} (-1: any), but got "
+                      f"{_shape_str(t.shape)}")
+
+
+# ----------------------------------------------------------------------------- step counters
+# rule -> (the option bounding its counter, the factor of that option giving the counter's range, the state entry,
+# the words of the message)
+COUNTERS = {"f_bptt": ("truncation", 2, "state[3] (f_bptt count)", "twice the truncation"),
+            "e_bptt": ("window", 1, "state[3] (e_bptt count)", "the window"),
+            "dni": ("fix_interval", 1, "state[5] (dni count)", "fix_interval"),
+            "dni_b": ("fix_interval", 1, "state[5] (dni_b count)", "fix_interval"),
+            "kernl": ("reset_interval", 1, "state[7] (kernl count)", "reset_interval")}
+
+
+def counter_error(rule: str, options: Sequence[float], option_names: Sequence[str],
+                  option_defaults: Sequence[float]) -> Optional[str]:
+    """The error of a float32 call whose counter may count past 2^24, where count + 1 rounds back to count (the
+    ring index, the refresh or the reset would stop silently); None when it fits."""
+    option, factor, counter, what = COUNTERS[rule]
+    k = list(option_names).index(option)
+    limit = factor * int(options[k] if k < len(options) else option_defaults[k])
+    if limit <= 2 ** 24:
+        return None
+    return (f"{counter} counts up to {limit} ({what}) in x's dtype, but float32 holds integers exactly only up to "
+            f"2^24 = {2 ** 24}; use float64, or a {what} within that range")
