@@ -51,7 +51,7 @@ TORCH_LIBRARY(torch_local_rnn, m) {
 
   // Sequence form of every rule that has one, given dL/da_t (rule_options as the rule's descriptor in
   // csrc/rules/ declares them, rule_tensors per rule in its kernel file); for every rule but bptt,
-  // grad_x and grad_h0 are the one-step gradients. Kernels: one file per rule per backend.
+  // grad_x and grad_h0 are the one-step gradients. Kernels: csrc/rules/<rule>/.
   m.def(
       "leaky_rnn_rule_backward(Tensor grad_output, Tensor x, Tensor h0, Tensor weight_hh, "
       "Tensor weight_ih, Tensor output, Tensor dphi, float alpha, str rule, float[] rule_options, "

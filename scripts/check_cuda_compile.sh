@@ -75,13 +75,13 @@ export -f compile_one
 if [ "$#" -gt 0 ]; then  # only the files named (a quick check of the files one is editing)
   SOURCES=("$@")
 else
-  mapfile -t SOURCES < <(find csrc -name '*.cu' | sort; find csrc/kernels -name '*.cuh' | sort)
+  mapfile -t SOURCES < <(find csrc -name '*.cu' | sort; find csrc/kernels csrc/rules -name '*.cuh' | sort)
 fi
 [ "${#SOURCES[@]}" -gt 0 ] || { echo "check_cuda_compile: no .cu files under csrc" >&2; exit 2; }
 
 # The kernels must stay free of ATen/torch so they can be built without it.
-if grep -nE '#include *[<"](ATen|c10|torch)/' csrc/kernels/*.cuh; then
-  echo "check_cuda_compile: csrc/kernels/ must not include ATen, c10 or torch headers (above)" >&2
+if grep -nE '#include *[<"](ATen|c10|torch)/' csrc/kernels/*.cuh csrc/rules/*/*.cuh; then
+  echo "check_cuda_compile: the .cuh kernels must not include ATen, c10 or torch headers (above)" >&2
   exit 1
 fi
 

@@ -1,6 +1,6 @@
 """The primitives of the fakes' checks (ops.py), Python twins of csrc/common/checks.h with the same messages, and
 what the kernels read beyond the rule registry (no registry op says it): the layouts of rule_tensors
-(csrc/common/factored_layout.h, kernl.h, dni_layout.h) and the step counters a rule keeps in a state tensor of x's
+(csrc/rules/factored/factored_layout.h, kernl.h, dni_layout.h) and the step counters a rule keeps in a state tensor of x's
 dtype (online_checks.h check_counter_range). Calls no op and imports nothing of the package: ops.py imports it."""
 from typing import Optional, Sequence
 

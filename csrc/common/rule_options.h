@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <variant>
 
-#include "kernl_variant.h"
+#include "../rules/kernl/kernl_variant.h"
 
 namespace torch_local_rnn {
 
@@ -37,7 +37,7 @@ struct FactoredOptions {
 };
 
 // kernl (§3.7): perturbation size, learning rate of A and the rates, reset interval of the
-// perturbed copy (0: never), kernel version (common/kernl_variant.h), learned alpha_e.
+// perturbed copy (0: never), kernel version (rules/kernl/kernl_variant.h), learned alpha_e.
 struct KernlOptions {
   double sigma = 1e-5, lr = 5.0;
   int64_t reset_interval = 0;

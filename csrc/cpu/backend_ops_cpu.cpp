@@ -1,5 +1,5 @@
 // online_learn, leaky_rnn_rule_backward and their aliases on the CPU (common/backend_ops.h); each
-// rule's kernels live in cpu/<rule>_cpu.cpp.
+// rule's kernels live in rules/<rule>/.
 #include "../common/backend_ops.h"
 
 namespace torch_local_rnn {

@@ -1,5 +1,5 @@
 // online_learn, leaky_rnn_rule_backward and their aliases on the GPU (common/backend_ops.h) under the
-// device guard of x; each rule's kernels live in cuda/<rule>_cuda.cu.
+// device guard of x; each rule's kernels live in rules/<rule>/.
 #include <c10/cuda/CUDAGuard.h>
 
 #include "../common/backend_ops.h"

@@ -19,6 +19,9 @@ inline OptionSpec legacy_alpha_option() { return {"legacy_alpha_omission", Optio
 // m = n + I + 1: the presynaptic vector ahat = [a; x; 1] every trace is laid out over.
 inline int64_t presynaptic(const RuleSizes& s) { return s.n + s.I + 1; }
 
+// Rules without options (bptt, output_only).
+inline RuleOptions no_options(const std::vector<double>&, double) { return NoOptions{}; }
+
 inline const char* kPerUnit = "(batch, hidden_size)";
 inline const char* kPerSynapse = "(batch, hidden_size, hidden_size + input_size + 1)";
 

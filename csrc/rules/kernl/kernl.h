@@ -1,0 +1,75 @@
+// KeRNL's backend-independent parts (docs/algorithms.md §3.7), shared by rules/kernl/kernl_cpu.cpp and
+// rules/kernl/kernl_cuda.cu so both backends check the same things and the sequence form runs the
+// same ATen ops: only the per-step recursions (the online loop, the reverse-time filter) are
+// written per backend.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <ATen/TensorOperators.h>
+#include <ATen/ops/mm.h>
+
+#include <cmath>
+#include <utility>
+#include <vector>
+
+#include "../../common/checks.h"
+#include "../../common/online_rule.h"
+#include "../../common/rule_options.h"
+#include <variant>
+#include "../../common/sequence_rule.h"
+
+namespace torch_local_rnn {
+
+// What the online form reads besides the network: the options and the standard-normal draws
+// (T, B, n) that become zeta = sigma nu at every step, contiguous.
+struct KernlOnlineInputs {
+  KernlOptions options;
+  at::Tensor noise;
+};
+
+// Checks the reset counter (the state's shapes are checked by online_learn against the descriptor,
+// csrc/rules/kernl/descriptor.cpp) and the noise of one online_learn call.
+inline KernlOnlineInputs check_kernl_online(const OnlineCall& c) {
+  constexpr const char* op = "online_learn";
+  const KernlOptions& o = std::get<KernlOptions>(c.options);
+  const int64_t T = c.args.T, B = c.args.B, n = c.args.n;
+  check_counter_range(c.x, o.reset_interval, op, "state[7] (kernl count)", "reset_interval");
+  const double count = c.state[7].item<double>();
+  TORCH_CHECK(std::isfinite(count) && count >= 0 && count == std::floor(count) &&
+                  (o.reset_interval == 0 || count < o.reset_interval),
+              op, ": expected state[7] (kernl count) to hold an integer in [0, reset_interval = ", o.reset_interval,
+              ") (any integer >= 0 when reset_interval is 0), but got ", count);
+  check_rule_tensor_count(c.tensors, 1, op, "kernl", "[noise (seq_len, batch, hidden_size)]");
+  at::Tensor noise = rule_tensor(c.tensors, 0, c.x, {T, B, n}, op, "rule_tensors[0] (kernl noise)",
+                                 "(seq_len, batch, hidden_size)");
+  return {o, std::move(noise)};
+}
+
+// The kernel k of every unit from the rates (rules/kernl/kernl_variant.h), as a tensor.
+inline at::Tensor kernl_kernel_tensor(KernlVersion v, const at::Tensor& rates) {
+  return v == KernlVersion::V2019Exact ? rates.neg().exp() : rates.neg().add(1.0).clamp_min(0.0);
+}
+
+// The sequence form with A and alpha~ frozen (rule_tensors = [A, rates]): c~_t = A^T g_t for
+// every row at once, then reverse_filter(credit (T, B, n), k (n)) turns it in place into
+// c~_t = A^T g_t + k (.) c~_{t+1} (the backend's own loop), and
+// G = sum_t (alpha phi'(h_t) (.) c~_t) ahat_t^T comes from the shared GEMMs (learned_alpha_e: 1 - k
+// in place of alpha).
+template <typename ReverseFilter>
+BackwardResult kernl_backward(const SequenceArgs& a, ReverseFilter&& reverse_filter) {
+  constexpr const char* op = "leaky_rnn_rule_backward";
+  const KernlOptions& o = std::get<KernlOptions>(a.options);
+  const int64_t T = a.x.size(0), B = a.x.size(1), n = a.weight_hh.size(0);
+  check_rule_tensor_count(a.tensors, 2, op, "kernl", "[A (hidden_size, hidden_size), rates (hidden_size)]");
+  const at::Tensor A = rule_tensor(a.tensors, 0, a.x, {n, n}, op, "rule_tensors[0] (kernl A)",
+                                   "(hidden_size, hidden_size)");
+  const at::Tensor rates = rule_tensor(a.tensors, 1, a.x, {n}, op, "rule_tensors[1] (kernl rates)", "(hidden_size,)");
+  at::Tensor credit = at::mm(a.grad_output.reshape({T * B, n}), A).view({T, B, n});
+  const at::Tensor k = kernl_kernel_tensor(o.version, rates);
+  reverse_filter(credit, k);
+  if (o.learned_alpha_e) return result_from_credit(a, a.dphi.mul(k.neg().add(1.0)).mul(credit));
+  // (alpha phi') (.) c~, the order the CPU's `alpha * dphi * credit` always had.
+  return result_from_credit(a, a.dphi.mul(a.alpha).mul(credit));
+}
+
+}  // namespace torch_local_rnn

@@ -1,0 +1,17 @@
+// Only_Output_Weights on the GPU (docs/algorithms.md §3.1): the shared step and sequence form
+// (common/online_step.h, common/sequence_rule.h) in the persistent online kernel.
+#include "../../common/sequence_rule.h"
+#include "../../cuda/online_cuda.h"
+
+namespace torch_local_rnn {
+namespace {
+
+void output_only_online_cuda(const OnlineCall& c) {
+  run_online_call(c, [](auto) { return NoRecurrentLearning{}; });
+}
+
+const bool registered = CudaSequenceRules::add("output_only", &zero_recurrent_backward) &&
+                        CudaOnlineRules::add("output_only", &output_only_online_cuda);
+
+}  // namespace
+}  // namespace torch_local_rnn
