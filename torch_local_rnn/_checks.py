@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-RECORDING_RULES = ("dni", "dni_b")  # fill ``record`` (check_rule_extras in csrc; no registry op says)
+RECORDING_RULES = ("dni", "dni_b")  # fill ``record`` (their descriptors: records; rules.<Rule>.records, tested)
 _DTYPES = {torch.float32: "Float", torch.float64: "Double", torch.float16: "Half", torch.bfloat16: "BFloat16",
            torch.int64: "Long", torch.int32: "Int", torch.int16: "Short", torch.int8: "Char", torch.uint8: "Byte",
            torch.bool: "Bool", torch.complex64: "ComplexFloat", torch.complex128: "ComplexDouble"}

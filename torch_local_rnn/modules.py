@@ -152,7 +152,7 @@ class LocalRNN(nn.Module):
                 raise ValueError(f"LocalRNN: expected {name} of shape {shape}, but got {tuple(value.shape)}")
             data = (default() if value is None else value.detach().clone()).contiguous()
             setattr(self, name, nn.Parameter(data.to(device=device, dtype=dtype)))
-        self.stochastic: bool = self.rule.stochastic and self.rule.name != "kernl"  # KeRNL's noise trains A only
+        self.stochastic: bool = self.rule.sequence_noise  # KeRNL's noise trains A online only
         # The noise of uoro / kf_rtrl / rkf_rtrl comes from a generator seeded from ``generator`` (or the
         # global one); its state is the buffer rng_state, so state_dict() saves it with the weights.
         # Plain attributes (not the config object), so a scripted module keeps them.

@@ -243,7 +243,7 @@ class OnlineLearner(nn.Module):
         if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size <= 0:
             raise ValueError(f"OnlineLearner.fit: expected chunk_size to be a positive integer, but got {chunk_size}")
         chunk_size = int(chunk_size)
-        if record and self.rule.name not in ("dni", "dni_b"):
+        if record and not self.rule.records:
             raise ValueError(f"OnlineLearner.fit: only rules 'dni' and 'dni_b' record apical signals, but the rule "
                              f"is '{self.rule.name}'")
         squeeze = isinstance(x, Tensor) and x.dim() == 2  # not a tensor: _streams says so
@@ -284,9 +284,9 @@ class OnlineLearner(nn.Module):
         # label set before the first step and the generator state the noise was drawn from are put back.
         label_prev, drawn, noise = None, None, []
         try:
-            if self.rule.name in ("dni", "dni_b") and int(self.steps_done) == 0:
-                label_prev = self.sg_label_prev.clone()
-                self.sg_label_prev.copy_(y[0])  # before the first step y_prev := y_0 (docs/algorithms.md §1.1)
+            if self.rule.label_state is not None and int(self.steps_done) == 0:
+                label_prev = getattr(self, self.rule.label_state).clone()
+                getattr(self, self.rule.label_state).copy_(y[0])  # y_prev := y_0 (docs/algorithms.md §1.1)
             if self.rule.stochastic:
                 noise, *drawn = draw_from_buffer(self.rng_state, lambda g: self.rule.noise(
                     x.shape[0], x.shape[1], rnn.hidden_size, g, dtype=x.dtype, device=x.device))
@@ -297,7 +297,7 @@ class OnlineLearner(nn.Module):
             if drawn is not None:
                 undraw_buffer(self.rng_state, *drawn)
             if label_prev is not None:
-                self.sg_label_prev.copy_(label_prev)
+                getattr(self, self.rule.label_state).copy_(label_prev)
             raise
         self.steps_done += x.shape[0]
         return step_losses

@@ -54,3 +54,15 @@ def test_ops_refuse_integer_options_from_2_63(rule, options):
         W, U, b = torch.eye(n, dtype=DT), torch.ones(n, I, dtype=DT), torch.zeros(n, dtype=DT)
         with pytest.raises(RuntimeError, match=r"leaky_rnn: .*\(and below 2\^63\)"):
             ops.leaky_rnn(x, h0, W, U, b, 1.0, "tanh", rule, options, [])
+
+
+def test_rule_flags_agree_with_the_fakes_and_the_descriptors():
+    """What the modules read from a config instead of comparing rule names: the recording rules (the fakes'
+    list, the descriptors' records flag), the rules whose sequence form draws noise, the label state."""
+    from torch_local_rnn import _checks
+    recording = {name for name, cls in rules.RULES.items() if cls.records}
+    assert recording == set(_checks.RECORDING_RULES) == {"dni", "dni_b"}
+    assert {name for name, cls in rules.RULES.items() if cls.sequence_noise} == {"uoro", "kf_rtrl", "rkf_rtrl"}
+    for name, cls in rules.RULES.items():
+        if cls.label_state is not None:
+            assert cls.label_state in cls().online_state(2, 3, 2, outputs=2, dtype=torch.float64)

@@ -117,7 +117,7 @@ def online_estimate(learner: OnlineLearner, x: Tensor, y: Tensor) -> Tuple[Tenso
     frozen; for dni / dni_b also the apical weights and W_a: lr_sg = lr_j = 0), float64. Returns
     (estimate (n, n + I + 1), the recorded apical potentials U_t (T, B, n) for dni / dni_b, else None)."""
     cfg = learner.rule
-    dni = cfg.name in ("dni", "dni_b")
+    dni = cfg.records  # dni / dni_b: their apical potentials are recorded too
     if dni:
         cfg = dataclasses.replace(cfg, lr_sg=0.0, lr_j=0.0)
     x, y = x.to(F64), y.to(F64)

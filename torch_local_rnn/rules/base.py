@@ -15,6 +15,9 @@ class _Rule:
     stochastic = False           # draws noise every step (rule_tensors of the ops) from a torch.Generator
     random_init = False          # online_state draws random initial values
     learned_state = ()           # online state that training learns (kept by OnlineLearner.reset_state)
+    sequence_noise = False       # the sequence form reads per-step noise too (LocalRNN draws it every forward)
+    records = False              # the online op fills ``record`` with per-step signals (fit(record=True))
+    label_state = None           # the state buffer that holds the previous label y*_{t-1}: y*_0 before step 1
 
     def sequence_options(self, alpha: float) -> List[float]:
         return []

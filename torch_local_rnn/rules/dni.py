@@ -38,6 +38,8 @@ class DNI(_Rule):
     has_sequence_form = False
     random_init = True
     learned_state = ("sg_weight", "sg_frozen", "sg_jacobian", "sg_count")
+    records = True                # U_t, U*_{t-1}, U_{t-1}, V_t per step
+    label_state = "sg_label_prev"
 
     def __post_init__(self):
         who = type(self).__name__

@@ -45,6 +45,7 @@ class _Factored(_Rule):
     rho1: Optional[float] = None
     legacy_alpha_omission: bool = False
     stochastic = True
+    sequence_noise = True
     random_init = True
 
     def __post_init__(self):
