@@ -284,9 +284,12 @@ class OnlineLearner(nn.Module):
         # label set before the first step and the generator state the noise was drawn from are put back.
         label_prev, drawn, noise = None, None, []
         try:
-            if self.rule.label_state is not None and int(self.steps_done) == 0:
-                label_prev = getattr(self, self.rule.label_state).clone()
-                getattr(self, self.rule.label_state).copy_(y[0])  # y_prev := y_0 (docs/algorithms.md §1.1)
+            label = getattr(self, self.rule.label_state) if self.rule.label_state is not None else None
+            # y_prev := y_0 before the first step (docs/algorithms.md §1.1); a buffer of another shape is left
+            # for the op to refuse with its own message
+            if label is not None and int(self.steps_done) == 0 and label.shape == y[0].shape:
+                label_prev = label.clone()
+                label.copy_(y[0])
             if self.rule.stochastic:
                 noise, *drawn = draw_from_buffer(self.rng_state, lambda g: self.rule.noise(
                     x.shape[0], x.shape[1], rnn.hidden_size, g, dtype=x.dtype, device=x.device))
