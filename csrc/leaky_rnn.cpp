@@ -14,8 +14,7 @@ at::Tensor leaky_rnn_no_grad(const at::Tensor& x, const at::Tensor& h0, const at
                              const at::Tensor& weight_ih, const at::Tensor& bias, double alpha,
                              c10::string_view nonlinearity, c10::string_view rule,
                              c10::ArrayRef<double> rule_options, at::TensorList /*rule_tensors*/) {
-  check_rate(alpha, "leaky_rnn", "alpha");
-  parse_rule_options(find_rule(rule, "leaky_rnn"), rule_options, alpha, RuleForm::Sequence, "leaky_rnn");
+  check_rule_call(rule, rule_options, alpha, RuleForm::Sequence, "leaky_rnn");
   return std::get<0>(leaky_rnn_forward(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity));
 }
 

@@ -19,8 +19,7 @@ class LeakyRnnFunction : public torch::autograd::Function<LeakyRnnFunction> {
                             double alpha, c10::string_view nonlinearity, c10::string_view rule,
                             c10::ArrayRef<double> rule_options, at::TensorList rule_tensors) {
     // The rule and its options fail here, not at the backward after a whole sequence.
-    check_rate(alpha, "leaky_rnn", "alpha");
-    parse_rule_options(find_rule(rule, "leaky_rnn"), rule_options, alpha, RuleForm::Sequence, "leaky_rnn");
+    check_rule_call(rule, rule_options, alpha, RuleForm::Sequence, "leaky_rnn");
     at::AutoDispatchBelowADInplaceOrView guard;
     auto [output, dphi] = leaky_rnn_forward(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity);
     std::vector<at::Tensor> saved = {x, h0, weight_hh, weight_ih, output, dphi};

@@ -119,6 +119,12 @@ void check_rule_tensors(const RuleDescriptor& rule, at::TensorList rule_tensors,
               rule_tensors.size(), " tensors");
 }
 
+RuleOptions check_rule_call(c10::string_view rule, c10::ArrayRef<double> options, double alpha, RuleForm form,
+                            const char* op) {
+  check_rate(alpha, op, "alpha");
+  return parse_rule_options(find_rule(rule, op), options, alpha, form, op);
+}
+
 std::vector<StateSpec> rule_state(const RuleDescriptor& rule, const RuleOptions& options, const RuleSizes& sizes) {
   return rule.state == nullptr ? std::vector<StateSpec>{} : rule.state(options, sizes);
 }
@@ -162,9 +168,7 @@ std::tuple<std::vector<std::string>, std::vector<double>, std::vector<int64_t>, 
 void rule_check_op(c10::string_view name, c10::ArrayRef<double> options, double alpha, c10::string_view form) {
   TORCH_CHECK(form == "sequence" || form == "online", "rule_check: expected form to be 'sequence' or 'online', ",
               "but got '", std::string(form), "'");
-  check_rate(alpha, "rule_check", "alpha");
-  parse_rule_options(find_rule(name, "rule_check"), options, alpha,
-                     form == "sequence" ? RuleForm::Sequence : RuleForm::Online, "rule_check");
+  check_rule_call(name, options, alpha, form == "sequence" ? RuleForm::Sequence : RuleForm::Online, "rule_check");
 }
 
 std::tuple<std::vector<std::string>, std::vector<int64_t>, std::vector<int64_t>> rule_state_shapes_op(

@@ -84,6 +84,11 @@ RuleOptions parse_rule_options(const RuleDescriptor& rule, c10::ArrayRef<double>
 // A rule that reads no rule_tensors refuses them (a tensor passed to a rule that ignores it is a mistake).
 void check_rule_tensors(const RuleDescriptor& rule, at::TensorList rule_tensors, const char* op);
 
+// alpha checked, then the named rule's options for the form: what leaky_rnn (both its kernels) and
+// rule_check do before anything else.
+RuleOptions check_rule_call(c10::string_view rule, c10::ArrayRef<double> options, double alpha, RuleForm form,
+                            const char* op);
+
 // The online state the rule carries for these sizes.
 std::vector<StateSpec> rule_state(const RuleDescriptor& rule, const RuleOptions& options, const RuleSizes& sizes);
 

@@ -9,7 +9,7 @@ namespace torch_local_rnn {
 namespace {
 
 BackwardResult e_bptt_backward_cuda(const SequenceArgs& a) {
-  return truncated_backward_cuda(a, "e_bptt", "window", kernels::kEBpttVectors, false,
+  return truncated_backward_cuda(a, "e_bptt", kernels::kEBpttVectors, false,
                                  [](auto zero) { return &kernels::e_bptt_credit_kernel<decltype(zero)>; });
 }
 

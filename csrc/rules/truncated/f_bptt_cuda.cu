@@ -10,7 +10,7 @@ namespace torch_local_rnn {
 namespace {
 
 BackwardResult f_bptt_backward_cuda(const SequenceArgs& a) {
-  return truncated_backward_cuda(a, "f_bptt", "truncation", kernels::kFBpttVectors, true,
+  return truncated_backward_cuda(a, "f_bptt", kernels::kFBpttVectors, true,
                                  [](auto zero) { return &kernels::f_bptt_credit_kernel<decltype(zero)>; });
 }
 

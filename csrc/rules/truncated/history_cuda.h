@@ -40,7 +40,7 @@ void run_history_rule_cuda(const OnlineCall& c, const std::string& rule, int64_t
 // C_t = alpha phi'(h_t) (.) c_t into gradients (alpha = 1 with legacy_alpha_omission, §2.6).
 // `accumulate`: the kernel adds into a zeroed credit instead of writing it.
 template <typename KernelFor>
-BackwardResult truncated_backward_cuda(const SequenceArgs& a, const char* rule, const char* length, int64_t vectors,
+BackwardResult truncated_backward_cuda(const SequenceArgs& a, const char* rule, int64_t vectors,
                                        bool accumulate, KernelFor&& kernel_for) {
   const int64_t K = std::get<TruncatedOptions>(a.options).length;
   const int64_t T = a.x.size(0), B = a.x.size(1), n = a.weight_hh.size(0);
