@@ -8,6 +8,23 @@
 //        enough; Exec::sync is a no-op;
 //   CUDA (BlockExec, kernels/online_step.cuh): the threads of one block share the elements,
 //        Exec::sync is __syncthreads() (one persistent block runs the whole loop: docs/design.md §3.1).
+// The policy's whole contract, which every shared step (this file and csrc/rules/<rule>/*_step.h) keeps to:
+//   Exec::loop(count, work, f(k))              f for k in [0, count), in any order and concurrently;
+//   Exec::loop2(rows, cols, work, f(r, c))     the same over the (r, c) pairs of a rows x cols block;
+//   Exec::loop_owned(rows, inner, cols, work, f(r, k, c))
+//                                              one worker owns each (r, c) and runs k = 0, 1, ... in order,
+//                                              so f may accumulate into an element of (r, c) over k without a
+//                                              reduction (CPU: rows r in parallel, then k, then c, so c is
+//                                              the contiguous inner loop; GPU: one thread per (r, c));
+//   Exec::matmul(M, N, K, A, lda, B, ldb, C, ldc)
+//                                              C = A B, row-major (M x K)(K x N), C must not alias A or B
+//                                              (CPU: BLAS; GPU: one thread per entry of C, k in order);
+//   Exec::sums(rows, count, f(r, k), out)      out[r] = sum_k f(r, k), in a fixed order on each backend
+//                                              (CPU: k in order; GPU: a warp per row, a fixed shuffle tree);
+//   Exec::sync()                               every write of the phases before is visible after.
+// `work` is the multiply-adds per item: the CPU stays on the calling thread below kWorkGrain in all.
+// Within one phase no element may read what another element of it writes; the GPU runs them at once.
+//
 // Raw loops over preallocated buffers: at n = 32, B = 1 (the papers' setting) a step is a few
 // thousand flops, so any framework call or allocation would dominate it.
 //

@@ -8,6 +8,7 @@
 
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
+#include <ATen/native/CPUBlas.h>
 #include <ATen/ops/empty.h>
 
 #include "../common/activation.h"
@@ -44,6 +45,39 @@ struct CpuExec {
       return;
     }
     loop(rows * cols, work_per_item, [&](int64_t k) { f(k / cols, k % cols); });
+  }
+  // One worker per row r: k then c inside it, so c is the contiguous inner loop (common/online_step.h).
+  template <typename F>
+  static void loop_owned(int64_t rows, int64_t inner, int64_t cols, int64_t work_per_item, F&& f) {
+    const auto run = [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) {
+        for (int64_t k = 0; k < inner; ++k) {
+          for (int64_t c = 0; c < cols; ++c) f(r, k, c);
+        }
+      }
+    };
+    const int64_t per_row = inner * cols * work_per_item;
+    if (rows * per_row < kWorkGrain) {
+      run(0, rows);
+    } else {
+      at::parallel_for(0, rows, work_grain(per_row), run);
+    }
+  }
+  // C = A B, row-major, by BLAS: the row-major product is the column-major C^T = B^T A^T.
+  template <typename T>
+  static void matmul(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C,
+                     int64_t ldc) {
+    using at::native::TransposeType;
+    at::native::cpublas::gemm(TransposeType::NoTranspose, TransposeType::NoTranspose, N, M, K, T(1), B, ldb, A, lda,
+                              T(0), C, ldc);
+  }
+  template <typename T, typename F>
+  static void sums(int64_t rows, int64_t count, F&& f, T* out) {
+    for (int64_t r = 0; r < rows; ++r) {
+      T acc = 0;
+      for (int64_t k = 0; k < count; ++k) acc += f(r, k);
+      out[r] = acc;
+    }
   }
   static void sync() {}
 };

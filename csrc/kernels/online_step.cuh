@@ -31,6 +31,42 @@ struct BlockExec {
       f(r, k - r * cols);
     }
   }
+  // One thread per (r, c), k in order inside it (common/online_step.h).
+  template <typename F>
+  __device__ static void loop_owned(int64_t rows, int64_t inner, int64_t cols, int64_t /*work_per_item*/, F&& f) {
+    TLR_BLOCK_LOOP(e, rows * cols) {
+      const int64_t r = e / cols, c = e - r * cols;
+      for (int64_t k = 0; k < inner; ++k) f(r, k, c);
+    }
+  }
+  // C = A B, row-major: one thread per entry of C, consecutive threads on consecutive columns (coalesced
+  // reads of B, a broadcast row of A), the sum over k in order.
+  template <typename T>
+  __device__ static void matmul(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb,
+                                T* C, int64_t ldc) {
+    TLR_BLOCK_LOOP(e, M * N) {
+      const int64_t i = e / N, j = e - i * N;
+      const T* a = A + i * lda;
+      T acc = 0;
+      for (int64_t k = 0; k < K; ++k) acc += a[k] * B[k * ldb + j];
+      C[i * ldc + j] = acc;
+    }
+  }
+  // out[r] = sum_k f(r, k): one warp per row, lane-strided partial sums, then a fixed xor-shuffle tree,
+  // so the order is the same on every run. The warp's lanes loop together (r depends on the warp
+  // only), so the full-mask shuffles are safe; every lane gets the sum and lane 0 stores it.
+  template <typename T, typename F>
+  __device__ static void sums(int64_t rows, int64_t count, F&& f, T* out) {
+    constexpr int kWarpSize = 32;
+    const int lane = threadIdx.x % kWarpSize;
+    const int64_t warps = blockDim.x / kWarpSize;
+    for (int64_t r = threadIdx.x / kWarpSize; r < rows; r += warps) {
+      T acc = 0;
+      for (int64_t k = lane; k < count; k += kWarpSize) acc += f(r, k);
+      for (int offset = kWarpSize / 2; offset > 0; offset /= 2) acc += __shfl_xor_sync(0xffffffffu, acc, offset);
+      if (lane == 0) out[r] = acc;
+    }
+  }
   __device__ static void sync() { __syncthreads(); }
 };
 

@@ -1,0 +1,126 @@
+// Credit primitives of the rules' steps, written once for both backends (the execution policy `Exec`
+// of common/online_step.h spreads the elements): the presynaptic vector, Jacobian products taken
+// without forming J (docs/algorithms.md §9), outer-product accumulations into G, and the recurrent
+// update. Each is one phase: the caller puts Exec::sync() between a primitive and what reads its result
+// (a primitive of two phases syncs inside and says so). Inputs and outputs must not alias unless
+// stated. The sums run in the same order on both backends, so CPU and GPU round alike.
+#pragma once
+
+#include <cstdint>
+
+#include "dot.h"
+#include "online_net.h"
+#include "online_step.h"
+
+namespace torch_local_rnn {
+
+// ahat_b = [a_{t-1,b}; x_{t,b}; 1] into out (B, n + I + 1).
+template <typename Exec, typename T>
+TLR_STEP void presynaptic(const T* prev, const T* x, int64_t B, int64_t n, int64_t I, T* out) {
+  const int64_t m = n + I + 1;
+  Exec::loop2(B, m, 1, [&](int64_t b, int64_t j) {
+    out[b * m + j] = j < n ? prev[b * n + j] : (j < n + I ? x[b * I + (j - n)] : T(1));
+  });
+}
+
+// f(i, k, j, w) for the entries w of W = [W_hh | W_ih | b] (row i, column j of W, k = 0 .. inner-1 in
+// order for each entry, Exec::loop_owned): three calls, one per block of W, so no element branches on
+// which block it is in and the CPU's inner loop runs along a contiguous row. One phase.
+template <typename Exec, typename T, typename F>
+TLR_STEP void for_each_weight(const OnlineNet<T>& net, int64_t inner, int64_t work, F&& f) {
+  const int64_t n = net.n, I = net.I;
+  Exec::loop_owned(n, inner, n, work, [&](int64_t i, int64_t k, int64_t j) { f(i, k, j, net.weight_hh[i * n + j]); });
+  Exec::loop_owned(n, inner, I, work,
+                   [&](int64_t i, int64_t k, int64_t j) { f(i, k, n + j, net.weight_ih[i * I + j]); });
+  Exec::loop_owned(n, inner, 1, work, [&](int64_t i, int64_t k, int64_t) { f(i, k, n + I, net.bias[i]); });
+}
+
+// W <- W - lr G for W = [W_hh | W_ih | b], and rec_grad += G when given. One phase.
+template <typename Exec, typename T>
+TLR_STEP void apply_recurrent_update(const OnlineNet<T>& net, const T* G, T* rec_grad) {
+  const int64_t m = net.n + net.I + 1;
+  const T lr = net.lr;
+  for_each_weight<Exec>(net, 1, 1, [&](int64_t i, int64_t, int64_t j, T& w) { w -= lr * G[i * m + j]; });
+  if (rec_grad != nullptr) Exec::loop(net.n * m, 1, [&](int64_t k) { rec_grad[k] += G[k]; });
+}
+
+// out_b = J_t^T v_b = (1 - alpha) v_b + W_hh^T (alpha phi'(h_t) (.) v_b) for each stream b. Two phases
+// (s = alpha phi' (.) v into scratch (B * n), then out), synced between; W_hh^T s is a sum of rows
+// s_k W_hh[k, :] in k order, so the CPU's inner loop runs along contiguous rows.
+template <typename Exec, typename T>
+TLR_STEP void jacobian_transpose(const T* weight_hh, int64_t B, int64_t n, T alpha, const T* dphi, const T* v, T* out,
+                                 T* scratch) {
+  Exec::loop(B * n, 1, [&](int64_t r) { scratch[r] = alpha * dphi[r] * v[r]; });
+  Exec::sync();
+  Exec::loop_owned(B, n, n, 1, [&](int64_t b, int64_t k, int64_t j) {
+    T& o = out[b * n + j];
+    const T start = k == 0 ? (T(1) - alpha) * v[b * n + j] : o;
+    o = start + scratch[b * n + k] * weight_hh[k * n + j];
+  });
+}
+
+// out_b = J_t v_b = (1 - alpha) v_b + alpha phi'(h_t) (.) (W_hh v_b) for each stream. One phase.
+template <typename Exec, typename T>
+TLR_STEP void jacobian_times(const T* weight_hh, int64_t B, int64_t n, T alpha, const T* dphi, const T* v, T* out) {
+  Exec::loop2(B, n, n, [&](int64_t b, int64_t k) {
+    const int64_t r = b * n + k;
+    out[r] = (T(1) - alpha) * v[r] + alpha * dphi[r] * dot(weight_hh + k * n, v + b * n, n);
+  });
+}
+
+// out = J_t X = (1 - alpha) X + alpha diag(phi'(h_t)) (W_hh X) for one stream's X (n, cols): the product
+// by Exec::matmul (BLAS on the CPU) into out, then the row scaling. Two phases, synced between; out must
+// not alias X.
+template <typename Exec, typename T>
+TLR_STEP void jacobian_times_matrix(const T* weight_hh, int64_t n, int64_t cols, T alpha, const T* dphi, const T* X,
+                                    T* out) {
+  Exec::matmul(n, cols, n, weight_hh, n, X, cols, out, cols);
+  Exec::sync();
+  Exec::loop2(n, cols, 1, [&](int64_t k, int64_t c) {
+    const int64_t p = k * cols + c;
+    out[p] = (T(1) - alpha) * X[p] + (alpha * dphi[k]) * out[p];
+  });
+}
+
+// G += scale * sum_b (alpha phi'(h) (.) c_b) ahat_b^T, G of shape (n, m), b in order. One phase.
+template <typename Exec, typename T>
+TLR_STEP void add_credit_outer(T* G, const T* credit, const T* dphi, const T* ahat, int64_t B, int64_t n, int64_t m,
+                               T alpha, T scale) {
+  Exec::loop_owned(n, B, m, 1, [&](int64_t i, int64_t b, int64_t j) {
+    G[i * m + j] += scale * alpha * dphi[b * n + i] * credit[b * n + i] * ahat[b * m + j];
+  });
+}
+
+// r = M^T q for M (rows, cols): k in order into each r[j]. One phase.
+template <typename Exec, typename T>
+TLR_STEP void transpose_times(const T* M, const T* q, int64_t rows, int64_t cols, T* r) {
+  Exec::loop_owned(1, rows, cols, 1, [&](int64_t, int64_t k, int64_t j) {
+    r[j] = (k == 0 ? T(0) : r[j]) + q[k] * M[k * cols + j];
+  });
+}
+
+// G += scale u v^T, G of shape (rows, cols). One phase.
+template <typename Exec, typename T>
+TLR_STEP void add_outer(T* G, const T* u, const T* v, int64_t rows, int64_t cols, T scale) {
+  Exec::loop2(rows, cols, 1, [&](int64_t i, int64_t j) { G[i * cols + j] += scale * u[i] * v[j]; });
+}
+
+// G += scale diag(u) M for M (rows, cols): a row-scaled trace (RFLO-type rules). One phase.
+template <typename Exec, typename T>
+TLR_STEP void add_outer_rows(T* G, const T* u, const T* M, int64_t rows, int64_t cols, T scale) {
+  Exec::loop2(rows, cols, 1, [&](int64_t i, int64_t j) { G[i * cols + j] += scale * u[i] * M[i * cols + j]; });
+}
+
+// out[k] = value for k < count. One phase.
+template <typename Exec, typename T>
+TLR_STEP void fill_values(T* out, int64_t count, T value) {
+  Exec::loop(count, 1, [&](int64_t k) { out[k] = value; });
+}
+
+// out[k] = in[k] for k < count. One phase.
+template <typename Exec, typename T>
+TLR_STEP void copy_values(const T* in, int64_t count, T* out) {
+  Exec::loop(count, 1, [&](int64_t k) { out[k] = in[k]; });
+}
+
+}  // namespace torch_local_rnn
