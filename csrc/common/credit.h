@@ -24,15 +24,16 @@ TLR_STEP void presynaptic(const T* prev, const T* x, int64_t B, int64_t n, int64
 }
 
 // f(i, k, j, w) for the entries w of W = [W_hh | W_ih | b] (row i, column j of W, k = 0 .. inner-1 in
-// order for each entry, Exec::loop_owned): three calls, one per block of W, so no element branches on
-// which block it is in and the CPU's inner loop runs along a contiguous row. One phase.
+// order for each entry, Exec::loop_owned3): one callback per block of W, so no element branches on which
+// block it is in, the CPU's inner loop runs along a contiguous row, and a big step is one parallel region.
 template <typename Exec, typename T, typename F>
 TLR_STEP void for_each_weight(const OnlineNet<T>& net, int64_t inner, int64_t work, F&& f) {
   const int64_t n = net.n, I = net.I;
-  Exec::loop_owned(n, inner, n, work, [&](int64_t i, int64_t k, int64_t j) { f(i, k, j, net.weight_hh[i * n + j]); });
-  Exec::loop_owned(n, inner, I, work,
-                   [&](int64_t i, int64_t k, int64_t j) { f(i, k, n + j, net.weight_ih[i * I + j]); });
-  Exec::loop_owned(n, inner, 1, work, [&](int64_t i, int64_t k, int64_t) { f(i, k, n + I, net.bias[i]); });
+  T *const w_hh = net.weight_hh, *const w_ih = net.weight_ih, *const bias = net.bias;
+  Exec::loop_owned3(
+      n, inner, n, I, 1, work, [&](int64_t i, int64_t k, int64_t j) { f(i, k, j, w_hh[i * n + j]); },
+      [&](int64_t i, int64_t k, int64_t j) { f(i, k, n + j, w_ih[i * I + j]); },
+      [&](int64_t i, int64_t k, int64_t) { f(i, k, n + I, bias[i]); });
 }
 
 // W <- W - lr G for W = [W_hh | W_ih | b], and rec_grad += G when given. One phase.

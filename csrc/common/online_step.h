@@ -16,6 +16,9 @@
 //                                              so f may accumulate into an element of (r, c) over k without a
 //                                              reduction (CPU: rows r in parallel, then k, then c, so c is
 //                                              the contiguous inner loop; GPU: one thread per (r, c));
+//   Exec::loop_owned3(rows, inner, c0, c1, c2, work, f0, f1, f2)
+//                                              loop_owned over three column blocks of one matrix at once
+//                                              (CPU: one pass over the rows, the three blocks of a row together);
 //   Exec::matmul(M, N, K, A, lda, B, ldb, C, ldc)
 //                                              C = A B, row-major (M x K)(K x N), C must not alias A or B
 //                                              (CPU: BLAS; GPU: one thread per entry of C, k in order);

@@ -63,6 +63,27 @@ struct CpuExec {
       at::parallel_for(0, rows, work_grain(per_row), run);
     }
   }
+  // loop_owned over the three column blocks of one row-major matrix (W = [W_hh | W_ih | b]) in ONE pass:
+  // a row's blocks run together, so a big step opens one parallel region, not one per block.
+  template <typename F0, typename F1, typename F2>
+  static void loop_owned3(int64_t rows, int64_t inner, int64_t c0, int64_t c1, int64_t c2, int64_t work_per_item,
+                          F0&& f0, F1&& f1, F2&& f2) {
+    const auto run = [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) {
+        for (int64_t k = 0; k < inner; ++k) {
+          for (int64_t c = 0; c < c0; ++c) f0(r, k, c);
+          for (int64_t c = 0; c < c1; ++c) f1(r, k, c);
+          for (int64_t c = 0; c < c2; ++c) f2(r, k, c);
+        }
+      }
+    };
+    const int64_t per_row = inner * (c0 + c1 + c2) * work_per_item;
+    if (rows * per_row < kWorkGrain) {
+      run(0, rows);
+    } else {
+      at::parallel_for(0, rows, work_grain(per_row), run);
+    }
+  }
   // C = A B, row-major, by BLAS: the row-major product is the column-major C^T = B^T A^T.
   template <typename T>
   static void matmul(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C,

@@ -39,6 +39,14 @@ struct BlockExec {
       for (int64_t k = 0; k < inner; ++k) f(r, k, c);
     }
   }
+  // loop_owned over three column blocks: one block loop each (their elements are disjoint).
+  template <typename F0, typename F1, typename F2>
+  __device__ static void loop_owned3(int64_t rows, int64_t inner, int64_t c0, int64_t c1, int64_t c2,
+                                     int64_t work_per_item, F0&& f0, F1&& f1, F2&& f2) {
+    loop_owned(rows, inner, c0, work_per_item, f0);
+    loop_owned(rows, inner, c1, work_per_item, f1);
+    loop_owned(rows, inner, c2, work_per_item, f2);
+  }
   // C = A B, row-major: one thread per entry of C, consecutive threads on consecutive columns (coalesced
   // reads of B, a broadcast row of A), the sum over k in order.
   template <typename T>
