@@ -20,6 +20,18 @@
 
 namespace torch_local_rnn {
 
+// The check build TLR_REVERSE_PHASE_ORDER (scripts/check_phase_order.sh) runs every phase's elements (the
+// (r, c) owners of loop_owned; never its k) in reverse order: the GPU runs them at once, so a step whose
+// result depends on their order is a race there, and here it changes the tests' numbers.
+#if defined(TLR_REVERSE_PHASE_ORDER)
+constexpr bool kReversePhaseOrder = true;
+#else
+constexpr bool kReversePhaseOrder = false;
+#endif
+
+// Index k of count in the phase order of this build.
+inline int64_t phase_index(int64_t k, int64_t count) { return kReversePhaseOrder ? count - 1 - k : k; }
+
 // The CPU's execution policy for the shared online step (common/online_step.h): a phase runs on the
 // calling thread unless it is big enough to pay for an OpenMP region (at the papers' sizes every
 // phase is a few thousand flops, and a region per phase would cost more than the step, far more on a
@@ -28,11 +40,11 @@ struct CpuExec {
   template <typename F>
   static void loop(int64_t count, int64_t work_per_item, F&& f) {
     if (count * work_per_item < kWorkGrain) {
-      for (int64_t k = 0; k < count; ++k) f(k);
+      for (int64_t k = 0; k < count; ++k) f(phase_index(k, count));
       return;
     }
     at::parallel_for(0, count, std::max<int64_t>(1, kElementwiseGrain / work_per_item), [&](int64_t lo, int64_t hi) {
-      for (int64_t k = lo; k < hi; ++k) f(k);
+      for (int64_t k = lo; k < hi; ++k) f(phase_index(k, count));
     });
   }
   // (row, column) pairs of a rows x cols block, row-major: nested loops on the calling thread.
@@ -40,7 +52,7 @@ struct CpuExec {
   static void loop2(int64_t rows, int64_t cols, int64_t work_per_item, F&& f) {
     if (rows * cols * work_per_item < kWorkGrain) {
       for (int64_t r = 0; r < rows; ++r) {
-        for (int64_t c = 0; c < cols; ++c) f(r, c);
+        for (int64_t c = 0; c < cols; ++c) f(phase_index(r, rows), phase_index(c, cols));
       }
       return;
     }
@@ -52,7 +64,7 @@ struct CpuExec {
     const auto run = [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; ++r) {
         for (int64_t k = 0; k < inner; ++k) {
-          for (int64_t c = 0; c < cols; ++c) f(r, k, c);
+          for (int64_t c = 0; c < cols; ++c) f(phase_index(r, rows), k, phase_index(c, cols));
         }
       }
     };
@@ -70,10 +82,17 @@ struct CpuExec {
                           F0&& f0, F1&& f1, F2&& f2) {
     const auto run = [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; ++r) {
+        const int64_t row = phase_index(r, rows);
         for (int64_t k = 0; k < inner; ++k) {
-          for (int64_t c = 0; c < c0; ++c) f0(r, k, c);
-          for (int64_t c = 0; c < c1; ++c) f1(r, k, c);
-          for (int64_t c = 0; c < c2; ++c) f2(r, k, c);
+          if (kReversePhaseOrder) {
+            for (int64_t c = 0; c < c2; ++c) f2(row, k, phase_index(c, c2));
+            for (int64_t c = 0; c < c1; ++c) f1(row, k, phase_index(c, c1));
+            for (int64_t c = 0; c < c0; ++c) f0(row, k, phase_index(c, c0));
+          } else {
+            for (int64_t c = 0; c < c0; ++c) f0(row, k, c);
+            for (int64_t c = 0; c < c1; ++c) f1(row, k, c);
+            for (int64_t c = 0; c < c2; ++c) f2(row, k, c);
+          }
         }
       }
     };
@@ -94,7 +113,8 @@ struct CpuExec {
   }
   template <typename T, typename F>
   static void sums(int64_t rows, int64_t count, F&& f, T* out) {
-    for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t i = 0; i < rows; ++i) {
+      const int64_t r = phase_index(i, rows);
       T acc = 0;
       for (int64_t k = 0; k < count; ++k) acc += f(r, k);
       out[r] = acc;
