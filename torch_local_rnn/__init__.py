@@ -4,8 +4,9 @@ from ._library import has_cuda_kernels, load as _load
 _load()
 
 from . import ops, rules  # noqa: E402  (ops registers the fake kernels: it needs the loaded library)
+from . import losses, tasks  # noqa: E402
 from .modules import LocalRNN  # noqa: E402
 from .online import OnlineLearner  # noqa: E402
 
-__all__ = ["LocalRNN", "OnlineLearner", "ops", "rules", "has_cuda_kernels"]
+__all__ = ["LocalRNN", "OnlineLearner", "ops", "rules", "tasks", "losses", "has_cuda_kernels"]
 __version__ = "0.1.0"

@@ -11,6 +11,8 @@ One module per family, all on base._Rule (base imports none of them): exact (BPT
 truncated (FBPTT, EBPTT), rflo (RFLO, EProp), factored (UORO, KFRTRL, RKFRTRL and their noise, draw_noise),
 kernl (KeRNL), dni (DNI, DNIb).
 """
+import torch
+
 from .base import Rule, _Rule
 from .dni import DNI, DNIb
 from .exact import BPTT, RTRL, OutputOnly
@@ -21,6 +23,10 @@ from .truncated import EBPTT, FBPTT
 
 RULES = {cls.name: cls for cls in (BPTT, OutputOnly, RTRL, UORO, KFRTRL, RKFRTRL, RFLO, KeRNL, DNI, DNIb, FBPTT,
                                    EBPTT, EProp)}
+
+# Checkpoints that hold a config (e.g. a Lightning module's hyper-parameters) load with
+# torch.load(weights_only=True), PyTorch's default: the configs are plain data (a class and its fields).
+torch.serialization.add_safe_globals(list(RULES.values()))
 
 
 def resolve(rule: Rule):
