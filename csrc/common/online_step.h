@@ -23,7 +23,8 @@
 //                                              C = A B, row-major (M x K)(K x N), C must not alias A or B
 //                                              (CPU: BLAS; GPU: one thread per entry of C, k in order);
 //   Exec::sums(rows, count, f(r, k), out)      out[r] = sum_k f(r, k), in a fixed order on each backend
-//                                              (CPU: k in order; GPU: a warp per row, a fixed shuffle tree);
+//                                              (CPU: dot()'s eight partial sums; GPU: a warp per row, a fixed
+//                                              shuffle tree);
 //   Exec::sync()                               every write of the phases before is visible after.
 // `work` is the multiply-adds per item: the CPU stays on the calling thread below kWorkGrain in all.
 // Within one phase no element may read what another element of it writes; the GPU runs them at once.

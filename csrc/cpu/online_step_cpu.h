@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
-#include <ATen/native/CPUBlas.h>
+#include <ATen/ops/from_blob.h>
+#include <ATen/ops/mm.h>
 #include <ATen/ops/empty.h>
 
 #include "../common/activation.h"
@@ -36,6 +38,40 @@ inline int64_t phase_index(int64_t k, int64_t count) { return kReversePhaseOrder
 // calling thread unless it is big enough to pay for an OpenMP region (at the papers' sizes every
 // phase is a few thousand flops, and a region per phase would cost more than the step, far more on a
 // loaded machine).
+// The BLAS that torch's CPU library carries (MKL on the x86-64 wheels: the Fortran gemm, LP64) takes raw
+// pointers, so a step's product needs no tensor and allocates nothing; at::native::cpublas::gemm would be
+// the ATen spelling, but libtorch_cpu does not export it. Declared weak: where a torch build exports no
+// Fortran BLAS, the product falls back to at::mm_out on views of the same memory.
+extern "C" {
+void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const float* alpha,
+            const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c,
+            const int* ldc) __attribute__((weak));
+void dgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const double* alpha,
+            const double* a, const int* lda, const double* b, const int* ldb, const double* beta, double* c,
+            const int* ldc) __attribute__((weak));
+}
+
+// Column-major C (m x n) = A (m x k) B (k x n), no transposes, beta = 0.
+template <typename T>
+void blas_gemm_nn(int64_t m, int64_t n, int64_t k, const T* A, int64_t lda, const T* B, int64_t ldb, T* C,
+                  int64_t ldc) {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "BLAS: float or double");
+  const auto gemm = [] {
+    if constexpr (std::is_same_v<T, float>) return sgemm_; else return dgemm_;
+  }();
+  if (gemm != nullptr && m > 0 && n > 0 && k > 0) {
+    const int mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
+    const int la = static_cast<int>(lda), lb = static_cast<int>(ldb), lc = static_cast<int>(ldc);
+    const T one = 1, zero = 0;
+    gemm("N", "N", &mi, &ni, &ki, &one, A, &la, B, &lb, &zero, C, &lc);
+    return;
+  }
+  const auto options = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
+  at::Tensor out = at::from_blob(C, {n, m}, {ldc, 1}, options);  // the row-major view of column-major C
+  at::mm_out(out, at::from_blob(const_cast<T*>(B), {n, k}, {ldb, 1}, options),
+             at::from_blob(const_cast<T*>(A), {k, m}, {lda, 1}, options));
+}
+
 struct CpuExec {
   template <typename F>
   static void loop(int64_t count, int64_t work_per_item, F&& f) {
@@ -103,21 +139,26 @@ struct CpuExec {
       at::parallel_for(0, rows, work_grain(per_row), run);
     }
   }
-  // C = A B, row-major, by BLAS: the row-major product is the column-major C^T = B^T A^T.
+  // C = A B, row-major, by BLAS: the row-major product is the column-major C^T = B^T A^T (blas_gemm below).
   template <typename T>
   static void matmul(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C,
                      int64_t ldc) {
-    using at::native::TransposeType;
-    at::native::cpublas::gemm(TransposeType::NoTranspose, TransposeType::NoTranspose, N, M, K, T(1), B, ldb, A, lda,
-                              T(0), C, ldc);
+    blas_gemm_nn(N, M, K, B, ldb, A, lda, C, ldc);
   }
+  // Eight partial sums in dot()'s order (common/dot.h): one running sum neither vectorises nor pipelines
+  // (a factor's norm runs over n * m terms), and a norm of v is then exactly dot(v, v, count).
   template <typename T, typename F>
   static void sums(int64_t rows, int64_t count, F&& f, T* out) {
     for (int64_t i = 0; i < rows; ++i) {
       const int64_t r = phase_index(i, rows);
-      T acc = 0;
-      for (int64_t k = 0; k < count; ++k) acc += f(r, k);
-      out[r] = acc;
+      T s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t k = 0;
+      for (; k + 8 <= count; k += 8) {
+        for (int u = 0; u < 8; ++u) s[u] += f(r, k + u);
+      }
+      T tail = 0;
+      for (; k < count; ++k) tail += f(r, k);
+      out[r] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
     }
   }
   static void sync() {}
