@@ -34,8 +34,8 @@ struct CreditSteps {
   }
 
   // E-BPTT's walk: c_{s-1} += J_s^T c_s for s = last down to first + 1; each(s) runs once c_s is final,
-  // in one phase with the jacobian's first (both may only read c_s). Synced after every step but the
-  // last each(first).
+  // in one phase with the jacobian's first (so it may read c_s but not write it or the work). Synced
+  // after every step but the last each(first).
   template <typename Each>
   TLR_STEP void back_through_window(const T* weight_hh, T alpha, int64_t first, int64_t last, Each&& each) const {
     T* const back = work + S * n;
