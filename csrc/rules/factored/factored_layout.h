@@ -1,6 +1,6 @@
 // What the stochastic factored approximations of RTRL (UORO, KF-RTRL, R-KF-RTRL; docs/algorithms.md
-// §3.3-3.5) carry and read, and the checks of their ops, shared by the CPU (rules/factored/factored_cpu.h)
-// and CUDA (rules/factored/factored_cuda.h) drivers so both backends accept and reject the same calls.
+// §3.3-3.5) carry and read, and the checks of their ops, shared by the CPU and CUDA glue (through
+// rules/factored/factored_call.h) so both backends accept and reject the same calls.
 #pragma once
 
 #include <ATen/core/Tensor.h>

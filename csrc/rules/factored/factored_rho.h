@@ -1,6 +1,6 @@
 // The variance-balancing rescaling rho of the stochastic factored approximations of RTRL (UORO,
-// KF-RTRL, R-KF-RTRL; docs/algorithms.md §3.3-3.5). Framework-free and host-device, so the CPU streams
-// (cpu/*_cpu.cpp) and the CUDA kernels (kernels/*_online.cuh) take rho by one definition.
+// KF-RTRL, R-KF-RTRL; docs/algorithms.md §3.3-3.5), framework-free and host-device for the shared step
+// (rules/factored/factored_step.h).
 #pragma once
 
 #include <cmath>
