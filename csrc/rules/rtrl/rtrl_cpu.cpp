@@ -1,8 +1,6 @@
 // RTRL on the CPU: the shared step (rules/rtrl/rtrl_step.h) run by the CPU policy, online and in
 // sequence form (the streams one after another into one G).
 #include <ATen/ops/empty.h>
-#include <ATen/ops/from_blob.h>
-#include <ATen/ops/mm.h>
 #include <ATen/ops/zeros.h>
 
 #include "../../cpu/online_step_cpu.h"
@@ -10,20 +8,6 @@
 
 namespace torch_local_rnn {
 namespace {
-
-// CpuExec with C = A B through at::mm_out (the BLAS call this file made before the shared step): the
-// at::native::cpublas::gemm that CpuExec::matmul calls is a hidden symbol of libtorch_cpu (torch 2.13), so
-// a CPU user of CpuExec::matmul does not link. Generic: it belongs in CpuExec::matmul, and then goes.
-struct CpuMmExec : CpuExec {
-  template <typename T>
-  static void matmul(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C,
-                     int64_t ldc) {
-    const auto options = at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value);
-    at::Tensor c = at::from_blob(C, {M, N}, {ldc, 1}, options);
-    at::mm_out(c, at::from_blob(const_cast<T*>(A), {M, K}, {lda, 1}, options),
-               at::from_blob(const_cast<T*>(B), {K, N}, {ldb, 1}, options));
-  }
-};
 
 BackwardResult rtrl_backward_cpu(const SequenceArgs& a) {
   const int64_t B = a.x.size(1), n = a.weight_hh.size(0), m = n + a.x.size(2) + 1, size = n * n * m;
@@ -33,7 +17,7 @@ BackwardResult rtrl_backward_cpu(const SequenceArgs& a) {
     const RtrlSequence<scalar_t> s = make_rtrl_sequence<scalar_t>(a);
     scalar_t* w = work.data_ptr<scalar_t>();
     for (int64_t b = 0; b < B; ++b) {
-      rtrl_sequence_stream<CpuMmExec>(s, b, w, w + size, w + 2 * size, gradient.data_ptr<scalar_t>());
+      rtrl_sequence_stream<CpuExec>(s, b, w, w + size, w + 2 * size, gradient.data_ptr<scalar_t>());
     }
   });
   return result_from_gradient(a, gradient);
@@ -43,7 +27,7 @@ void rtrl_online_cpu(const OnlineCall& c) {
   at::Tensor scratch = at::empty({rtrl_online_scratch_numel(c.args)}, c.x.options());
   run_online_call(c, [&](auto zero) {
     using scalar_t = decltype(zero);
-    return make_rtrl_influence<CpuMmExec>(c, scratch.data_ptr<scalar_t>());
+    return make_rtrl_influence<CpuExec>(c, scratch.data_ptr<scalar_t>());
   });
 }
 
