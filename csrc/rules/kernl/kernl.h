@@ -48,43 +48,22 @@ inline KernlOnlineInputs check_kernl_online(const OnlineCall& c) {
   return {o, std::move(noise)};
 }
 
-// The online step's scratch (KernlStep): k (n); moved, eps, ate, aq (B, n each); grad_A (n, n); ahat (B, m);
-// G (n, m).
-inline at::Tensor kernl_workspace(const OnlineCall& c) {
-  const int64_t B = c.args.B, n = c.args.n, m = n + c.args.I + 1;
-  return at::empty({n + 4 * B * n + n * n + B * m + n * m}, c.x.options());
-}
-
-// The online step for the policy Exec over the call's state (the descriptor's order) and the scratch.
+// The online step for the policy Exec over the call's state (the descriptor's order), its scratch allocated
+// into `work`, which the caller keeps for the call.
 template <typename Exec, typename T>
-KernlStep<Exec, T> make_kernl_step(const OnlineCall& c, const KernlOnlineInputs& in, const at::Tensor& work) {
+KernlStep<Exec, T> make_kernl_step(const OnlineCall& c, const KernlOnlineInputs& in, at::Tensor& work) {
   const KernlOptions& o = in.options;
   const int64_t B = c.args.B, n = c.args.n, m = n + c.args.I + 1, Bn = B * n;
   auto p = [&](size_t s) { return c.state[s].data_ptr<T>(); };
-  T* w = work.data_ptr<T>();
-  KernlStep<Exec, T> s{};
-  s.trace = p(0);
-  s.A = p(1);
-  s.rates = p(2);
-  s.omega = p(3);
-  s.gamma = p(4);
-  s.zeta = p(5);
-  s.perturbed = p(6);
-  s.count = p(7);
-  s.noise = in.noise.data_ptr<T>();
-  s.sigma = static_cast<T>(o.sigma);
-  s.lr = static_cast<T>(o.lr);
-  s.version = o.version;
-  s.learned_alpha_e = o.learned_alpha_e;
-  s.reset_interval = o.reset_interval;
-  s.k = w;
-  s.moved = w + n;
-  s.eps = s.moved + Bn;
-  s.ate = s.eps + Bn;
-  s.aq = s.ate + Bn;
-  s.grad_A = s.aq + Bn;
-  s.ahat = s.grad_A + n * n;
-  s.G = s.ahat + B * m;
+  KernlStep<Exec, T> s{p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), in.noise.data_ptr<T>(),
+                       static_cast<T>(o.sigma), static_cast<T>(o.lr), o.version, o.learned_alpha_e,
+                       o.reset_interval};
+  const auto carve = [&](T* base) {
+    return carve_scratch<T>(base, {{&s.k, n}, {&s.moved, Bn}, {&s.eps, Bn}, {&s.ate, Bn}, {&s.aq, Bn},
+                                   {&s.grad_A, n * n}, {&s.ahat, B * m}, {&s.G, n * m}});
+  };
+  work = at::empty({carve(nullptr)}, c.x.options());
+  carve(work.data_ptr<T>());
   s.rec_grad = rec_grad_ptr<T>(c);
   return s;
 }

@@ -13,7 +13,7 @@ namespace {
 
 void kernl_online_cpu(const OnlineCall& c) {
   const KernlOnlineInputs in = check_kernl_online(c);
-  const at::Tensor work = kernl_workspace(c);
+  at::Tensor work;
   run_online_call(c, [&](auto zero) { return make_kernl_step<CpuExec, decltype(zero)>(c, in, work); });
 }
 

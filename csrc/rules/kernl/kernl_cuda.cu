@@ -37,7 +37,7 @@ BackwardResult kernl_backward_cuda(const SequenceArgs& a) {
 void kernl_online_cuda(const OnlineCall& c) {
   const KernlOnlineInputs in = check_kernl_online(c);
   const c10::cuda::CUDAGuard guard(c.x.device());
-  const at::Tensor work = kernl_workspace(c);
+  at::Tensor work;
   run_online_call(c, [&](auto zero) { return make_kernl_step<kernels::BlockExec, decltype(zero)>(c, in, work); });
 }
 

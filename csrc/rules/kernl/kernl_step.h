@@ -11,10 +11,26 @@
 // Also here: the sequence form's reverse-time filter of one (b, i) row, run by both backends' loops.
 #pragma once
 
+#include <initializer_list>
+#include <utility>
+
 #include "../../common/credit.h"
 #include "kernl_variant.h"
 
 namespace torch_local_rnn {
+
+// Points each part at consecutive blocks of one scratch allocation `base` (null: only counts) and returns the
+// values used, so the glue sizes the allocation by the same list that carves it. Host only; generic (the
+// scratch of KeRNL's and DNI's steps).
+template <typename T>
+int64_t carve_scratch(T* base, std::initializer_list<std::pair<T**, int64_t>> parts) {
+  int64_t used = 0;
+  for (const auto& part : parts) {
+    *part.first = base == nullptr ? nullptr : base + used;
+    used += part.second;
+  }
+  return used;
+}
 
 // R_b += M^T Q_b for B vectors Q_b (rows) into R_b (cols), k in order into each R_b[j]: the batched
 // transpose_times of common/credit.h (a mixing matrix contracted with every stream's vector at once), R
@@ -40,7 +56,7 @@ struct KernlStep {
   KernlVersion version;
   bool learned_alpha_e;
   int64_t reset_interval;  // T_reset, 0: never
-  // Scratch, allocated by the glue (rules/kernl/kernl.h, kernl_workspace).
+  // Scratch, allocated by the glue (rules/kernl/kernl.h, make_kernl_step).
   T* k;       // (n): the kernel of this step's rates
   T* moved;   // (B, n): a~ + zeta
   T* eps;     // (B, n): the prediction error
