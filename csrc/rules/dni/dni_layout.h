@@ -70,8 +70,9 @@ DniStep<Exec, T> make_dni_step(const OnlineCall& c, const DniCall& d, at::Tensor
                      o.approximate_jacobian, o.tanh_target, o.alpha_e > 0 /* decided in double */, o.late_jacobian};
   const auto carve = [&](T* base) {
     return carve_scratch<T>(base, {{&r.in_prev, B * K}, {&r.in_now, B * K}, {&r.u, Bn}, {&r.v, Bn}, {&r.back, Bn},
-                                   {&r.target, Bn}, {&r.scratch, Bn}, {&r.s, Bn}, {&r.ahat, B * m},
-                                   {&r.grad_A, n * K}, {&r.grad_J, n * n}, {&r.G, n * m}});
+                                   {&r.target, Bn}, {&r.delta, Bn}, {&r.scratch, Bn}, {&r.row, Bn},
+                                   {&r.immediate, Bn}, {&r.ahat, B * m}, {&r.grad_A, n * K}, {&r.grad_J, n * n},
+                                   {&r.G, n * m}});
   };
   work = at::empty({carve(nullptr)}, c.x.options());
   carve(work.data_ptr<T>());

@@ -30,8 +30,10 @@ struct DniStep {
   // Scratch, allocated by the glue (rules/dni/dni_layout.h, make_dni_step).
   T *in_prev, *in_now;  // (B, K), K = n + O + 1: [a_{t-1}; y*_{t-1}; 1], [a_t; y*_t; 1]
   T *u, *v, *back, *target;  // (B, n): U_{t-1} as predicted now, sigma_L(A_frozen in_now), Jx^T v, U*_{t-1}
-  T* scratch;  // (B, n): the J~ residual (approximate_jacobian), else J_t^T's workspace
-  T* s;        // (B, n): U_t
+  T* delta;    // (B, n): w (U_{t-1} - U*_{t-1}), w = 1/B: A's gradient factor
+  T* scratch;  // (B, n): w (J~ a_{t-1} - a_t) (approximate_jacobian), else J_t^T's workspace
+  T* row;      // (B, n): G's factor of row i: w U_t, or w alpha phi'(h_t) U_t without the trace
+  T* immediate;  // (B, n): alpha_e phi'(h_t), the trace's immediate factor
   T* ahat;     // (B, m)
   T* grad_A;   // (n, K)
   T* grad_J;   // (n, n)
@@ -53,13 +55,14 @@ struct DniStep {
     const bool learn_now = approximate_jacobian && !late_jacobian;
 
     // 1. The stacked inputs and ahat_t; the J~ residual J~ a_{t-1} - a_t with the J~ of the previous step;
-    //    the sums' buffers set (A's gradient starts at its L2 term).
+    //    the sums' buffers set (A's gradient starts at its L2 term). The sums' factors are premultiplied
+    //    (add_outer_each, rules/kernl/kernl_step.h).
     stack(act.prev, label_prev, B, n, O, in_prev);
     stack(act.state, act.label, B, n, O, in_now);
     presynaptic<Exec>(act.prev, x, B, n, I, ahat);
     if (approximate_jacobian) {
       Exec::loop2(B, n, n, [&](int64_t b, int64_t i) {
-        scratch[b * n + i] = dot(J + i * n, act.prev + b * n, n) - act.state[b * n + i];
+        scratch[b * n + i] = w * (dot(J + i * n, act.prev + b * n, n) - act.state[b * n + i]);
       });
       fill_values<Exec>(grad_J, n * n, T(0));
       fill_values<Exec>(back, Bn, T(0));
@@ -70,11 +73,7 @@ struct DniStep {
 
     // 2. J~'s gradient (W_a regresses a_t on a_{t-1}); U_{t-1} as predicted now, and the bootstrap from the
     //    frozen copy.
-    if (approximate_jacobian) {
-      Exec::loop_owned(n, B, n, 1, [&](int64_t i, int64_t b, int64_t j) {
-        grad_J[i * n + j] += w * scratch[b * n + i] * act.prev[b * n + j];
-      });
-    }
+    if (approximate_jacobian) add_outer_each<Exec>(grad_J, scratch, act.prev, B, n, n);
     Exec::loop2(B, n, 2 * K, [&](int64_t b, int64_t i) {
       u[b * n + i] = dot(A + i * K, in_prev + b * K, K);
       const T boot = dot(A_frozen + i * K, in_now + b * K, K);
@@ -96,14 +95,15 @@ struct DniStep {
     }
     Exec::sync();
 
-    // 5. U*_{t-1}.
-    Exec::loop(Bn, 1, [&](int64_t r) { target[r] = q_prev[r] + back[r]; });
+    // 5. U*_{t-1}, and the apical delta rule's factor.
+    Exec::loop(Bn, 1, [&](int64_t r) {
+      target[r] = q_prev[r] + back[r];
+      delta[r] = w * (u[r] - target[r]);
+    });
     Exec::sync();
 
     // 6. The apical delta rule's gradient, mean over streams.
-    Exec::loop_owned(n, B, K, 1, [&](int64_t i, int64_t b, int64_t j) {
-      grad_A[i * K + j] += w * (u[b * n + i] - target[b * n + i]) * in_prev[b * K + j];
-    });
+    add_outer_each<Exec>(grad_A, delta, in_prev, B, n, K);
     Exec::sync();
 
     // 7. The A step, the A_frozen refresh of the same entry and the counter; the 2019 order's J~ step.
@@ -115,12 +115,19 @@ struct DniStep {
     if (approximate_jacobian && late_jacobian) Exec::loop(n * n, 1, [&](int64_t p) { J[p] -= lr_j * grad_J[p]; });
     Exec::sync();
 
-    // 8. U_t with the updated apical weights (or the supplied credit); the record, with the weights still those
-    //    of this step's forward; q_prev <- q_t, label_prev <- y*_t (last read in phases 5 and 1).
+    // 8. U_t with the updated apical weights (or the supplied credit) and G's factors; the record, with the
+    //    weights still those of this step's forward; q_prev <- q_t, label_prev <- y*_t (last read in phases 5
+    //    and 1).
+    const T direct = w * net.alpha;
     Exec::loop2(B, n, K + n + I, [&](int64_t b, int64_t i) {
       const int64_t r = b * n + i;
       const T st = credit != nullptr ? credit[act.t * Bn + r] : dot(A + i * K, in_now + b * K, K);
-      s[r] = st;
+      if (use_eligibility) {
+        row[r] = w * st;
+        immediate[r] = alpha_e * act.dphi[r];
+      } else {
+        row[r] = (direct * act.dphi[r]) * st;
+      }
       if (record != nullptr) {
         T* rec = record + (act.t * B + b) * 4 * n;
         rec[i] = st;
@@ -140,11 +147,11 @@ struct DniStep {
       Exec::loop_owned(n, B, m, 2, [&](int64_t i, int64_t b, int64_t j) {
         const int64_t r = b * n + i;
         T& e = elig[r * m + j];
-        e = keep * e + (alpha_e * act.dphi[r]) * ahat[b * m + j];
-        G[i * m + j] += (w * s[r]) * e;
+        e = keep * e + immediate[r] * ahat[b * m + j];
+        G[i * m + j] += row[r] * e;
       });
     } else {
-      add_credit_outer<Exec>(G, s, act.dphi, ahat, B, n, m, net.alpha, w);
+      add_outer_each<Exec>(G, row, ahat, B, n, m);  // add_credit_outer's products, in its order
     }
     Exec::sync();
 

@@ -59,8 +59,8 @@ KernlStep<Exec, T> make_kernl_step(const OnlineCall& c, const KernlOnlineInputs&
                        static_cast<T>(o.sigma), static_cast<T>(o.lr), o.version, o.learned_alpha_e,
                        o.reset_interval};
   const auto carve = [&](T* base) {
-    return carve_scratch<T>(base, {{&s.k, n}, {&s.moved, Bn}, {&s.eps, Bn}, {&s.ate, Bn}, {&s.aq, Bn},
-                                   {&s.grad_A, n * n}, {&s.ahat, B * m}, {&s.G, n * m}});
+    return carve_scratch<T>(base, {{&s.k, n}, {&s.moved, Bn}, {&s.eps, Bn}, {&s.weps, Bn}, {&s.imm, Bn},
+                                   {&s.ate, Bn}, {&s.aq, Bn}, {&s.grad_A, n * n}, {&s.ahat, B * m}, {&s.G, n * m}});
   };
   work = at::empty({carve(nullptr)}, c.x.options());
   carve(work.data_ptr<T>());

@@ -41,6 +41,16 @@ TLR_STEP void add_transpose_times_each(const T* M, const T* Q, int64_t B, int64_
                    [&](int64_t b, int64_t k, int64_t j) { R[b * cols + j] += Q[b * rows + k] * M[k * cols + j]; });
 }
 
+// G += sum_b U_b V_b^T for B pairs U_b (rows), V_b (cols), b in order into each entry of G (rows, cols): a
+// stream-summed gradient. The caller premultiplies U by its scalars, so the CPU's inner loop is a bare
+// multiply-add along a row (GCC leaves a loop_owned loop scalar once it also reads a scalar factor). One
+// phase. Generic; used by KeRNL and DNI.
+template <typename Exec, typename T>
+TLR_STEP void add_outer_each(T* G, const T* U, const T* V, int64_t B, int64_t rows, int64_t cols) {
+  Exec::loop_owned(rows, B, cols, 1,
+                   [&](int64_t i, int64_t b, int64_t j) { G[i * cols + j] += U[b * rows + i] * V[b * cols + j]; });
+}
+
 template <typename Exec, typename T>
 struct KernlStep {
   T* trace;          // (B, n, m), m = n + I + 1: the eligibility B
@@ -60,6 +70,8 @@ struct KernlStep {
   T* k;       // (n): the kernel of this step's rates
   T* moved;   // (B, n): a~ + zeta
   T* eps;     // (B, n): the prediction error
+  T* weps;    // (B, n): w eps (w = 1/B), A's gradient factor
+  T* imm;     // (B, n): the trace's immediate factor alpha phi'(h_t) (or (1 - k) phi'(h_t))
   T* ate;     // (B, n): A^T eps
   T* aq;      // (B, n): A^T q_t with the updated A
   T* grad_A;  // (n, n)
@@ -89,7 +101,8 @@ struct KernlStep {
     fill_values<Exec>(G, n * m, T(0));
     Exec::sync();
 
-    // 2. The perturbed copy's step with the current weights and the same input, the new zeta, the filters.
+    // 2. The perturbed copy's step with the current weights and the same input, the new zeta, the filters;
+    //    the trace's immediate factor.
     const T* nu = noise + act.t * Bn;
     Exec::loop2(B, n, n + I, [&](int64_t b, int64_t i) {
       const int64_t r = b * n + i;
@@ -97,6 +110,7 @@ struct KernlStep {
       perturbed[r] = (T(1) - alpha) * moved[r] + alpha * activate(net.f, h);
       zeta[r] = sigma * nu[r];
       kernl_filters(version, k[i], zeta[r], gamma[r], omega[r]);
+      imm[r] = kernl_immediate(learned_alpha_e, alpha, k[i]) * act.dphi[r];
     });
     Exec::sync();
 
@@ -104,14 +118,13 @@ struct KernlStep {
     Exec::loop2(B, n, n, [&](int64_t b, int64_t i) {
       const int64_t r = b * n + i;
       eps[r] = (act.state[r] - perturbed[r]) + dot(A + i * n, omega + b * n, n);
+      weps[r] = w * eps[r];
     });
     Exec::sync();
 
     // 4. A^T eps_b before A moves, and A's stream-averaged gradient.
     add_transpose_times_each<Exec>(A, eps, B, n, n, ate);
-    Exec::loop_owned(n, B, n, 1, [&](int64_t i, int64_t b, int64_t j) {
-      grad_A[i * n + j] += w * eps[b * n + i] * omega[b * n + j];
-    });
+    add_outer_each<Exec>(grad_A, weps, omega, B, n, n);
     Exec::sync();
 
     // 5. SGD on A and alpha~ (each rate's sum over streams by its owner), and the reset counter.
@@ -135,7 +148,7 @@ struct KernlStep {
     Exec::loop_owned(n, B, m, 2, [&](int64_t i, int64_t b, int64_t j) {
       const int64_t r = b * n + i;
       T& e = trace[r * m + j];
-      e = k[i] * e + (kernl_immediate(learned_alpha_e, alpha, k[i]) * act.dphi[r]) * ahat[b * m + j];
+      e = k[i] * e + imm[r] * ahat[b * m + j];
       G[i * m + j] += (aq[r] / T(B)) * e;
     });
     Exec::sync();
