@@ -1,9 +1,10 @@
-// The state layout, option parsing and argument checks of online DNI / DNI(b) (docs/algorithms.md §3.8,
-// §4), shared by both backends (rules/dni/dni_cpu.cpp, rules/dni/dni_cuda.cu) so they accept exactly the same
-// calls and name the same things in their errors.
+// The state layout, option parsing, argument checks and scratch of online DNI / DNI(b) (docs/algorithms.md
+// §3.8, §4), shared by both backends (rules/dni/dni_cpu.cpp, rules/dni/dni_cuda.cu) so they accept exactly the
+// same calls, name the same things in their errors and build the same step (rules/dni/dni_step.h).
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 #include <c10/util/Exception.h>
 
 #include <cmath>
@@ -15,6 +16,8 @@
 #include "../../common/online_rule.h"
 #include "../../common/rule_options.h"
 #include <variant>
+
+#include "dni_step.h"
 
 namespace torch_local_rnn {
 
@@ -51,6 +54,30 @@ inline DniCall check_dni_call(const OnlineCall& c, const char* rule) {
   }
   if (c.record) check_state(op, *c.record, c.x, {T, B, 4, n}, "record", "(seq_len, batch, 4, hidden_size)");
   return d;
+}
+
+// The online step for the policy Exec over the call's state (DniState order), its scratch allocated into
+// `work`, which the caller keeps for the call.
+template <typename Exec, typename T>
+DniStep<Exec, T> make_dni_step(const OnlineCall& c, const DniCall& d, at::Tensor& work) {
+  const DniOptions& o = d.options;
+  const int64_t B = c.args.B, n = c.args.n, m = n + c.args.I + 1, K = n + c.args.O + 1, Bn = B * n;
+  auto p = [&](size_t s) { return c.state[s].data_ptr<T>(); };
+  DniStep<Exec, T> r{p(kDniA), p(kDniAFrozen), p(kDniJacobian), p(kDniQPrev), p(kDniLabelPrev), p(kDniCount),
+                     p(kDniElig), d.credit.defined() ? d.credit.data_ptr<T>() : nullptr,
+                     c.record ? c.record->data_ptr<T>() : nullptr, static_cast<T>(o.lr_sg),
+                     static_cast<T>(o.lr_j), static_cast<T>(o.alpha_e), static_cast<T>(o.sg_l2), o.fix_interval,
+                     o.approximate_jacobian, o.tanh_target, o.alpha_e > 0 /* decided in double */, o.late_jacobian};
+  const auto carve = [&](T* base) {
+    return carve_scratch<T>(base, {{&r.in_prev, B * K}, {&r.in_now, B * K}, {&r.u, Bn}, {&r.v, Bn}, {&r.back, Bn},
+                                   {&r.target, Bn}, {&r.delta, Bn}, {&r.scratch, Bn}, {&r.row, Bn},
+                                   {&r.immediate, Bn}, {&r.ahat, B * m}, {&r.grad_A, n * K}, {&r.grad_J, n * n},
+                                   {&r.G, n * m}});
+  };
+  work = at::empty({carve(nullptr)}, c.x.options());
+  carve(work.data_ptr<T>());
+  r.rec_grad = rec_grad_ptr<T>(c);
+  return r;
 }
 
 }  // namespace torch_local_rnn

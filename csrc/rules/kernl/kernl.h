@@ -1,11 +1,13 @@
 // KeRNL's backend-independent parts (docs/algorithms.md §3.7), shared by rules/kernl/kernl_cpu.cpp and
-// rules/kernl/kernl_cuda.cu so both backends check the same things and the sequence form runs the
-// same ATen ops: only the per-step recursions (the online loop, the reverse-time filter) are
-// written per backend.
+// rules/kernl/kernl_cuda.cu so both backends check the same things, build the same online step
+// (rules/kernl/kernl_step.h) and run the same sequence form: whole-sequence tensor math (one GEMM for
+// every A^T g_t, then the shared GEMMs of result_from_credit), not a per-step loop; only the launch of
+// the reverse-time filter between them is per backend.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 #include <ATen/TensorOperators.h>
+#include <ATen/ops/empty.h>
 #include <ATen/ops/mm.h>
 
 #include <cmath>
@@ -17,6 +19,7 @@
 #include "../../common/rule_options.h"
 #include <variant>
 #include "../../common/sequence_rule.h"
+#include "kernl_step.h"
 
 namespace torch_local_rnn {
 
@@ -43,6 +46,26 @@ inline KernlOnlineInputs check_kernl_online(const OnlineCall& c) {
   at::Tensor noise = rule_tensor(c.tensors, 0, c.x, {T, B, n}, op, "rule_tensors[0] (kernl noise)",
                                  "(seq_len, batch, hidden_size)");
   return {o, std::move(noise)};
+}
+
+// The online step for the policy Exec over the call's state (the descriptor's order), its scratch allocated
+// into `work`, which the caller keeps for the call.
+template <typename Exec, typename T>
+KernlStep<Exec, T> make_kernl_step(const OnlineCall& c, const KernlOnlineInputs& in, at::Tensor& work) {
+  const KernlOptions& o = in.options;
+  const int64_t B = c.args.B, n = c.args.n, m = n + c.args.I + 1, Bn = B * n;
+  auto p = [&](size_t s) { return c.state[s].data_ptr<T>(); };
+  KernlStep<Exec, T> s{p(0), p(1), p(2), p(3), p(4), p(5), p(6), p(7), in.noise.data_ptr<T>(),
+                       static_cast<T>(o.sigma), static_cast<T>(o.lr), o.version, o.learned_alpha_e,
+                       o.reset_interval};
+  const auto carve = [&](T* base) {
+    return carve_scratch<T>(base, {{&s.k, n}, {&s.moved, Bn}, {&s.eps, Bn}, {&s.weps, Bn}, {&s.imm, Bn},
+                                   {&s.ate, Bn}, {&s.aq, Bn}, {&s.grad_A, n * n}, {&s.ahat, B * m}, {&s.G, n * m}});
+  };
+  work = at::empty({carve(nullptr)}, c.x.options());
+  carve(work.data_ptr<T>());
+  s.rec_grad = rec_grad_ptr<T>(c);
+  return s;
 }
 
 // The kernel k of every unit from the rates (rules/kernl/kernl_variant.h), as a tensor.

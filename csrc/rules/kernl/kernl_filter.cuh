@@ -1,11 +1,12 @@
 // KeRNL's sequence form (docs/algorithms.md §3.7) with A and alpha~ frozen: the reverse-time filter
 //   c~_t = A^T g_t + k (.) c~_{t+1},   k from alpha~ by the version (rules/kernl/kernl_variant.h),
-// applied in place to credit = A^T g_t (computed for every row at once by one GEMM). Every
-// (b, i) filters on its own, so one thread owns one of the B*n scalars and walks time backwards
-// with c~_{t+1} in a register: a single launch for the whole window, coalesced at every t.
+// applied in place to credit = A^T g_t (computed for every row at once by one GEMM). Every (b, i) filters
+// on its own (kernl_reverse_filter, shared with the CPU), so one thread owns one of the B*n rows and walks
+// time backwards: a single launch of the whole grid for the window, coalesced at every t.
 #pragma once
 
 #include "../../kernels/common.cuh"
+#include "kernl_step.h"
 
 namespace torch_local_rnn {
 namespace kernels {
@@ -21,15 +22,7 @@ struct KernlFilterParams {
 
 template <typename T>
 __global__ void kernl_filter_kernel(KernlFilterParams<T> p) {
-  TLR_GRID_LOOP(r, p.count) {
-    const T k = p.kernel[r % p.n];
-    T next = p.credit[(p.steps - 1) * p.count + r];
-    for (int64_t t = p.steps - 2; t >= 0; --t) {
-      T& c = p.credit[t * p.count + r];
-      c += k * next;
-      next = c;
-    }
-  }
+  TLR_GRID_LOOP(r, p.count) kernl_reverse_filter(p.credit + r, p.steps, p.count, p.kernel[r % p.n]);
 }
 
 template <typename T>

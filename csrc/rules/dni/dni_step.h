@@ -1,0 +1,163 @@
+// Online DNI and DNI(b)'s step (Jaderberg et al. 2017; docs/algorithms.md §3.8 v2020 order, §4), written once
+// for both backends. The credit is read out of the apical compartment, U_t = s_t = A [a_t; y*_t; 1], and A is
+// trained by bootstrapping one step late:
+//   J~ <- J~ - lr_j mean_b (J~ a_{t-1} - a_t) a_{t-1}^T                (dni_b: the learned W_a)
+//   U*_{t-1} = q_{t-1} + Jx^T sigma_L(A_frozen [a_t; y*_t; 1])        (Jx = J_t or J~; sigma_L = id or tanh)
+//   A <- A - lr_sg (mean_b (A [a_{t-1}; y*_{t-1}; 1] - U*_{t-1}) [a_{t-1}; y*_{t-1}; 1]^T + sg_l2 A)
+//   A_frozen <- A every fix_interval steps
+//   G = mean_b (U_t (.) alpha phi'(h_t)) ahat_t^T,  or with the eligibility trace (alpha_e > 0)
+//   E <- (1 - alpha_e) E + alpha_e phi'(h_t) ahat_t^T,  G = mean_b diag(U_t) E;   W <- W - lr G.
+// late_jacobian (the 2019 order): J~ learns after the apical step, so the bootstrap uses the J~ of step t - 1.
+// No sequence form: U_t reads the label y*_t. O(n (n + O)) per stream and step. `record` receives per step the
+// apical potential U_t, the target U*_{t-1}, the prediction U_{t-1} and the basal potential V_t = h_t.
+// Each mean over streams is run by the worker that owns the summed entry, b ascending, into a buffer set in
+// the first phase, so CPU and GPU add in the same order.
+#pragma once
+
+#include "../../common/credit.h"
+#include "../kernl/kernl_step.h"  // add_transpose_times_each (generic)
+
+namespace torch_local_rnn {
+
+template <typename Exec, typename T>
+struct DniStep {
+  T *A, *A_frozen, *J, *q_prev, *label_prev, *count, *elig;  // the state, updated in place
+  const T* credit;  // (steps, B, n) replacing U_t in G, or null
+  T* record;        // (steps, B, 4, n): U_t, U*_{t-1}, U_{t-1} (before the A step), V_t = h_t; or null
+  T lr_sg, lr_j, alpha_e, sg_l2;
+  int64_t fix_interval;
+  bool approximate_jacobian, tanh_target, use_eligibility, late_jacobian;
+  // Scratch, allocated by the glue (rules/dni/dni_layout.h, make_dni_step).
+  T *in_prev, *in_now;  // (B, K), K = n + O + 1: [a_{t-1}; y*_{t-1}; 1], [a_t; y*_t; 1]
+  T *u, *v, *back, *target;  // (B, n): U_{t-1} as predicted now, sigma_L(A_frozen in_now), Jx^T v, U*_{t-1}
+  T* delta;    // (B, n): w (U_{t-1} - U*_{t-1}), w = 1/B: A's gradient factor
+  T* scratch;  // (B, n): w (J~ a_{t-1} - a_t) (approximate_jacobian), else J_t^T's workspace
+  T* row;      // (B, n): G's factor of row i: w U_t, or w alpha phi'(h_t) U_t without the trace
+  T* immediate;  // (B, n): alpha_e phi'(h_t), the trace's immediate factor
+  T* ahat;     // (B, m)
+  T* grad_A;   // (n, K)
+  T* grad_J;   // (n, n)
+  T* G;        // (n, m)
+  T* rec_grad;  // (n, m) or null: accumulates G
+
+  // out_b = [a_b; y_b; 1]. One phase.
+  static TLR_STEP void stack(const T* a, const T* y, int64_t B, int64_t n, int64_t O, T* out) {
+    const int64_t K = n + O + 1;
+    Exec::loop2(B, K, 1, [&](int64_t b, int64_t j) {
+      out[b * K + j] = j < n ? a[b * n + j] : (j < n + O ? y[b * O + (j - n)] : T(1));
+    });
+  }
+
+  TLR_STEP void step(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
+    const int64_t B = net.B, n = net.n, I = net.I, O = net.O, m = n + I + 1, K = n + O + 1, Bn = B * n;
+    const T w = T(1) / T(B);
+    const bool refresh = static_cast<int64_t>(count[0]) >= fix_interval - 1;  // read before phase 7 writes it
+    const bool learn_now = approximate_jacobian && !late_jacobian;
+
+    // 1. The stacked inputs and ahat_t; the J~ residual J~ a_{t-1} - a_t with the J~ of the previous step;
+    //    the sums' buffers set (A's gradient starts at its L2 term). The sums' factors are premultiplied
+    //    (add_outer_each, rules/kernl/kernl_step.h).
+    stack(act.prev, label_prev, B, n, O, in_prev);
+    stack(act.state, act.label, B, n, O, in_now);
+    presynaptic<Exec>(act.prev, x, B, n, I, ahat);
+    if (approximate_jacobian) {
+      Exec::loop2(B, n, n, [&](int64_t b, int64_t i) {
+        scratch[b * n + i] = w * (dot(J + i * n, act.prev + b * n, n) - act.state[b * n + i]);
+      });
+      fill_values<Exec>(grad_J, n * n, T(0));
+      fill_values<Exec>(back, Bn, T(0));
+    }
+    Exec::loop(n * K, 1, [&](int64_t p) { grad_A[p] = sg_l2 * A[p]; });
+    fill_values<Exec>(G, n * m, T(0));
+    Exec::sync();
+
+    // 2. J~'s gradient (W_a regresses a_t on a_{t-1}); U_{t-1} as predicted now, and the bootstrap from the
+    //    frozen copy.
+    if (approximate_jacobian) add_outer_each<Exec>(grad_J, scratch, act.prev, B, n, n);
+    Exec::loop2(B, n, 2 * K, [&](int64_t b, int64_t i) {
+      u[b * n + i] = dot(A + i * K, in_prev + b * K, K);
+      const T boot = dot(A_frozen + i * K, in_now + b * K, K);
+      v[b * n + i] = tanh_target ? tanh(boot) : boot;
+    });
+    Exec::sync();
+
+    // 3. The v2020 order: J~ learns before the bootstrap reads it.
+    if (learn_now) {
+      Exec::loop(n * n, 1, [&](int64_t p) { J[p] -= lr_j * grad_J[p]; });
+      Exec::sync();
+    }
+
+    // 4. back_b = Jx^T v_b (the exact J_t^T is two phases).
+    if (approximate_jacobian) {
+      add_transpose_times_each<Exec>(J, v, B, n, n, back);
+    } else {
+      jacobian_transpose<Exec>(net.weight_hh, B, n, net.alpha, act.dphi, v, back, scratch);
+    }
+    Exec::sync();
+
+    // 5. U*_{t-1}, and the apical delta rule's factor.
+    Exec::loop(Bn, 1, [&](int64_t r) {
+      target[r] = q_prev[r] + back[r];
+      delta[r] = w * (u[r] - target[r]);
+    });
+    Exec::sync();
+
+    // 6. The apical delta rule's gradient, mean over streams.
+    add_outer_each<Exec>(grad_A, delta, in_prev, B, n, K);
+    Exec::sync();
+
+    // 7. The A step, the A_frozen refresh of the same entry and the counter; the 2019 order's J~ step.
+    Exec::loop(n * K, 1, [&](int64_t p) {
+      A[p] -= lr_sg * grad_A[p];
+      if (refresh) A_frozen[p] = A[p];
+    });
+    Exec::loop(1, 1, [&](int64_t) { count[0] = refresh ? T(0) : count[0] + T(1); });
+    if (approximate_jacobian && late_jacobian) Exec::loop(n * n, 1, [&](int64_t p) { J[p] -= lr_j * grad_J[p]; });
+    Exec::sync();
+
+    // 8. U_t with the updated apical weights (or the supplied credit) and G's factors; the record, with the
+    //    weights still those of this step's forward; q_prev <- q_t, label_prev <- y*_t (last read in phases 5
+    //    and 1).
+    const T direct = w * net.alpha;
+    Exec::loop2(B, n, K + n + I, [&](int64_t b, int64_t i) {
+      const int64_t r = b * n + i;
+      const T st = credit != nullptr ? credit[act.t * Bn + r] : dot(A + i * K, in_now + b * K, K);
+      if (use_eligibility) {
+        row[r] = w * st;
+        immediate[r] = alpha_e * act.dphi[r];
+      } else {
+        row[r] = (direct * act.dphi[r]) * st;
+      }
+      if (record != nullptr) {
+        T* rec = record + (act.t * B + b) * 4 * n;
+        rec[i] = st;
+        rec[n + i] = target[r];
+        rec[2 * n + i] = u[r];
+        rec[3 * n + i] = preactivation(net.weight_hh, net.weight_ih, net.bias, n, I, i, act.prev + b * n, x + b * I);
+      }
+      q_prev[r] = act.q[r];
+    });
+    copy_values<Exec>(act.label, B * O, label_prev);
+    Exec::sync();
+
+    // 9. G (and the eligibility traces E_b <- (1 - alpha_e) E_b + alpha_e phi'(h_t) ahat_t^T), one worker per
+    //    entry of G, streams in order.
+    if (use_eligibility) {
+      const T keep = T(1) - alpha_e;
+      Exec::loop_owned(n, B, m, 2, [&](int64_t i, int64_t b, int64_t j) {
+        const int64_t r = b * n + i;
+        T& e = elig[r * m + j];
+        e = keep * e + immediate[r] * ahat[b * m + j];
+        G[i * m + j] += row[r] * e;
+      });
+    } else {
+      add_outer_each<Exec>(G, row, ahat, B, n, m);  // add_credit_outer's products, in its order
+    }
+    Exec::sync();
+
+    // 10. W <- W - lr G: only W and rec_grad, so the readout's SGD phase may follow without a sync.
+    apply_recurrent_update<Exec>(net, G, rec_grad);
+  }
+};
+
+}  // namespace torch_local_rnn

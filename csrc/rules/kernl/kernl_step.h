@@ -1,0 +1,175 @@
+// Online KeRNL's step (Roth, Kanitscheider & Fiete 2019; docs/algorithms.md §3.7, order of §2.1), written once
+// for both backends. Per step t, with k from the rates alpha~ by the version (kernl_variant.h):
+//   a~ <- (1 - alpha)(a~ + zeta) + alpha phi(W_hh (a~ + zeta) + W_ih x_t + b)   (previous zeta injected)
+//   zeta <- sigma N(0, I);  Gamma, Omega <- kernl_filters(k, zeta)
+//   B <- diag(k) B + alpha phi'(h_t) ahat_t^T                  (learned_alpha_e: 1 - k in place of alpha)
+//   eps = A Omega - (a~ - a_t);  A -= lr/B sum_b eps_b Omega_b^T;  alpha~ -= lr/B sum_b (A^T eps_b) (.) Gamma_b
+//   G = 1/B sum_b diag(A^T q_b) B_b   (the updated A, the k of the rates before their update);  W <- W - lr G
+// The streams are independent until the averaged updates of A, alpha~ and W. Each sum over streams is run
+// by the worker that owns the summed entry, b ascending, into a buffer zeroed in the first phase, so no
+// element branches on b == 0 and CPU and GPU add in the same order. O(n^2 + n m) per stream and step.
+// Also here: the sequence form's reverse-time filter of one (b, i) row, run by both backends' loops.
+#pragma once
+
+#include <initializer_list>
+#include <utility>
+
+#include "../../common/credit.h"
+#include "kernl_variant.h"
+
+namespace torch_local_rnn {
+
+// Points each part at consecutive blocks of one scratch allocation `base` (null: only counts) and returns the
+// values used, so the glue sizes the allocation by the same list that carves it. Host only; generic (the
+// scratch of KeRNL's and DNI's steps).
+template <typename T>
+int64_t carve_scratch(T* base, std::initializer_list<std::pair<T**, int64_t>> parts) {
+  int64_t used = 0;
+  for (const auto& part : parts) {
+    *part.first = base == nullptr ? nullptr : base + used;
+    used += part.second;
+  }
+  return used;
+}
+
+// R_b += M^T Q_b for B vectors Q_b (rows) into R_b (cols), k in order into each R_b[j]: the batched
+// transpose_times of common/credit.h (a mixing matrix contracted with every stream's vector at once), R
+// zeroed by the caller in an earlier phase. One phase. Generic; used by KeRNL and DNI (rules/dni/dni_step.h).
+template <typename Exec, typename T>
+TLR_STEP void add_transpose_times_each(const T* M, const T* Q, int64_t B, int64_t rows, int64_t cols, T* R) {
+  Exec::loop_owned(B, rows, cols, 1,
+                   [&](int64_t b, int64_t k, int64_t j) { R[b * cols + j] += Q[b * rows + k] * M[k * cols + j]; });
+}
+
+// G += sum_b U_b V_b^T for B pairs U_b (rows), V_b (cols), b in order into each entry of G (rows, cols): a
+// stream-summed gradient. The caller premultiplies U by its scalars, so the CPU's inner loop is a bare
+// multiply-add along a row (GCC leaves a loop_owned loop scalar once it also reads a scalar factor). One
+// phase. Generic; used by KeRNL and DNI.
+template <typename Exec, typename T>
+TLR_STEP void add_outer_each(T* G, const T* U, const T* V, int64_t B, int64_t rows, int64_t cols) {
+  Exec::loop_owned(rows, B, cols, 1,
+                   [&](int64_t i, int64_t b, int64_t j) { G[i * cols + j] += U[b * rows + i] * V[b * cols + j]; });
+}
+
+template <typename Exec, typename T>
+struct KernlStep {
+  T* trace;          // (B, n, m), m = n + I + 1: the eligibility B
+  T* A;              // (n, n): the learned mixing
+  T* rates;          // (n): alpha~
+  T* omega;          // (B, n): filtered noise
+  T* gamma;          // (B, n): d Omega / d alpha~
+  T* zeta;           // (B, n): the noise injected into the perturbed copy at the next step
+  T* perturbed;      // (B, n): the perturbed copy's state a~
+  T* count;          // (1): steps since the last reset (T_reset)
+  const T* noise;    // (steps, B, n): standard normal draws, zeta_t = sigma noise_t
+  T sigma, lr;       // perturbation size; SGD rate of A and alpha~
+  KernlVersion version;
+  bool learned_alpha_e;
+  int64_t reset_interval;  // T_reset, 0: never
+  // Scratch, allocated by the glue (rules/kernl/kernl.h, make_kernl_step).
+  T* k;       // (n): the kernel of this step's rates
+  T* moved;   // (B, n): a~ + zeta
+  T* eps;     // (B, n): the prediction error
+  T* weps;    // (B, n): w eps (w = 1/B), A's gradient factor
+  T* imm;     // (B, n): the trace's immediate factor alpha phi'(h_t) (or (1 - k) phi'(h_t))
+  T* ate;     // (B, n): A^T eps
+  T* aq;      // (B, n): A^T q_t with the updated A
+  T* grad_A;  // (n, n)
+  T* ahat;    // (B, m)
+  T* G;       // (n, m)
+  T* rec_grad;  // (n, m) or null: accumulates G
+
+  // Eight phases. The reset flag is read before the first sync; the counter is written in phase 5.
+  TLR_STEP void step(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
+    const int64_t B = net.B, n = net.n, I = net.I, m = n + I + 1, Bn = B * n;
+    const T alpha = net.alpha, w = T(1) / T(B);
+    const bool reset = reset_interval > 0 && count[0] == T(0);
+
+    // 1. T_reset restarts the perturbed copy at a_t (phase 2 writes a~ from moved) and the filters; a~ + zeta,
+    //    k, ahat_t, and the sums' buffers zeroed.
+    if (reset) {
+      fill_values<Exec>(omega, Bn, T(0));
+      fill_values<Exec>(gamma, Bn, T(0));
+      fill_values<Exec>(trace, Bn * m, T(0));
+    }
+    Exec::loop(Bn, 1, [&](int64_t r) { moved[r] = (reset ? act.state[r] : perturbed[r]) + zeta[r]; });
+    Exec::loop(n, 1, [&](int64_t i) { k[i] = kernl_kernel(version, rates[i]); });
+    presynaptic<Exec>(act.prev, x, B, n, I, ahat);
+    fill_values<Exec>(grad_A, n * n, T(0));
+    fill_values<Exec>(ate, Bn, T(0));
+    fill_values<Exec>(aq, Bn, T(0));
+    fill_values<Exec>(G, n * m, T(0));
+    Exec::sync();
+
+    // 2. The perturbed copy's step with the current weights and the same input, the new zeta, the filters;
+    //    the trace's immediate factor.
+    const T* nu = noise + act.t * Bn;
+    Exec::loop2(B, n, n + I, [&](int64_t b, int64_t i) {
+      const int64_t r = b * n + i;
+      const T h = preactivation(net.weight_hh, net.weight_ih, net.bias, n, I, i, moved + b * n, x + b * I);
+      perturbed[r] = (T(1) - alpha) * moved[r] + alpha * activate(net.f, h);
+      zeta[r] = sigma * nu[r];
+      kernl_filters(version, k[i], zeta[r], gamma[r], omega[r]);
+      imm[r] = kernl_immediate(learned_alpha_e, alpha, k[i]) * act.dphi[r];
+    });
+    Exec::sync();
+
+    // 3. eps_b = A Omega_b - (a~_b - a_{t,b}).
+    Exec::loop2(B, n, n, [&](int64_t b, int64_t i) {
+      const int64_t r = b * n + i;
+      eps[r] = (act.state[r] - perturbed[r]) + dot(A + i * n, omega + b * n, n);
+      weps[r] = w * eps[r];
+    });
+    Exec::sync();
+
+    // 4. A^T eps_b before A moves, and A's stream-averaged gradient.
+    add_transpose_times_each<Exec>(A, eps, B, n, n, ate);
+    add_outer_each<Exec>(grad_A, weps, omega, B, n, n);
+    Exec::sync();
+
+    // 5. SGD on A and alpha~ (each rate's sum over streams by its owner), and the reset counter.
+    Exec::loop(n * n, 1, [&](int64_t p) { A[p] -= lr * grad_A[p]; });
+    Exec::loop(n, B, [&](int64_t j) {
+      T g = 0;
+      for (int64_t b = 0; b < B; ++b) g += w * ate[b * n + j] * gamma[b * n + j];
+      rates[j] -= lr * g;
+    });
+    if (reset_interval > 0) {
+      Exec::loop(1, 1, [&](int64_t) { count[0] = static_cast<T>((static_cast<int64_t>(count[0]) + 1) % reset_interval); });
+    }
+    Exec::sync();
+
+    // 6. A^T q_b with the updated A.
+    add_transpose_times_each<Exec>(A, act.q, B, n, n, aq);
+    Exec::sync();
+
+    // 7. The traces B_b <- diag(k) B_b + alpha phi'(h_t) ahat_t^T and G: one worker owns row i and column j of
+    //    every stream's trace, streams in order.
+    Exec::loop_owned(n, B, m, 2, [&](int64_t i, int64_t b, int64_t j) {
+      const int64_t r = b * n + i;
+      T& e = trace[r * m + j];
+      e = k[i] * e + imm[r] * ahat[b * m + j];
+      G[i * m + j] += (aq[r] / T(B)) * e;
+    });
+    Exec::sync();
+
+    // 8. W <- W - lr G: only W and rec_grad, so the readout's SGD phase may follow without a sync.
+    apply_recurrent_update<Exec>(net, G, rec_grad);
+  }
+};
+
+// The sequence form's reverse-time filter c~_t = A^T g_t + k (.) c~_{t+1} for one (b, i): c holds A^T g_t at
+// c[t * stride] on entry and c~_t on exit, k that unit's kernel. Each row filters on its own, so the CPU
+// loops the rows and the GPU gives each a thread (kernl_filter.cuh).
+template <typename T>
+TLR_HOST_DEVICE void kernl_reverse_filter(T* c, int64_t steps, int64_t stride, T k) {
+  if (steps <= 0) return;
+  T next = c[(steps - 1) * stride];
+  for (int64_t t = steps - 2; t >= 0; --t) {
+    T& ct = c[t * stride];
+    ct += k * next;
+    next = ct;
+  }
+}
+
+}  // namespace torch_local_rnn
