@@ -14,13 +14,17 @@
 
 namespace torch_local_rnn {
 
+// ahat_j of one stream: a_{t-1,j}, x_{t,j-n} or the bias input 1 (the entry presynaptic() writes).
+template <typename T>
+TLR_STEP T presynaptic_entry(const T* prev, const T* x, int64_t n, int64_t I, int64_t j) {
+  return j < n ? prev[j] : (j < n + I ? x[j - n] : T(1));
+}
+
 // ahat_b = [a_{t-1,b}; x_{t,b}; 1] into out (B, n + I + 1).
 template <typename Exec, typename T>
 TLR_STEP void presynaptic(const T* prev, const T* x, int64_t B, int64_t n, int64_t I, T* out) {
   const int64_t m = n + I + 1;
-  Exec::loop2(B, m, 1, [&](int64_t b, int64_t j) {
-    out[b * m + j] = j < n ? prev[b * n + j] : (j < n + I ? x[b * I + (j - n)] : T(1));
-  });
+  Exec::loop2(B, m, 1, [&](int64_t b, int64_t j) { out[b * m + j] = presynaptic_entry(prev + b * n, x + b * I, n, I, j); });
 }
 
 // f(i, k, j, w) for the entries w of W = [W_hh | W_ih | b] (row i, column j of W, k = 0 .. inner-1 in
@@ -30,10 +34,12 @@ template <typename Exec, typename T, typename F>
 TLR_STEP void for_each_weight(const OnlineNet<T>& net, int64_t inner, int64_t work, F&& f) {
   const int64_t n = net.n, I = net.I;
   T *const w_hh = net.weight_hh, *const w_ih = net.weight_ih, *const bias = net.bias;
+  // By value: a scalar or pointer captured by reference is re-read after every store to W (it might alias),
+  // which keeps GCC from vectorising the CPU's inner loop; so are the callers' captures below.
   Exec::loop_owned3(
-      n, inner, n, I, 1, work, [&](int64_t i, int64_t k, int64_t j) { f(i, k, j, w_hh[i * n + j]); },
-      [&](int64_t i, int64_t k, int64_t j) { f(i, k, n + j, w_ih[i * I + j]); },
-      [&](int64_t i, int64_t k, int64_t) { f(i, k, n + I, bias[i]); });
+      n, inner, n, I, 1, work, [=, &f](int64_t i, int64_t k, int64_t j) { f(i, k, j, w_hh[i * n + j]); },
+      [=, &f](int64_t i, int64_t k, int64_t j) { f(i, k, n + j, w_ih[i * I + j]); },
+      [=, &f](int64_t i, int64_t k, int64_t) { f(i, k, n + I, bias[i]); });
 }
 
 // W <- W - lr G for W = [W_hh | W_ih | b], and rec_grad += G when given. One phase.
@@ -41,8 +47,8 @@ template <typename Exec, typename T>
 TLR_STEP void apply_recurrent_update(const OnlineNet<T>& net, const T* G, T* rec_grad) {
   const int64_t m = net.n + net.I + 1;
   const T lr = net.lr;
-  for_each_weight<Exec>(net, 1, 1, [&](int64_t i, int64_t, int64_t j, T& w) { w -= lr * G[i * m + j]; });
-  if (rec_grad != nullptr) Exec::loop(net.n * m, 1, [&](int64_t k) { rec_grad[k] += G[k]; });
+  for_each_weight<Exec>(net, 1, 1, [=](int64_t i, int64_t, int64_t j, T& w) { w -= lr * G[i * m + j]; });
+  if (rec_grad != nullptr) Exec::loop(net.n * m, 1, [=](int64_t k) { rec_grad[k] += G[k]; });
 }
 
 // out_b = J_t^T v_b = (1 - alpha) v_b + W_hh^T (alpha phi'(h_t) (.) v_b) for each stream b. Two phases
@@ -51,9 +57,9 @@ TLR_STEP void apply_recurrent_update(const OnlineNet<T>& net, const T* G, T* rec
 template <typename Exec, typename T>
 TLR_STEP void jacobian_transpose(const T* weight_hh, int64_t B, int64_t n, T alpha, const T* dphi, const T* v, T* out,
                                  T* scratch) {
-  Exec::loop(B * n, 1, [&](int64_t r) { scratch[r] = alpha * dphi[r] * v[r]; });
+  Exec::loop(B * n, 1, [=](int64_t r) { scratch[r] = alpha * dphi[r] * v[r]; });
   Exec::sync();
-  Exec::loop_owned(B, n, n, 1, [&](int64_t b, int64_t k, int64_t j) {
+  Exec::loop_owned(B, n, n, 1, [=](int64_t b, int64_t k, int64_t j) {
     T& o = out[b * n + j];
     const T start = k == 0 ? (T(1) - alpha) * v[b * n + j] : o;
     o = start + scratch[b * n + k] * weight_hh[k * n + j];
@@ -100,6 +106,25 @@ TLR_STEP void transpose_times(const T* M, const T* q, int64_t rows, int64_t cols
   });
 }
 
+// R_b += M^T Q_b for B vectors Q_b (rows) into R_b (cols), k in order into each R_b[j]: the batched
+// transpose_times of common/credit.h (a mixing matrix contracted with every stream's vector at once), R
+// zeroed by the caller in an earlier phase. One phase.
+template <typename Exec, typename T>
+TLR_STEP void add_transpose_times_each(const T* M, const T* Q, int64_t B, int64_t rows, int64_t cols, T* R) {
+  Exec::loop_owned(B, rows, cols, 1,
+                   [&](int64_t b, int64_t k, int64_t j) { R[b * cols + j] += Q[b * rows + k] * M[k * cols + j]; });
+}
+
+// G += sum_b U_b V_b^T for B pairs U_b (rows), V_b (cols), b in order into each entry of G (rows, cols): a
+// stream-summed gradient. The caller premultiplies U by its scalars, so the CPU's inner loop is a bare
+// multiply-add along a row (GCC leaves a loop_owned loop scalar once it also reads a scalar factor). One
+// phase.
+template <typename Exec, typename T>
+TLR_STEP void add_outer_each(T* G, const T* U, const T* V, int64_t B, int64_t rows, int64_t cols) {
+  Exec::loop_owned(rows, B, cols, 1,
+                   [&](int64_t i, int64_t b, int64_t j) { G[i * cols + j] += U[b * rows + i] * V[b * cols + j]; });
+}
+
 // G += scale u v^T, G of shape (rows, cols). One phase.
 template <typename Exec, typename T>
 TLR_STEP void add_outer(T* G, const T* u, const T* v, int64_t rows, int64_t cols, T scale) {
@@ -115,13 +140,13 @@ TLR_STEP void add_outer_rows(T* G, const T* u, const T* M, int64_t rows, int64_t
 // out[k] = value for k < count. One phase.
 template <typename Exec, typename T>
 TLR_STEP void fill_values(T* out, int64_t count, T value) {
-  Exec::loop(count, 1, [&](int64_t k) { out[k] = value; });
+  Exec::loop(count, 1, [=](int64_t k) { out[k] = value; });
 }
 
 // out[k] = in[k] for k < count. One phase.
 template <typename Exec, typename T>
 TLR_STEP void copy_values(const T* in, int64_t count, T* out) {
-  Exec::loop(count, 1, [&](int64_t k) { out[k] = in[k]; });
+  Exec::loop(count, 1, [=](int64_t k) { out[k] = in[k]; });
 }
 
 }  // namespace torch_local_rnn

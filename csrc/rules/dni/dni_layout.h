@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../../common/carve_scratch.h"
 #include "../../common/checks.h"
 #include "../../common/online_checks.h"
 #include "../../common/online_rule.h"

@@ -15,7 +15,6 @@
 #pragma once
 
 #include "../../common/credit.h"
-#include "../kernl/kernl_step.h"  // add_transpose_times_each (generic)
 
 namespace torch_local_rnn {
 

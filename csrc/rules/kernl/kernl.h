@@ -19,6 +19,7 @@
 #include "../../common/rule_options.h"
 #include <variant>
 #include "../../common/sequence_rule.h"
+#include "../../common/carve_scratch.h"
 #include "kernl_step.h"
 
 namespace torch_local_rnn {

@@ -11,45 +11,10 @@
 // Also here: the sequence form's reverse-time filter of one (b, i) row, run by both backends' loops.
 #pragma once
 
-#include <initializer_list>
-#include <utility>
-
 #include "../../common/credit.h"
 #include "kernl_variant.h"
 
 namespace torch_local_rnn {
-
-// Points each part at consecutive blocks of one scratch allocation `base` (null: only counts) and returns the
-// values used, so the glue sizes the allocation by the same list that carves it. Host only; generic (the
-// scratch of KeRNL's and DNI's steps).
-template <typename T>
-int64_t carve_scratch(T* base, std::initializer_list<std::pair<T**, int64_t>> parts) {
-  int64_t used = 0;
-  for (const auto& part : parts) {
-    *part.first = base == nullptr ? nullptr : base + used;
-    used += part.second;
-  }
-  return used;
-}
-
-// R_b += M^T Q_b for B vectors Q_b (rows) into R_b (cols), k in order into each R_b[j]: the batched
-// transpose_times of common/credit.h (a mixing matrix contracted with every stream's vector at once), R
-// zeroed by the caller in an earlier phase. One phase. Generic; used by KeRNL and DNI (rules/dni/dni_step.h).
-template <typename Exec, typename T>
-TLR_STEP void add_transpose_times_each(const T* M, const T* Q, int64_t B, int64_t rows, int64_t cols, T* R) {
-  Exec::loop_owned(B, rows, cols, 1,
-                   [&](int64_t b, int64_t k, int64_t j) { R[b * cols + j] += Q[b * rows + k] * M[k * cols + j]; });
-}
-
-// G += sum_b U_b V_b^T for B pairs U_b (rows), V_b (cols), b in order into each entry of G (rows, cols): a
-// stream-summed gradient. The caller premultiplies U by its scalars, so the CPU's inner loop is a bare
-// multiply-add along a row (GCC leaves a loop_owned loop scalar once it also reads a scalar factor). One
-// phase. Generic; used by KeRNL and DNI.
-template <typename Exec, typename T>
-TLR_STEP void add_outer_each(T* G, const T* U, const T* V, int64_t B, int64_t rows, int64_t cols) {
-  Exec::loop_owned(rows, B, cols, 1,
-                   [&](int64_t i, int64_t b, int64_t j) { G[i * cols + j] += U[b * rows + i] * V[b * cols + j]; });
-}
 
 template <typename Exec, typename T>
 struct KernlStep {

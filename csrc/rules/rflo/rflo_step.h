@@ -23,13 +23,14 @@ struct RfloTrace {
     const int64_t B = net.B, n = net.n, I = net.I, m = n + I + 1;
     const T decay = T(1) - rate, step_size = net.lr / T(B), k = rate;
     T *const tr = trace, *const pre = ahat;
+    const T *const dphi = act.dphi, *const q = act.q;
     presynaptic<Exec>(act.prev, x, B, n, I, pre);
     Exec::sync();
-    for_each_weight<Exec>(net, B, 2, [&](int64_t i, int64_t b, int64_t j, T& w) {
+    for_each_weight<Exec>(net, B, 2, [=](int64_t i, int64_t b, int64_t j, T& w) {  // by value: credit.h
       const int64_t r = b * n + i;
       T& e = tr[r * m + j];
-      e = decay * e + (k * act.dphi[r]) * pre[b * m + j];
-      w -= (step_size * act.q[r]) * e;
+      e = decay * e + (k * dphi[r]) * pre[b * m + j];
+      w -= (step_size * q[r]) * e;
     });
   }
 };

@@ -34,12 +34,6 @@ TLR_STEP T rtrl_gradient_term(T scale, T q_k, T m) {
   return (scale * q_k) * m;
 }
 
-// ahat_j of one stream: a_{t-1,j}, x_{t,j-n} or the bias input 1 (generic: the entry presynaptic() writes).
-template <typename T>
-TLR_STEP T presynaptic_entry(const T* prev, const T* x, int64_t n, int64_t I, int64_t j) {
-  return j < n ? prev[j] : (j < n + I ? x[j - n] : T(1));
-}
-
 // One stream's M <- J_t M + Mbar_t: tmp = W_hh M, then M <- (1 - alpha) M + (alpha phi'_k) tmp row by row
 // (the CPU's inner loop runs along a contiguous row), then Mbar_t on row k = i in its own phase (a branch
 // on k == i in the row loop would cost every entry). Three phases, synced between; tmp (n, n*m) must not
