@@ -1,7 +1,7 @@
 // The one persistent kernel every online rule runs on the GPU (online_step.cuh says why one
 // block): the shared step of docs/algorithms.md §2.1 with the rule's phase `Rule::step` in the
-// middle. A rule is a small struct of device pointers and scalars (rules/<rule>/<rule>_online.cuh)
-// passed by value; its buffers are allocated by the glue before the launch.
+// middle. A rule is a small struct of device pointers and scalars (rules/<rule>/<rule>_step.h, the
+// step the CPU runs too) passed by value; its buffers are allocated by the glue before the launch.
 //
 // Shared memory: the per-step activity, and when they fit as well the network and readout
 // weights (every phase of every rule reads them, and the rules' updates write them each step):

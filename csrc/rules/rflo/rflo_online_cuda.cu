@@ -2,20 +2,14 @@
 // persistent single-block kernel (kernels/online_step.cuh says why one block).
 #include "../../cuda/online_cuda.h"
 #include "../../kernels/online_step.cuh"
-#include "rflo_step.h"
+#include "rflo_glue.h"
 
 namespace torch_local_rnn {
 namespace {
 
-// rflo and eprop: state = [trace (B, n, m)], checked by online_learn (csrc/rules/rflo/descriptor.cpp).
 void rflo_online_cuda(const OnlineCall& c) {
-  const double rate = std::get<RfloOptions>(c.options).trace_alpha;
-  at::Tensor ahat = at::empty({c.args.B, c.args.n + c.args.I + 1}, c.x.options());
-  run_online_call(c, [&](auto zero) {
-    using scalar_t = decltype(zero);
-    return RfloTrace<kernels::BlockExec, scalar_t>{c.state[0].data_ptr<scalar_t>(), ahat.data_ptr<scalar_t>(),
-                                                   static_cast<scalar_t>(rate)};
-  });
+  const at::Tensor ahat = rflo_scratch(c);
+  run_online_call(c, [&](auto zero) { return make_rflo_trace<kernels::BlockExec, decltype(zero)>(c, ahat); });
 }
 
 const bool registered =
