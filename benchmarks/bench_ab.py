@@ -2,6 +2,7 @@
 
     python benchmarks/bench_ab.py --base /path/to/other/checkout        # this checkout vs that one
     python benchmarks/bench_ab.py --base DIR --rounds 5 --load 2        # with 2 competing busy processes
+    python benchmarks/bench_ab.py --base DIR --only "uoro n=256"        # the cases whose name contains the text
 
 Each round runs every case once in a fresh child process per tree (tree A = this checkout, tree B = --base;
 each imports its own torch_local_rnn through PYTHONPATH) in alternating order; the table gives the median
@@ -69,6 +70,12 @@ def cases(quick: bool):
     return out
 
 
+def case_name(case: dict) -> str:
+    if case["kind"] == "online":
+        return f"online {case['rule']} n={case['n']} B={case['B']} {case['dtype']}"
+    return f"sequence {case['rule']} training step B=32 n=256 T=1000"
+
+
 def run(tree: str, case: dict) -> float:
     env = dict(os.environ, PYTHONPATH=tree)
     result = subprocess.run([sys.executable, "-c", CHILD, json.dumps(case)], env=env, capture_output=True, text=True,
@@ -89,6 +96,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--load", type=int, default=0, help="busy processes competing for the CPU")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--only", default="", help="run the cases whose name contains this text")
     args = parser.parse_args(argv)
     spinners = [multiprocessing.Process(target=spin, daemon=True) for _ in range(args.load)]
     for p in spinners:
@@ -96,14 +104,15 @@ def main(argv=None):
     try:
         table = []
         for case in cases(args.quick):
+            if args.only not in case_name(case):
+                continue
             rates = {"new": [], "base": []}
             for k in range(args.rounds):
                 order = [("new", ROOT), ("base", args.base)] if k % 2 == 0 else [("base", args.base), ("new", ROOT)]
                 for label, tree in order:
                     rates[label].append(run(tree, case))
             new, base = statistics.median(rates["new"]), statistics.median(rates["base"])
-            name = (f"online {case['rule']} n={case['n']} B={case['B']} {case['dtype']}" if case["kind"] == "online"
-                    else f"sequence {case['rule']} training step B=32 n=256 T=1000")
+            name = case_name(case)
             table.append((name, new, base))
             print(f"{name:<44} new {new:12,.1f}/s  base {base:12,.1f}/s  new/base {new / base:6.3f}", flush=True)
     finally:

@@ -92,7 +92,21 @@ struct CpuExec {
       }
       return;
     }
-    loop(rows * cols, work_per_item, [&](int64_t k) { f(k / cols, k % cols); });
+    // Big: rows in parallel, the contiguous columns inside (no index division per element, so the inner
+    // loop vectorises); a block of few rows spreads each row's columns instead.
+    if (rows >= 4) {
+      at::parallel_for(0, rows, work_grain(cols * work_per_item), [&](int64_t lo, int64_t hi) {
+        for (int64_t r = lo; r < hi; ++r) {
+          for (int64_t c = 0; c < cols; ++c) f(phase_index(r, rows), phase_index(c, cols));
+        }
+      });
+      return;
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      at::parallel_for(0, cols, work_grain(work_per_item), [&](int64_t lo, int64_t hi) {
+        for (int64_t c = lo; c < hi; ++c) f(phase_index(r, rows), phase_index(c, cols));
+      });
+    }
   }
   // One worker per row r: k then c inside it, so c is the contiguous inner loop (common/online_step.h).
   template <typename F>

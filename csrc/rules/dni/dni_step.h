@@ -50,12 +50,12 @@ struct DniStep {
   TLR_STEP void step(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
     const int64_t B = net.B, n = net.n, I = net.I, O = net.O, m = n + I + 1, K = n + O + 1, Bn = B * n;
     const T w = T(1) / T(B);
-    const bool refresh = static_cast<int64_t>(count[0]) >= fix_interval - 1;  // read before phase 7 writes it
+    const bool refresh = static_cast<int64_t>(count[0]) >= fix_interval - 1;  // read before phase 5 writes it
     const bool learn_now = approximate_jacobian && !late_jacobian;
 
     // 1. The stacked inputs and ahat_t; the J~ residual J~ a_{t-1} - a_t with the J~ of the previous step;
-    //    the sums' buffers set (A's gradient starts at its L2 term). The sums' factors are premultiplied
-    //    (add_outer_each, rules/kernl/kernl_step.h).
+    //    back's sum set. The sums' factors are premultiplied (common/credit.h: a scalar factor in the inner
+    //    loop keeps GCC from vectorising it).
     stack(act.prev, label_prev, B, n, O, in_prev);
     stack(act.state, act.label, B, n, O, in_now);
     presynaptic<Exec>(act.prev, x, B, n, I, ahat);
@@ -63,16 +63,22 @@ struct DniStep {
       Exec::loop2(B, n, n, [&](int64_t b, int64_t i) {
         scratch[b * n + i] = w * (dot(J + i * n, act.prev + b * n, n) - act.state[b * n + i]);
       });
-      fill_values<Exec>(grad_J, n * n, T(0));
       fill_values<Exec>(back, Bn, T(0));
     }
-    Exec::loop(n * K, 1, [&](int64_t p) { grad_A[p] = sg_l2 * A[p]; });
-    fill_values<Exec>(G, n * m, T(0));
     Exec::sync();
 
-    // 2. J~'s gradient (W_a regresses a_t on a_{t-1}); U_{t-1} as predicted now, and the bootstrap from the
-    //    frozen copy.
-    if (approximate_jacobian) add_outer_each<Exec>(grad_J, scratch, act.prev, B, n, n);
+    // 2. J~'s gradient (W_a regresses a_t on a_{t-1}) and, in the v2020 order, its step in the same pass
+    //    (J~ learns before the bootstrap reads it; nothing else in this phase reads J~); U_{t-1} as predicted
+    //    now, and the bootstrap from the frozen copy.
+    if (approximate_jacobian) {
+      T* const Jm = J;
+      const T step_j = lr_j;
+      const bool now = learn_now;
+      sum_outer_each<Exec>(grad_J, scratch, act.prev, B, n, n, [](int64_t) { return T(0); },
+                           [=](int64_t p, T g) {
+                             if (now) Jm[p] -= step_j * g;
+                           });
+    }
     Exec::loop2(B, n, 2 * K, [&](int64_t b, int64_t i) {
       u[b * n + i] = dot(A + i * K, in_prev + b * K, K);
       const T boot = dot(A_frozen + i * K, in_now + b * K, K);
@@ -80,13 +86,7 @@ struct DniStep {
     });
     Exec::sync();
 
-    // 3. The v2020 order: J~ learns before the bootstrap reads it.
-    if (learn_now) {
-      Exec::loop(n * n, 1, [&](int64_t p) { J[p] -= lr_j * grad_J[p]; });
-      Exec::sync();
-    }
-
-    // 4. back_b = Jx^T v_b (the exact J_t^T is two phases).
+    // 3. back_b = Jx^T v_b (the exact J_t^T is two phases).
     if (approximate_jacobian) {
       add_transpose_times_each<Exec>(J, v, B, n, n, back);
     } else {
@@ -94,28 +94,31 @@ struct DniStep {
     }
     Exec::sync();
 
-    // 5. U*_{t-1}, and the apical delta rule's factor.
+    // 4. U*_{t-1}, and the apical delta rule's factor.
     Exec::loop(Bn, 1, [&](int64_t r) {
       target[r] = q_prev[r] + back[r];
       delta[r] = w * (u[r] - target[r]);
     });
     Exec::sync();
 
-    // 6. The apical delta rule's gradient, mean over streams.
-    add_outer_each<Exec>(grad_A, delta, in_prev, B, n, K);
-    Exec::sync();
-
-    // 7. The A step, the A_frozen refresh of the same entry and the counter; the 2019 order's J~ step.
-    Exec::loop(n * K, 1, [&](int64_t p) {
-      A[p] -= lr_sg * grad_A[p];
-      if (refresh) A_frozen[p] = A[p];
-    });
+    // 5. The apical delta rule's gradient, mean over streams, from its L2 term, and in the same pass the A
+    //    step and the A_frozen refresh of that entry; the counter; the 2019 order's J~ step.
+    {
+      T *const Am = A, *const Af = A_frozen;
+      const T l2 = sg_l2, step_a = lr_sg;
+      const bool copy = refresh;
+      sum_outer_each<Exec>(grad_A, delta, in_prev, B, n, K, [=](int64_t p) { return l2 * Am[p]; },
+                           [=](int64_t p, T g) {
+                             Am[p] -= step_a * g;
+                             if (copy) Af[p] = Am[p];
+                           });
+    }
     Exec::loop(1, 1, [&](int64_t) { count[0] = refresh ? T(0) : count[0] + T(1); });
     if (approximate_jacobian && late_jacobian) Exec::loop(n * n, 1, [&](int64_t p) { J[p] -= lr_j * grad_J[p]; });
     Exec::sync();
 
-    // 8. U_t with the updated apical weights (or the supplied credit) and G's factors; the record, with the
-    //    weights still those of this step's forward; q_prev <- q_t, label_prev <- y*_t (last read in phases 5
+    // 6. U_t with the updated apical weights (or the supplied credit) and G's factors; the record, with the
+    //    weights still those of this step's forward; q_prev <- q_t, label_prev <- y*_t (last read in phases 4
     //    and 1).
     const T direct = w * net.alpha;
     Exec::loop2(B, n, K + n + I, [&](int64_t b, int64_t i) {
@@ -139,23 +142,25 @@ struct DniStep {
     copy_values<Exec>(act.label, B * O, label_prev);
     Exec::sync();
 
-    // 9. G (and the eligibility traces E_b <- (1 - alpha_e) E_b + alpha_e phi'(h_t) ahat_t^T), one worker per
+    // 7. G (and the eligibility traces E_b <- (1 - alpha_e) E_b + alpha_e phi'(h_t) ahat_t^T), one worker per
     //    entry of G, streams in order.
+    //    W <- W - lr G in the same pass (apply_summed_gradient): only W, G, the traces and rec_grad, so the
+    //    readout's SGD phase may follow without a sync.
+    const T *const rw = row, *const im = immediate, *const ah = ahat;
     if (use_eligibility) {
       const T keep = T(1) - alpha_e;
-      Exec::loop_owned(n, B, m, 2, [&](int64_t i, int64_t b, int64_t j) {
+      T* const el = elig;
+      apply_summed_gradient<Exec>(net, B, 2, [=](int64_t i, int64_t b, int64_t j) {
         const int64_t r = b * n + i;
-        T& e = elig[r * m + j];
-        e = keep * e + immediate[r] * ahat[b * m + j];
-        G[i * m + j] += row[r] * e;
-      });
-    } else {
-      add_outer_each<Exec>(G, row, ahat, B, n, m);  // add_credit_outer's products, in its order
+        T& e = el[r * m + j];
+        e = keep * e + im[r] * ah[b * m + j];
+        return rw[r] * e;
+      }, G, rec_grad);
+    } else {  // add_credit_outer's products, in its order
+      apply_summed_gradient<Exec>(net, B, 1, [=](int64_t i, int64_t b, int64_t j) {
+        return rw[b * n + i] * ah[b * m + j];
+      }, G, rec_grad);
     }
-    Exec::sync();
-
-    // 10. W <- W - lr G: only W and rec_grad, so the readout's SGD phase may follow without a sync.
-    apply_recurrent_update<Exec>(net, G, rec_grad);
   }
 };
 

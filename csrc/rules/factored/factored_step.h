@@ -110,7 +110,7 @@ struct NormOperand {
 template <typename Exec, typename T>
 TLR_STEP void noise_row_scale(const FactoredCtx<T>& c, const FactoredStreams<T>& s, const T* dphi) {
   const int64_t n = c.n;
-  Exec::loop2(s.B, n, 1, [&](int64_t b, int64_t i) {
+  Exec::loop2(s.B, n, 1, [=](int64_t b, int64_t i) {
     s.p[b * n + i] = s.nu[b * s.width + i] * c.alpha_m * dphi[b * n + i];
   });
 }
@@ -128,11 +128,11 @@ template <typename Exec, typename T>
 TLR_STEP void noise_vector_update(const FactoredCtx<T>& c, const FactoredStreams<T>& s, const T* a_from,
                                   const T* b_from) {
   const int64_t n = c.n, m = c.m;
-  Exec::loop2(s.B, n, 1, [&](int64_t b, int64_t i) {
+  Exec::loop2(s.B, n, 1, [=](int64_t b, int64_t i) {
     const FactorCoefficients<T> k = s.coefficients(b);
     s.A[b * n + i] = k.a_keep * a_from[b * n + i] + k.a_add * s.nu[b * s.width + i];
   });
-  Exec::loop2(s.B * n, m, 1, [&](int64_t r, int64_t j) {
+  Exec::loop2(s.B * n, m, 1, [=](int64_t r, int64_t j) {
     const int64_t b = r / n;
     const FactorCoefficients<T> k = s.coefficients(b);
     s.Bk[r * m + j] = k.b_keep * b_from[r * m + j] + (k.b_add * s.p[r]) * s.ahat[b * m + j];
@@ -151,7 +151,7 @@ struct PropagatedFactorB {
       Exec::matmul(n, cols, n, c.w_hh, n, s.Bk + b * n * cols, cols, s.jx + b * n * cols, cols);
     }
     Exec::sync();
-    Exec::loop2(s.B * n, cols, 1, [&](int64_t r, int64_t j) {
+    Exec::loop2(s.B * n, cols, 1, [=](int64_t r, int64_t j) {
       T& o = s.jx[r * cols + j];
       o = (T(1) - c.alpha) * s.Bk[r * cols + j] + (c.alpha * dphi[r]) * o;
     });
@@ -160,7 +160,7 @@ struct PropagatedFactorB {
   // r_b = B_b^T q_b (b_cols values at r + b * m), k in order into each entry. One phase.
   TLR_STEP static void contract(const FactoredCtx<T>& c, const FactoredStreams<T>& s, const T* q) {
     const int64_t n = c.n, m = c.m, cols = c.b_cols;
-    Exec::loop_owned(s.B, n, cols, 1, [&](int64_t b, int64_t k, int64_t j) {
+    Exec::loop_owned(s.B, n, cols, 1, [=](int64_t b, int64_t k, int64_t j) {
       T& o = s.r[b * m + j];
       o = (k == 0 ? T(0) : o) + q[b * n + k] * s.Bk[(b * n + k) * cols + j];
     });
@@ -182,13 +182,13 @@ TLR_STEP void factored_step(const FactoredCtx<T>& c, const FactoredStreams<T>& s
   R::norm_operands(c, s, dphi, operand);
   for (int k = 0; k < 4; ++k) {
     const NormOperand<T> o = operand[k];
-    Exec::sums(s.B, o.count, [&](int64_t b, int64_t e) {
+    Exec::sums(s.B, o.count, [=](int64_t b, int64_t e) {
       const T v = o.v[b * o.count + e];
       return v * v;
     }, s.norms + k * s.B);
   }
   Exec::sync();
-  Exec::loop(s.B, 4, [&](int64_t b) {
+  Exec::loop(s.B, 4, [=](int64_t b) {
     const T norm[4] = {std::sqrt(s.norms[b]), std::sqrt(s.norms[s.B + b]), std::sqrt(s.norms[2 * s.B + b]),
                        std::sqrt(s.norms[3 * s.B + b])};
     const FactorCoefficients<T> k = R::coefficients(c, norm, s.nu + b * s.width);
@@ -206,7 +206,7 @@ TLR_STEP void factored_step(const FactoredCtx<T>& c, const FactoredStreams<T>& s
 template <typename Exec, template <typename, typename> class Rule, typename T>
 TLR_STEP void add_factored_gradient(const FactoredCtx<T>& c, const FactoredStreams<T>& s, T* G, T scale) {
   const int64_t m = c.m;
-  Exec::loop_owned(c.n, s.B, m, 1, [&](int64_t i, int64_t b, int64_t j) {
+  Exec::loop_owned(c.n, s.B, m, 1, [=](int64_t i, int64_t b, int64_t j) {
     G[i * m + j] += Rule<Exec, T>::gradient_term(c, s, b, i, j, scale);
   });
 }
@@ -228,11 +228,12 @@ struct FactoredOnline {
     c.bias = net.bias;
     FactoredStreams<T> s = streams;
     s.nu = noise + act.t * net.B * s.width;
-    fill_values<Exec>(G, c.n * c.m, T(0));  // read only after the step's syncs
     factored_step<Exec, Rule>(c, s, act.prev, x, act.state, act.dphi, act.q);
-    add_factored_gradient<Exec, Rule>(c, s, G, T(1) / T(net.B));
-    Exec::sync();
-    apply_recurrent_update<Exec>(net, G, rec_grad);  // touches neither the readout nor the feedback
+    const T scale = T(1) / T(net.B);
+    // G summed over the streams and W updated in one pass; touches neither the readout nor the feedback
+    apply_summed_gradient<Exec>(net, net.B, 1, [=](int64_t i, int64_t b, int64_t j) {
+      return Rule<Exec, T>::gradient_term(c, s, b, i, j, scale);
+    }, G, rec_grad);
   }
 };
 

@@ -37,14 +37,14 @@ struct KfRtrlStep : PropagatedFactorB<Exec, T> {  // contract: r_b = B_b^T q_b (
   // A and B_f's share, then the diagonal D term: two phases, synced between.
   TLR_STEP static void update(const FactoredCtx<T>& c, const FactoredStreams<T>& s, const T* dphi) {
     const int64_t n = c.n, m = c.m;
-    Exec::loop2(s.B, m, 1, [&](int64_t b, int64_t j) {
+    Exec::loop2(s.B, m, 1, [=](int64_t b, int64_t j) {
       const FactorCoefficients<T> k = s.coefficients(b);
       s.A[b * m + j] = k.a_keep * s.A[b * m + j] + k.a_add * s.ahat[b * m + j];
     });
     Exec::loop2(s.B * n, n, 1,
-                [&](int64_t r, int64_t l) { s.Bk[r * n + l] = s.coefficients(r / n).b_keep * s.jx[r * n + l]; });
+                [=](int64_t r, int64_t l) { s.Bk[r * n + l] = s.coefficients(r / n).b_keep * s.jx[r * n + l]; });
     Exec::sync();
-    Exec::loop2(s.B, n, 1, [&](int64_t b, int64_t k) {
+    Exec::loop2(s.B, n, 1, [=](int64_t b, int64_t k) {
       s.Bk[(b * n + k) * n + k] += s.coefficients(b).b_add * c.alpha_m * dphi[b * n + k];
     });
   }

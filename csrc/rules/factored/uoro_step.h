@@ -28,9 +28,9 @@ struct UoroStep {
       return;
     }
     const T eps = static_cast<T>(c.epsilon);
-    Exec::loop2(s.B, n, 1, [&](int64_t b, int64_t j) { s.r[b * m + j] = prev[b * n + j] + eps * s.A[b * n + j]; });
+    Exec::loop2(s.B, n, 1, [=](int64_t b, int64_t j) { s.r[b * m + j] = prev[b * n + j] + eps * s.A[b * n + j]; });
     Exec::sync();
-    Exec::loop2(s.B, n, n + I, [&](int64_t b, int64_t k) {
+    Exec::loop2(s.B, n, n + I, [=](int64_t b, int64_t k) {
       const T* h = s.r + b * m;
       const T v = preactivation(c.w_hh, c.w_ih, c.bias, n, I, k, h, x + b * I);
       s.jx[b * n + k] = ((T(1) - c.alpha) * h[k] + c.alpha * activate(c.f, v) - next[b * n + k]) / eps;
@@ -55,7 +55,7 @@ struct UoroStep {
   // Q_b = q_b . A_b into r[b, 0].
   TLR_STEP static void contract(const FactoredCtx<T>& c, const FactoredStreams<T>& s, const T* q) {
     const int64_t n = c.n;
-    Exec::loop(s.B, n, [&](int64_t b) { s.r[b * c.m] = dot(q + b * n, s.A + b * n, n); });
+    Exec::loop(s.B, n, [=](int64_t b) { s.r[b * c.m] = dot(q + b * n, s.A + b * n, n); });
   }
 
   // scale (q . A) B_ij.

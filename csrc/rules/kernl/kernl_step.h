@@ -63,7 +63,6 @@ struct KernlStep {
     fill_values<Exec>(grad_A, n * n, T(0));
     fill_values<Exec>(ate, Bn, T(0));
     fill_values<Exec>(aq, Bn, T(0));
-    fill_values<Exec>(G, n * m, T(0));
     Exec::sync();
 
     // 2. The perturbed copy's step with the current weights and the same input, the new zeta, the filters;
@@ -110,16 +109,17 @@ struct KernlStep {
 
     // 7. The traces B_b <- diag(k) B_b + alpha phi'(h_t) ahat_t^T and G: one worker owns row i and column j of
     //    every stream's trace, streams in order.
-    Exec::loop_owned(n, B, m, 2, [&](int64_t i, int64_t b, int64_t j) {
+    //    W <- W - lr G in the same pass (apply_summed_gradient): only W, G, the traces and rec_grad, so the
+    //    readout's SGD phase may follow without a sync.
+    const T *const kk = k, *const im = imm, *const ah = ahat, *const aqs = aq;
+    T* const tr = trace;
+    const T per_stream = T(B);
+    apply_summed_gradient<Exec>(net, B, 2, [=](int64_t i, int64_t b, int64_t j) {
       const int64_t r = b * n + i;
-      T& e = trace[r * m + j];
-      e = k[i] * e + imm[r] * ahat[b * m + j];
-      G[i * m + j] += (aq[r] / T(B)) * e;
-    });
-    Exec::sync();
-
-    // 8. W <- W - lr G: only W and rec_grad, so the readout's SGD phase may follow without a sync.
-    apply_recurrent_update<Exec>(net, G, rec_grad);
+      T& e = tr[r * m + j];
+      e = kk[i] * e + im[r] * ah[b * m + j];
+      return (aqs[r] / per_stream) * e;
+    }, G, rec_grad);
   }
 };
 

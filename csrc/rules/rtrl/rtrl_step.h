@@ -44,13 +44,13 @@ TLR_STEP void rtrl_influence_step(const T* weight_hh, int64_t n, int64_t m, T al
   const int64_t row = n * m;
   Exec::matmul(n, row, n, weight_hh, n, M, row, tmp, row);
   Exec::sync();
-  Exec::loop_owned(n, 1, row, 1, [&](int64_t k, int64_t, int64_t p) {
+  Exec::loop_owned(n, 1, row, 1, [=](int64_t k, int64_t, int64_t p) {
     T& e = M[k * row + p];
     e = rtrl_propagated(alpha, dphi[k], e, tmp[k * row + p]);
   });
   Exec::sync();
   Exec::loop2(n, m, 1,
-              [&](int64_t i, int64_t j) { M[i * row + i * m + j] += rtrl_immediate(alpha_m, dphi[i], ahat[j]); });
+              [=](int64_t i, int64_t j) { M[i * row + i * m + j] += rtrl_immediate(alpha_m, dphi[i], ahat[j]); });
 }
 
 // G += scale sum_k q_k M[k, :] with G viewed as (n, m), k in order for each entry: one phase, one worker
@@ -58,7 +58,7 @@ TLR_STEP void rtrl_influence_step(const T* weight_hh, int64_t n, int64_t m, T al
 template <typename Exec, typename T>
 TLR_STEP void rtrl_add_gradient(const T* M, const T* q, int64_t n, int64_t m, T scale, T* G) {
   const int64_t row = n * m;
-  Exec::loop_owned(n, n, m, 1, [&](int64_t i, int64_t k, int64_t j) {
+  Exec::loop_owned(n, n, m, 1, [=](int64_t i, int64_t k, int64_t j) {
     G[i * m + j] += rtrl_gradient_term(scale, q[k], M[k * row + i * m + j]);
   });
 }
