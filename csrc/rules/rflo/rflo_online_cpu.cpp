@@ -6,8 +6,7 @@ namespace torch_local_rnn {
 namespace {
 
 void rflo_online_cpu(const OnlineCall& c) {
-  const at::Tensor ahat = rflo_scratch(c);
-  run_online_call(c, [&](auto zero) { return make_rflo_trace<CpuExec, decltype(zero)>(c, ahat); });
+  run_online_call(c, [&](auto zero) { return make_rflo_trace<CpuExec, decltype(zero)>(c); });
 }
 
 const bool registered = CpuOnlineRules::add("rflo", &rflo_online_cpu) && CpuOnlineRules::add("eprop", &rflo_online_cpu);

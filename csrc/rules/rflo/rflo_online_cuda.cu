@@ -8,8 +8,7 @@ namespace torch_local_rnn {
 namespace {
 
 void rflo_online_cuda(const OnlineCall& c) {
-  const at::Tensor ahat = rflo_scratch(c);
-  run_online_call(c, [&](auto zero) { return make_rflo_trace<kernels::BlockExec, decltype(zero)>(c, ahat); });
+  run_online_call(c, [&](auto zero) { return make_rflo_trace<kernels::BlockExec, decltype(zero)>(c); });
 }
 
 const bool registered =
