@@ -60,7 +60,6 @@ struct KernlStep {
     Exec::loop(Bn, 1, [&](int64_t r) { moved[r] = (reset ? act.state[r] : perturbed[r]) + zeta[r]; });
     Exec::loop(n, 1, [&](int64_t i) { k[i] = kernl_kernel(version, rates[i]); });
     presynaptic<Exec>(act.prev, x, B, n, I, ahat);
-    fill_values<Exec>(grad_A, n * n, T(0));
     fill_values<Exec>(ate, Bn, T(0));
     fill_values<Exec>(aq, Bn, T(0));
     Exec::sync();
@@ -88,7 +87,7 @@ struct KernlStep {
 
     // 4. A^T eps_b before A moves, and A's stream-averaged gradient.
     add_transpose_times_each<Exec>(A, eps, B, n, n, ate);
-    add_outer_each<Exec>(grad_A, weps, omega, B, n, n);
+    sum_outer_each<Exec>(grad_A, weps, omega, B, n, n, [](int64_t) { return T(0); }, [](int64_t, T) {});
     Exec::sync();
 
     // 5. SGD on A and alpha~ (each rate's sum over streams by its owner), and the reset counter.
