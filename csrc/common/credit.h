@@ -54,14 +54,23 @@ TLR_STEP void apply_recurrent_update(const OnlineNet<T>& net, const T* G, T* rec
 // W <- W - lr G with G[i, j] = sum_k term(i, k, j) (k = 0 .. inner-1 in order: the streams) for W = [W_hh |
 // W_ih | b], and rec_grad += G when given, in ONE pass over W and G: each entry's owner sums its terms into
 // G and applies it at the last k, so G needs no fill and W no second pass (at the papers' sizes W, G and a
-// rule's other n x n buffers overflow L1 together, and every pass over them costs its misses again). G
-// rounds as fill-then-add (0 + t = t) and W as apply_recurrent_update. term may update state that only this
+// rule's other n x n buffers overflow L1 together, and every pass over them costs its misses again); with
+// one k, G is not touched. G rounds as fill-then-add (0 + t = t) and W as apply_recurrent_update; G's
+// contents are scratch afterwards. term may update state that only this
 // entry's owner touches (a trace entry). One phase.
 template <typename Exec, typename T, typename Term>
 TLR_STEP void apply_summed_gradient(const OnlineNet<T>& net, int64_t inner, int64_t work, Term term, T* G,
                                     T* rec_grad) {
   const int64_t m = net.n + net.I + 1, last = inner - 1;
   const T lr = net.lr;
+  if (inner == 1) {  // one stream (the papers' setting): no running sum to keep, so G is not written at all
+    for_each_weight<Exec>(net, 1, work, [=](int64_t i, int64_t, int64_t j, T& w) {
+      const T g = term(i, 0, j);
+      w -= lr * g;
+      if (rec_grad != nullptr) rec_grad[i * m + j] += g;
+    });
+    return;
+  }
   for_each_weight<Exec>(net, inner, work, [=](int64_t i, int64_t k, int64_t j, T& w) {
     T& g = G[i * m + j];
     g = (k == 0 ? T(0) : g) + term(i, k, j);
@@ -148,12 +157,20 @@ TLR_STEP void add_outer_each(T* G, const T* U, const T* V, int64_t B, int64_t ro
 
 // grad = start + sum_b U_b V_b^T for B pairs U_b (rows), V_b (cols), b in order (grad[p] starts at start(p)),
 // and then last(p, grad[p]) for each entry p = i * cols + j, all in ONE pass by each entry's owner: a
-// gradient formed and applied (last: M[p] -= lr g) without a fill pass before and an update pass after. One
-// phase; last may write only entry p of its arrays.
+// gradient formed and applied (last: M[p] -= lr g) without a fill pass before and an update pass after;
+// keep = false: nothing reads grad afterwards, so with one stream it is not written. One phase; last may
+// write only entry p of its arrays.
 template <typename Exec, typename T, typename Start, typename Last>
 TLR_STEP void sum_outer_each(T* grad, const T* U, const T* V, int64_t B, int64_t rows, int64_t cols, Start start,
-                             Last last) {
+                             Last last, bool keep = true) {
   const int64_t final_b = B - 1;
+  if (B == 1 && !keep) {  // nothing reads grad afterwards and there is no running sum: do not write it
+    Exec::loop2(rows, cols, 1, [=](int64_t i, int64_t j) {
+      const int64_t p = i * cols + j;
+      last(p, start(p) + U[i] * V[j]);
+    });
+    return;
+  }
   Exec::loop_owned(rows, B, cols, 1, [=](int64_t i, int64_t b, int64_t j) {
     const int64_t p = i * cols + j;
     T& g = grad[p];

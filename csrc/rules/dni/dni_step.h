@@ -77,7 +77,8 @@ struct DniStep {
       sum_outer_each<Exec>(grad_J, scratch, act.prev, B, n, n, [](int64_t) { return T(0); },
                            [=](int64_t p, T g) {
                              if (now) Jm[p] -= step_j * g;
-                           });
+                           },
+                           /*keep=*/late_jacobian);  // the 2019 order steps J~ from grad_J in phase 5
     }
     Exec::loop2(B, n, 2 * K, [&](int64_t b, int64_t i) {
       u[b * n + i] = dot(A + i * K, in_prev + b * K, K);
@@ -111,7 +112,8 @@ struct DniStep {
                            [=](int64_t p, T g) {
                              Am[p] -= step_a * g;
                              if (copy) Af[p] = Am[p];
-                           });
+                           },
+                           /*keep=*/false);
     }
     Exec::loop(1, 1, [&](int64_t) { count[0] = refresh ? T(0) : count[0] + T(1); });
     if (approximate_jacobian && late_jacobian) Exec::loop(n * n, 1, [&](int64_t p) { J[p] -= lr_j * grad_J[p]; });
