@@ -225,11 +225,23 @@ def _check_counter_range(op: str, rule: str, rule_options: Sequence[float], x: T
 
 
 # ============================================================================= the ops
+def _refuse_functorch(op: str) -> None:
+    """One clear error in place of functorch's own (which names neither the op nor a way out)."""
+    if torch._C._are_functorch_transforms_active():
+        raise RuntimeError(
+            f"{op}: torch.func transforms (grad, vjp, jacrev, jacfwd, vmap, ...) are not supported: the rule's "
+            "backward is a C++ autograd function, which functorch cannot transform. Use torch.autograd instead "
+            "(loss.backward() or torch.autograd.grad), and a loop (or the batch dimension) in place of vmap.")
+
+
 def leaky_rnn(x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor, bias: Tensor, alpha: float = 1.0,
               nonlinearity: str = "tanh", rule: str = "bptt", rule_options: Optional[List[float]] = None,
               rule_tensors: Optional[List[Tensor]] = None) -> Tensor:
     """States a_1..a_T, Tensor[T, B, n]. Differentiable: the backward is the rule's estimate (the exact gradient
     for "bptt"; rule_options and rule_tensors as in leaky_rnn_rule_backward). LocalRNN.forward (scripted too)."""
+    if not torch.jit.is_scripting():
+        if not torch.compiler.is_compiling():
+            _refuse_functorch("leaky_rnn")
     options: List[float] = [] if rule_options is None else list(rule_options)
     tensors: List[Tensor] = [] if rule_tensors is None else list(rule_tensors)
     return torch.ops.torch_local_rnn.leaky_rnn(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule,

@@ -338,3 +338,21 @@ def test_local_rnn_alpha_must_be_a_number(alpha):
     with pytest.raises(TypeError, match=rf"LocalRNN: expected alpha to be a number in \(0, 1\], but got "
                                         rf"{type(alpha).__name__}"):
         LocalRNN(3, 2, alpha=alpha)
+
+
+# ----------------------------------------------------------------------------- torch.func
+@pytest.mark.parametrize("transform", ["grad", "vmap"])
+def test_torch_func_transforms_fail_with_one_clear_message(transform):
+    """torch.func cannot transform the rule's C++ autograd function: the op says so, with the way out, instead of
+    functorch's own message (which names neither); plain autograd on the same call keeps working."""
+    rnn = LocalRNN(3, 4, dtype=DT, rule="rflo")
+    g = generator(7)
+    x = randn(5, 2, 3, gen=g)
+    params = dict(rnn.named_parameters())
+    with pytest.raises(RuntimeError, match=r"leaky_rnn: torch.func transforms .* are not supported.*torch.autograd"):
+        if transform == "grad":
+            torch.func.grad(lambda p: torch.func.functional_call(rnn, p, (x,))[0].sum())(params)
+        else:
+            torch.func.vmap(lambda xx: rnn(xx)[0])(randn(2, 5, 3, gen=g))
+    rnn(x)[0].sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in rnn.parameters())
