@@ -105,17 +105,18 @@ TLR_STEP void jacobian_times(const T* weight_hh, int64_t B, int64_t n, T alpha, 
   });
 }
 
-// out = J_t X = (1 - alpha) X + alpha diag(phi'(h_t)) (W_hh X) for one stream's X (n, cols): the product
-// by Exec::matmul (BLAS on the CPU) into out, then the row scaling. Two phases, synced between; out must
-// not alias X.
+// out_b = J_t X_b = (1 - alpha) X_b + alpha diag(phi'(h_t,b)) (W_hh X_b) for B streams' X_b (n, cols), stream
+// b at b * n * cols in X and out: the B products by Exec::matmul (BLAS on the CPU) into out, then one row
+// scaling over all streams. Two phases, synced between (so B streams cost two phases, not 2B); out must not
+// alias X.
 template <typename Exec, typename T>
-TLR_STEP void jacobian_times_matrix(const T* weight_hh, int64_t n, int64_t cols, T alpha, const T* dphi, const T* X,
-                                    T* out) {
-  Exec::matmul(n, cols, n, weight_hh, n, X, cols, out, cols);
+TLR_STEP void jacobian_times_matrix(const T* weight_hh, int64_t B, int64_t n, int64_t cols, T alpha, const T* dphi,
+                                    const T* X, T* out) {
+  for (int64_t b = 0; b < B; ++b) Exec::matmul(n, cols, n, weight_hh, n, X + b * n * cols, cols, out + b * n * cols, cols);
   Exec::sync();
-  Exec::loop2(n, cols, 1, [&](int64_t k, int64_t c) {
-    const int64_t p = k * cols + c;
-    out[p] = (T(1) - alpha) * X[p] + (alpha * dphi[k]) * out[p];
+  Exec::loop2(B * n, cols, 1, [=](int64_t r, int64_t c) {
+    const int64_t p = r * cols + c;
+    out[p] = (T(1) - alpha) * X[p] + (alpha * dphi[r]) * out[p];
   });
 }
 
@@ -128,31 +129,12 @@ TLR_STEP void add_credit_outer(T* G, const T* credit, const T* dphi, const T* ah
   });
 }
 
-// r = M^T q for M (rows, cols): k in order into each r[j]. One phase.
-template <typename Exec, typename T>
-TLR_STEP void transpose_times(const T* M, const T* q, int64_t rows, int64_t cols, T* r) {
-  Exec::loop_owned(1, rows, cols, 1, [&](int64_t, int64_t k, int64_t j) {
-    r[j] = (k == 0 ? T(0) : r[j]) + q[k] * M[k * cols + j];
-  });
-}
-
-// R_b += M^T Q_b for B vectors Q_b (rows) into R_b (cols), k in order into each R_b[j]: the batched
-// transpose_times of common/credit.h (a mixing matrix contracted with every stream's vector at once), R
-// zeroed by the caller in an earlier phase. One phase.
+// R_b += M^T Q_b for B vectors Q_b (rows) into R_b (cols), k in order into each R_b[j] (a mixing matrix
+// contracted with every stream's vector at once), R zeroed by the caller in an earlier phase. One phase.
 template <typename Exec, typename T>
 TLR_STEP void add_transpose_times_each(const T* M, const T* Q, int64_t B, int64_t rows, int64_t cols, T* R) {
   Exec::loop_owned(B, rows, cols, 1,
                    [&](int64_t b, int64_t k, int64_t j) { R[b * cols + j] += Q[b * rows + k] * M[k * cols + j]; });
-}
-
-// G += sum_b U_b V_b^T for B pairs U_b (rows), V_b (cols), b in order into each entry of G (rows, cols): a
-// stream-summed gradient. The caller premultiplies U by its scalars, so the CPU's inner loop is a bare
-// multiply-add along a row (GCC leaves a loop_owned loop scalar once it also reads a scalar factor). One
-// phase.
-template <typename Exec, typename T>
-TLR_STEP void add_outer_each(T* G, const T* U, const T* V, int64_t B, int64_t rows, int64_t cols) {
-  Exec::loop_owned(rows, B, cols, 1,
-                   [&](int64_t i, int64_t b, int64_t j) { G[i * cols + j] += U[b * rows + i] * V[b * cols + j]; });
 }
 
 // grad = start + sum_b U_b V_b^T for B pairs U_b (rows), V_b (cols), b in order (grad[p] starts at start(p)),
@@ -177,18 +159,6 @@ TLR_STEP void sum_outer_each(T* grad, const T* U, const T* V, int64_t B, int64_t
     g = (b == 0 ? start(p) : g) + U[b * rows + i] * V[b * cols + j];
     if (b == final_b) last(p, g);
   });
-}
-
-// G += scale u v^T, G of shape (rows, cols). One phase.
-template <typename Exec, typename T>
-TLR_STEP void add_outer(T* G, const T* u, const T* v, int64_t rows, int64_t cols, T scale) {
-  Exec::loop2(rows, cols, 1, [&](int64_t i, int64_t j) { G[i * cols + j] += scale * u[i] * v[j]; });
-}
-
-// G += scale diag(u) M for M (rows, cols): a row-scaled trace (RFLO-type rules). One phase.
-template <typename Exec, typename T>
-TLR_STEP void add_outer_rows(T* G, const T* u, const T* M, int64_t rows, int64_t cols, T scale) {
-  Exec::loop2(rows, cols, 1, [&](int64_t i, int64_t j) { G[i * cols + j] += scale * u[i] * M[i * cols + j]; });
 }
 
 // out[k] = value for k < count. One phase.

@@ -73,6 +73,15 @@ void blas_gemm_nn(int64_t m, int64_t n, int64_t k, const T* A, int64_t lda, cons
 }
 
 struct CpuExec {
+  // run(lo, hi) over [0, rows): on the calling thread when the phase is small, else row ranges in parallel.
+  template <typename Run>
+  static void over_rows(int64_t rows, int64_t work_per_row, const Run& run) {
+    if (rows * work_per_row < kWorkGrain) {
+      run(0, rows);
+    } else {
+      at::parallel_for(0, rows, work_grain(work_per_row), run);
+    }
+  }
   template <typename F>
   static void loop(int64_t count, int64_t work_per_item, F&& f) {
     if (count * work_per_item < kWorkGrain) {
@@ -95,7 +104,7 @@ struct CpuExec {
     // Big: rows in parallel, the contiguous columns inside (no index division per element, so the inner
     // loop vectorises); a block of few rows spreads each row's columns instead.
     if (rows >= 4) {
-      at::parallel_for(0, rows, work_grain(cols * work_per_item), [&](int64_t lo, int64_t hi) {
+      over_rows(rows, cols * work_per_item, [&](int64_t lo, int64_t hi) {
         for (int64_t r = lo; r < hi; ++r) {
           for (int64_t c = 0; c < cols; ++c) f(phase_index(r, rows), phase_index(c, cols));
         }
@@ -118,12 +127,7 @@ struct CpuExec {
         }
       }
     };
-    const int64_t per_row = inner * cols * work_per_item;
-    if (rows * per_row < kWorkGrain) {
-      run(0, rows);
-    } else {
-      at::parallel_for(0, rows, work_grain(per_row), run);
-    }
+    over_rows(rows, inner * cols * work_per_item, run);
   }
   // loop_owned over the three column blocks of one row-major matrix (W = [W_hh | W_ih | b]) in ONE pass:
   // a row's blocks run together, so a big step opens one parallel region, not one per block.
@@ -146,12 +150,7 @@ struct CpuExec {
         }
       }
     };
-    const int64_t per_row = inner * (c0 + c1 + c2) * work_per_item;
-    if (rows * per_row < kWorkGrain) {
-      run(0, rows);
-    } else {
-      at::parallel_for(0, rows, work_grain(per_row), run);
-    }
+    over_rows(rows, inner * (c0 + c1 + c2) * work_per_item, run);
   }
   // C = A B, row-major, by BLAS: the row-major product is the column-major C^T = B^T A^T (blas_gemm below).
   template <typename T>

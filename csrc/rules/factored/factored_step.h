@@ -142,19 +142,10 @@ TLR_STEP void noise_vector_update(const FactoredCtx<T>& c, const FactoredStreams
 // KF-RTRL, R-KF-RTRL: the rules that carry B through J_t and contract it with the credit.
 template <typename Exec, typename T>
 struct PropagatedFactorB {
-  // B_f = J_t B = (1 - alpha) B + alpha diag(phi'(h_t)) (W_hh B) per stream (B (n, b_cols)) into jx:
-  // jacobian_times_matrix's two phases, each over all the streams (the products by Exec::matmul, BLAS on
-  // the CPU), so B streams cost two phases, not 2B.
+  // B_f = J_t B = (1 - alpha) B + alpha diag(phi'(h_t)) (W_hh B) per stream (B (n, b_cols)) into jx. Two
+  // phases (common/credit.h).
   TLR_STEP static void propagate_b(const FactoredCtx<T>& c, const FactoredStreams<T>& s, const T* dphi) {
-    const int64_t n = c.n, cols = c.b_cols;
-    for (int64_t b = 0; b < s.B; ++b) {
-      Exec::matmul(n, cols, n, c.w_hh, n, s.Bk + b * n * cols, cols, s.jx + b * n * cols, cols);
-    }
-    Exec::sync();
-    Exec::loop2(s.B * n, cols, 1, [=](int64_t r, int64_t j) {
-      T& o = s.jx[r * cols + j];
-      o = (T(1) - c.alpha) * s.Bk[r * cols + j] + (c.alpha * dphi[r]) * o;
-    });
+    jacobian_times_matrix<Exec>(c.w_hh, s.B, c.n, c.b_cols, c.alpha, dphi, s.Bk, s.jx);
   }
 
   // r_b = B_b^T q_b (b_cols values at r + b * m), k in order into each entry. One phase.
