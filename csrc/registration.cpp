@@ -65,12 +65,30 @@ TORCH_LIBRARY(torch_local_rnn, m) {
   // rule_tensors are read-only per-step inputs of the rule (the noise draws of the stochastic
   // rules, (T, B, k)); `record`, for the rules that record (dni, dni_b), receives per-step
   // internal signals (T, B, k, n). l2 adds l2 W to the gradients of W_hh, W_ih and W_out (not the
-  // biases), every step (docs/algorithms.md §2.1 4d).
+  // biases), every step (docs/algorithms.md §2.1 4d). optimizer ("sgd": the papers' plain step; "momentum",
+  // "adam", "adamw"; "none": compute the gradients into optimizer_state and leave the weights) is applied to
+  // the network's and readout's weights after every step, its state in optimizer_state, optimizer_steps the
+  // steps it took before this call (common/optimizer_args.h gives the layouts; docs/algorithms.md §2.2);
+  // lr_schedule (seq_len,) gives each step its learning rate in place of lr. credit (seq_len, batch,
+  // hidden_size), the credit mode (§2.3): q_t = dL_t/da_t from the caller's own readout and loss; the readout
+  // arguments are then not evaluated or updated, and the losses returned are 0.
   m.def(
       "online_learn(str rule, Tensor x, Tensor y, Tensor(a!) hidden, Tensor(b!) weight_hh, "
       "Tensor(c!) weight_ih, Tensor(d!) bias, Tensor(e!) weight_out, Tensor(f!) bias_out, "
       "Tensor(g!)[] state, Tensor(h!)? rec_grad, Tensor? feedback, float alpha, str nonlinearity, "
-      "str loss, float lr, float[] rule_options, Tensor[] rule_tensors, Tensor(i!)? record=None, float l2=0.0) -> Tensor");
+      "str loss, float lr, float[] rule_options, Tensor[] rule_tensors, Tensor(i!)? record=None, float l2=0.0, "
+      "str optimizer=\"sgd\", float[] optimizer_options=[], Tensor(j!)? optimizer_state=None, int optimizer_steps=0, "
+      "Tensor? lr_schedule=None, Tensor? credit=None) -> Tensor");
+
+  // One optimiser step of the network and readout weights from given gradients (grad: (n, n + input_size +
+  // 1) of [W_hh | W_ih | b], grad_out: (output_size, n + 1) of [W_out | b_out]), step number
+  // optimizer_steps + 1, with online_learn's optimiser arguments (optimizer "sgd" too, not "none"): what
+  // online_learn applies after every step, for a caller that all-reduces the gradients between the two
+  // (OnlineLearner's data-parallel form, docs/algorithms.md §2.2).
+  m.def(
+      "online_optimizer_step(Tensor(a!) weight_hh, Tensor(b!) weight_ih, Tensor(c!) bias, Tensor(d!) weight_out, "
+      "Tensor(e!) bias_out, Tensor grad, Tensor grad_out, str optimizer, float lr, float[] optimizer_options, "
+      "Tensor(f!)? optimizer_state, int optimizer_steps, float l2=0.0) -> ()");
 
   // Online RFLO (docs/algorithms.md §2.1 order): per step forward, readout z = W_out a + b_out,
   // loss, trace update, gradients, SGD update of all weights in place. Carries `hidden`

@@ -321,28 +321,73 @@ def _leaky_rnn_rule_backward_fake(grad_output, x, h0, weight_hh, weight_ih, outp
     return grads
 
 
+# The optimisers online_learn applies after every step (docs/algorithms.md §2.2) -> the slots of optimizer_state
+# per parameter block ("none" keeps the captured gradients there; "sgd" keeps nothing).
+OPTIMIZER_SLOTS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2, "none": 1}
+# optimizer_options of each: their names, in order
+OPTIMIZER_OPTIONS = {"sgd": (), "momentum": ("momentum", "dampening", "nesterov"), "adam": ("beta1", "beta2", "eps"),
+                     "adamw": ("beta1", "beta2", "eps"), "none": ()}
+
+
+def optimizer_state_numel(optimizer: str, hidden_size: int, input_size: int, output_size: int) -> int:
+    """Values of online_learn's flat optimizer_state: per slot, n (n + I + 1) for [W_hh | W_ih | b], then per
+    slot O (n + 1) for [W_out | b_out]."""
+    n, i, o = hidden_size, input_size, output_size
+    return OPTIMIZER_SLOTS[optimizer] * (n * (n + i + 1) + o * (n + 1))
+
+
 def online_learn(rule: str, x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                  bias: Tensor, weight_out: Tensor, bias_out: Tensor, state: List[Tensor],
                  rec_grad: Optional[Tensor] = None, feedback: Optional[Tensor] = None, alpha: float = 1.0,
                  nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4,
                  rule_options: Optional[List[float]] = None, rule_tensors: Optional[List[Tensor]] = None,
-                 record: Optional[Tensor] = None, l2: float = 0.0) -> Tensor:
+                 record: Optional[Tensor] = None, l2: float = 0.0, optimizer: str = "sgd",
+                 optimizer_options: Optional[List[float]] = None, optimizer_state: Optional[Tensor] = None,
+                 optimizer_steps: int = 0, lr_schedule: Optional[Tensor] = None,
+                 credit: Optional[Tensor] = None) -> Tensor:
     """T online steps of ``rule`` (algorithms.md §2.1) updating hidden, the weights and ``state`` (the rule's
     carried tensors: rules.<Rule>.online_state, shapes rule_state_shapes) in place. rec_grad (n, n + I + 1)
     accumulates every step's update direction G_t (mean over streams; lr = 0: the rule's gradient estimate).
     rule_tensors: the per-step noise (rules.<Rule>.noise), for dni / dni_b optionally [credit (T, B, n)].
     record (T, B, 4, n), dni / dni_b: U_t, U*_{t-1}, U_{t-1}, V_t = h_t per step. l2: l2 W added to the
-    gradients of W_hh, W_ih, W_out every step. Returns the losses, Tensor[T, B]."""
+    gradients of W_hh, W_ih, W_out every step (AdamW: decoupled). optimizer (§2.2): "sgd" (the papers'),
+    "momentum", "adam", "adamw", or "none" (the last step's gradients into optimizer_state, weights kept), with
+    optimizer_options (OPTIMIZER_OPTIONS), its flat state optimizer_state (optimizer_state_numel values) and
+    optimizer_steps taken before; lr_schedule (T,): each step's learning rate in place of lr. credit (T, B, n):
+    the credit mode (§2.3), q_t = dL_t/da_t given by a caller with its own readout and loss (the readout
+    arguments are neither evaluated nor updated; the losses returned are 0). Returns the losses, Tensor[T, B]."""
     options: List[float] = [] if rule_options is None else list(rule_options)
     tensors: List[Tensor] = [] if rule_tensors is None else list(rule_tensors)
+    opt_options: List[float] = [] if optimizer_options is None else [float(v) for v in optimizer_options]
     return torch.ops.torch_local_rnn.online_learn(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out,
                                                   bias_out, list(state), rec_grad, feedback, alpha, nonlinearity,
-                                                  loss, lr, options, tensors, record, l2)
+                                                  loss, lr, options, tensors, record, l2, optimizer, opt_options,
+                                                  optimizer_state, int(optimizer_steps), lr_schedule, credit)
+
+
+def _check_optimizer(op: str, optimizer: str, optimizer_options, optimizer_state, optimizer_steps, x, sizes) -> None:
+    """The fake's check of the optimiser arguments: the name, the option count and the state's size (the
+    kernel checks the values too)."""
+    n, I, O = sizes
+    _check_choice(optimizer, tuple(OPTIMIZER_SLOTS), op, "optimizer")
+    names = OPTIMIZER_OPTIONS[optimizer]
+    if len(optimizer_options) != len(names):
+        _fail(op, f"optimizer '{optimizer}' expects optimizer_options = [{', '.join(names)}], but got "
+                  f"{len(optimizer_options)} values")
+    if optimizer_steps < 0:
+        _fail(op, f"expected optimizer_steps >= 0, but got {optimizer_steps}")
+    numel = optimizer_state_numel(optimizer, n, I, O)
+    if numel and optimizer_state is None:
+        _fail(op, f"optimizer '{optimizer}' expects optimizer_state of {numel} values, but got None")
+    if numel:
+        _check_tensor(op, optimizer_state, x, (numel,), "optimizer_state", "(optimizer_state_numel,)", True)
 
 
 @_register_fake("online_learn")
 def _online_learn_fake(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, state, rec_grad,
-                       feedback, alpha, nonlinearity, loss, lr, rule_options, rule_tensors, record=None, l2=0.0):
+                       feedback, alpha, nonlinearity, loss, lr, rule_options, rule_tensors, record=None, l2=0.0,
+                       optimizer="sgd", optimizer_options=(), optimizer_state=None, optimizer_steps=0,
+                       lr_schedule=None, credit=None):
     op = "online_learn"
     T, B, n, I, O = _check_online_args(op, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback,
                                        alpha, nonlinearity, loss, lr, l2)
@@ -356,7 +401,37 @@ def _online_learn_fake(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_ou
     _check_rule_tensors(op, rule, "online", rule_tensors, x, T, B, n)
     if record is not None:
         _check_tensor(op, record, x, (T, B, 4, n), "record", "(seq_len, batch, 4, hidden_size)", inplace=True)
+    _check_optimizer(op, optimizer, optimizer_options, optimizer_state, optimizer_steps, x, (n, I, O))
+    if lr_schedule is not None:
+        _check_tensor(op, lr_schedule, x, (T,), "lr_schedule", "(seq_len,)")
+    if credit is not None:
+        _check_tensor(op, credit, x, (T, B, n), "credit", "(seq_len, batch, hidden_size)")
     return x.new_empty((T, B))
+
+
+def online_optimizer_step(weight_hh: Tensor, weight_ih: Tensor, bias: Tensor, weight_out: Tensor, bias_out: Tensor,
+                          grad: Tensor, grad_out: Tensor, optimizer: str, lr: float,
+                          optimizer_options: Optional[List[float]] = None, optimizer_state: Optional[Tensor] = None,
+                          optimizer_steps: int = 0, l2: float = 0.0) -> None:
+    """One optimiser step (number optimizer_steps + 1) of the weights, in place, from the gradients grad (n,
+    n + I + 1) of [W_hh | W_ih | b] and grad_out (O, n + 1) of [W_out | b_out]: the phase online_learn runs
+    after every step, for callers that all-reduce the gradients in between (docs/algorithms.md §2.2)."""
+    opt_options: List[float] = [] if optimizer_options is None else [float(v) for v in optimizer_options]
+    torch.ops.torch_local_rnn.online_optimizer_step(weight_hh, weight_ih, bias, weight_out, bias_out, grad, grad_out,
+                                                    optimizer, lr, opt_options, optimizer_state,
+                                                    int(optimizer_steps), l2)
+
+
+@_register_fake("online_optimizer_step")
+def _online_optimizer_step_fake(weight_hh, weight_ih, bias, weight_out, bias_out, grad, grad_out, optimizer, lr,
+                                optimizer_options, optimizer_state, optimizer_steps, l2=0.0):
+    op = "online_optimizer_step"
+    n, I, O = weight_hh.shape[0], weight_ih.shape[1], weight_out.shape[0]
+    if optimizer == "none":
+        _fail(op, "expected optimizer to be one of 'sgd', 'momentum', 'adam', 'adamw' (an optimiser that moves the "
+                  "weights), but got 'none'")
+    _check_optimizer(op, optimizer, optimizer_options, optimizer_state, optimizer_steps, weight_hh, (n, I, O))
+    return None
 
 
 def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: Tensor, weight_ih: Tensor,

@@ -27,11 +27,15 @@ struct BackendOps {
                                  const std::optional<at::Tensor>& feedback, double alpha,
                                  c10::string_view nonlinearity, c10::string_view loss, double lr,
                                  c10::ArrayRef<double> rule_options, at::TensorList rule_tensors,
-                                 const std::optional<at::Tensor>& record, double l2) {
+                                 const std::optional<at::Tensor>& record, double l2, c10::string_view optimizer,
+                                 c10::ArrayRef<double> optimizer_options, const std::optional<at::Tensor>& optimizer_state,
+                                 int64_t optimizer_steps, const std::optional<at::Tensor>& lr_schedule,
+                                 const std::optional<at::Tensor>& credit) {
     const Guard guard(x.device());
     return online_learn_impl<OnlineRules>(Backend, "online_learn", rule, x, y, hidden, weight_hh, weight_ih, bias,
                                           weight_out, bias_out, state, rec_grad, feedback, alpha, nonlinearity, loss,
-                                          lr, rule_options, rule_tensors, record, l2);
+                                          lr, rule_options, rule_tensors, record, l2, optimizer, optimizer_options,
+                                          optimizer_state, optimizer_steps, lr_schedule, credit);
   }
 
   static at::Tensor rflo_online(const at::Tensor& x, const at::Tensor& y, const at::Tensor& hidden,
@@ -49,7 +53,8 @@ struct BackendOps {
     const std::vector<double> options = {trace_alpha};
     return online_learn_impl<OnlineRules>(Backend, "rflo_online", "rflo", x, y, hidden, weight_hh, weight_ih, bias,
                                           weight_out, bias_out, {trace}, std::nullopt, feedback, alpha, nonlinearity,
-                                          loss, lr, options, {}, std::nullopt, l2);
+                                          loss, lr, options, {}, std::nullopt, l2, "sgd", {}, std::nullopt, 0, std::nullopt,
+                                          std::nullopt);
   }
 
   static BackwardResult rule_backward(const at::Tensor& grad_output, const at::Tensor& x, const at::Tensor& h0,

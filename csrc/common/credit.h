@@ -42,12 +42,18 @@ TLR_STEP void for_each_weight(const OnlineNet<T>& net, int64_t inner, int64_t wo
       [=, &f](int64_t i, int64_t k, int64_t) { f(i, k, n + I, bias[i]); });
 }
 
-// W <- W - lr G for W = [W_hh | W_ih | b], and rec_grad += G when given. One phase.
+// W <- W - lr G for W = [W_hh | W_ih | b], and rec_grad += G when given. With an optimiser other than sgd
+// (common/online_optimizer.h) G is captured into net.opt.grad_rec instead and W stays. One phase.
 template <typename Exec, typename T>
 TLR_STEP void apply_recurrent_update(const OnlineNet<T>& net, const T* G, T* rec_grad) {
   const int64_t m = net.n + net.I + 1;
   const T lr = net.lr;
-  for_each_weight<Exec>(net, 1, 1, [=](int64_t i, int64_t, int64_t j, T& w) { w -= lr * G[i * m + j]; });
+  if (net.opt.captures()) {
+    T* const captured = net.opt.grad_rec;
+    Exec::loop(net.n * m, 1, [=](int64_t k) { captured[k] = G[k]; });
+  } else {
+    for_each_weight<Exec>(net, 1, 1, [=](int64_t i, int64_t, int64_t j, T& w) { w -= lr * G[i * m + j]; });
+  }
   if (rec_grad != nullptr) Exec::loop(net.n * m, 1, [=](int64_t k) { rec_grad[k] += G[k]; });
 }
 
@@ -57,13 +63,23 @@ TLR_STEP void apply_recurrent_update(const OnlineNet<T>& net, const T* G, T* rec
 // rule's other n x n buffers overflow L1 together, and every pass over them costs its misses again); with
 // one k, G is not touched. G rounds as fill-then-add (0 + t = t) and W as apply_recurrent_update; G's
 // contents are scratch afterwards. term may update state that only this
-// entry's owner touches (a trace entry). One phase.
+// entry's owner touches (a trace entry). With an optimiser other than sgd, G is captured into
+// net.opt.grad_rec at the last k instead of applied (G may then be net.opt.grad_rec itself). One phase.
 template <typename Exec, typename T, typename Term>
 TLR_STEP void apply_summed_gradient(const OnlineNet<T>& net, int64_t inner, int64_t work, Term term, T* G,
                                     T* rec_grad) {
   const int64_t m = net.n + net.I + 1, last = inner - 1;
   const T lr = net.lr;
+  T* const captured = net.opt.captures() ? net.opt.grad_rec : nullptr;
   if (inner == 1) {  // one stream (the papers' setting): no running sum to keep, so G is not written at all
+    if (captured != nullptr) {
+      for_each_weight<Exec>(net, 1, work, [=](int64_t i, int64_t, int64_t j, T&) {
+        const T g = term(i, 0, j);
+        captured[i * m + j] = g;
+        if (rec_grad != nullptr) rec_grad[i * m + j] += g;
+      });
+      return;
+    }
     for_each_weight<Exec>(net, 1, work, [=](int64_t i, int64_t, int64_t j, T& w) {
       const T g = term(i, 0, j);
       w -= lr * g;
@@ -75,7 +91,11 @@ TLR_STEP void apply_summed_gradient(const OnlineNet<T>& net, int64_t inner, int6
     T& g = G[i * m + j];
     g = (k == 0 ? T(0) : g) + term(i, k, j);
     if (k == last) {
-      w -= lr * g;
+      if (captured != nullptr) {
+        captured[i * m + j] = g;
+      } else {
+        w -= lr * g;
+      }
       if (rec_grad != nullptr) rec_grad[i * m + j] += g;
     }
   });

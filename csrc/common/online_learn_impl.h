@@ -11,6 +11,7 @@
 #include <string>
 
 #include "online_rule.h"
+#include "optimizer_args.h"
 #include "rule_descriptor.h"
 
 namespace torch_local_rnn {
@@ -22,7 +23,10 @@ at::Tensor online_learn_impl(const char* backend, const char* op, c10::string_vi
                              at::TensorList state, const std::optional<at::Tensor>& rec_grad,
                              const std::optional<at::Tensor>& feedback, double alpha, c10::string_view nonlinearity,
                              c10::string_view loss, double lr, c10::ArrayRef<double> rule_options,
-                             at::TensorList rule_tensors, const std::optional<at::Tensor>& record, double l2) {
+                             at::TensorList rule_tensors, const std::optional<at::Tensor>& record, double l2,
+                             c10::string_view optimizer, c10::ArrayRef<double> optimizer_options,
+                             const std::optional<at::Tensor>& optimizer_state, int64_t optimizer_steps,
+                             const std::optional<at::Tensor>& lr_schedule, const std::optional<at::Tensor>& credit) {
   // Not differentiable: keep the ATen calls some rules make (BLAS) out of autograd.
   at::AutoDispatchBelowADInplaceOrView below_autograd;
   const OnlineArgs args = check_online_args(op, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out,
@@ -36,13 +40,23 @@ at::Tensor online_learn_impl(const char* backend, const char* op, c10::string_vi
               "record for rule '", descriptor.name, "'");
   const OnlineRuleFn fn = Rules::get(descriptor.name, op, backend);
   check_rule_state(descriptor, options, {args.B, args.n, args.I, args.O}, state, x, op);
+  const OptimizerCall optimization = check_optimizer_args(op, optimizer, optimizer_options, optimizer_state,
+                                                         optimizer_steps, lr_schedule, x, args);
   if (rec_grad) check_state(op, *rec_grad, x, {args.n, args.n + args.I + 1}, "rec_grad",
                             "(hidden_size, hidden_size + input_size + 1)");
+  std::optional<at::Tensor> credit_c;
+  if (credit) {  // the credit mode (docs/algorithms.md §2.3)
+    check_like(*credit, x, op, "credit", "x");
+    check_shape(*credit, {args.T, args.B, args.n}, op, "credit", "(seq_len, batch, hidden_size)");
+    TORCH_CHECK(!record, op, ": record is not available in the credit mode (the rule's signals follow from the "
+                "fused readout), but got both credit and record");
+    credit_c = credit->contiguous();
+  }
   const at::Tensor xc = x.contiguous(), yc = y.contiguous();
   const std::optional<at::Tensor> fb = feedback ? std::optional<at::Tensor>(feedback->contiguous()) : std::nullopt;
   at::Tensor losses = at::empty({args.T, args.B}, x.options());
   fn(OnlineCall{args, xc, yc, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, state, rec_grad, fb, alpha, lr,
-                options, rule_tensors, record, losses});
+                options, rule_tensors, record, losses, optimization, credit_c});
   return losses;
 }
 

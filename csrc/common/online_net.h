@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "activation.h"
+#include "online_optimizer.h"
 
 namespace torch_local_rnn {
 
@@ -24,9 +25,16 @@ struct OnlineNet {
   Loss loss;
   // L2 (docs/algorithms.md §2.1 4d): W <- W - lr (G + l2 W) for W_hh, W_ih, W_out. `decay` (n (n + I)) holds this
   // step's W_hh, W_ih before the rule's in-place update, so the decay uses the old weights; null
-  // when l2 = 0.
+  // when l2 = 0 or when another optimiser than sgd adds the L2 term itself.
   T l2 = 0;
   T* decay = nullptr;
+  // The optimiser (common/online_optimizer.h; sgd: the rules apply lr G themselves) and an optional per-step
+  // learning rate (steps): lr_schedule[t] replaces lr at step t of this call.
+  OnlineOptimizer<T> opt;
+  const T* lr_schedule = nullptr;
+  // The credit mode (docs/algorithms.md §2.3): q_t = dL_t/da_t given per step (steps, B, n) by a caller whose
+  // readout and loss are its own; the loop then neither evaluates nor updates the readout (losses are 0).
+  const T* credit = nullptr;
 };
 
 // Per-step activity, each (B, .).

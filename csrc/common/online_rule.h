@@ -7,8 +7,12 @@
 
 #include <optional>
 
+#include <ATen/ops/empty.h>
+
 #include "online_checks.h"
 #include "online_net.h"
+#include "online_step.h"
+#include "optimizer_args.h"
 #include "rule_descriptor.h"
 #include "rule_registry.h"
 
@@ -26,6 +30,8 @@ struct OnlineCall {
   at::TensorList tensors;                      // rule_tensors: per-step inputs (noise), checked by the rule
   const std::optional<at::Tensor>& record;     // what the rule records per step, or none
   const at::Tensor& losses;                    // (T, B), written
+  const OptimizerCall& optimizer;              // checked at the op boundary (common/optimizer_args.h)
+  const std::optional<at::Tensor>& credit;     // (T, B, n) contiguous: the credit mode, or none
 };
 
 using OnlineRuleFn = void (*)(const OnlineCall&);
@@ -34,16 +40,36 @@ struct CudaOnlineTag {};
 using CpuOnlineRules = RuleTable<OnlineRuleFn, CpuOnlineTag>;
 using CudaOnlineRules = RuleTable<OnlineRuleFn, CudaOnlineTag>;
 
-// The raw view of the network and readout both backends' online loops run on.
-template <typename scalar_t>
-OnlineNet<scalar_t> make_online_net(const OnlineCall& c) {
+// What both backends' online loops allocate before the loop (nothing is allocated inside it): the per-step
+// activity, W_hh's and W_ih's copy for the L2 term under sgd, the captured gradients of the other optimisers.
+struct OnlineBuffers {
+  at::Tensor workspace, decay, gradients;
+};
+
+inline OnlineBuffers allocate_online_buffers(const OnlineCall& c) {
   const OnlineArgs& a = c.args;
-  return {a.B, a.n, a.I, a.O,
+  OnlineBuffers b;
+  b.workspace = at::empty({online_activity_numel(a.B, a.n, a.O)}, c.x.options());
+  if (a.l2 > 0 && !c.optimizer.captures()) b.decay = at::empty({a.n * (a.n + a.I)}, c.x.options());
+  if (c.optimizer.needs_gradient_buffer()) {
+    b.gradients = at::empty({a.n * (a.n + a.I + 1) + a.O * (a.n + 1)}, c.x.options());
+  }
+  return b;
+}
+
+// The raw view of the network, readout and optimiser both backends' online loops run on.
+template <typename scalar_t>
+OnlineNet<scalar_t> make_online_net(const OnlineCall& c, const OnlineBuffers& buffers) {
+  const OnlineArgs& a = c.args;
+  OnlineNet<scalar_t> net{a.B, a.n, a.I, a.O,
           c.weight_hh.data_ptr<scalar_t>(), c.weight_ih.data_ptr<scalar_t>(), c.bias.data_ptr<scalar_t>(),
           c.weight_out.data_ptr<scalar_t>(), c.bias_out.data_ptr<scalar_t>(),
           c.feedback ? c.feedback->data_ptr<scalar_t>() : c.weight_out.data_ptr<scalar_t>(),
           static_cast<scalar_t>(c.alpha), static_cast<scalar_t>(c.lr), a.f, a.loss, static_cast<scalar_t>(a.l2),
-          nullptr};
+          buffers.decay.defined() ? buffers.decay.data_ptr<scalar_t>() : nullptr};
+  bind_optimizer(net, c.optimizer, buffers.gradients.defined() ? buffers.gradients.data_ptr<scalar_t>() : nullptr);
+  net.credit = c.credit ? c.credit->data_ptr<scalar_t>() : nullptr;
+  return net;
 }
 
 // rec_grad's pointer, or null.

@@ -152,6 +152,21 @@ TLR_STEP void online_readout_sgd(const OnlineNet<T>& net, const OnlineActivity<T
   });
 }
 
+// The readout's gradient averaged over streams, captured for the optimiser (common/online_optimizer.h):
+// grad_out = [(1/B) sum_b e_b a_b^T | (1/B) sum_b e_b], (O, n + 1). One phase.
+template <typename Exec, typename T>
+TLR_STEP void online_readout_gradient(const OnlineNet<T>& net, const OnlineActivity<T>& act) {
+  const int64_t n = net.n, O = net.O, B = net.B, mo = n + 1;
+  const T streams = T(B);
+  T* const g = net.opt.grad_out;
+  const T *const error = act.error, *const state = act.state;
+  Exec::loop2(O, mo, B, [=](int64_t o, int64_t i) {
+    T v = 0;
+    for (int64_t b = 0; b < B; ++b) v += error[b * O + o] * (i < n ? state[b * n + i] : T(1));
+    g[o * mo + i] = v / streams;
+  });
+}
+
 // output_only's step (docs/algorithms.md §3.1): G = 0, the recurrent weights stay; only the readout learns.
 struct NoRecurrentLearning {
   template <typename Net, typename Scalar, typename Act>
@@ -162,15 +177,22 @@ struct NoRecurrentLearning {
 // phi'(h_t)) and applies its recurrent update using q_t; it may not touch the readout, since it runs in
 // the same phase as the readout's SGD step. A rule of several phases puts Exec::sync() between them;
 // the loop syncs after its last phase. L2 (docs/algorithms.md §2.1 4d): W -= lr l2 W_old for W_hh and
-// W_ih, with W_old copied to net.decay before the rule's update.
+// W_ih, with W_old copied to net.decay before the rule's update. With another optimiser than sgd
+// (§2.2, common/online_optimizer.h) the rule and the readout capture the step's gradients instead
+// (grad_rec is cleared first: a rule may make no update on a step, and then G = 0) and apply_optimizer
+// moves the weights in a phase of its own. lr_schedule, when given, is the learning rate of each step. In
+// the credit mode (net.credit, §2.3) q_t is read, not computed, and the readout is left to the caller.
 template <typename Exec, typename T, typename Rule>
-TLR_STEP void run_online_steps(const OnlineNet<T>& net, Rule& rule, const T* x, const T* y, T* hidden, T* losses,
+TLR_STEP void run_online_steps(const OnlineNet<T>& net_in, Rule& rule, const T* x, const T* y, T* hidden, T* losses,
                                int64_t steps, OnlineActivity<T> act) {
-  const int64_t Bn = net.B * net.n, nn = net.n * net.n, nI = net.n * net.I;
+  OnlineNet<T> net = net_in;  // lr changes per step under a schedule
+  const int64_t Bn = net.B * net.n, nn = net.n * net.n, nI = net.n * net.I, nm = net.n * (net.n + net.I + 1);
+  const bool captures = net.opt.captures();
   Exec::loop(Bn, 1, [&](int64_t k) { act.prev[k] = hidden[k]; });
   Exec::sync();
   for (int64_t t = 0; t < steps; ++t) {
     const T* xt = x + t * net.B * net.I;
+    if (net.lr_schedule != nullptr) net.lr = net.lr_schedule[t];
     act.label = y + t * net.B * net.O;
     act.t = t;
     online_forward<Exec>(net, xt, act);
@@ -178,20 +200,43 @@ TLR_STEP void run_online_steps(const OnlineNet<T>& net, Rule& rule, const T* x, 
       Exec::loop(nn, 1, [&](int64_t k) { net.decay[k] = net.weight_hh[k]; });
       Exec::loop(nI, 1, [&](int64_t k) { net.decay[nn + k] = net.weight_ih[k]; });
     }
-    Exec::sync();
-    online_logits<Exec>(net, act);
-    Exec::sync();
-    online_loss<Exec>(net, act.label, act, losses + t * net.B);
-    Exec::sync();
-    online_credit<Exec>(net, act);
-    Exec::sync();
-    rule.step(net, xt, act);
-    online_readout_sgd<Exec>(net, act);
+    if (captures) {
+      T* const captured = net.opt.grad_rec;
+      Exec::loop(nm, 1, [=](int64_t k) { captured[k] = T(0); });
+    }
+    if (net.credit != nullptr) {  // q_t given; the caller's readout is not ours to evaluate or update
+      const T* given = net.credit + t * Bn;
+      T* const q = act.q;
+      T* const step_losses = losses + t * net.B;
+      Exec::loop(Bn, 1, [=](int64_t k) { q[k] = given[k]; });
+      Exec::loop(net.B, 1, [=](int64_t b) { step_losses[b] = T(0); });
+      Exec::sync();
+      rule.step(net, xt, act);
+    } else {
+      Exec::sync();
+      online_logits<Exec>(net, act);
+      Exec::sync();
+      online_loss<Exec>(net, act.label, act, losses + t * net.B);
+      Exec::sync();
+      online_credit<Exec>(net, act);
+      Exec::sync();
+      rule.step(net, xt, act);
+      if (captures) {
+        online_readout_gradient<Exec>(net, act);
+      } else {
+        online_readout_sgd<Exec>(net, act);
+      }
+    }
     Exec::sync();
     if (net.decay != nullptr) {
       const T shrink = net.lr * net.l2;
       Exec::loop(nn, 1, [&](int64_t k) { net.weight_hh[k] -= shrink * net.decay[k]; });
       Exec::loop(nI, 1, [&](int64_t k) { net.weight_ih[k] -= shrink * net.decay[nn + k]; });
+      Exec::sync();
+    }
+    if (captures && net.opt.kind != Optimizer::None) {
+      apply_optimizer<Exec>(net, net.opt, optimizer_scalars(net.opt, net.lr, net.opt.steps_before + t + 1),
+                            net.credit == nullptr);
       Exec::sync();
     }
     T* const next = act.state;  // a_t becomes the next step's a_{t-1}

@@ -182,15 +182,13 @@ struct CpuExec {
 // buffers must be allocated before this call: nothing is allocated inside the loop).
 template <typename MakeRule>
 void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
-  at::Tensor workspace = at::empty({online_activity_numel(c.args.B, c.args.n, c.args.O)}, c.x.options());
-  at::Tensor decay = c.args.l2 > 0 ? at::empty({c.args.n * (c.args.n + c.args.I)}, c.x.options()) : at::Tensor();
+  const OnlineBuffers buffers = allocate_online_buffers(c);
   AT_DISPATCH_FLOATING_TYPES(c.x.scalar_type(), "online_learn", [&] {
-    OnlineNet<scalar_t> net = make_online_net<scalar_t>(c);
-    if (decay.defined()) net.decay = decay.data_ptr<scalar_t>();
+    const OnlineNet<scalar_t> net = make_online_net<scalar_t>(c, buffers);
     auto rule = make_rule(scalar_t{});
     run_online_steps<CpuExec>(net, rule, c.x.data_ptr<scalar_t>(), c.y.data_ptr<scalar_t>(),
                               c.hidden.data_ptr<scalar_t>(), c.losses.data_ptr<scalar_t>(), c.args.T,
-                              carve_online_activity(workspace.data_ptr<scalar_t>(), c.args.B, c.args.n));
+                              carve_online_activity(buffers.workspace.data_ptr<scalar_t>(), c.args.B, c.args.n));
   });
 }
 

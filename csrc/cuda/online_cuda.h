@@ -20,16 +20,14 @@ template <typename MakeRule>
 void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
   const c10::cuda::CUDAGuard guard(c.x.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  at::Tensor workspace = at::empty({online_activity_numel(c.args.B, c.args.n, c.args.O)}, c.x.options());
-  at::Tensor decay = c.args.l2 > 0 ? at::empty({c.args.n * (c.args.n + c.args.I)}, c.x.options()) : at::Tensor();
+  const OnlineBuffers buffers = allocate_online_buffers(c);
   AT_DISPATCH_FLOATING_TYPES(c.x.scalar_type(), "online_learn", [&] {
     auto rule = make_rule(scalar_t{});
     using Rule = decltype(rule);
-    kernels::OnlineRuleParams<scalar_t, Rule> p{make_online_net<scalar_t>(c), rule, c.x.data_ptr<scalar_t>(),
+    kernels::OnlineRuleParams<scalar_t, Rule> p{make_online_net<scalar_t>(c, buffers), rule, c.x.data_ptr<scalar_t>(),
                                                 c.y.data_ptr<scalar_t>(), c.hidden.data_ptr<scalar_t>(),
-                                                c.losses.data_ptr<scalar_t>(), workspace.data_ptr<scalar_t>(),
+                                                c.losses.data_ptr<scalar_t>(), buffers.workspace.data_ptr<scalar_t>(),
                                                 c.args.T, false, false};
-    if (decay.defined()) p.net.decay = decay.data_ptr<scalar_t>();
     kernels::launch_online_rule(p, stream);
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });

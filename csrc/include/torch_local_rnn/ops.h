@@ -46,14 +46,27 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn
 // T online steps of `rule`, its carried tensors in `state`; like rflo_online. rec_grad, when
 // given, accumulates every step's recurrent update direction; rule_tensors are the rule's per-step
 // inputs (noise draws); record, for dni / dni_b, receives the apical potentials and targets; l2 adds
-// l2 W to the gradients of W_hh, W_ih and W_out every step.
+// l2 W to the gradients of W_hh, W_ih and W_out every step; optimizer, optimizer_options, optimizer_state and
+// optimizer_steps choose the optimiser applied after every step (sgd: the papers'), lr_schedule (T,) the
+// learning rate of each step (docs/algorithms.md §2.2).
 at::Tensor online_learn(c10::string_view rule, const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden,
                         at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,
                         at::Tensor& bias_out, at::TensorList state, const std::optional<at::Tensor>& rec_grad,
                         const std::optional<at::Tensor>& feedback, double alpha, c10::string_view nonlinearity,
                         c10::string_view loss, double lr, c10::ArrayRef<double> rule_options,
                         at::TensorList rule_tensors = {}, const std::optional<at::Tensor>& record = std::nullopt,
-                        double l2 = 0.0);
+                        double l2 = 0.0, c10::string_view optimizer = "sgd",
+                        c10::ArrayRef<double> optimizer_options = {}, const std::optional<at::Tensor>& optimizer_state = std::nullopt,
+                        int64_t optimizer_steps = 0, const std::optional<at::Tensor>& lr_schedule = std::nullopt,
+                        const std::optional<at::Tensor>& credit = std::nullopt);
+
+// One optimiser step of the weights from given gradients (grad (n, n + I + 1), grad_out (O, n + 1)), step
+// number optimizer_steps + 1: what online_learn applies after each step, for callers that reduce the
+// gradients in between (online_learn's optimiser arguments; "none" is refused).
+void online_optimizer_step(at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,
+                           at::Tensor& bias_out, const at::Tensor& grad, const at::Tensor& grad_out,
+                           c10::string_view optimizer, double lr, c10::ArrayRef<double> optimizer_options,
+                           const std::optional<at::Tensor>& optimizer_state, int64_t optimizer_steps, double l2 = 0.0);
 
 // T online RFLO steps; updates hidden, trace and all weights in place; returns losses (T, B).
 at::Tensor rflo_online(const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden, at::Tensor& trace,

@@ -2,12 +2,14 @@
 // trace per stream:
 //   B_t = (1 - k) B_{t-1} + k phi'(h_t) ahat_t^T,   ahat_t = [a_{t-1}; x_t; 1],
 //   G_t = (1/B) sum_b diag(q_{t,b}) B_{t,b},        W <- W - lr G_t   (W = [W_hh | W_ih | b]).
+// (With another optimiser than sgd, G is formed and captured instead: common/online_optimizer.h.)
 // One phase: each entry (i, j) of W is owned by one worker, which updates the B traces of that entry and
 // applies their terms in stream order, so W needs no reduction and no G is formed. The CPU walks
 // row i, then stream b, then the contiguous columns j; the GPU gives each thread an entry, so
 // consecutive threads read and write the (B, n, m) trace coalesced.
 #pragma once
 
+#include "../../common/credit.h"
 #include "../../common/online_step.h"
 
 namespace torch_local_rnn {
@@ -24,6 +26,16 @@ struct RfloTrace {
     const T decay = T(1) - rate, step_size = net.lr / T(B), k = rate;
     T *const tr = trace, *const w_hh = net.weight_hh, *const w_ih = net.weight_ih, *const bias = net.bias;
     const T *const prev = act.prev, *const dphi = act.dphi, *const q = act.q;
+    if (net.opt.captures()) {  // another optimiser than sgd: G = (1/B) sum_b diag(q_b) B_b into net.opt.grad_rec
+      const T per_stream = T(B);
+      apply_summed_gradient<Exec>(net, B, 2, [=](int64_t i, int64_t b, int64_t j) {
+        const int64_t r = b * n + i;
+        T& e = tr[r * m + j];
+        e = decay * e + (k * dphi[r]) * presynaptic_entry(prev + b * n, x + b * I, n, I, j);
+        return (q[r] / per_stream) * e;
+      }, net.opt.grad_rec, static_cast<T*>(nullptr));
+      return;
+    }
     // By value (common/credit.h: a capture by reference is re-read after every store, which stops GCC
     // vectorising the CPU's inner loop).
     const auto update = [=](int64_t i, int64_t b, int64_t j, T pre, T& w) {
