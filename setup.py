@@ -78,4 +78,6 @@ setup(
     cmdclass={"build_ext": CMakeBuild},
     python_requires=">=3.9",
     install_requires=["numpy", "tqdm", "matplotlib"],
+    # Optional, for compare and the example grids: --backend ray (runs as Ray tasks) and --tensorboard DIR.
+    extras_require={"ray": ["ray"], "tensorboard": ["tensorboard"]},
 )

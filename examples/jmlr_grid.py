@@ -24,6 +24,8 @@ the finished runs (and resumes checkpointed ones, --checkpoint-every) and trains
     python examples/jmlr_grid.py --jobs 2                        # the whole grid (many CPU hours)
     python examples/jmlr_grid.py --families add --difficulties 0,3,6,9 --rules rflo,rtrl --steps 200000
     python examples/jmlr_grid.py --quick --out /tmp/grid         # seconds: n=8, 300 steps, d in {0,1}, 2 seeds
+    python examples/jmlr_grid.py --backend ray --address auto    # every run a task on the Ray cluster
+    python examples/jmlr_grid.py --quick --tensorboard /tmp/tb   # + the learning curves for TensorBoard
 
 Differences from the papers' code: the test stream starts from a zero state (theirs from a random one),
 and the Mimic target network is the same for every seed (target_seed 0).
@@ -36,6 +38,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _grid, next to this script
 
 from _grid import Cell, apply_defaults, fmt_mean_sd, grid_main, parse_int_list, split_list  # noqa: E402
+from torch_local_rnn.experiments.cli import add_backend_and_log_arguments  # noqa: E402
 from torch_local_rnn.experiments.config import CompareConfig  # noqa: E402
 
 FAMILIES = ("add", "mimic")
@@ -67,7 +70,8 @@ def parse_args(argv=None):
       help="save each unfinished run's state every this many steps (default: only finished runs are saved)")
     a("--jobs", type=int, default=None,
       help="processes (default: min(CPUs, runs to do); quick 1); over cells when there are at least as many cells "
-           "to do, else over each cell's runs")
+           "to do, else over each cell's runs; with --backend ray, the most Ray tasks at a time (default: all)")
+    add_backend_and_log_arguments(p)  # --backend, --address, --tensorboard: as compare's
     a("--out", default=os.path.join("results", "jmlr_grid"), help="output folder (default results/jmlr_grid)")
     a("--quick", action="store_true",
       help="a smoke run of the whole pipeline in seconds: n=8, 300 steps, d in {0,1}, 2 seeds, test 500 steps "

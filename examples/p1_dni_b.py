@@ -46,6 +46,7 @@ import torch  # noqa: E402
 from _grid import Cell, apply_defaults, fmt_mean_sd, grid_main, split_list  # noqa: E402
 from torch_local_rnn import OnlineLearner  # noqa: E402
 from torch_local_rnn.experiments import align  # noqa: E402
+from torch_local_rnn.experiments.cli import add_backend_and_log_arguments  # noqa: E402
 from torch_local_rnn.experiments.config import CompareConfig  # noqa: E402
 from torch_local_rnn.experiments.report import plot_credit  # noqa: E402
 from torch_local_rnn.experiments.train import make_network, noise_generator, test_loss  # noqa: E402
@@ -80,6 +81,7 @@ def parse_args(argv=None):
     a("--record-points", type=int, default=None, help="moments of training recorded (default 11; quick 3)")
     a("--units", type=int, default=4, help="units shown in p1_apical.png (default 4)")
     a("--jobs", type=int, default=None, help="processes (default: min(CPUs, runs to do); quick 1)")
+    add_backend_and_log_arguments(p)  # --backend, --address, --tensorboard: as compare's
     a("--out", default=os.path.join("results", "p1_dni_b"), help="output folder (default results/p1_dni_b)")
     a("--quick", action="store_true", help="a smoke run in seconds: n=8, 300 steps, 2 seeds, test 500 steps")
     a("--no-progress", action="store_true", help="no progress bars")

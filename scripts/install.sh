@@ -9,7 +9,9 @@ PY=${PYTHON:-python}
 if ! "$PY" -c "import torch" 2>/dev/null; then
   "$PY" -m pip install -q torch==2.13.0
 fi
-"$PY" -m pip install -q numpy tqdm matplotlib pytest expecttest hypothesis ninja
+# ray and tensorboard are optional for the package (its extras [ray] and [tensorboard]); the tests of
+# compare --backend ray and --tensorboard need them.
+"$PY" -m pip install -q numpy tqdm matplotlib pytest expecttest hypothesis ninja ray tensorboard
 command -v cmake >/dev/null || "$PY" -m pip install -q cmake  # the build is CMake, driven by setup.py
 "$PY" -m pip install -q --no-build-isolation -e .
 "$PY" -c "import torch, torch_local_rnn; print('torch', torch.__version__, '| torch_local_rnn', torch_local_rnn.__version__, '| CUDA kernels:', torch_local_rnn.has_cuda_kernels())"

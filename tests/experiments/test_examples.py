@@ -21,13 +21,14 @@ EXAMPLES = os.path.join(ROOT, "examples")
 GRID_RULES = ("output_only", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "rflo", "kernl", "dni", "dni_b", "f_bptt", "e_bptt")
 
 
-def run_example(script, out, cwd):
-    """Runs ``script --quick --out out`` in a fresh process that imports the same torch_local_rnn as the tests."""
+def run_example(script, out, cwd, *extra):
+    """Runs ``script --quick --out out *extra`` in a fresh process that imports the same torch_local_rnn as the
+    tests."""
     env = dict(os.environ)
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(torch_local_rnn.__file__)))
     env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
     proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), "--quick", "--no-progress", "--out",
-                           str(out)], cwd=str(cwd), env=env, capture_output=True, text=True, timeout=300)
+                           str(out), *extra], cwd=str(cwd), env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     with open(os.path.join(out, "timing.json")) as f:
         return proc.stdout, json.load(f)
@@ -86,6 +87,26 @@ def test_jmlr_grid_quick(tmp_path):
 
     _, second = run_example("jmlr_grid.py", out, tmp_path)
     check_reused(first, second, rows, read_csv(out / "grid.csv"))
+
+
+def without_seconds(rows):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+
+def test_jmlr_grid_quick_on_ray_with_tensorboard(tmp_path):
+    """--backend ray: every run a task of a local Ray, the same numbers as the local run; --tensorboard: a
+    folder per cell with one per run."""
+    pytest.importorskip("ray", reason="ray is not installed (pip install 'torch-local-rnn[ray]'; CI installs it)")
+    pytest.importorskip("tensorboard", reason="tensorboard is not installed (CI installs it)")
+    local, on_ray, logs = tmp_path / "local", tmp_path / "ray", tmp_path / "tb"
+    run_example("jmlr_grid.py", local, tmp_path, "--families", "add", "--rules", "rflo,uoro")
+    stdout, timing = run_example("jmlr_grid.py", on_ray, tmp_path, "--families", "add", "--rules", "rflo,uoro",
+                                 "--backend", "ray", "--tensorboard", str(logs))
+    assert timing["parallel"] == "ray" and timing["trained"] == timing["runs"] == 8 and "Ray: 8 runs" in stdout
+    assert without_seconds(read_csv(on_ray / "grid.csv")) == without_seconds(read_csv(local / "grid.csv"))
+    for d in (0, 1):
+        assert read_csv(on_ray / f"add-d{d}" / "curves.csv") == read_csv(local / f"add-d{d}" / "curves.csv")
+        assert sorted(os.listdir(logs / f"add-d{d}")) == ["rflo-seed0", "rflo-seed1", "uoro-seed0", "uoro-seed1"]
 
 
 def test_p1_dni_b_quick(tmp_path):

@@ -8,9 +8,10 @@ from typing import Any, Dict, Sequence, Tuple
 
 from ..tasks import TASKS
 from .align import align
-from .config import DEFAULT_RULES, DEFAULTS, AlignConfig, CompareConfig
+from .config import BACKENDS, DEFAULT_RULES, DEFAULTS, AlignConfig, CompareConfig
 from .report import format_alignment_table, format_table, write_alignment_outputs, write_outputs
 from .runner import compare
+from .tensorboard_log import require_tensorboard, write_tensorboard
 
 
 # ---------------------------------------------------------------------------- options
@@ -75,6 +76,20 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     a("--no-progress", action="store_true", help="no progress bars")
 
 
+def add_backend_and_log_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the runs execute and the TensorBoard log: shared with examples/jmlr_grid.py and p1_dni_b.py."""
+    a = parser.add_argument
+    a("--backend", choices=BACKENDS, default="local",
+      help="where the runs execute: local, processes of this machine (default); ray, Ray tasks on a local Ray "
+           "started on demand or on the cluster at --address (pip install 'torch-local-rnn[ray]'); "
+           "the results are the same")
+    a("--address", default=None, help="with --backend ray: the Ray cluster's address (e.g. ray://head:10001 or "
+                                      "auto); default: a local Ray")
+    a("--tensorboard", default=None, metavar="DIR",
+      help="also write each run's test and train loss curves as TensorBoard scalars to DIR/<rule>-seed<k> "
+           "(pip install 'torch-local-rnn[tensorboard]')")
+
+
 def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     seq, onl = DEFAULTS["sequence"], DEFAULTS["online"]
     a = parser.add_argument
@@ -97,7 +112,9 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
       help="first seed (default 0); seed k draws the weights, the training data (2k) and the test data (2k+1)")
     a("--seeds", type=int, default=1, help="number of seeds: seed, seed+1, ... (default 1)")
     a("--jobs", type=int, default=None,
-      help="processes running (rule, seed) runs in parallel (default: min(CPUs, runs to do))")
+      help="processes running (rule, seed) runs in parallel (default: min(CPUs, runs to do)); with --backend ray, "
+           "the most Ray tasks at a time (default: all, as the cluster's CPUs allow)")
+    add_backend_and_log_arguments(parser)
     a("--out", default="results", help="output folder (default ./results): PNG, CSV, JSON, and runs/ for resuming")
     a("--checkpoint-every", type=int, default=None,
       help="save each run's state to OUT/runs/<rule>-seed<k>.pt at the first evaluation point after every "
@@ -122,7 +139,8 @@ def compare_config_from_args(args: argparse.Namespace) -> CompareConfig:
                          steps=pick(args.steps, "steps"), batch=pick(args.batch, "batch"), window=args.window,
                          lr=pick(args.lr, "lr"), seed=args.seed, seeds=args.seeds, test_steps=args.test_steps,
                          test_streams=args.test_streams, eval_every=args.eval_every, threads=args.threads or None,
-                         jobs=args.jobs, checkpoint_every=args.checkpoint_every)
+                         jobs=args.jobs, checkpoint_every=args.checkpoint_every, backend=args.backend,
+                         address=args.address)
 
 
 def run_compare(args: argparse.Namespace) -> int:
@@ -130,6 +148,8 @@ def run_compare(args: argparse.Namespace) -> int:
         config = compare_config_from_args(args)
         if args.stop_after is not None and args.stop_after < 1:
             raise ValueError(f"compare: expected stop_after >= 1, but got {args.stop_after}")
+        if args.tensorboard is not None:
+            require_tensorboard()  # before the runs, not after them
         started = time.perf_counter()
         report = compare(config, progress=not args.no_progress, out_dir=args.out, stop_after=args.stop_after)
     except ValueError as error:
@@ -146,7 +166,11 @@ def run_compare(args: argparse.Namespace) -> int:
         print("\nno rule could run in this mode; nothing written", file=sys.stderr)
         return 1
     paths = write_outputs(report, args.out)
-    print(f"\nwrote {paths['png']}, {paths['csv']}, {paths['json']} ({report['wall_seconds']:.1f} s in all)")
+    written = [paths["png"], paths["csv"], paths["json"]]
+    if args.tensorboard is not None:
+        write_tensorboard(report, args.tensorboard)
+        written.append(f"TensorBoard logs in {args.tensorboard} (tensorboard --logdir {args.tensorboard})")
+    print(f"\nwrote {', '.join(written)} ({report['wall_seconds']:.1f} s in all)")
     return 0
 
 

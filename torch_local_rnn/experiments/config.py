@@ -18,6 +18,9 @@ DEFAULTS = {
     "online": dict(steps=1_000_000, batch=1, lr=1e-3),
 }
 
+# Where compare's runs execute: "local" in a process pool of this machine, "ray" as Ray tasks.
+BACKENDS = ("local", "ray")
+
 ADD_SHORTCUTS = ("t1", "t2", "tau", "deterministic")
 
 DEFAULT_RULES = ("rflo", "uoro", "kf_rtrl", "rkf_rtrl", "kernl", "rtrl", "f_bptt", "e_bptt", "dni_b")
@@ -75,7 +78,9 @@ class CompareConfig:
 
     ``t1``, ``t2``, ``tau``, ``deterministic`` are shortcuts for options of the add task (None: the
     task's default). ``seed`` is the first seed, ``seeds`` how many (seed, seed + 1, ...). ``jobs``,
-    ``threads`` and ``checkpoint_every`` change how the runs are executed, never their results."""
+    ``threads``, ``checkpoint_every``, ``backend`` and ``address`` change how the runs are executed, never
+    their results: ``backend`` "local" runs them in processes of this machine, "ray" as Ray tasks, on a local
+    Ray started on demand or on the cluster at ``address``."""
 
     mode: str = "sequence"
     rules: Tuple[str, ...] = ("bptt", "rflo")
@@ -101,10 +106,17 @@ class CompareConfig:
     threads: Optional[int] = 1
     jobs: Optional[int] = None  # None: min(cpu count, runs to do)
     checkpoint_every: Optional[int] = None
+    backend: str = "local"
+    address: Optional[str] = None  # a Ray cluster's address (backend "ray" only); None: a local Ray
 
     def __post_init__(self):
         if self.mode not in DEFAULTS:
             raise ValueError(f"compare: expected mode 'sequence' or 'online', but got '{self.mode}'")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"compare: expected backend (--backend) from {list(BACKENDS)}, but got '{self.backend}'")
+        if self.address is not None and self.backend != "ray":
+            raise ValueError(f"compare: --address ({self.address!r}) is the address of a Ray cluster and needs "
+                             f"--backend ray, but got --backend {self.backend}")
         self.rules = tuple(self.rules)
         if not self.rules:
             raise ValueError("compare: expected at least one rule")

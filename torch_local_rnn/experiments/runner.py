@@ -21,48 +21,31 @@ first evaluation point after every N steps. Running the same command again with 
 loads the finished runs and resumes the interrupted ones from their checkpoints (the data stream is
 regenerated from its seed and the part already trained on skipped): the result equals an
 uninterrupted run. A run file made with another configuration is an error.
+
+Where the runs execute (``--backend``, never what they compute): "local" (default) in ``--jobs``
+processes of this machine; "ray" as Ray tasks, on a local Ray started on demand or on the cluster at
+``--address`` (pip install 'torch-local-rnn[ray]'). ``--tensorboard DIR`` also writes each run's curves
+as TensorBoard scalars to DIR/<rule>-seed<k> (pip install 'torch-local-rnn[tensorboard]').
 """
+import contextlib
 import os
 import sys
-import time
 from typing import Dict, List, Optional, Tuple
 
 import torch
 
 from .config import CompareConfig
+from .parallel import run_tasks
+from .ray_backend import require_ray
 from .report import build_report
 from .store import check_run_files
 from .train import run_one
+from .worker import RunTask
 
 NO_ONLINE_FORM = ("no online form: the exact gradient needs the future of the stream (BPTT); "
                   "run it with --mode sequence")
 NO_SEQUENCE_FORM = ("no sequence form: the synthetic gradient reads the label online (DNI); "
                     "run it with --mode online")
-
-
-_WORKER_QUEUE = None
-
-
-def _init_worker(queue, threads: Optional[int]) -> None:
-    global _WORKER_QUEUE
-    _WORKER_QUEUE = queue
-    torch.set_num_threads(int(threads or 1))
-
-
-def _worker(args) -> Tuple[Tuple[str, int], Optional[Dict]]:
-    config, rule, seed, out_dir, stop_after = args
-    pending = [0, time.monotonic()]
-
-    def report(steps: int) -> None:  # batched, at most ~5 messages a second
-        pending[0] += steps
-        if time.monotonic() - pending[1] > 0.2:
-            _WORKER_QUEUE.put(pending[0])
-            pending[0], pending[1] = 0, time.monotonic()
-
-    result = run_one(config, rule, seed, out_dir, report, stop_after)
-    if pending[0]:
-        _WORKER_QUEUE.put(pending[0])
-    return (rule, seed), result
 
 
 def _cpu_count() -> int:
@@ -89,77 +72,55 @@ def plan_runs(config: CompareConfig) -> Tuple[List[Tuple[str, int]], Dict[str, s
 def compare(config: CompareConfig, progress: bool = True, out_dir: Optional[str] = None,
             stop_after: Optional[int] = None) -> Dict:
     """Trains one network per (rule, seed) from the seed's initial weights on the seed's data, in
-    ``config.jobs`` processes; returns the curves, their summary over seeds, the task's reference
-    levels and the skipped rules. With ``out_dir`` the runs are saved and resumed (module docstring);
-    runs stopped by ``stop_after`` are listed under "interrupted"."""
+    ``config.jobs`` processes of this machine or as Ray tasks (``config.backend``); returns the curves, their
+    summary over seeds, the task's reference levels and the skipped rules. With ``out_dir`` the runs are saved
+    and resumed (module docstring); runs stopped by ``stop_after`` are listed under "interrupted"."""
     task = config.task_instance()
     runs, skipped = plan_runs(config)
+    if config.backend == "ray":
+        require_ray()  # a missing ray is an error before anything runs
     states = {}
     if out_dir is not None:
         for rule, seed in runs:  # every mismatch is found before anything runs
             states[(rule, seed)] = check_run_files(config, rule, seed, out_dir)
     pending = [r for r in runs if states.get(r) != "finished"]
     jobs = int(config.jobs) if config.jobs else max(1, min(_cpu_count(), len(pending)))
-    bar = _bar(len(runs) * config.steps, progress)
+    # Ray runs even a single run as a task: the cluster, not this machine, is where runs are meant to go.
+    serial = config.backend == "local" and (jobs <= 1 or len(pending) <= 1)
+    bar = progress_bar(len(runs) * config.steps, progress)
     results: Dict[Tuple[str, int], Optional[Dict]] = {}
     try:
-        if jobs <= 1 or len(pending) <= 1:
-            previous = torch.get_num_threads()
-            if config.threads:
-                torch.set_num_threads(int(config.threads))
-            try:
-                for rule, seed in runs:
+        with _torch_threads(config.threads if serial else None):
+            for rule, seed in runs:  # all of them when serial, else only the finished ones (loaded)
+                if serial or (rule, seed) not in pending:
                     if bar is not None:
                         bar.set_description(f"{rule} seed {seed}")
                     results[(rule, seed)] = run_one(config, rule, seed, out_dir, None if bar is None else bar.update,
                                                     stop_after)
-            finally:
-                torch.set_num_threads(previous)
-        else:
-            for rule, seed in runs:
-                if (rule, seed) not in pending:
-                    results[(rule, seed)] = run_one(config, rule, seed, out_dir, None if bar is None else bar.update)
-            results.update(_run_parallel(config, pending, jobs, out_dir, stop_after, bar))
+        if not serial and pending:
+            tasks = [RunTask(config, rule, seed, out_dir, stop_after) for rule, seed in pending]
+            limit = config.jobs if config.backend == "ray" else jobs  # Ray: default all at once, the cluster decides
+            results.update(zip(pending, run_tasks(tasks, config.backend, config.address, limit, bar)))
     finally:
         if bar is not None:
             bar.close()
     return build_report(config, task, runs, results, skipped)
 
 
-def _run_parallel(config, pending, jobs, out_dir, stop_after, bar) -> Dict:
-    import multiprocessing as mp
-    import queue as queue_module
-
-    ctx = mp.get_context("spawn")  # no fork: the parent's OpenMP threads must not leak into the workers
-    messages = ctx.Queue()
-    results = {}
-
-    def drain(timeout: float) -> None:
-        try:
-            while True:
-                steps = messages.get(timeout=timeout)
-                if bar is not None:
-                    bar.update(steps)
-                timeout = 0.0
-        except queue_module.Empty:
-            pass
-
-    if bar is not None:
-        bar.set_description(f"{len(pending)} runs, {jobs} processes")
-    with ctx.Pool(jobs, initializer=_init_worker, initargs=(messages, config.threads)) as pool:
-        handles = [pool.apply_async(_worker, ((config, rule, seed, out_dir, stop_after),)) for rule, seed in pending]
-        remaining = list(handles)
-        while remaining:
-            drain(0.1)
-            for handle in [h for h in remaining if h.ready()]:
-                key, result = handle.get()  # re-raises a worker's exception
-                results[key] = result
-                remaining.remove(handle)
-        drain(0.0)
-    return results
+@contextlib.contextmanager
+def _torch_threads(threads: Optional[int]):
+    """torch's thread count set to ``threads`` (None: unchanged) inside, restored after."""
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
-def _bar(total: int, progress: bool):
+def progress_bar(total: int, progress: bool):
+    """A tqdm bar of ``total`` steps on stderr, or None without ``progress``."""
     if not progress:
         return None
     from tqdm.auto import tqdm

@@ -1,0 +1,50 @@
+"""The worker side of parallel runs: a RunTask (what run_one is called with) and ``execute``, which runs one in a
+worker process or Ray task with its own torch threads and sends its progress to a queue."""
+import time
+from dataclasses import dataclass
+from typing import Dict, Optional
+
+import torch
+
+from .config import CompareConfig
+from .train import run_one
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run: what run_one is called with in the worker."""
+
+    config: CompareConfig
+    rule: str
+    seed: int
+    out_dir: Optional[str] = None
+    stop_after: Optional[int] = None
+
+
+class ProgressSender:
+    """A worker's progress callback: steps are summed and sent at most ~5 times a second (a message per
+    window would flood the queue)."""
+
+    def __init__(self, queue):
+        self.queue, self.steps, self.last = queue, 0, time.monotonic()
+
+    def __call__(self, steps: int) -> None:
+        self.steps += steps
+        if time.monotonic() - self.last > 0.2:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.steps:
+            self.queue.put(self.steps)
+        self.steps, self.last = 0, time.monotonic()
+
+
+def execute(task: RunTask, queue) -> Optional[Dict]:
+    """Runs ``task`` in a worker, its progress sent to ``queue``."""
+    # Set for every task, not once per process: a Ray worker runs tasks of any config, and a grid's cells may
+    # differ in threads.
+    torch.set_num_threads(int(task.config.threads or 1))
+    send = ProgressSender(queue)
+    result = run_one(task.config, task.rule, task.seed, task.out_dir, send, task.stop_after)
+    send.flush()
+    return result
