@@ -68,9 +68,9 @@ TORCH_LIBRARY(torch_local_rnn, m) {
   // biases), every step (docs/algorithms.md §2.1 4d). optimizer ("sgd": the papers' plain step; "momentum",
   // "adam", "adamw"; "none": compute the gradients into optimizer_state and leave the weights) is applied to
   // the network's and readout's weights after every step, its state in optimizer_state, optimizer_steps the
-  // steps it took before this call (common/optimizer_args.h gives the layouts; docs/algorithms.md §2.2);
+  // steps it took before this call (common/optimizer_args.h gives the layouts; docs/algorithms.md §2.7);
   // lr_schedule (seq_len,) gives each step its learning rate in place of lr. credit (seq_len, batch,
-  // hidden_size), the credit mode (§2.3): q_t = dL_t/da_t from the caller's own readout and loss; the readout
+  // hidden_size), the credit mode (§2.8): q_t = dL_t/da_t from the caller's own readout and loss; the readout
   // arguments are then not evaluated or updated, and the losses returned are 0.
   m.def(
       "online_learn(str rule, Tensor x, Tensor y, Tensor(a!) hidden, Tensor(b!) weight_hh, "
@@ -84,7 +84,7 @@ TORCH_LIBRARY(torch_local_rnn, m) {
   // 1) of [W_hh | W_ih | b], grad_out: (output_size, n + 1) of [W_out | b_out]), step number
   // optimizer_steps + 1, with online_learn's optimiser arguments (optimizer "sgd" too, not "none"): what
   // online_learn applies after every step, for a caller that all-reduces the gradients between the two
-  // (OnlineLearner's data-parallel form, docs/algorithms.md §2.2).
+  // (OnlineLearner's data-parallel form, docs/algorithms.md §2.7).
   m.def(
       "online_optimizer_step(Tensor(a!) weight_hh, Tensor(b!) weight_ih, Tensor(c!) bias, Tensor(d!) weight_out, "
       "Tensor(e!) bias_out, Tensor grad, Tensor grad_out, str optimizer, float lr, float[] optimizer_options, "

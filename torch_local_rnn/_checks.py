@@ -2,7 +2,7 @@
 what the kernels read beyond the rule registry (no registry op says it): the layouts of rule_tensors
 (csrc/rules/factored/factored_layout.h, kernl.h, dni_layout.h) and the step counters a rule keeps in a state tensor of x's
 dtype (online_checks.h check_counter_range). Calls no op and imports nothing of the package: ops.py imports it."""
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor
@@ -99,3 +99,34 @@ def counter_error(rule: str, options: Sequence[float], option_names: Sequence[st
         return None
     return (f"{counter} counts up to {limit} ({what}) in x's dtype, but float32 holds integers exactly only up to "
             f"2^24 = {2 ** 24}; use float64, or a {what} within that range")
+
+
+def _check_shape(t: Optional[Tensor], expected: Sequence, op: str, name: str, layout: str) -> None:
+    """Rank and sizes; -1 in ``expected``: any size."""
+    if not isinstance(t, Tensor):
+        _fail(op, f"expected {name} to be a tensor, but got an undefined tensor")
+    if t.dim() != len(expected):
+        _fail(op, f"expected {name} to be {len(expected)}-D {layout}, but got a {t.dim()}-D tensor of shape "
+                  f"{_shape_str(t.shape)}")
+    if any(not (isinstance(e, int) and e < 0) and t.shape[d] != e for d, e in enumerate(expected)):
+        _fail(op, f"expected {name} of shape {layout} = {_shape_str(expected)} (-1: any), but got "
+                  f"{_shape_str(t.shape)}")
+
+
+def _check_contiguous(t: Tensor, op: str, name: str) -> None:
+    if not t.is_contiguous():
+        _fail(op, f"expected {name} to be contiguous (it is updated in place), but got strides "
+                  + _shape_str(t.stride()))
+
+
+def _check_tensor(op: str, t: Tensor, x: Tensor, shape: Sequence, name: str, layout: str, inplace=False) -> None:
+    """x's dtype and device, the shape; contiguous when the op writes it in place (check_state)."""
+    _check_like(t, x, op, name)
+    _check_shape(t, shape, op, name, layout)
+    if inplace:
+        _check_contiguous(t, op, name)
+
+
+def _check_choice(value: str, choices: Tuple[str, ...], op: str, name: str) -> None:
+    if value not in choices:
+        _fail(op, f"expected {name} to be one of {', '.join(repr(c) for c in choices)}, but got '{value}'")

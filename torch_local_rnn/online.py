@@ -7,13 +7,15 @@ over the B independent streams; B = 1 reproduces the papers.
 import numbers
 import warnings
 from collections import OrderedDict
-from typing import Optional, Union
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
-from . import losses, ops, rules
+from . import losses, online_optim, ops, rules
 from .activation import phi
+from .online_distributed import DataParallelSync
+from .online_general import GeneralReadout
 from .modules import (RULE_IDENTITY, LocalRNN, check_generator_state, decode_identity, describe_identity,
                       draw_from_buffer, encode_identity, undraw_buffer)
 
@@ -22,23 +24,28 @@ from .modules import (RULE_IDENTITY, LocalRNN, check_generator_state, decode_ide
 INITIAL_STATES = ("zeros", "random")
 
 
-def _finite_nonnegative(who: str, name: str, value) -> float:
-    """lr, l2: a finite real number >= 0 (a 1-element tensor too); TypeError / ValueError naming ``name``."""
-    if isinstance(value, Tensor) and value.numel() == 1 and value.dtype != torch.bool and not value.is_complex():
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{who}: expected {name} to be a finite number >= 0, but got {type(value).__name__} "
-                        f"{value!r}")
-    if not (value >= 0.0 and value != float("inf")):
-        raise ValueError(f"{who}: expected {name} to be a finite number >= 0, but got {value}")
-    return float(value)
-
-
 class OnlineLearner(nn.Module):
-    """Trains ``rnn`` and ``readout`` (an nn.Linear hidden_size -> output_size) online.
+    """Trains ``rnn`` and ``readout`` online.
 
         learner = OnlineLearner(rnn, readout, loss="cross_entropy", optimizer="sgd", lr=1e-4)
         history = learner.fit(x, y)   # per-step losses; weights updated in place
+
+    An nn.Linear readout with a named loss ("cross_entropy", "mse", "mse_mean") runs the fused path: the whole
+    step, readout and optimiser included, inside the op. Any other readout module (hidden_size -> anything) or
+    a callable ``loss(output, target) -> (B,) per-stream losses`` runs the general path (docs/algorithms.md
+    §2.8): per step, the rule's update in the op from the credit dL/da_t that autograd takes through the
+    readout and loss, and the readout's own step by torch.optim.
+
+    ``optimizer``: "sgd" (the papers'), "momentum", "adam" or "adamw", ``optimizer_options`` their
+    hyper-parameters (online_optim.DEFAULTS: momentum, dampening, nesterov; betas, eps); applied after every
+    step, its state in the buffers ``optimizer_state`` and ``optimizer_steps`` (docs/algorithms.md §2.7). ``lr``
+    is a number or a callable lr(step) evaluated at the start of every chunk (step: the optimiser steps so
+    far); ``fit(..., lr_schedule=...)`` gives every step its own. ``l2``: L2 on the weight matrices (AdamW:
+    its decoupled weight decay).
+
+    ``process_group`` (torch.distributed): data-parallel online learning (§2.9): every rank runs its own
+    batch_size streams on shared weights, and every step's update is averaged over all ranks' streams (W
+    ranks x B streams = one process with W B streams), or the weights every ``sync_every`` steps.
 
     The rule is the rnn's (``LocalRNN(..., rule="rflo")``) unless ``rule`` is given here. Its state
     (the network state ``hidden`` and the rule's carried tensors, ``rules.<Rule>.online_state``: RFLO's
@@ -50,42 +57,52 @@ class OnlineLearner(nn.Module):
     before it changes anything. A fit whose chunk fails leaves every buffer and parameter as it was.
     """
 
-    def __init__(self, rnn: LocalRNN, readout: nn.Linear, loss: str = "cross_entropy", optimizer: str = "sgd",
-                 lr: float = 1e-4, rule: Optional[rules.Rule] = None, batch_size: int = 1,
-                 generator: Optional[torch.Generator] = None, initial_state: str = "zeros", l2: float = 0.0):
+    def __init__(self, rnn: LocalRNN, readout: nn.Module, loss="cross_entropy", optimizer: str = "sgd",
+                 lr: online_optim.LearningRate = 1e-4, rule: Optional[rules.Rule] = None, batch_size: int = 1,
+                 generator: Optional[torch.Generator] = None, initial_state: str = "zeros", l2: float = 0.0,
+                 optimizer_options: Optional[dict] = None, process_group=None, sync_every: int = 1):
         super().__init__()
         if not isinstance(rnn, LocalRNN):
             raise TypeError(f"OnlineLearner: expected rnn to be a LocalRNN, but got {type(rnn).__name__}")
-        if not isinstance(readout, nn.Linear) or readout.bias is None:
-            raise TypeError("OnlineLearner: expected readout to be an nn.Linear(hidden_size, output_size) with bias, "
-                            f"but got {readout!r}")
-        if readout.in_features != rnn.hidden_size:
+        fused = isinstance(readout, nn.Linear) and readout.bias is not None and isinstance(loss, str)
+        if not isinstance(readout, nn.Module):
+            raise TypeError(f"OnlineLearner: expected readout to be an nn.Module (hidden_size -> outputs), but got "
+                            f"{type(readout).__name__}")
+        if isinstance(readout, nn.Linear) and readout.in_features != rnn.hidden_size:
             raise ValueError(f"OnlineLearner: expected readout.in_features == rnn.hidden_size "
                              f"({rnn.hidden_size}), but got {readout.in_features}")
-        if optimizer != "sgd":
-            raise ValueError(f"OnlineLearner: expected optimizer 'sgd' (the fused C++ loop applies plain SGD after "
-                             f"every step, as in the papers), but got '{optimizer}'")
-        lr = _finite_nonnegative("OnlineLearner", "lr", lr)
+        self.optimizer = online_optim.parse_optimizer(optimizer, optimizer_options, "OnlineLearner")
+        if callable(lr):
+            online_optim.learning_rate_now(lr, 0, "OnlineLearner")  # fails now, not at the first chunk
+        else:
+            lr = online_optim.finite_nonnegative("OnlineLearner", "lr", lr)
         if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
             raise TypeError(f"OnlineLearner: expected batch_size to be a positive integer, but got "
                             f"{type(batch_size).__name__} {batch_size!r}")
         if batch_size <= 0:
             raise ValueError(f"OnlineLearner: expected batch_size > 0, but got {batch_size}")
         batch_size = int(batch_size)
-        self.l2 = _finite_nonnegative("OnlineLearner", "l2", l2)
+        self.l2 = online_optim.finite_nonnegative("OnlineLearner", "l2", l2)
         if initial_state not in INITIAL_STATES:
             raise ValueError(f"OnlineLearner: expected initial_state in {INITIAL_STATES}, but got {initial_state!r}")
         self.initial_state = initial_state
         self.rnn, self.readout = rnn, readout
-        self.loss = losses.check_loss(loss, "OnlineLearner")
-        self.lr = float(lr)
+        self.loss = losses.check_loss(loss, "OnlineLearner") if isinstance(loss, str) else loss
+        if not isinstance(loss, str) and not callable(loss):
+            raise TypeError(f"OnlineLearner: expected loss to be one of {list(losses.LOSSES)} or a callable "
+                            f"loss(output, target) -> per-stream losses (B,), but got {type(loss).__name__}")
+        self.lr = lr
         self.rule = rules.resolve(rnn.rule if rule is None else rule)
         if not self.rule.has_online_form:
             online = sorted(name for name, cls in rules.RULES.items() if cls.has_online_form)
             raise ValueError(f"OnlineLearner: rule '{self.rule.name}' has no online form; rules with one: {online}")
         self.rule.check(rnn.alpha, "online", "OnlineLearner")
-        n, i, o = rnn.hidden_size, rnn.input_size, readout.out_features
         like = dict(dtype=rnn.weight_hh.dtype, device=rnn.weight_hh.device)
+        # the general path (docs/algorithms.md §2.8): the op sees a stand-in readout of one output, never read
+        self.general = None if fused else GeneralReadout(self, generator)
+        n, i = rnn.hidden_size, rnn.input_size
+        o = readout.out_features if fused else 1
+        self._op_outputs = o
         self.register_buffer("hidden", torch.zeros(batch_size, n, **like))
         fb = getattr(self.rule, "feedback", "symmetric")
         if isinstance(fb, str) and fb == "random":  # W_FB ~ N(0, 1/n_out), fixed (docs/algorithms.md §1.1)
@@ -115,6 +132,12 @@ class OnlineLearner(nn.Module):
         elif isinstance(fb, str):
             fb = None
         self.register_buffer("feedback", fb)
+        numel = ops.optimizer_state_numel(self.optimizer.name, n, i, o)
+        self.register_buffer("optimizer_state", torch.zeros(numel, **like) if numel else None)
+        self.register_buffer("optimizer_steps", torch.zeros((), dtype=torch.int64))
+        if self.general is not None:
+            self.general.check(fb)
+        self.sync = None if process_group is None else DataParallelSync(self, process_group, sync_every)
 
     @property
     def batch_size(self) -> int:
@@ -137,7 +160,7 @@ class OnlineLearner(nn.Module):
         def draw(g):
             self.hidden.copy_(self._start_state(g))
             return self.rule.online_state(
-                self.batch_size, self.rnn.hidden_size, self.rnn.input_size, outputs=self.readout.out_features,
+                self.batch_size, self.rnn.hidden_size, self.rnn.input_size, outputs=self._op_outputs,
                 generator=g, weight_hh=self.rnn.weight_hh, start=self.hidden,
                 random_state=lambda g2: self._random_state(g2), dtype=self.hidden.dtype, device=self.hidden.device)
 
@@ -201,6 +224,8 @@ class OnlineLearner(nn.Module):
     def _pair(self, x: Tensor, y: Tensor, who: str):
         """Checks x, y (nothing has been changed yet when this fails) and returns them as
         (T, B, .) tensors of the learner's dtype and device."""
+        if self.general is not None:
+            return self.general.pair(x, y, who)
         for name, t in (("x", x), ("y", y)):
             if not isinstance(t, Tensor) or not t.is_floating_point():
                 got = t.dtype if isinstance(t, Tensor) else type(t).__name__
@@ -232,8 +257,13 @@ class OnlineLearner(nn.Module):
                              f"{list(x.shape)}")
         return x, y
 
-    def fit(self, x: Tensor, y: Tensor, chunk_size: int = 10_000, progress: bool = False, record: bool = False):
+    def fit(self, x: Tensor, y: Tensor, chunk_size: int = 10_000, progress: bool = False, record: bool = False,
+            lr_schedule: Optional[Tensor] = None, callback=None):
         """Trains online on the streams x, y; returns the per-step losses ((T,) or (T, B)).
+
+        lr_schedule: a (T,) tensor of per-step learning rates (in place of lr). callback(learner, info) runs after
+        every chunk, info = {"start", "stop" (the chunk's steps in this call), "losses" (the chunk's, (steps, B)),
+        "steps_done"} — a hook for users' own loggers.
 
         record=True (dni, dni_b) also returns a dict of the per-step compartment signals, each (T, [B,] n):
         "apical" U_t (the credit estimate used in the update), "target" U*_{t-1} (the bootstrapped
@@ -246,9 +276,16 @@ class OnlineLearner(nn.Module):
         if record and not self.rule.records:
             raise ValueError(f"OnlineLearner.fit: only rules 'dni' and 'dni_b' record apical signals, but the rule "
                              f"is '{self.rule.name}'")
+        if record and (self.general is not None or self.sync is not None):
+            raise ValueError("OnlineLearner.fit: record=True needs the fused path in one process (an nn.Linear "
+                             "readout, a named loss, no process_group)")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"OnlineLearner.fit: expected callback to be callable(learner, info), but got "
+                            f"{type(callback).__name__}")
         squeeze = isinstance(x, Tensor) and x.dim() == 2  # not a tensor: _streams says so
         x, y = self._streams(x, y)
         T = x.shape[0]
+        schedule = online_optim.check_lr_schedule(lr_schedule, T, x, "OnlineLearner.fit")
         out = torch.empty(T, self.batch_size, dtype=x.dtype)
         records = torch.empty(T, self.batch_size, 4, self.rnn.hidden_size, dtype=x.dtype) if record else None
         bar = None
@@ -259,13 +296,17 @@ class OnlineLearner(nn.Module):
             for start in range(0, T, chunk_size):
                 stop = min(T, start + chunk_size)
                 rec = records[start:stop].to(x.device) if record else None
-                step_losses = self._run(x[start:stop], y[start:stop], rec)
+                lrs = None if schedule is None else schedule[start:stop]
+                step_losses = self._run_chunk(x[start:stop], y[start:stop], rec, lrs)
                 out[start:stop] = step_losses.cpu()
                 if record:
                     records[start:stop] = rec.cpu()
                 if bar is not None:
                     bar.update(stop - start)
                     bar.set_postfix(loss=f"{step_losses.mean().item():.4f}")
+                if callback is not None:
+                    callback(self, {"start": start, "stop": stop, "losses": out[start:stop],
+                                    "steps_done": int(self.steps_done)})
         if bar is not None:
             bar.close()
         losses_out = out[:, 0] if squeeze else out
@@ -275,14 +316,37 @@ class OnlineLearner(nn.Module):
         signals = {k: (records[:, :, j, :][:, 0] if squeeze else records[:, :, j, :]) for j, k in enumerate(names)}
         return losses_out, signals
 
-    def _run(self, x: Tensor, y: Tensor, record: Optional[Tensor] = None) -> Tensor:
-        rnn, ro = self.rnn, self.readout
-        weights = (rnn.weight_hh.detach(), rnn.weight_ih.detach(), rnn.bias.detach(), ro.weight.detach(),
-                   ro.bias.detach())
+    def lr_now(self) -> float:
+        """The learning rate of the next chunk: lr, or lr(optimizer_steps) for a callable."""
+        return online_optim.learning_rate_now(self.lr, int(self.optimizer_steps), "OnlineLearner")
+
+    def _run_chunk(self, x: Tensor, y: Tensor, record: Optional[Tensor], lrs: Optional[Tensor]) -> Tensor:
+        if self.sync is not None:
+            return self.sync.run(x, y, lrs)
+        if self.general is not None:
+            return self.general.run(x, y, lrs)
+        return self._run(x, y, record, lr_schedule=lrs)
+
+    def op_weights(self):
+        """The five tensors online_learn updates: W_hh, W_ih, b, and the readout's W_out, b_out (the general
+        path: a stand-in the op leaves alone)."""
+        rnn = self.rnn
+        readout = (self.readout.weight.detach(), self.readout.bias.detach()) if self.general is None \
+            else self.general.stand_in()
+        return (rnn.weight_hh.detach(), rnn.weight_ih.detach(), rnn.bias.detach()) + tuple(readout)
+
+    def _run(self, x: Tensor, y: Tensor, record: Optional[Tensor] = None, lr_schedule: Optional[Tensor] = None,
+             optimizer: Optional[str] = None, optimizer_state: Optional[Tensor] = None,
+             credit: Optional[Tensor] = None) -> Tensor:
+        """One op call over the chunk x, y with the learner's state. optimizer / optimizer_state override the
+        learner's (the data-parallel form's "none": capture the step's gradients); credit: the general path's."""
+        rnn = self.rnn
+        weights = self.op_weights()
         state = [getattr(self, name) for name in self._state_names]
         # A chunk that fails (the op checks everything before it writes) leaves every buffer as it was: the
         # label set before the first step and the generator state the noise was drawn from are put back.
         label_prev, drawn, noise = None, None, []
+        name = self.optimizer.name if optimizer is None else optimizer
         try:
             label = getattr(self, self.rule.label_state) if self.rule.label_state is not None else None
             # y_prev := y_0 before the first step (docs/algorithms.md §1.1); a buffer of another shape is left
@@ -295,7 +359,11 @@ class OnlineLearner(nn.Module):
                     x.shape[0], x.shape[1], rnn.hidden_size, g, dtype=x.dtype, device=x.device))
             step_losses = ops.online_learn(
                 self.rule.name, x, y, self.hidden, *weights, state, None, self.feedback, rnn.alpha, rnn.nonlinearity,
-                self.loss, self.lr, self.rule.online_options(rnn.alpha), noise, record, self.l2)
+                self.loss if isinstance(self.loss, str) else "mse", self.lr_now(),
+                self.rule.online_options(rnn.alpha), noise, record, self.l2, name,
+                self.optimizer.op_options() if optimizer is None else [],
+                self.optimizer_state if optimizer_state is None else optimizer_state, int(self.optimizer_steps),
+                lr_schedule, credit)
         except BaseException:
             if drawn is not None:
                 undraw_buffer(self.rng_state, *drawn)
@@ -303,6 +371,8 @@ class OnlineLearner(nn.Module):
                 getattr(self, self.rule.label_state).copy_(label_prev)
             raise
         self.steps_done += x.shape[0]
+        if name != "none":
+            self.optimizer_steps += x.shape[0]
         return step_losses
 
     def evaluate(self, x: Tensor, y: Tensor, hidden: Optional[Tensor] = None) -> Tensor:
@@ -315,5 +385,8 @@ class OnlineLearner(nn.Module):
         with torch.no_grad():
             a, _ = ops.leaky_rnn_forward(x, h0, self.rnn.weight_hh, self.rnn.weight_ih, self.rnn.bias,
                                          self.rnn.alpha, self.rnn.nonlinearity)
-            step_losses = losses.per_step_loss(self.readout(a), y, self.loss)
+            if self.general is None:
+                step_losses = losses.per_step_loss(self.readout(a), y, self.loss)
+            else:
+                step_losses = torch.stack([self.general.stream_losses(a[t], y[t]) for t in range(a.shape[0])])
         return step_losses[:, 0] if squeeze else step_losses

@@ -15,7 +15,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from ._checks import (_DTYPES, COUNTERS, RECORDING_RULES, _check_like, _check_rule_tensors, _fail, _hint,
+from ._optimizer_ops import (OPTIMIZER_OPTIONS, OPTIMIZER_SLOTS, _check_optimizer,  # noqa: F401
+                             optimizer_state_numel)
+from ._checks import (_check_choice, _check_contiguous, _check_shape, _check_tensor,
+                      _DTYPES, COUNTERS, RECORDING_RULES, _check_like, _check_rule_tensors, _fail, _hint,
                       _shape_str, counter_error)
 
 NONLINEARITIES = ("tanh", "relu", "sigmoid")
@@ -78,43 +81,12 @@ def _register_fake(op: str):  # a decorator; no fakes before torch 2.4 (no regis
     return getattr(torch.library, "register_fake", lambda name: (lambda fn: fn))(f"torch_local_rnn::{op}")
 
 
-def _check_shape(t: Optional[Tensor], expected: Sequence, op: str, name: str, layout: str) -> None:
-    """Rank and sizes; -1 in ``expected``: any size."""
-    if not isinstance(t, Tensor):
-        _fail(op, f"expected {name} to be a tensor, but got an undefined tensor")
-    if t.dim() != len(expected):
-        _fail(op, f"expected {name} to be {len(expected)}-D {layout}, but got a {t.dim()}-D tensor of shape "
-                  f"{_shape_str(t.shape)}")
-    if any(not (isinstance(e, int) and e < 0) and t.shape[d] != e for d, e in enumerate(expected)):
-        _fail(op, f"expected {name} of shape {layout} = {_shape_str(expected)} (-1: any), but got "
-                  f"{_shape_str(t.shape)}")
-
-
-def _check_contiguous(t: Tensor, op: str, name: str) -> None:
-    if not t.is_contiguous():
-        _fail(op, f"expected {name} to be contiguous (it is updated in place), but got strides "
-                  + _shape_str(t.stride()))
-
-
-def _check_tensor(op: str, t: Tensor, x: Tensor, shape: Sequence, name: str, layout: str, inplace=False) -> None:
-    """x's dtype and device, the shape; contiguous when the op writes it in place (check_state)."""
-    _check_like(t, x, op, name)
-    _check_shape(t, shape, op, name, layout)
-    if inplace:
-        _check_contiguous(t, op, name)
-
-
 def _check_rate(value: float, op: str, name: str, rate: bool = True) -> None:
     """A rate in (0, 1]; with rate=False a finite number >= 0 (lr, l2)."""
     if rate and not 0.0 < value <= 1.0:
         _fail(op, f"expected {name} in (0, 1], but got {value:g}")
     if not rate and not (value >= 0.0 and math.isfinite(value)):
         _fail(op, f"expected {name} to be a finite number >= 0, but got {value:g}")
-
-
-def _check_choice(value: str, choices: Tuple[str, ...], op: str, name: str) -> None:
-    if value not in choices:
-        _fail(op, f"expected {name} to be one of {', '.join(repr(c) for c in choices)}, but got '{value}'")
 
 
 def _check_x(x: Tensor, op: str):
@@ -321,21 +293,6 @@ def _leaky_rnn_rule_backward_fake(grad_output, x, h0, weight_hh, weight_ih, outp
     return grads
 
 
-# The optimisers online_learn applies after every step (docs/algorithms.md §2.2) -> the slots of optimizer_state
-# per parameter block ("none" keeps the captured gradients there; "sgd" keeps nothing).
-OPTIMIZER_SLOTS = {"sgd": 0, "momentum": 1, "adam": 2, "adamw": 2, "none": 1}
-# optimizer_options of each: their names, in order
-OPTIMIZER_OPTIONS = {"sgd": (), "momentum": ("momentum", "dampening", "nesterov"), "adam": ("beta1", "beta2", "eps"),
-                     "adamw": ("beta1", "beta2", "eps"), "none": ()}
-
-
-def optimizer_state_numel(optimizer: str, hidden_size: int, input_size: int, output_size: int) -> int:
-    """Values of online_learn's flat optimizer_state: per slot, n (n + I + 1) for [W_hh | W_ih | b], then per
-    slot O (n + 1) for [W_out | b_out]."""
-    n, i, o = hidden_size, input_size, output_size
-    return OPTIMIZER_SLOTS[optimizer] * (n * (n + i + 1) + o * (n + 1))
-
-
 def online_learn(rule: str, x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                  bias: Tensor, weight_out: Tensor, bias_out: Tensor, state: List[Tensor],
                  rec_grad: Optional[Tensor] = None, feedback: Optional[Tensor] = None, alpha: float = 1.0,
@@ -350,11 +307,11 @@ def online_learn(rule: str, x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Ten
     accumulates every step's update direction G_t (mean over streams; lr = 0: the rule's gradient estimate).
     rule_tensors: the per-step noise (rules.<Rule>.noise), for dni / dni_b optionally [credit (T, B, n)].
     record (T, B, 4, n), dni / dni_b: U_t, U*_{t-1}, U_{t-1}, V_t = h_t per step. l2: l2 W added to the
-    gradients of W_hh, W_ih, W_out every step (AdamW: decoupled). optimizer (§2.2): "sgd" (the papers'),
+    gradients of W_hh, W_ih, W_out every step (AdamW: decoupled). optimizer (§2.7): "sgd" (the papers'),
     "momentum", "adam", "adamw", or "none" (the last step's gradients into optimizer_state, weights kept), with
     optimizer_options (OPTIMIZER_OPTIONS), its flat state optimizer_state (optimizer_state_numel values) and
     optimizer_steps taken before; lr_schedule (T,): each step's learning rate in place of lr. credit (T, B, n):
-    the credit mode (§2.3), q_t = dL_t/da_t given by a caller with its own readout and loss (the readout
+    the credit mode (§2.8), q_t = dL_t/da_t given by a caller with its own readout and loss (the readout
     arguments are neither evaluated nor updated; the losses returned are 0). Returns the losses, Tensor[T, B]."""
     options: List[float] = [] if rule_options is None else list(rule_options)
     tensors: List[Tensor] = [] if rule_tensors is None else list(rule_tensors)
@@ -363,24 +320,6 @@ def online_learn(rule: str, x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Ten
                                                   bias_out, list(state), rec_grad, feedback, alpha, nonlinearity,
                                                   loss, lr, options, tensors, record, l2, optimizer, opt_options,
                                                   optimizer_state, int(optimizer_steps), lr_schedule, credit)
-
-
-def _check_optimizer(op: str, optimizer: str, optimizer_options, optimizer_state, optimizer_steps, x, sizes) -> None:
-    """The fake's check of the optimiser arguments: the name, the option count and the state's size (the
-    kernel checks the values too)."""
-    n, I, O = sizes
-    _check_choice(optimizer, tuple(OPTIMIZER_SLOTS), op, "optimizer")
-    names = OPTIMIZER_OPTIONS[optimizer]
-    if len(optimizer_options) != len(names):
-        _fail(op, f"optimizer '{optimizer}' expects optimizer_options = [{', '.join(names)}], but got "
-                  f"{len(optimizer_options)} values")
-    if optimizer_steps < 0:
-        _fail(op, f"expected optimizer_steps >= 0, but got {optimizer_steps}")
-    numel = optimizer_state_numel(optimizer, n, I, O)
-    if numel and optimizer_state is None:
-        _fail(op, f"optimizer '{optimizer}' expects optimizer_state of {numel} values, but got None")
-    if numel:
-        _check_tensor(op, optimizer_state, x, (numel,), "optimizer_state", "(optimizer_state_numel,)", True)
 
 
 @_register_fake("online_learn")
@@ -409,31 +348,6 @@ def _online_learn_fake(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_ou
     return x.new_empty((T, B))
 
 
-def online_optimizer_step(weight_hh: Tensor, weight_ih: Tensor, bias: Tensor, weight_out: Tensor, bias_out: Tensor,
-                          grad: Tensor, grad_out: Tensor, optimizer: str, lr: float,
-                          optimizer_options: Optional[List[float]] = None, optimizer_state: Optional[Tensor] = None,
-                          optimizer_steps: int = 0, l2: float = 0.0) -> None:
-    """One optimiser step (number optimizer_steps + 1) of the weights, in place, from the gradients grad (n,
-    n + I + 1) of [W_hh | W_ih | b] and grad_out (O, n + 1) of [W_out | b_out]: the phase online_learn runs
-    after every step, for callers that all-reduce the gradients in between (docs/algorithms.md §2.2)."""
-    opt_options: List[float] = [] if optimizer_options is None else [float(v) for v in optimizer_options]
-    torch.ops.torch_local_rnn.online_optimizer_step(weight_hh, weight_ih, bias, weight_out, bias_out, grad, grad_out,
-                                                    optimizer, lr, opt_options, optimizer_state,
-                                                    int(optimizer_steps), l2)
-
-
-@_register_fake("online_optimizer_step")
-def _online_optimizer_step_fake(weight_hh, weight_ih, bias, weight_out, bias_out, grad, grad_out, optimizer, lr,
-                                optimizer_options, optimizer_state, optimizer_steps, l2=0.0):
-    op = "online_optimizer_step"
-    n, I, O = weight_hh.shape[0], weight_ih.shape[1], weight_out.shape[0]
-    if optimizer == "none":
-        _fail(op, "expected optimizer to be one of 'sgd', 'momentum', 'adam', 'adamw' (an optimiser that moves the "
-                  "weights), but got 'none'")
-    _check_optimizer(op, optimizer, optimizer_options, optimizer_state, optimizer_steps, weight_hh, (n, I, O))
-    return None
-
-
 def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                 bias: Tensor, weight_out: Tensor, bias_out: Tensor, feedback: Optional[Tensor] = None,
                 alpha: float = 1.0, trace_alpha: Optional[float] = None, nonlinearity: str = "tanh",
@@ -455,3 +369,28 @@ def _rflo_online_fake(x, y, hidden, trace, weight_hh, weight_ih, bias, weight_ou
     _check_tensor(op, trace, x, (B, n, n + I + 1), "trace", "(batch, hidden_size, hidden_size + input_size + 1)",
                   inplace=True)
     return x.new_empty((T, B))
+
+
+def online_optimizer_step(weight_hh: Tensor, weight_ih: Tensor, bias: Tensor, weight_out: Tensor, bias_out: Tensor,
+                          grad: Tensor, grad_out: Tensor, optimizer: str, lr: float,
+                          optimizer_options: Optional[List[float]] = None, optimizer_state: Optional[Tensor] = None,
+                          optimizer_steps: int = 0, l2: float = 0.0) -> None:
+    """One optimiser step (number optimizer_steps + 1) of the weights, in place, from the gradients grad (n,
+    n + I + 1) of [W_hh | W_ih | b] and grad_out (O, n + 1) of [W_out | b_out]: the phase online_learn runs
+    after every step, for callers that all-reduce the gradients in between (docs/algorithms.md §2.7)."""
+    opt_options: List[float] = [] if optimizer_options is None else [float(v) for v in optimizer_options]
+    torch.ops.torch_local_rnn.online_optimizer_step(weight_hh, weight_ih, bias, weight_out, bias_out, grad, grad_out,
+                                                    optimizer, lr, opt_options, optimizer_state,
+                                                    int(optimizer_steps), l2)
+
+
+@_register_fake("online_optimizer_step")
+def _online_optimizer_step_fake(weight_hh, weight_ih, bias, weight_out, bias_out, grad, grad_out, optimizer, lr,
+                                optimizer_options, optimizer_state, optimizer_steps, l2=0.0):
+    op = "online_optimizer_step"
+    n, I, O = weight_hh.shape[0], weight_ih.shape[1], weight_out.shape[0]
+    if optimizer == "none":
+        _fail(op, "expected optimizer to be one of 'sgd', 'momentum', 'adam', 'adamw' (an optimiser that moves the "
+                  "weights), but got 'none'")
+    _check_optimizer(op, optimizer, optimizer_options, optimizer_state, optimizer_steps, weight_hh, (n, I, O))
+    return None

@@ -45,7 +45,7 @@ at::Tensor online_learn_impl(const char* backend, const char* op, c10::string_vi
   if (rec_grad) check_state(op, *rec_grad, x, {args.n, args.n + args.I + 1}, "rec_grad",
                             "(hidden_size, hidden_size + input_size + 1)");
   std::optional<at::Tensor> credit_c;
-  if (credit) {  // the credit mode (docs/algorithms.md §2.3)
+  if (credit) {  // the credit mode (docs/algorithms.md §2.8)
     check_like(*credit, x, op, "credit", "x");
     check_shape(*credit, {args.T, args.B, args.n}, op, "credit", "(seq_len, batch, hidden_size)");
     TORCH_CHECK(!record, op, ": record is not available in the credit mode (the rule's signals follow from the "

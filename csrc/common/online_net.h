@@ -32,7 +32,7 @@ struct OnlineNet {
   // learning rate (steps): lr_schedule[t] replaces lr at step t of this call.
   OnlineOptimizer<T> opt;
   const T* lr_schedule = nullptr;
-  // The credit mode (docs/algorithms.md §2.3): q_t = dL_t/da_t given per step (steps, B, n) by a caller whose
+  // The credit mode (docs/algorithms.md §2.8): q_t = dL_t/da_t given per step (steps, B, n) by a caller whose
   // readout and loss are its own; the loop then neither evaluates nor updates the readout (losses are 0).
   const T* credit = nullptr;
 };

@@ -1,5 +1,5 @@
 // The optimiser the online loop applies to the network's and the readout's parameters after every step
-// (docs/algorithms.md §2.2), written once for both backends. Framework-free (the CUDA kernels include it).
+// (docs/algorithms.md §2.7), written once for both backends. Framework-free (the CUDA kernels include it).
 //
 // "sgd" keeps the papers' fused form: each rule subtracts lr G where it forms G, and the readout its delta
 // rule, with no gradient buffer (common/credit.h). Every other optimiser runs in two parts: the rule's step

@@ -178,10 +178,10 @@ struct NoRecurrentLearning {
 // the same phase as the readout's SGD step. A rule of several phases puts Exec::sync() between them;
 // the loop syncs after its last phase. L2 (docs/algorithms.md §2.1 4d): W -= lr l2 W_old for W_hh and
 // W_ih, with W_old copied to net.decay before the rule's update. With another optimiser than sgd
-// (§2.2, common/online_optimizer.h) the rule and the readout capture the step's gradients instead
+// (§2.7, common/online_optimizer.h) the rule and the readout capture the step's gradients instead
 // (grad_rec is cleared first: a rule may make no update on a step, and then G = 0) and apply_optimizer
 // moves the weights in a phase of its own. lr_schedule, when given, is the learning rate of each step. In
-// the credit mode (net.credit, §2.3) q_t is read, not computed, and the readout is left to the caller.
+// the credit mode (net.credit, §2.8) q_t is read, not computed, and the readout is left to the caller.
 template <typename Exec, typename T, typename Rule>
 TLR_STEP void run_online_steps(const OnlineNet<T>& net_in, Rule& rule, const T* x, const T* y, T* hidden, T* losses,
                                int64_t steps, OnlineActivity<T> act) {

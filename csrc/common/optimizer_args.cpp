@@ -67,6 +67,7 @@ OptimizerCall check_optimizer_args(const char* op, c10::string_view name, c10::A
     check_in(options[2], 0.0, true, INFINITY, true, op, "eps");
   }
   TORCH_CHECK(steps >= 0, op, ": expected optimizer_steps >= 0, but got ", steps);
+  c.steps = steps;
   const int64_t numel = optimizer_state_numel(c.kind, a.n, a.I, a.O);
   if (numel == 0) {
     TORCH_CHECK(!state || state->numel() == 0, op, ": optimizer '", std::string(name),

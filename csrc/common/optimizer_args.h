@@ -1,4 +1,4 @@
-// The optimiser arguments of online_learn and online_optimizer_step (docs/algorithms.md §2.2), checked once
+// The optimiser arguments of online_learn and online_optimizer_step (docs/algorithms.md §2.7), checked once
 // at the op boundary, and their binding to the raw view the shared step reads (common/online_optimizer.h).
 // Host only.
 #pragma once

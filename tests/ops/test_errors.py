@@ -296,11 +296,15 @@ def learner(**kwargs):
 
 @pytest.mark.parametrize("make,exc,pattern", [
     (lambda: learner(rnn=nn.RNN(I, n)), TypeError, r"OnlineLearner: expected rnn to be a LocalRNN, but got RNN"),
-    (lambda: learner(readout=nn.Linear(n, O, bias=False)), TypeError, r"expected readout to be an nn.Linear.*with bias, but got Linear"),
-    (lambda: learner(readout=nn.Identity()), TypeError, r"expected readout to be an nn.Linear.* but got Identity"),
+    (lambda: learner(readout="linear"), TypeError, r"expected readout to be an nn.Module .* but got str"),
+    (lambda: learner(loss=42), TypeError, r"expected loss to be one of .* or a callable .* but got int"),
+    (lambda: learner(readout=nn.Identity(), rule=rules.DNI()), ValueError, r"rule 'dni' reads the labels"),
+    (lambda: learner(optimizer_options={"betas": (0.9, 1.0)}, optimizer="adam"), ValueError,
+     r"expected optimizer_options\['betas\[1\]'\] in \[0, 1\)"),
+    (lambda: learner(optimizer="momentum", optimizer_options={"lr": 1}), ValueError, r"takes the options"),
     (lambda: learner(readout=nn.Linear(n + 1, O, dtype=DT)), ValueError,
      r"expected readout.in_features == rnn.hidden_size \(5\), but got 6"),
-    (lambda: learner(optimizer="adam"), ValueError, r"expected optimizer 'sgd' .*but got 'adam'"),
+    (lambda: learner(optimizer="rmsprop"), ValueError, r"expected optimizer to be one of .*but got 'rmsprop'"),
     (lambda: learner(lr=-1.0), ValueError, r"expected lr to be a finite number >= 0, but got -1.0"),
     (lambda: learner(lr=float("nan")), ValueError, r"expected lr to be a finite number >= 0, but got nan"),
     (lambda: learner(lr=float("inf")), ValueError, r"expected lr to be a finite number >= 0, but got inf"),

@@ -149,7 +149,7 @@ class LocalOnlineResult(NamedTuple):
 
 
 def _online_loop(step_rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
-                 nonlinearity, loss, lr, state, l2=0.0):
+                 nonlinearity, loss, lr, state, l2=0.0, optimizer_step=None):
     """The shared step of §2.1 for B streams sharing the weights: for t = 1..T
 
         1. h_t = W_hh a_{t-1} + W_ih x_t + b,  a_t = (1-alpha) a_{t-1} + alpha phi(h_t)   (current weights)
@@ -160,7 +160,20 @@ def _online_loop(step_rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out
         5. W_out -= lr/B sum_b e_b a_b^T,  b_out -= lr/B sum_b e_b
     with l2 > 0, l2 W (the weights before the step's update) added to the gradients of W_hh, W_ih and W_out
     every step, whether or not the rule updates (§2.1 4d; not the biases).
+
+    optimizer_step (None: the plain SGD above, unchanged) replaces the updates of steps 4 and 5 by another
+    optimiser (the op's ``optimizer``, §2.7):
+
+        (W_hh, W_ih, b, W_out, b_out) = optimizer_step(t, G, dW_out, db_out, (W_hh, W_ih, b, W_out, b_out))
+
+    with G the rule's (n, m) direction or None (no update this step; the op counts it as G = 0, every step
+    is an optimiser step), dW_out = 1/B sum_b e_b a_b^T, db_out = 1/B sum_b e_b, the weights as they are
+    before the step's update, and t the step (0-based; for a per-step learning rate). L2 is then the
+    optimiser's own (torch.optim's weight_decay: coupled for SGD and Adam, decoupled for AdamW), so l2 must
+    be 0 here. rec_grad still sums the G's.
     """
+    if optimizer_step is not None and l2 != 0.0:
+        raise ValueError("reference: with optimizer_step the optimiser applies L2 (its weight_decay); pass l2=0")
     T, B, I = x.shape
     n = weight_hh.shape[0]
     with torch.no_grad():
@@ -177,6 +190,13 @@ def _online_loop(step_rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out
             q = e @ (W_out if feedback is None else feedback)
             ctx = {"a_prev": a, "a_new": a_new, "x": x[t], "y": y[t], "W_ih": W_ih, "b": b}
             G = step_rule(t, presynaptic(a, x[t]), phi_prime(h, nonlinearity), q, W_hh, ctx)
+            if optimizer_step is not None:
+                W_hh, W_ih, b, W_out, b_out = optimizer_step(t, G, (e.T @ a_new) / B, e.sum(0) / B,
+                                                             (W_hh, W_ih, b, W_out, b_out))
+                if G is not None:
+                    rec_grad = rec_grad + G
+                a = a_new
+                continue
             decay_hh, decay_ih, decay_out = lr * l2 * W_hh, lr * l2 * W_ih, lr * l2 * W_out
             if G is not None:
                 W_hh = W_hh - lr * G[:, :n]

@@ -48,24 +48,26 @@ def rtrl_sequence_grads(x: Tensor, h0: Optional[Tensor], W_hh: Tensor, W_ih: Ten
 def output_only_online(x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weight_ih: Tensor, bias: Tensor,
                        weight_out: Tensor, bias_out: Tensor, feedback: Optional[Tensor] = None, alpha: float = 1.0,
                        nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4,
-                  l2: float = 0.0
+                  l2: float = 0.0, *, optimizer_step=None
                        ) -> LocalOnlineResult:
-    """Online Only_Output_Weights (§3.1): G = 0, only the readout learns. Functional."""
+    """Online Only_Output_Weights (§3.1): G = 0, only the readout learns. Functional. optimizer_step: another
+    optimiser in place of SGD (core._online_loop; it gets G = None every step)."""
     return _online_loop(lambda *_: None, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback,
-                        alpha, nonlinearity, loss, lr, {}, l2=l2)
+                        alpha, nonlinearity, loss, lr, {}, l2=l2, optimizer_step=optimizer_step)
 
 
 def rtrl_online(x: Tensor, y: Tensor, hidden: Tensor, influence: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                 bias: Tensor, weight_out: Tensor, bias_out: Tensor, feedback: Optional[Tensor] = None,
                 alpha: float = 1.0, nonlinearity: str = "tanh", loss: str = "cross_entropy", lr: float = 1e-4,
-                  l2: float = 0.0
+                  l2: float = 0.0, *, optimizer_step=None
                 ) -> LocalOnlineResult:
     """Online RTRL (§2.1, §3.2), functional. Per stream b the influence M_b (n, n*m), column p = i*m + j:
 
         M_b <- J_t M_b + Mbar_t   (J_t with the current weights, before this step's update)
         G = 1/B sum_b sum_k q_{t,bk} M_b[k, :]   reshaped (n, m)
 
-    influence (B, n, n*m) is the starting M; state = {"influence": the final M}.
+    influence (B, n, n*m) is the starting M; state = {"influence": the final M}. optimizer_step: another
+    optimiser in place of SGD (core._online_loop).
     """
     B, n = hidden.shape
     m = n + x.shape[2] + 1
@@ -78,5 +80,5 @@ def rtrl_online(x: Tensor, y: Tensor, hidden: Tensor, influence: Tensor, weight_
         return torch.einsum("bk,bkp->p", q, box["M"]).reshape(n, m) / B
 
     r = _online_loop(step, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
-                     nonlinearity, loss, lr, {}, l2=l2)
+                     nonlinearity, loss, lr, {}, l2=l2, optimizer_step=optimizer_step)
     return r._replace(state={"influence": box["M"]})

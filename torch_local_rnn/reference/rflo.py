@@ -62,7 +62,8 @@ class OnlineResult(NamedTuple):
 def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                 bias: Tensor, weight_out: Tensor, bias_out: Tensor, feedback: Optional[Tensor] = None,
                 alpha: float = 1.0, trace_alpha: Optional[float] = None, nonlinearity: str = "tanh",
-                loss: str = "cross_entropy", lr: float = 1e-4, l2: float = 0.0) -> OnlineResult:
+                loss: str = "cross_entropy", lr: float = 1e-4, l2: float = 0.0, *, optimizer_step=None
+                ) -> OnlineResult:
     """Online RFLO (docs/algorithms.md §2.1, §3.6), functional: the inputs are not modified. For t = 1..T,
     with B streams sharing the weights, each with its own state a and trace B_b:
 
@@ -73,7 +74,8 @@ def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: 
         5. [W_hh | W_ih | b] -= lr/B sum_b diag(q_{t,b}) B_{t,b}
            W_out -= lr/B sum_b e_{t,b} a_{t,b}^T,   b_out -= lr/B sum_b e_{t,b}
 
-    x (T, B, I), y (T, B, O), hidden (B, n), trace (B, n, n + I + 1).
+    x (T, B, I), y (T, B, O), hidden (B, n), trace (B, n, n + I + 1). optimizer_step: another optimiser in
+    place of the SGD of step 5 (core._online_loop).
     """
     k = alpha if trace_alpha is None else trace_alpha
     B = hidden.shape[0]
@@ -84,5 +86,5 @@ def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: 
         return (q[:, :, None] * box["trace"]).sum(0) / B                   # (n, m)
 
     r = _online_loop(step, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, feedback, alpha,
-                     nonlinearity, loss, lr, {}, l2=l2)
+                     nonlinearity, loss, lr, {}, l2=l2, optimizer_step=optimizer_step)
     return OnlineResult(r.losses, r.hidden, box["trace"], r.weight_hh, r.weight_ih, r.bias, r.weight_out, r.bias_out)

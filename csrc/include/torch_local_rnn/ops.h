@@ -48,7 +48,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor, at::Tensor> leaky_rnn
 // inputs (noise draws); record, for dni / dni_b, receives the apical potentials and targets; l2 adds
 // l2 W to the gradients of W_hh, W_ih and W_out every step; optimizer, optimizer_options, optimizer_state and
 // optimizer_steps choose the optimiser applied after every step (sgd: the papers'), lr_schedule (T,) the
-// learning rate of each step (docs/algorithms.md §2.2).
+// learning rate of each step (docs/algorithms.md §2.7).
 at::Tensor online_learn(c10::string_view rule, const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden,
                         at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,
                         at::Tensor& bias_out, at::TensorList state, const std::optional<at::Tensor>& rec_grad,

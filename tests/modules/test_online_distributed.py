@@ -1,0 +1,122 @@
+"""Data-parallel online learning (docs/algorithms.md §2.4): 2 ranks (gloo, this machine) x B streams must equal
+one process with 2B streams, float64; the averaged-every-k form keeps the ranks' weights equal; ranks that
+disagree on sizes are refused."""
+import os
+import tempfile
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import nn
+
+import torch_local_rnn as tlr
+
+D = torch.float64
+T, B, N, I, O = 12, 2, 5, 3, 2
+WORLD = 2
+
+
+def _learner(rule, optimizer, batch, process_group=None, sync_every=1, hidden=N):
+    g = torch.Generator().manual_seed(7)
+    rnn = tlr.LocalRNN(I, hidden, generator=g, dtype=D)
+    readout = nn.Linear(hidden, O).to(D)
+    with torch.no_grad():
+        readout.weight.copy_(torch.randn(O, hidden, generator=g, dtype=D) * 0.3)
+        readout.bias.zero_()
+    return tlr.OnlineLearner(rnn, readout, loss="cross_entropy", optimizer=optimizer, lr=0.05, batch_size=batch, rule=rule,
+                             process_group=process_group, sync_every=sync_every, generator=g)
+
+
+def _data():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(T, WORLD * B, I, generator=g, dtype=D)
+    y = torch.softmax(torch.randn(T, WORLD * B, O, generator=g, dtype=D), -1)
+    return x, y
+
+
+def _worker(rank, init_file, out_dir, cases):
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
+    try:
+        x, y = _data()
+        mine = slice(rank * B, (rank + 1) * B)
+        for name, (rule, optimizer, sync_every) in cases.items():
+            learner = _learner(rule, optimizer, B, dist.group.WORLD, sync_every)
+            learner.fit(x[:, mine], y[:, mine], chunk_size=5)
+            torch.save({k: v.clone() for k, v in learner.state_dict().items()},
+                       os.path.join(out_dir, f"{name}-rank{rank}.pt"))
+        if rank == 1:  # a rank that builds another network is refused by every rank
+            bad = (N + 1,)
+        else:
+            bad = (N,)
+        try:
+            _learner("rflo", "sgd", B, dist.group.WORLD, hidden=bad[0])
+            message = ""
+        except ValueError as error:
+            message = str(error)
+        with open(os.path.join(out_dir, f"refused-rank{rank}.txt"), "w") as f:
+            f.write(message)
+    finally:
+        dist.destroy_process_group()
+
+
+CASES = {"rflo-sgd": ("rflo", "sgd", 1), "rflo-adam": ("rflo", "adam", 1), "rtrl-momentum": ("rtrl", "momentum", 1), "dni-adamw": ("dni", "adamw", 1),
+         "rflo-adam-every3": ("rflo", "adam", 3)}
+
+
+@pytest.fixture(scope="module")
+def ranks_out():
+    with tempfile.TemporaryDirectory() as out_dir:
+        init_file = os.path.join(out_dir, "init")
+        mp.spawn(_worker, args=(init_file, out_dir, CASES), nprocs=WORLD, join=True)
+        yield {name: [torch.load(os.path.join(out_dir, f"{name}-rank{r}.pt")) for r in range(WORLD)]
+               for name in CASES}, [open(os.path.join(out_dir, f"refused-rank{r}.txt")).read() for r in range(WORLD)]
+
+
+@pytest.mark.parametrize("name", ["rflo-sgd", "rflo-adam", "rtrl-momentum"])
+def test_two_ranks_equal_one_process_with_all_streams(ranks_out, name):
+    states, _ = ranks_out
+    rule, optimizer, _ = CASES[name]
+    x, y = _data()
+    single = _learner(rule, optimizer, WORLD * B)
+    single.fit(x, y, chunk_size=5)
+    reference = single.state_dict()
+    shared = ["rnn.weight_hh", "rnn.weight_ih", "rnn.bias", "readout.weight", "readout.bias", "optimizer_steps"]
+    shared += [k for k in ("optimizer_state", "sg_weight", "sg_jacobian") if k in reference]
+    for rank in range(WORLD):
+        for key in shared:
+            torch.testing.assert_close(states[name][rank][key], reference[key], rtol=0, atol=1e-12, msg=key)
+        # each rank's streams are its slice of the single process's
+        torch.testing.assert_close(states[name][rank]["hidden"], reference["hidden"][rank * B:(rank + 1) * B],
+                                   rtol=0, atol=1e-12)
+
+
+def test_learned_auxiliary_weights_stay_equal_on_every_rank(ranks_out):
+    # DNI moves its apical weights within the step, before the recurrent gradient reads them: each rank's
+    # gradient uses its own streams' move, so the run is one process's only to first order in lr_sg; the
+    # weights are still averaged every step and equal on every rank.
+    a, b = ranks_out[0]["dni-adamw"]
+    for key in ("rnn.weight_hh", "readout.weight", "sg_weight", "optimizer_state"):
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+
+
+def test_averaging_every_k_steps_keeps_the_ranks_equal(ranks_out):
+    states, _ = ranks_out
+    a, b = states["rflo-adam-every3"]
+    for key in ("rnn.weight_hh", "readout.weight", "optimizer_state"):
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+    single = _learner("rflo", "adam", WORLD * B)
+    x, y = _data()
+    single.fit(x, y)
+    assert not torch.allclose(a["rnn.weight_hh"], single.state_dict()["rnn.weight_hh"], atol=1e-12)  # local SGD
+
+
+def test_ranks_that_disagree_on_sizes_are_refused(ranks_out):
+    _, messages = ranks_out
+    for message in messages:
+        assert "disagree on ['hidden_size']" in message
+
+
+def test_process_group_without_distributed_is_refused():
+    with pytest.raises(ValueError, match="process_group needs an initialised torch.distributed"):
+        _learner("rflo", "sgd", B, process_group=object())

@@ -1,0 +1,123 @@
+"""Data-parallel online learning (docs/algorithms.md §2.9): W ranks of B streams each, on shared weights.
+
+sync_every = 1 (the default, fused path): every step each rank runs the op with optimizer "none", which
+captures the step's gradients of W_hh, W_ih, b, W_out, b_out (the mean over its B streams) and leaves the
+weights; one all-reduce averages them (and the rule's learned auxiliary weights, KeRNL's A and rates, DNI's
+apical weights, which each rank moved by its own streams' mean) over the ranks; online_optimizer_step then
+applies the learner's optimiser. The mean of W rank means of B streams is the mean over W B streams, so the
+run equals one process with W B streams (to rounding). Cost per step: one all-reduce of
+n (n + I + 1) + O (n + 1) (+ the learned weights) values, plus one op call per step instead of one per chunk.
+
+sync_every = k > 1, or a general readout: each rank runs k steps on its own, then the weights, the optimiser
+states and the learned auxiliary weights are averaged (local SGD: cheaper, not equal to one process).
+"""
+import numbers
+from typing import List
+
+import torch
+from torch import Tensor
+
+from . import ops
+
+
+class DataParallelSync:
+    """The learner's link to a torch.distributed process group (a plain object: the learner owns it)."""
+
+    def __init__(self, learner, process_group, sync_every: int):
+        import torch.distributed as dist
+        if isinstance(sync_every, bool) or not isinstance(sync_every, numbers.Integral) or sync_every <= 0:
+            raise ValueError(f"OnlineLearner: expected sync_every to be a positive integer, but got {sync_every!r}")
+        if not dist.is_available() or not dist.is_initialized():
+            raise ValueError("OnlineLearner: process_group needs an initialised torch.distributed (init_process_group, "
+                             "e.g. under torchrun), but torch.distributed is not initialised")
+        self.learner, self.group, self.sync_every = learner, process_group, int(sync_every)
+        self.world = dist.get_world_size(process_group)
+        self.exact = self.sync_every == 1 and learner.general is None
+        self._check_sizes()
+        if self.exact:
+            rnn = learner.rnn
+            numel = ops.optimizer_state_numel("none", rnn.hidden_size, rnn.input_size, learner._op_outputs)
+            self.grads = torch.zeros(numel, dtype=learner.hidden.dtype, device=learner.hidden.device)
+        self._broadcast_shared()  # every rank starts from rank 0's weights
+
+    def _dist(self):
+        import torch.distributed as dist
+        return dist
+
+    def _check_sizes(self) -> None:
+        """Every rank must run the same network, rule and optimiser: all ranks' sizes, gathered, must agree."""
+        learner, dist = self.learner, self._dist()
+        rnn = learner.rnn
+        mine = torch.tensor([rnn.hidden_size, rnn.input_size, learner._op_outputs, learner.batch_size,
+                             len(learner.rule.name), sum(map(ord, learner.rule.name)), len(learner.optimizer.name),
+                             sum(map(ord, learner.optimizer.name)), self.sync_every], dtype=torch.int64)
+        mine = mine.to(learner.hidden.device)
+        every = [torch.zeros_like(mine) for _ in range(self.world)]
+        dist.all_gather(every, mine, group=self.group)
+        names = ("hidden_size", "input_size", "output_size", "batch_size", "rule", "rule", "optimizer", "optimizer",
+                 "sync_every")
+        for rank, theirs in enumerate(every):
+            differ = [names[k] for k in range(len(names)) if int(theirs[k]) != int(mine[k])]
+            if differ:
+                raise ValueError(f"OnlineLearner: the ranks of process_group disagree on {sorted(set(differ))} (rank "
+                                 f"{rank} differs from rank {dist.get_rank(self.group)}); every rank must build the "
+                                 f"same learner")
+
+    def _shared(self) -> List[Tensor]:
+        """What all ranks hold in common: weights, optimiser state, the rule's learned auxiliary weights (and a
+        general readout's torch.optim moments)."""
+        learner = self.learner
+        tensors = [p.data for p in learner.rnn.parameters()] + [p.data for p in learner.readout.parameters()]
+        if learner.optimizer_state is not None:
+            tensors.append(learner.optimizer_state)
+        tensors += [getattr(learner, name) for name in learner.rule.learned_state]
+        general = learner.general
+        if general is not None and general.optimizer is not None:
+            for state in general.optimizer.state.values():
+                tensors += [v for v in state.values() if isinstance(v, Tensor) and v.is_floating_point()]
+        return tensors
+
+    def _average(self, tensors: List[Tensor]) -> None:
+        """One all-reduce of the flattened tensors, then the mean written back."""
+        if not tensors:
+            return
+        flat = torch.cat([t.reshape(-1).to(tensors[0].dtype) for t in tensors])
+        self._dist().all_reduce(flat, group=self.group)
+        flat /= self.world
+        offset = 0
+        for t in tensors:
+            t.copy_(flat[offset:offset + t.numel()].view_as(t))
+            offset += t.numel()
+
+    def _broadcast_shared(self) -> None:
+        dist = self._dist()
+        src = dist.get_global_rank(self.group, 0) if hasattr(dist, "get_global_rank") else 0
+        with torch.no_grad():
+            for t in self._shared():
+                dist.broadcast(t, src=src, group=self.group)
+
+    def run(self, x: Tensor, y: Tensor, lrs) -> Tensor:
+        learner = self.learner
+        if not self.exact:
+            parts = []
+            for start in range(0, x.shape[0], self.sync_every):
+                stop = min(x.shape[0], start + self.sync_every)
+                part_lrs = None if lrs is None else lrs[start:stop]
+                run = learner.general.run if learner.general is not None else \
+                    (lambda a, b, l: learner._run(a, b, lr_schedule=l))
+                parts.append(run(x[start:stop], y[start:stop], part_lrs))
+                self._average(self._shared())
+            return torch.cat(parts)
+        rnn, opt = learner.rnn, learner.optimizer
+        n, m, O = rnn.hidden_size, rnn.hidden_size + rnn.input_size + 1, learner._op_outputs
+        grad, grad_out = self.grads[:n * m].view(n, m), self.grads[n * m:].view(O, n + 1)
+        learned = [getattr(learner, name) for name in learner.rule.learned_state]
+        out = torch.empty(x.shape[0], x.shape[1], dtype=x.dtype, device=x.device)
+        for t in range(x.shape[0]):
+            lr = learner.lr_now() if lrs is None else float(lrs[t])
+            out[t] = learner._run(x[t:t + 1], y[t:t + 1], optimizer="none", optimizer_state=self.grads)[0]
+            self._average([self.grads] + learned)
+            ops.online_optimizer_step(*learner.op_weights(), grad, grad_out, opt.name, lr, opt.op_options(),
+                                      learner.optimizer_state, int(learner.optimizer_steps), learner.l2)
+            learner.optimizer_steps += 1
+        return out
