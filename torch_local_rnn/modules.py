@@ -50,7 +50,7 @@ def check_generator_state(value, who: str, name: str = "rng_state") -> None:
         raise RuntimeError(f"{who}: expected {name} to be the state of a CPU torch.Generator (a 1-D uint8 tensor of "
                            f"{size} bytes), but got {got}")
     try:
-        torch.Generator().set_state(value.detach().cpu().contiguous())
+        torch.Generator().set_state(value.detach().cpu().clone())  # a view into a larger storage crashes set_state
     except RuntimeError as error:
         raise RuntimeError(f"{who}: {name} is not a valid state of a CPU torch.Generator: "
                            f"{str(error).splitlines()[0]}") from None

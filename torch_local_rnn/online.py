@@ -14,7 +14,7 @@ from torch import Tensor, nn
 
 from . import losses, online_optim, ops, rules
 from .activation import phi
-from .online_distributed import DataParallelSync
+from .online_distributed import RANK_RNG, DataParallelSync
 from .online_general import GeneralReadout
 from .modules import (RULE_IDENTITY, LocalRNN, check_generator_state, decode_identity, describe_identity,
                       draw_from_buffer, encode_identity, undraw_buffer)
@@ -194,6 +194,8 @@ class OnlineLearner(nn.Module):
         super()._save_to_state_dict(destination, prefix, keep_vars)
         identity = self._identity()  # every buffer of the learner is the state of this rule with these options
         destination[prefix + RULE_IDENTITY] = encode_identity(identity["rule"], identity["options"])
+        if self.sync is not None:  # a collective: every rank's streams, so rank 0's checkpoint resumes all ranks
+            self.sync.gather_streams(destination, prefix)
 
     def check_state_dict(self, state_dict, prefix: str = "") -> None:
         """What load_state_dict checks before it changes anything: the state_dict is of this rule with these
@@ -216,10 +218,12 @@ class OnlineLearner(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs):
+        if self.sync is not None:  # this rank's streams of a gathered checkpoint
+            state_dict = self.sync.local_streams(state_dict, prefix)
         self.check_state_dict(state_dict, prefix)  # before anything is copied: a refused state changes nothing
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
-        unexpected_keys[:] = [k for k in unexpected_keys if k != prefix + RULE_IDENTITY]
+        unexpected_keys[:] = [k for k in unexpected_keys if k not in (prefix + RULE_IDENTITY, prefix + RANK_RNG)]
 
     def _pair(self, x: Tensor, y: Tensor, who: str):
         """Checks x, y (nothing has been changed yet when this fails) and returns them as

@@ -10,6 +10,10 @@ n (n + I + 1) + O (n + 1) (+ the learned weights) values, plus one op call per s
 
 sync_every = k > 1, or a general readout: each rank runs k steps on its own, then the weights, the optimiser
 states and the learned auxiliary weights are averaged (local SGD: cheaper, not equal to one process).
+
+Checkpoints: state_dict() is a collective that gathers every rank's streams (hidden, traces: concatenated along
+their stream dimension, in rank order) and generator states, so rank 0's state_dict is the whole run's, and
+load_state_dict on every rank takes its own streams back from it.
 """
 import numbers
 from typing import List
@@ -18,6 +22,9 @@ import torch
 from torch import Tensor
 
 from . import ops
+
+# The state_dict key of every rank's generator state (W, S), in a gathered checkpoint.
+RANK_RNG = "rank_rng_states"
 
 
 class DataParallelSync:
@@ -39,6 +46,68 @@ class DataParallelSync:
             numel = ops.optimizer_state_numel("none", rnn.hidden_size, rnn.input_size, learner._op_outputs)
             self.grads = torch.zeros(numel, dtype=learner.hidden.dtype, device=learner.hidden.device)
         self._broadcast_shared()  # every rank starts from rank 0's weights
+        self.rank = dist.get_rank(process_group)
+        self._stream_dims = self._find_stream_dims()
+        self._reseed_per_rank()
+
+    def _find_stream_dims(self):
+        """Buffer name -> the dimension that holds the streams (hidden's 0; the rule state's from its shapes at
+        one and two streams); the buffers shared by all streams have none."""
+        learner = self.learner
+        rnn = learner.rnn
+        options, alpha = learner.rule.online_options(rnn.alpha), rnn.alpha
+        shapes = [ops.rule_state_shapes(learner.rule.name, options, alpha, b, rnn.hidden_size, rnn.input_size,
+                                        learner._op_outputs) for b in (1, 2)]
+        dims = {"hidden": 0}
+        for name in learner._state_names:
+            differ = [d for d, (p, q) in enumerate(zip(shapes[0][name], shapes[1][name])) if p != q]
+            if differ:
+                dims[name] = differ[0]
+        return dims
+
+    def _reseed_per_rank(self) -> None:
+        """Each rank draws its own noise (the stochastic rules): rank 0's generator, broadcast, then seeded anew
+        from its first draw plus the rank."""
+        dist, learner = self._dist(), self.learner
+        state = learner.rng_state.clone()
+        dist.broadcast(state, src=self._src(), group=self.group)
+        g = torch.Generator()
+        g.set_state(state)
+        base = int(torch.randint(0, 2 ** 62, (1,), generator=g))
+        g.manual_seed(base + self.rank)
+        learner.rng_state.copy_(g.get_state())
+
+    def _gather(self, t: Tensor) -> List[Tensor]:
+        every = [torch.empty_like(t) for _ in range(self.world)]
+        self._dist().all_gather(every, t.contiguous(), group=self.group)
+        return every
+
+    def gather_streams(self, destination, prefix: str) -> None:
+        """In a state_dict being saved: every per-stream buffer as all ranks' concatenated along the stream
+        dimension, and every rank's generator state under RANK_RNG (a collective: all ranks call it)."""
+        for name, dim in self._stream_dims.items():
+            destination[prefix + name] = torch.cat(self._gather(getattr(self.learner, name).detach()), dim)
+        destination[prefix + RANK_RNG] = torch.stack(self._gather(self.learner.rng_state.detach()))
+
+    def local_streams(self, state_dict, prefix: str):
+        """A state_dict with this rank's streams of a gathered one (its own, unchanged, if not gathered)."""
+        local = dict(state_dict)
+        for name, dim in self._stream_dims.items():
+            key, mine = prefix + name, getattr(self.learner, name)
+            if key in local and local[key].dim() == mine.dim() and local[key].shape[dim] == self.world * mine.shape[dim]:
+                local[key] = local[key].narrow(dim, self.rank * mine.shape[dim], mine.shape[dim])
+        if prefix + RANK_RNG in local:
+            every = local[prefix + RANK_RNG]
+            if every.dim() != 2 or every.shape[0] != self.world:
+                raise RuntimeError(f"OnlineLearner.load_state_dict: the checkpoint's {RANK_RNG} holds "
+                                   f"{every.shape[0] if every.dim() == 2 else '?'} ranks' generators, but the "
+                                   f"process group has {self.world} ranks")
+            local[prefix + "rng_state"] = every[self.rank].clone()  # set_state needs its own storage
+        return local
+
+    def _src(self) -> int:
+        dist = self._dist()
+        return dist.get_global_rank(self.group, 0) if hasattr(dist, "get_global_rank") else 0
 
     def _dist(self):
         import torch.distributed as dist
@@ -90,8 +159,7 @@ class DataParallelSync:
             offset += t.numel()
 
     def _broadcast_shared(self) -> None:
-        dist = self._dist()
-        src = dist.get_global_rank(self.group, 0) if hasattr(dist, "get_global_rank") else 0
+        dist, src = self._dist(), self._src()
         with torch.no_grad():
             for t in self._shared():
                 dist.broadcast(t, src=src, group=self.group)

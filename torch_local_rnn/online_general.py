@@ -7,6 +7,7 @@ torch.optim with the same optimiser. The step's order is the fused path's (§2.1
 the readout before the readout's update. Cost: one op call and one small autograd graph per step (tens of
 µs at the papers' sizes, against ~2 µs for the whole fused step): the price of a readout the op cannot see.
 """
+import copy
 from typing import List, Optional
 
 import torch
@@ -43,6 +44,12 @@ class GeneralReadout(nn.Module):
         # The op's readout arguments in the credit mode: a stand-in of one output it neither reads nor updates.
         self.register_buffer("stand_in_weight", torch.zeros(1, rnn.hidden_size, **like), persistent=False)
         self.register_buffer("stand_in_bias", torch.zeros(1, **like), persistent=False)
+        try:  # on a copy: a readout with running statistics keeps its own
+            with torch.no_grad():
+                copy.deepcopy(learner.readout)(torch.zeros(2, rnn.hidden_size, **like))
+        except Exception as error:  # noqa: BLE001  (whatever the module raises, the user needs the sizes)
+            raise ValueError(f"OnlineLearner: expected readout to take (batch, hidden_size = {rnn.hidden_size}) "
+                             f"inputs, but it raised {type(error).__name__}: {str(error).splitlines()[0]}") from None
         self._params: List[nn.Parameter] = [p for p in learner.readout.parameters() if p.requires_grad]
         lr0 = online_optim.learning_rate_now(learner.lr, 0, "OnlineLearner")
         self.optimizer = learner.optimizer.torch_optimizer(self._params, lr0, learner.l2) if self._params else None

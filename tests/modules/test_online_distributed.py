@@ -45,6 +45,21 @@ def _worker(rank, init_file, out_dir, cases):
             learner.fit(x[:, mine], y[:, mine], chunk_size=5)
             torch.save({k: v.clone() for k, v in learner.state_dict().items()},
                        os.path.join(out_dir, f"{name}-rank{rank}.pt"))
+        for rule in ("rflo", "uoro"):  # rank 0's checkpoint (a collective state_dict) resumes every rank
+            first = _learner(rule, "adam", B, dist.group.WORLD)
+            first.fit(x[:7, mine], y[:7, mine])
+            state = first.state_dict()
+            path = os.path.join(out_dir, f"ckpt-{rule}.pt")
+            if rank == 0:
+                torch.save(state, path)
+            dist.barrier()
+            resumed = _learner(rule, "adam", B, dist.group.WORLD)
+            resumed.load_state_dict(torch.load(path))
+            resumed.fit(x[7:, mine], y[7:, mine])
+            whole = _learner(rule, "adam", B, dist.group.WORLD)
+            whole.fit(x[:, mine], y[:, mine])
+            torch.save({"resumed": resumed.state_dict(), "whole": whole.state_dict()},
+                       os.path.join(out_dir, f"resume-{rule}-rank{rank}.pt"))
         if rank == 1:  # a rank that builds another network is refused by every rank
             bad = (N + 1,)
         else:
@@ -69,8 +84,11 @@ def ranks_out():
     with tempfile.TemporaryDirectory() as out_dir:
         init_file = os.path.join(out_dir, "init")
         mp.spawn(_worker, args=(init_file, out_dir, CASES), nprocs=WORLD, join=True)
-        yield {name: [torch.load(os.path.join(out_dir, f"{name}-rank{r}.pt")) for r in range(WORLD)]
-               for name in CASES}, [open(os.path.join(out_dir, f"refused-rank{r}.txt")).read() for r in range(WORLD)]
+        states = {name: [torch.load(os.path.join(out_dir, f"{name}-rank{r}.pt")) for r in range(WORLD)]
+                  for name in CASES}
+        states.update({f"resume-{rule}": [torch.load(os.path.join(out_dir, f"resume-{rule}-rank{r}.pt"))
+                                          for r in range(WORLD)] for rule in ("rflo", "uoro")})
+        yield states, [open(os.path.join(out_dir, f"refused-rank{r}.txt")).read() for r in range(WORLD)]
 
 
 @pytest.mark.parametrize("name", ["rflo-sgd", "rflo-adam", "rtrl-momentum"])
@@ -86,9 +104,8 @@ def test_two_ranks_equal_one_process_with_all_streams(ranks_out, name):
     for rank in range(WORLD):
         for key in shared:
             torch.testing.assert_close(states[name][rank][key], reference[key], rtol=0, atol=1e-12, msg=key)
-        # each rank's streams are its slice of the single process's
-        torch.testing.assert_close(states[name][rank]["hidden"], reference["hidden"][rank * B:(rank + 1) * B],
-                                   rtol=0, atol=1e-12)
+        # the state_dict gathers every rank's streams: the single process's, in rank order
+        torch.testing.assert_close(states[name][rank]["hidden"], reference["hidden"], rtol=0, atol=1e-12)
 
 
 def test_learned_auxiliary_weights_stay_equal_on_every_rank(ranks_out):
@@ -109,6 +126,20 @@ def test_averaging_every_k_steps_keeps_the_ranks_equal(ranks_out):
     x, y = _data()
     single.fit(x, y)
     assert not torch.allclose(a["rnn.weight_hh"], single.state_dict()["rnn.weight_hh"], atol=1e-12)  # local SGD
+
+
+@pytest.mark.parametrize("rule", ["rflo", "uoro"])
+def test_rank_zeros_checkpoint_resumes_every_rank(ranks_out, rule):
+    states, _ = ranks_out
+    for rank in range(WORLD):
+        got = states[f"resume-{rule}"][rank]
+        for key, value in got["whole"].items():
+            torch.testing.assert_close(got["resumed"][key], value, rtol=0, atol=0, msg=key)
+    # the gathered checkpoint holds every rank's streams, and the ranks draw different noise
+    assert got["whole"]["hidden"].shape[0] == WORLD * B
+    if rule == "uoro":
+        rngs = got["whole"]["rank_rng_states"]
+        assert not torch.equal(rngs[0], rngs[1])
 
 
 def test_ranks_that_disagree_on_sizes_are_refused(ranks_out):

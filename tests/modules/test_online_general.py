@@ -101,3 +101,16 @@ def test_general_path_bad_input_names_the_argument():
         _learner().fit(x, y, lr_schedule=torch.ones(T + 1, dtype=D))
     with pytest.raises(TypeError, match="callback"):
         _learner().fit(x, y, callback=3)
+
+
+def test_a_readout_that_does_not_take_hidden_size_inputs_is_refused():
+    with pytest.raises(ValueError, match=r"expected readout to take \(batch, hidden_size = 6\) inputs"):
+        _learner(wrap=lambda linear: nn.Sequential(nn.Linear(N + 1, O)).to(D))
+
+
+def test_a_generator_state_that_is_a_view_loads():
+    # a row of a stacked state (a view into a larger storage) crashed torch's set_state before it was copied
+    learner = _learner(rule=tlr.rules.UORO())
+    state = learner.state_dict()
+    state["rng_state"] = torch.stack([state["rng_state"], state["rng_state"]])[1]
+    learner.load_state_dict(state)
