@@ -210,6 +210,10 @@ TLR_STEP void run_online_steps(const OnlineNet<T>& net_in, Rule& rule, const T* 
       T* const step_losses = losses + t * net.B;
       Exec::loop(Bn, 1, [=](int64_t k) { q[k] = given[k]; });
       Exec::loop(net.B, 1, [=](int64_t b) { step_losses[b] = T(0); });
+      if (captures) {  // "none" hands back a readout gradient too: zero, the readout being the caller's
+        T* const captured_out = net.opt.grad_out;
+        Exec::loop(net.O * (net.n + 1), 1, [=](int64_t k) { captured_out[k] = T(0); });
+      }
       Exec::sync();
       rule.step(net, xt, act);
     } else {

@@ -124,3 +124,15 @@ def test_credit_with_record_is_refused():
              record=torch.zeros(T, 2, 4, N, dtype=DT))
     for a, b, name in zip(w, weights, NAMES):
         assert torch.equal(a, b), f"a refused call moved {name}"
+
+
+def test_none_in_the_credit_mode_hands_back_a_zero_readout_gradient():
+    # the readout is the caller's: a stale readout half of the state would be applied by online_optimizer_step
+    x, y, hidden, weights = problem(2, 41)
+    state = torch.full((ops.optimizer_state_numel("none", N, I, O),), 7.0, dtype=DT)
+    credit = randn(T, 2, N, gen=generator(42))
+    ops.online_learn("rflo", x, y, hidden.clone(), *[w.clone() for w in weights], [torch.zeros(2, N, M, dtype=DT)],
+                     None, None, ALPHA, "tanh", "cross_entropy", LR, [ALPHA], [], None, 0.0, "none", [], state, 0,
+                     None, credit)
+    assert torch.count_nonzero(state[N * M:]) == 0
+    assert torch.count_nonzero(state[:N * M]) > 0

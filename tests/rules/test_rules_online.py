@@ -300,14 +300,14 @@ def sequence_gradient(rule, x, hidden, weights, alpha, g, options):
 
 @pytest.mark.parametrize("loss", ["cross_entropy", "mse", "mse_mean"])
 @pytest.mark.parametrize("B", [1, 2])
-@pytest.mark.parametrize("name", ["output_only", "rtrl", "f_bptt", "e_bptt"])
+@pytest.mark.parametrize("name", ["output_only", "rtrl", "f_bptt", "e_bptt", "rflo"])
 def test_online_with_update_off_equals_sequence_form(name, B, loss):
     """lr = 0: the weights stay put and rec_grad accumulates the rule's estimate (mean over streams), which is
     the sequence form's gradient (sum over streams) with g_t = W_out^T e_t. F-BPTT(K) online has applied the
     updates of steps 0 .. T'-K after T' steps: run it K-1 steps longer on targets with e = 0. E-BPTT online has
     applied full windows only: the sequence form over the full windows."""
     T, I, n, O, alpha = 40, 3, 5, 3, 0.6
-    rule = LOCAL[name]
+    rule = LOCAL[name] if name in LOCAL else rules.RFLO()  # RFLO: its rec_grad (the step forms G for it)
     x, y, hidden, weights = online_problem(T, B, I, n, O, loss, seed=227)
     _, g = readout_credit(x, y, hidden, weights, alpha, loss)
     options = rule.online_options(alpha)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 
 #include <variant>
 
@@ -12,10 +13,18 @@
 
 namespace torch_local_rnn {
 
+// G's scratch (n, m) when the step must form G under sgd: only for rec_grad (the other optimisers form it in
+// net.opt.grad_rec); undefined otherwise.
+inline at::Tensor rflo_gradient_scratch(const OnlineCall& c) {
+  const bool forms_g = c.rec_grad.has_value() && !c.optimizer.captures();
+  return forms_g ? at::empty({c.args.n, c.args.n + c.args.I + 1}, c.x.options()) : at::Tensor();
+}
+
 // rflo and eprop: state = [trace (B, n, m)], checked by online_learn (rules/rflo/descriptor.cpp).
 template <typename Exec, typename T>
-RfloTrace<Exec, T> make_rflo_trace(const OnlineCall& c) {
-  return {c.state[0].data_ptr<T>(), static_cast<T>(std::get<RfloOptions>(c.options).trace_alpha)};
+RfloTrace<Exec, T> make_rflo_trace(const OnlineCall& c, const at::Tensor& scratch) {
+  return {c.state[0].data_ptr<T>(), static_cast<T>(std::get<RfloOptions>(c.options).trace_alpha),
+          rec_grad_ptr<T>(c), scratch.defined() ? scratch.data_ptr<T>() : nullptr};
 }
 
 }  // namespace torch_local_rnn

@@ -8,7 +8,8 @@ namespace torch_local_rnn {
 namespace {
 
 void rflo_online_cuda(const OnlineCall& c) {
-  run_online_call(c, [&](auto zero) { return make_rflo_trace<kernels::BlockExec, decltype(zero)>(c); });
+  const at::Tensor scratch = rflo_gradient_scratch(c);
+  run_online_call(c, [&](auto zero) { return make_rflo_trace<kernels::BlockExec, decltype(zero)>(c, scratch); });
 }
 
 const bool registered =

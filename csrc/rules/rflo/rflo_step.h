@@ -16,8 +16,10 @@ namespace torch_local_rnn {
 
 template <typename Exec, typename T>
 struct RfloTrace {
-  T* trace;  // (B, n, m), m = n + I + 1
-  T rate;    // k = trace_alpha
+  T* trace;     // (B, n, m), m = n + I + 1
+  T rate;       // k = trace_alpha
+  T* rec_grad;  // (n, m) or null: accumulates G_t
+  T* scratch;   // (n, m): G under sgd when rec_grad is given, else null
 
   // One phase over W's three blocks (Exec::loop_owned3), each reading its part of ahat_t where it lies
   // (a_{t-1}, x_t, 1): no ahat copy, no phase before it.
@@ -26,14 +28,16 @@ struct RfloTrace {
     const T decay = T(1) - rate, step_size = net.lr / T(B), k = rate;
     T *const tr = trace, *const w_hh = net.weight_hh, *const w_ih = net.weight_ih, *const bias = net.bias;
     const T *const prev = act.prev, *const dphi = act.dphi, *const q = act.q;
-    if (net.opt.captures()) {  // another optimiser than sgd: G = (1/B) sum_b diag(q_b) B_b into net.opt.grad_rec
+    if (net.opt.captures() || rec_grad != nullptr) {
+      // G = (1/B) sum_b diag(q_b) B_b formed: captured for another optimiser than sgd, or summed into rec_grad
+      // (then W moves by -lr G once per step rather than stream by stream: equal up to rounding)
       const T per_stream = T(B);
       apply_summed_gradient<Exec>(net, B, 2, [=](int64_t i, int64_t b, int64_t j) {
         const int64_t r = b * n + i;
         T& e = tr[r * m + j];
         e = decay * e + (k * dphi[r]) * presynaptic_entry(prev + b * n, x + b * I, n, I, j);
         return (q[r] / per_stream) * e;
-      }, net.opt.grad_rec, static_cast<T*>(nullptr));
+      }, net.opt.captures() ? net.opt.grad_rec : scratch, rec_grad);
       return;
     }
     // By value (common/credit.h: a capture by reference is re-read after every store, which stops GCC
