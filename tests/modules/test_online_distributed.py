@@ -151,3 +151,26 @@ def test_ranks_that_disagree_on_sizes_are_refused(ranks_out):
 def test_process_group_without_distributed_is_refused():
     with pytest.raises(ValueError, match="process_group needs an initialised torch.distributed"):
         _learner("rflo", "sgd", B, process_group=object())
+
+
+@pytest.mark.slow
+def test_torchrun_example_equals_one_process(tmp_path):
+    """examples/online_data_parallel.py under torchrun (2 ranks x 2 streams), stopped and resumed from rank 0's
+    checkpoint, equals the same script in one process with 4 streams."""
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    script = os.path.join(root, "examples", "online_data_parallel.py")
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    common = ["--chunk", "40", "--dtype", "float64", "--optimizer", "adam"]
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", script]
+    subprocess.run(torchrun + ["--batch", "2", "--steps", "60", "--out", str(tmp_path / "half.pt")] + common,
+                   check=True, env=env, capture_output=True)
+    subprocess.run(torchrun + ["--batch", "2", "--steps", "60", "--resume", str(tmp_path / "half.pt"), "--out",
+                               str(tmp_path / "ranks.pt")] + common, check=True, env=env, capture_output=True)
+    subprocess.run([sys.executable, script, "--batch", "4", "--steps", "120", "--out", str(tmp_path / "one.pt")]
+                   + common, check=True, env=env, capture_output=True)
+    ranks, one = torch.load(tmp_path / "ranks.pt"), torch.load(tmp_path / "one.pt")
+    for key in ("rnn.weight_hh", "readout.weight", "optimizer_state", "hidden", "trace"):
+        torch.testing.assert_close(ranks[key], one[key], rtol=0, atol=1e-12, msg=key)
+    assert int(ranks["steps_done"]) == 120
