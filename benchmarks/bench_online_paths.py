@@ -55,6 +55,8 @@ def _rank(rank, init, units, batch, steps, sync_every, out):
     if rank == 0:
         with open(out, "w") as f:
             f.write(str(us))
+    del learner  # it holds the group: release it, and let every rank finish, before the group goes
+    dist.barrier()  # (a rank that tears gloo down while another still works aborts it)
     dist.destroy_process_group()
 
 

@@ -70,4 +70,6 @@ state = learner.state_dict()  # a collective under torchrun: every rank takes pa
 if args.out and rank == 0:
     torch.save(state, args.out)
 if distributed:
+    del learner  # it holds the process group: release it before the group is destroyed
+    dist.barrier()  # every rank done (rank 0 saving) before any tears the group down
     dist.destroy_process_group()

@@ -38,41 +38,46 @@ def _data():
 def _worker(rank, init_file, out_dir, cases):
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD)
     try:
-        x, y = _data()
-        mine = slice(rank * B, (rank + 1) * B)
-        for name, (rule, optimizer, sync_every) in cases.items():
-            learner = _learner(rule, optimizer, B, dist.group.WORLD, sync_every)
-            learner.fit(x[:, mine], y[:, mine], chunk_size=5)
-            torch.save({k: v.clone() for k, v in learner.state_dict().items()},
-                       os.path.join(out_dir, f"{name}-rank{rank}.pt"))
-        for rule in ("rflo", "uoro"):  # rank 0's checkpoint (a collective state_dict) resumes every rank
-            first = _learner(rule, "adam", B, dist.group.WORLD)
-            first.fit(x[:7, mine], y[:7, mine])
-            state = first.state_dict()
-            path = os.path.join(out_dir, f"ckpt-{rule}.pt")
-            if rank == 0:
-                torch.save(state, path)
-            dist.barrier()
-            resumed = _learner(rule, "adam", B, dist.group.WORLD)
-            resumed.load_state_dict(torch.load(path))
-            resumed.fit(x[7:, mine], y[7:, mine])
-            whole = _learner(rule, "adam", B, dist.group.WORLD)
-            whole.fit(x[:, mine], y[:, mine])
-            torch.save({"resumed": resumed.state_dict(), "whole": whole.state_dict()},
-                       os.path.join(out_dir, f"resume-{rule}-rank{rank}.pt"))
-        if rank == 1:  # a rank that builds another network is refused by every rank
-            bad = (N + 1,)
-        else:
-            bad = (N,)
-        try:
-            _learner("rflo", "sgd", B, dist.group.WORLD, hidden=bad[0])
-            message = ""
-        except ValueError as error:
-            message = str(error)
-        with open(os.path.join(out_dir, f"refused-rank{rank}.txt"), "w") as f:
-            f.write(message)
+        _run_cases(rank, out_dir, cases)  # its learners, which hold the group, are gone before the group goes
+        dist.barrier()  # every rank done before any tears gloo down (it aborts a rank still at work)
     finally:
         dist.destroy_process_group()
+
+
+def _run_cases(rank, out_dir, cases):
+    x, y = _data()
+    mine = slice(rank * B, (rank + 1) * B)
+    for name, (rule, optimizer, sync_every) in cases.items():
+        learner = _learner(rule, optimizer, B, dist.group.WORLD, sync_every)
+        learner.fit(x[:, mine], y[:, mine], chunk_size=5)
+        torch.save({k: v.clone() for k, v in learner.state_dict().items()},
+                   os.path.join(out_dir, f"{name}-rank{rank}.pt"))
+    for rule in ("rflo", "uoro"):  # rank 0's checkpoint (a collective state_dict) resumes every rank
+        first = _learner(rule, "adam", B, dist.group.WORLD)
+        first.fit(x[:7, mine], y[:7, mine])
+        state = first.state_dict()
+        path = os.path.join(out_dir, f"ckpt-{rule}.pt")
+        if rank == 0:
+            torch.save(state, path)
+        dist.barrier()
+        resumed = _learner(rule, "adam", B, dist.group.WORLD)
+        resumed.load_state_dict(torch.load(path))
+        resumed.fit(x[7:, mine], y[7:, mine])
+        whole = _learner(rule, "adam", B, dist.group.WORLD)
+        whole.fit(x[:, mine], y[:, mine])
+        torch.save({"resumed": resumed.state_dict(), "whole": whole.state_dict()},
+                   os.path.join(out_dir, f"resume-{rule}-rank{rank}.pt"))
+    if rank == 1:  # a rank that builds another network is refused by every rank
+        bad = (N + 1,)
+    else:
+        bad = (N,)
+    try:
+        _learner("rflo", "sgd", B, dist.group.WORLD, hidden=bad[0])
+        message = ""
+    except ValueError as error:
+        message = str(error)
+    with open(os.path.join(out_dir, f"refused-rank{rank}.txt"), "w") as f:
+        f.write(message)
 
 
 CASES = {"rflo-sgd": ("rflo", "sgd", 1), "rflo-adam": ("rflo", "adam", 1), "rtrl-momentum": ("rtrl", "momentum", 1), "dni-adamw": ("dni", "adamw", 1),
