@@ -75,6 +75,29 @@ at::Tensor online_learn(c10::string_view rule, const at::Tensor& x, const at::Te
                  optimizer_state, optimizer_steps, lr_schedule, credit);
 }
 
+at::Tensor online_learn_members(
+    c10::string_view rule, const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden, at::Tensor& weight_hh,
+    at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out, at::Tensor& bias_out, at::TensorList state,
+    const std::optional<at::Tensor>& rec_grad, const std::optional<at::Tensor>& feedback, c10::ArrayRef<double> alpha,
+    c10::string_view nonlinearity, c10::string_view loss, c10::ArrayRef<double> lr, c10::ArrayRef<double> rule_options,
+    at::TensorList rule_tensors, const std::optional<at::Tensor>& record, c10::ArrayRef<double> l2,
+    c10::string_view optimizer, c10::ArrayRef<double> optimizer_options,
+    const std::optional<at::Tensor>& optimizer_state, c10::ArrayRef<int64_t> optimizer_steps,
+    const std::optional<at::Tensor>& lr_schedule, const std::optional<at::Tensor>& credit) {
+  static auto op = find_op<at::Tensor(c10::string_view, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                      const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                      const at::Tensor&, at::TensorList, const std::optional<at::Tensor>&,
+                                      const std::optional<at::Tensor>&, c10::ArrayRef<double>, c10::string_view,
+                                      c10::string_view, c10::ArrayRef<double>, c10::ArrayRef<double>, at::TensorList,
+                                      const std::optional<at::Tensor>&, c10::ArrayRef<double>, c10::string_view,
+                                      c10::ArrayRef<double>, const std::optional<at::Tensor>&, c10::ArrayRef<int64_t>,
+                                      const std::optional<at::Tensor>&, const std::optional<at::Tensor>&)>(
+      "torch_local_rnn::online_learn_members");
+  return op.call(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, state, rec_grad, feedback,
+                 alpha, nonlinearity, loss, lr, rule_options, rule_tensors, record, l2, optimizer, optimizer_options,
+                 optimizer_state, optimizer_steps, lr_schedule, credit);
+}
+
 void online_optimizer_step(at::Tensor& weight_hh, at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out,
                            at::Tensor& bias_out, const at::Tensor& grad, const at::Tensor& grad_out,
                            c10::string_view optimizer, double lr, c10::ArrayRef<double> optimizer_options,

@@ -80,6 +80,23 @@ TORCH_LIBRARY(torch_local_rnn, m) {
       "str optimizer=\"sgd\", float[] optimizer_options=[], Tensor(j!)? optimizer_state=None, int optimizer_steps=0, "
       "Tensor? lr_schedule=None, Tensor? credit=None) -> Tensor");
 
+  // online_learn of E networks ("members") of one rule, sizes, nonlinearity, loss and optimiser kind in one
+  // call (docs/algorithms.md §2.10): online_learn's arguments with a leading member dimension on every
+  // per-member tensor (hidden (E, B, n), the weights (E, n, n), (E, n, I), (E, n), (E, O, n), (E, O), each
+  // state and rule tensor (E, ...), rec_grad, feedback, record, optimizer_state and credit (E, ...)), x and y
+  // (seq_len, B, .) shared by the members or (seq_len, E, B, .) one each, lr_schedule (seq_len,) or (E,
+  // seq_len); per-member scalars as lists: alpha (E values; E is its length), lr, l2 and optimizer_steps (E
+  // values; l2 and optimizer_steps none for zeros), rule_options and optimizer_options (E k values, member
+  // e's k after member e - 1's). Every member is checked before any runs; member e's results are bitwise
+  // online_learn's on its views. Returns the losses (seq_len, E, B).
+  m.def(
+      "online_learn_members(str rule, Tensor x, Tensor y, Tensor(a!) hidden, Tensor(b!) weight_hh, "
+      "Tensor(c!) weight_ih, Tensor(d!) bias, Tensor(e!) weight_out, Tensor(f!) bias_out, "
+      "Tensor(g!)[] state, Tensor(h!)? rec_grad, Tensor? feedback, float[] alpha, str nonlinearity, "
+      "str loss, float[] lr, float[] rule_options, Tensor[] rule_tensors, Tensor(i!)? record=None, float[] l2=[], "
+      "str optimizer=\"sgd\", float[] optimizer_options=[], Tensor(j!)? optimizer_state=None, "
+      "int[] optimizer_steps=[], Tensor? lr_schedule=None, Tensor? credit=None) -> Tensor");
+
   // One optimiser step of the network and readout weights from given gradients (grad: (n, n + input_size +
   // 1) of [W_hh | W_ih | b], grad_out: (output_size, n + 1) of [W_out | b_out]), step number
   // optimizer_steps + 1, with online_learn's optimiser arguments (optimizer "sgd" too, not "none"): what

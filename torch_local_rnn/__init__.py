@@ -7,6 +7,7 @@ from . import ops, rules  # noqa: E402  (ops registers the fake kernels: it need
 from . import losses, tasks  # noqa: E402
 from .modules import LocalRNN  # noqa: E402
 from .online import OnlineLearner  # noqa: E402
+from .online_ensemble import OnlineEnsemble  # noqa: E402  (also attaches OnlineLearner.stack)
 
-__all__ = ["LocalRNN", "OnlineLearner", "ops", "rules", "tasks", "losses", "has_cuda_kernels"]
+__all__ = ["LocalRNN", "OnlineLearner", "OnlineEnsemble", "ops", "rules", "tasks", "losses", "has_cuda_kernels"]
 __version__ = "0.1.0"

@@ -2,6 +2,7 @@
 what the kernels read beyond the rule registry (no registry op says it): the layouts of rule_tensors
 (csrc/rules/factored/factored_layout.h, kernl.h, dni_layout.h) and the step counters a rule keeps in a state tensor of x's
 dtype (online_checks.h check_counter_range). Calls no op and imports nothing of the package: ops.py imports it."""
+import math
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -130,3 +131,32 @@ def _check_tensor(op: str, t: Tensor, x: Tensor, shape: Sequence, name: str, lay
 def _check_choice(value: str, choices: Tuple[str, ...], op: str, name: str) -> None:
     if value not in choices:
         _fail(op, f"expected {name} to be one of {', '.join(repr(c) for c in choices)}, but got '{value}'")
+
+
+def _check_rate(value: float, op: str, name: str, rate: bool = True) -> None:
+    """A rate in (0, 1]; with rate=False a finite number >= 0 (lr, l2)."""
+    if rate and not 0.0 < value <= 1.0:
+        _fail(op, f"expected {name} in (0, 1], but got {value:g}")
+    if not rate and not (value >= 0.0 and math.isfinite(value)):
+        _fail(op, f"expected {name} to be a finite number >= 0, but got {value:g}")
+
+
+def _check_x(x: Tensor, op: str):
+    """x: float32 / float64, 3-D (seq_len, batch, input_size), non-empty; its sizes."""
+    if isinstance(x, Tensor) and x.dtype not in (torch.float32, torch.float64):
+        _fail(op, f"expected x to be a float32 or float64 tensor, but got {_DTYPES.get(x.dtype, x.dtype)}")
+    _check_shape(x, (-1, -1, -1), op, "x", "(seq_len, batch, input_size)")
+    if x.numel() == 0:
+        _fail(op, f"expected x to be non-empty, but got shape {_shape_str(x.shape)}")
+    return x.shape
+
+
+def _check_square(weight_hh: Tensor, x: Tensor, op: str, online: bool):
+    """weight_hh square and non-empty; hidden_size. (The online ops check both at once, as check_online_args.)"""
+    _check_like(weight_hh, x, op, "weight_hh")
+    if not (weight_hh.dim() == 2 and weight_hh.shape[0] == weight_hh.shape[1]) or (online and weight_hh.numel() == 0):
+        _fail(op, f"expected weight_hh to be a square 2-D (hidden_size, hidden_size) tensor, but got shape "
+                  f"{_shape_str(weight_hh.shape)}")
+    if weight_hh.shape[0] <= 0:
+        _fail(op, f"expected hidden_size > 0, but got weight_hh of shape {_shape_str(weight_hh.shape)}")
+    return weight_hh.shape[0]

@@ -8,7 +8,6 @@ ops (rule_names, rule_info, rule_check, rule_state_shapes) take no tensors: they
 they are, and the fakes use them for everything about the rules.
 
 Notation (algorithms.md §1): a_t = (1 - alpha) a_{t-1} + alpha phi(W_hh a_{t-1} + W_ih x_t + b), x (T, B, I)."""
-import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -17,9 +16,10 @@ from torch import Tensor
 
 from ._optimizer_ops import (OPTIMIZER_OPTIONS, OPTIMIZER_SLOTS, _check_optimizer,  # noqa: F401
                              optimizer_state_numel)
-from ._checks import (_check_choice, _check_contiguous, _check_shape, _check_tensor,
-                      _DTYPES, COUNTERS, RECORDING_RULES, _check_like, _check_rule_tensors, _fail, _hint,
+from ._checks import (_check_choice, _check_contiguous, _check_rate, _check_shape, _check_square, _check_tensor,
+                      _check_x, COUNTERS, RECORDING_RULES, _check_like, _check_rule_tensors, _fail, _hint,
                       _shape_str, counter_error)
+from ._member_checks import member_calls, renamed
 
 NONLINEARITIES = ("tanh", "relu", "sigmoid")
 LOSSES = ("cross_entropy", "mse", "mse_mean")
@@ -79,35 +79,6 @@ def cuda_version() -> int:
 # them ({:g}: 1.5, 1e-05, inf, nan), dtypes by their C++ names.
 def _register_fake(op: str):  # a decorator; no fakes before torch 2.4 (no register_fake)
     return getattr(torch.library, "register_fake", lambda name: (lambda fn: fn))(f"torch_local_rnn::{op}")
-
-
-def _check_rate(value: float, op: str, name: str, rate: bool = True) -> None:
-    """A rate in (0, 1]; with rate=False a finite number >= 0 (lr, l2)."""
-    if rate and not 0.0 < value <= 1.0:
-        _fail(op, f"expected {name} in (0, 1], but got {value:g}")
-    if not rate and not (value >= 0.0 and math.isfinite(value)):
-        _fail(op, f"expected {name} to be a finite number >= 0, but got {value:g}")
-
-
-def _check_x(x: Tensor, op: str):
-    """x: float32 / float64, 3-D (seq_len, batch, input_size), non-empty; its sizes."""
-    if isinstance(x, Tensor) and x.dtype not in (torch.float32, torch.float64):
-        _fail(op, f"expected x to be a float32 or float64 tensor, but got {_DTYPES.get(x.dtype, x.dtype)}")
-    _check_shape(x, (-1, -1, -1), op, "x", "(seq_len, batch, input_size)")
-    if x.numel() == 0:
-        _fail(op, f"expected x to be non-empty, but got shape {_shape_str(x.shape)}")
-    return x.shape
-
-
-def _check_square(weight_hh: Tensor, x: Tensor, op: str, online: bool):
-    """weight_hh square and non-empty; hidden_size. (The online ops check both at once, as check_online_args.)"""
-    _check_like(weight_hh, x, op, "weight_hh")
-    if not (weight_hh.dim() == 2 and weight_hh.shape[0] == weight_hh.shape[1]) or (online and weight_hh.numel() == 0):
-        _fail(op, f"expected weight_hh to be a square 2-D (hidden_size, hidden_size) tensor, but got shape "
-                  f"{_shape_str(weight_hh.shape)}")
-    if weight_hh.shape[0] <= 0:
-        _fail(op, f"expected hidden_size > 0, but got weight_hh of shape {_shape_str(weight_hh.shape)}")
-    return weight_hh.shape[0]
 
 
 def _check_network_args(op: str, x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor, alpha: float,
@@ -346,6 +317,38 @@ def _online_learn_fake(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_ou
     if credit is not None:
         _check_tensor(op, credit, x, (T, B, n), "credit", "(seq_len, batch, hidden_size)")
     return x.new_empty((T, B))
+
+
+def online_learn_members(rule: str, x: Tensor, y: Tensor, hidden: Tensor, weight_hh: Tensor, weight_ih: Tensor,
+                         bias: Tensor, weight_out: Tensor, bias_out: Tensor, state: List[Tensor],
+                         rec_grad: Optional[Tensor], feedback: Optional[Tensor], alpha: List[float], nonlinearity: str,
+                         loss: str, lr: List[float], rule_options: List[float], rule_tensors: List[Tensor],
+                         record: Optional[Tensor] = None, l2: Optional[List[float]] = None, optimizer: str = "sgd",
+                         optimizer_options: Optional[List[float]] = None, optimizer_state: Optional[Tensor] = None,
+                         optimizer_steps: Optional[List[int]] = None, lr_schedule: Optional[Tensor] = None,
+                         credit: Optional[Tensor] = None) -> Tensor:
+    """online_learn of E members in one call (algorithms.md §2.10): per-member tensors stacked on a leading member
+    dim, x and y shared (T, B, .) or (T, E, B, .), lr_schedule (T,) or (E, T); alpha, lr, l2, optimizer_steps: E
+    values (l2, optimizer_steps None: zeros); rule_options, optimizer_options: E k values, member-major. Member
+    e's results are bitwise online_learn's on its views. Returns the losses, Tensor[T, E, B]."""
+    return torch.ops.torch_local_rnn.online_learn_members(
+        rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, list(state), rec_grad, feedback,
+        [float(v) for v in alpha], nonlinearity, loss, [float(v) for v in lr], [float(v) for v in rule_options],
+        list(rule_tensors), record, [] if l2 is None else [float(v) for v in l2], optimizer,
+        [] if optimizer_options is None else [float(v) for v in optimizer_options], optimizer_state,
+        [] if optimizer_steps is None else [int(v) for v in optimizer_steps], lr_schedule, credit)
+
+
+@_register_fake("online_learn_members")
+def _online_learn_members_fake(rule, x, y, hidden, weight_hh, weight_ih, bias, weight_out, bias_out, state, rec_grad,
+                               feedback, alpha, nonlinearity, loss, lr, rule_options, rule_tensors, record=None,
+                               l2=(), optimizer="sgd", optimizer_options=(), optimizer_state=None, optimizer_steps=(),
+                               lr_schedule=None, credit=None):
+    calls = member_calls(dict(locals()))  # the stacking, then every member as online_learn checks it
+    for label, call in calls:
+        with renamed("online_learn", label):
+            losses = _online_learn_fake(**call)
+    return x.new_empty((losses.shape[0], len(calls), losses.shape[1]))
 
 
 def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: Tensor, weight_ih: Tensor,

@@ -55,7 +55,8 @@ void run_below_autograd(const c10::OperatorHandle& op, torch::jit::Stack* stack)
 
 TORCH_LIBRARY_IMPL(torch_local_rnn, Autograd, m) {
   for (const char* name : {"leaky_rnn_forward", "leaky_rnn_rule_backward", "leaky_rnn_bptt_backward",
-                           "leaky_rnn_rflo_backward", "online_learn", "rflo_online", "online_optimizer_step"}) {
+                           "leaky_rnn_rflo_backward", "online_learn", "online_learn_members", "rflo_online",
+                           "online_optimizer_step"}) {
     m.impl(name, torch::CppFunction::makeFromBoxedFunction<&run_below_autograd>());
   }
 }

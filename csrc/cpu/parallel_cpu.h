@@ -2,6 +2,7 @@
 #pragma once
 
 #include <ATen/Parallel.h>
+#include <ATen/core/LegacyTypeDispatch.h>
 
 #include <algorithm>
 #include <type_traits>
@@ -23,6 +24,19 @@ constexpr int64_t kWorkGrain = int64_t(1) << 17;
 inline int64_t work_grain(int64_t work_per_item) {
   return std::max<int64_t>(1, kWorkGrain / std::max<int64_t>(1, work_per_item));
 }
+
+// online_learn_members' member loop on the CPU (common/online_learn_members_impl.h): the members split over the
+// pool's threads (grain 1: E members on P threads run E / P each); a member's phases run on its thread
+// (a nested at::parallel_for runs inline), so one member's arithmetic is that of online_learn on one thread.
+struct ParallelMembers {
+  template <typename F>
+  static void run(int64_t E, const F& f) {
+    at::parallel_for(0, E, 1, [&](int64_t lo, int64_t hi) {
+      at::AutoDispatchBelowADInplaceOrView below_autograd;  // thread-local: set again on the pool's threads
+      for (int64_t e = lo; e < hi; ++e) f(e);
+    });
+  }
+};
 
 // Calls body(std::integral_constant<Nonlinearity, F>{}) so inner loops see F at compile time
 // and vectorise.

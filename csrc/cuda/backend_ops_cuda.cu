@@ -9,6 +9,6 @@ namespace {
 constexpr char kCuda[] = "CUDA";
 }  // namespace
 
-TORCH_LIBRARY_IMPL(torch_local_rnn, CUDA, m) { BackendOps<CudaOnlineRules, CudaSequenceRules, kCuda, c10::cuda::CUDAGuard>::define(m); }
+TORCH_LIBRARY_IMPL(torch_local_rnn, CUDA, m) { BackendOps<CudaOnlineRules, CudaSequenceRules, kCuda, c10::cuda::CUDAGuard, SerialMembers>::define(m); }
 
 }  // namespace torch_local_rnn

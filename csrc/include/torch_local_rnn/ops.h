@@ -60,6 +60,20 @@ at::Tensor online_learn(c10::string_view rule, const at::Tensor& x, const at::Te
                         int64_t optimizer_steps = 0, const std::optional<at::Tensor>& lr_schedule = std::nullopt,
                         const std::optional<at::Tensor>& credit = std::nullopt);
 
+// online_learn of E members in one call (docs/algorithms.md §2.10): every per-member tensor stacked on a
+// leading member dimension, x and y (T, B, .) shared or (T, E, B, .), the per-member scalars as lists (alpha:
+// E values; lr, l2, optimizer_steps: E values, l2 and optimizer_steps empty for zeros; rule_options and
+// optimizer_options: E k values, member-major). Returns the losses (T, E, B).
+at::Tensor online_learn_members(
+    c10::string_view rule, const at::Tensor& x, const at::Tensor& y, at::Tensor& hidden, at::Tensor& weight_hh,
+    at::Tensor& weight_ih, at::Tensor& bias, at::Tensor& weight_out, at::Tensor& bias_out, at::TensorList state,
+    const std::optional<at::Tensor>& rec_grad, const std::optional<at::Tensor>& feedback, c10::ArrayRef<double> alpha,
+    c10::string_view nonlinearity, c10::string_view loss, c10::ArrayRef<double> lr, c10::ArrayRef<double> rule_options,
+    at::TensorList rule_tensors = {}, const std::optional<at::Tensor>& record = std::nullopt,
+    c10::ArrayRef<double> l2 = {}, c10::string_view optimizer = "sgd", c10::ArrayRef<double> optimizer_options = {},
+    const std::optional<at::Tensor>& optimizer_state = std::nullopt, c10::ArrayRef<int64_t> optimizer_steps = {},
+    const std::optional<at::Tensor>& lr_schedule = std::nullopt, const std::optional<at::Tensor>& credit = std::nullopt);
+
 // One optimiser step of the weights from given gradients (grad (n, n + I + 1), grad_out (O, n + 1)), step
 // number optimizer_steps + 1: what online_learn applies after each step, for callers that reduce the
 // gradients in between (online_learn's optimiser arguments; "none" is refused).
