@@ -16,8 +16,9 @@ from . import losses, online_optim, ops, rules
 from .activation import phi
 from .online_distributed import RANK_RNG, DataParallelSync
 from .online_general import GeneralReadout
-from .modules import (RULE_IDENTITY, LocalRNN, check_generator_state, decode_identity, describe_identity,
-                      draw_from_buffer, encode_identity, undraw_buffer)
+from .modules import LocalRNN
+from .rule_state import (RULE_IDENTITY, check_generator_state, decode_identity, describe_identity, draw_from_buffer,
+                         encode_identity, undraw_buffer)
 
 # a_0 of every run (docs/algorithms.md §1.1): "zeros" (the latest code), "random" (a = phi(h), h ~ N(0, 1):
 # the code of the 2019 and 2020 papers re-draws it at the start of every run).
@@ -183,7 +184,7 @@ class OnlineLearner(nn.Module):
 
     def _with_generator(self, draw):
         """Runs draw(generator) from the state in rng_state and stores the advanced state back, as one atomic
-        step (modules.RNG_LOCK: threads sharing the learner draw disjoint values)."""
+        step (rule_state.RNG_LOCK: threads sharing the learner draw disjoint values)."""
         return draw_from_buffer(self.rng_state, draw)[0]
 
     # ------------------------------------------------------------------ state_dict: the rule's identity
