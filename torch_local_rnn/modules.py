@@ -1,5 +1,5 @@
 """LocalRNN: torch.nn.RNN's interface (layers, directions, PackedSequence, parameter names) on a leaky RNN whose
-every layer learns by a chosen rule (docs/algorithms.md §1, §2.9)."""
+every layer learns by a chosen rule (docs/algorithms.md §1, §1.2)."""
 import numbers
 import warnings
 from typing import List, Optional, Tuple
@@ -44,7 +44,7 @@ class LocalRNN(nn.Module):
     change between the pipelines. Each layer and direction is one call of ops.leaky_rnn with its own weights (the
     reverse direction on each sequence flipped within its length), so the layer below receives that op's input
     gradient: for "bptt" the exact dL/dx_t, for a local rule the one-step credit W_ih^T (alpha phi'(h_t) * g_t)
-    of docs/algorithms.md §2.9 (no credit through time). The stochastic rules (uoro, kf_rtrl, rkf_rtrl) draw
+    of docs/algorithms.md §1 (no credit through time; §1.2). The stochastic rules (uoro, kf_rtrl, rkf_rtrl) draw
     fresh noise for every layer and direction from the module's generator (buffer ``rng_state``); KeRNL reads its
     mixing matrix and rates from the buffers ``kernl_mixing`` and ``kernl_rates``, one pair shared by all layers
     and directions (all have hidden_size units). The state_dict of a module with such rule state records its
@@ -205,7 +205,7 @@ class LocalRNN(nn.Module):
     def _layer_stack(self, x: Tensor, hx: Tensor, lengths: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
         """Outputs (T, B, directions * H) of the last layer and h_n (layers * directions, B, H), from x (T, B, I).
         Each layer and direction is one op call with its own weights: every layer learns by the rule, and hands
-        the layer below the op's input gradient (docs/algorithms.md §2.9)."""
+        the layer below the op's input gradient (docs/algorithms.md §1.2)."""
         weights = self._flat_weights
         if not torch.jit.is_scripting():
             weights = [getattr(self, name) for name in self._flat_weights_names]
