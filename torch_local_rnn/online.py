@@ -335,8 +335,8 @@ class OnlineLearner(nn.Module):
         return self._run(x, y, record, lr_schedule=lrs)
 
     def op_weights(self):
-        """The five tensors online_learn updates: W_hh, W_ih, b (bias_ih_l0; bias_hh_l0 stays 0: fold_recurrent_bias), and the readout's W_out, b_out (the general
-        path: a stand-in the op leaves alone)."""
+        """The five tensors online_learn updates: W_hh, W_ih, b (bias_ih_l0; bias_hh_l0 stays 0: online_network),
+        and the readout's W_out, b_out (the general path: a stand-in the op leaves alone)."""
         rnn = self.rnn
         readout = (self.readout.weight.detach(), self.readout.bias.detach()) if self.general is None \
             else self.general.stand_in()
