@@ -241,3 +241,23 @@ def test_scripted_stack_matches_eager():
         x = torch.randn(5, 2, 3, dtype=DT)
         for got, want in zip(scripted(x), eager(x)):
             assert torch.equal(got, want), rule
+
+
+def test_online_learner_folds_the_two_biases_and_refuses_stacks():
+    from torch_local_rnn import OnlineLearner
+    torch.manual_seed(7)
+    ref = nn.RNN(2, 3, dtype=DT)
+    rnn = LocalRNN(2, 3, rule="rflo", dtype=DT)
+    rnn.load_state_dict(ref.state_dict())
+    x = torch.randn(6, 1, 2, dtype=DT)
+    before = rnn(x)[0]
+    learner = OnlineLearner(rnn, nn.Linear(3, 2, dtype=DT), loss="mse")
+    assert not rnn.bias_hh_l0.any()
+    assert torch.allclose(rnn.bias_ih_l0, ref.bias_ih_l0 + ref.bias_hh_l0)
+    assert torch.allclose(rnn(x)[0], before, rtol=0, atol=1e-14)  # the network's function is unchanged
+    learner.load_state_dict({**learner.state_dict(), "rnn.bias_hh_l0": torch.ones(3, dtype=DT)})
+    assert not rnn.bias_hh_l0.any()  # a loaded bias_hh_l0 is folded too
+    for kw, pattern in ((dict(num_layers=2), "num_layers=2"), (dict(bidirectional=True), "bidirectional=True"),
+                        (dict(bias=False), "bias=True")):
+        with pytest.raises(ValueError, match=pattern):
+            OnlineLearner(LocalRNN(2, 3, rule="rflo", dtype=DT, **kw), nn.Linear(3, 2, dtype=DT))
