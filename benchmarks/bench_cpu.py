@@ -46,7 +46,7 @@ def sequence_benchmarks(T, B, I, n, repeat):
     with torch.no_grad():
         nn_fwd = timeit(lambda: torch_rnn(x), repeat)
         p = ours["bptt"]
-        ref_fwd = timeit(lambda: reference.leaky_rnn_forward(x, torch.zeros(B, n), p.weight_hh, p.weight_ih, p.bias,
+        ref_fwd = timeit(lambda: reference.leaky_rnn_forward(x, torch.zeros(B, n), p.weight_hh_l0, p.weight_ih_l0, p.bias_ih_l0,
                                                              1.0, "tanh"), max(1, repeat // 2))
         fwd = timeit(lambda: p(x), repeat)
     row("forward op", fwd, {"nn.RNN fwd": nn_fwd, "reference loop": ref_fwd})
@@ -65,15 +65,15 @@ def sequence_benchmarks(T, B, I, n, repeat):
 
         ours_train = timeit(step, repeat)
         if rule == "bptt":
-            w = [p.detach().clone().requires_grad_() for p in (module.weight_hh, module.weight_ih, module.bias)]
+            w = [p.detach().clone().requires_grad_() for p in (module.weight_hh_l0, module.weight_ih_l0, module.bias_ih_l0)]
 
             def ref_step():
                 out = reference.leaky_rnn_forward(x, torch.zeros(B, n), *w, 1.0, "tanh")
                 torch.autograd.grad(out.sum(), w)
         else:
             def ref_step():
-                reference.rflo_sequence_grads(x, torch.zeros(B, n), module.weight_hh.detach(),
-                                              module.weight_ih.detach(), module.bias.detach(), 1.0, "tanh",
+                reference.rflo_sequence_grads(x, torch.zeros(B, n), module.weight_hh_l0.detach(),
+                                              module.weight_ih_l0.detach(), module.bias_ih_l0.detach(), 1.0, "tanh",
                                               torch.ones(T, B, n), 1.0)
         ref_train = timeit(ref_step, 1)
         row(f"training step rule={rule}", ours_train, {"nn.RNN fwd+bwd": nn_train, "reference": ref_train})
@@ -149,8 +149,8 @@ def online_benchmark(steps, ref_steps):
         learner = OnlineLearner(rnn, readout, lr=1e-4, rule=rule)
         rate = count / timeit(lambda: learner.fit(x[:count], y[:count], chunk_size=count), 3)
         k = max(10, min(ref_steps, count // 10))
-        w = (x[:k], y[:k], torch.zeros(1, 32, dtype=torch.float64), rnn.weight_hh.detach(), rnn.weight_ih.detach(),
-             rnn.bias.detach(), readout.weight.detach(), readout.bias.detach())
+        w = (x[:k], y[:k], torch.zeros(1, 32, dtype=torch.float64), rnn.weight_hh_l0.detach(), rnn.weight_ih_l0.detach(),
+             rnn.bias_ih_l0.detach(), readout.weight.detach(), readout.bias.detach())
         ref_rate = k / timeit(lambda: ref(w, 32), 1)
         print(f"{rule.name:<12} {rate:12,.0f} steps/s   reference loop {ref_rate:9,.0f} steps/s   "
               f"{rate / ref_rate:7.1f}x")

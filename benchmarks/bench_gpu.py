@@ -66,7 +66,7 @@ def online(device, steps, ref_steps):
     learner = OnlineLearner(rnn, readout, lr=1e-4)
     rate = steps / timeit(lambda: learner.fit(x, y, chunk_size=steps), device, 3)
     args = (x[:ref_steps], y[:ref_steps], torch.zeros(1, 32, device=device), torch.zeros(1, 32, 35, device=device),
-            rnn.weight_hh.detach(), rnn.weight_ih.detach(), rnn.bias.detach(), readout.weight.detach(),
+            rnn.weight_hh_l0.detach(), rnn.weight_ih_l0.detach(), rnn.bias_ih_l0.detach(), readout.weight.detach(),
             readout.bias.detach())
     ref_rate = ref_steps / timeit(lambda: reference.rflo_online(*args, lr=1e-4), device, 1)
     print(f"rflo_online {rate:12,.0f} steps/s ({rate / ref_rate:6.1f}x the reference loop at {ref_rate:,.0f})")

@@ -90,3 +90,19 @@ def one_hot_targets(T: int, B: int, O: int, gen: torch.Generator, dtype=DT) -> t
 
 def soft_targets(T: int, B: int, O: int, gen: torch.Generator, dtype=DT) -> torch.Tensor:
     return torch.softmax(torch.randn(T, B, O, generator=gen, dtype=DT), dim=-1).to(dtype)
+
+
+def local_rnn(input_size, hidden_size, weights=None, **kwargs):
+    """A LocalRNN (keyword arguments as its constructor's) whose layer-0 weights are set, through its parameters,
+    to ``weights`` = (weight_hh, weight_ih, bias) or a dict with those keys (a problem()): the one bias b of
+    docs/algorithms.md §1 goes to bias_ih_l0, and bias_hh_l0 = 0."""
+    from torch_local_rnn import LocalRNN
+    rnn = LocalRNN(input_size, hidden_size, **kwargs)
+    if weights is not None:
+        if isinstance(weights, dict):
+            weights = (weights["weight_hh"], weights["weight_ih"], weights["bias"])
+        with torch.no_grad():
+            for name, value in zip(("weight_hh_l0", "weight_ih_l0", "bias_ih_l0"), weights):
+                getattr(rnn, name).copy_(value)
+            rnn.bias_hh_l0.zero_()
+    return rnn

@@ -1,141 +1,103 @@
-"""LocalRNN: a drop-in for torch.nn.RNN whose recurrent weights learn by a chosen rule."""
-import json
+"""LocalRNN: torch.nn.RNN's interface (layers, directions, PackedSequence, parameter names) on a leaky RNN whose
+every layer learns by a chosen rule (docs/algorithms.md §1, §1.2)."""
 import numbers
-import threading
+import warnings
 from typing import List, Optional, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+from torch.nn.utils.rnn import PackedSequence
 
-from . import init, ops, rules
+from . import init as weight_init  # (the constructor's keyword init would shadow the module)
+from . import ops, rules
+from .rnn_layout import (check_hidden, check_input, last_valid_step, packed_to_padded, padded_to_packed,
+                         permute_batch, reverse_in_time, time_major)
+from .rule_state import (RULE_IDENTITY, check_generator_state, decode_identity, describe_identity,
+                         draw_from_buffer, encode_identity, undraw_buffer)
 from .rules import draw_noise
 
-# Held around every read-draw-write of a generator state kept in a buffer (LocalRNN's and OnlineLearner's
-# rng_state): threads sharing a module draw disjoint noise, and the state ends where sequential calls end it.
-# One lock for the package (not one per module: a module stays deep-copyable, picklable and scriptable); only
-# the short draw runs under it, never an op.
-RNG_LOCK = threading.Lock()
-# The key under which a module's state_dict records the rule its rule-specific state belongs to.
-RULE_IDENTITY = "rule_identity"
+# nn.RNN's mode names; sigmoid is ours (nn.RNN has none), named the same way
+MODES = {"tanh": "RNN_TANH", "relu": "RNN_RELU", "sigmoid": "RNN_SIGMOID"}
 
 
-def draw_from_buffer(buffer: Tensor, draw):
-    """Runs draw(generator) from the generator state in ``buffer`` and stores the advanced state there, as one
-    atomic step (RNG_LOCK). Returns (draw's result, state before, state after): pass the two states to
-    undraw_buffer when the call the draw was for fails."""
-    with RNG_LOCK:
-        before = buffer.detach().cpu().clone()
-        g = torch.Generator()
-        g.set_state(before)
-        out = draw(g)
-        after = g.get_state()
-        buffer.copy_(after)
-    return out, before, after
-
-
-def undraw_buffer(buffer: Tensor, before: Tensor, after: Tensor) -> None:
-    """Puts back the state a failed call drew from, unless another draw has advanced it since (then that
-    draw's state stays: the failed call's noise is simply skipped)."""
-    with RNG_LOCK:
-        if torch.equal(buffer.detach().cpu(), after):
-            buffer.copy_(before)
-
-
-def check_generator_state(value, who: str, name: str = "rng_state") -> None:
-    """A state_dict's generator state, checked when it is loaded (not at the first draw): a 1-D uint8 tensor a
-    CPU torch.Generator accepts. RuntimeError naming ``name`` otherwise."""
-    size = torch.Generator().get_state().numel()
-    if not isinstance(value, Tensor) or value.dtype != torch.uint8 or value.dim() != 1:
-        got = f"a {value.dim()}-D {value.dtype} tensor" if isinstance(value, Tensor) else type(value).__name__
-        raise RuntimeError(f"{who}: expected {name} to be the state of a CPU torch.Generator (a 1-D uint8 tensor of "
-                           f"{size} bytes), but got {got}")
-    try:
-        torch.Generator().set_state(value.detach().cpu().clone())  # a view into a larger storage crashes set_state
-    except RuntimeError as error:
-        raise RuntimeError(f"{who}: {name} is not a valid state of a CPU torch.Generator: "
-                           f"{str(error).splitlines()[0]}") from None
-
-
-def encode_identity(rule: str, options: List[float]) -> Tensor:
-    """The rule a module's rule-specific state belongs to, as a state_dict entry: the UTF-8 JSON of
-    {"rule": name, "options": [...]} in a uint8 tensor (a tensor, so that code cloning, comparing or moving every
-    entry of a state_dict keeps working)."""
-    text = json.dumps({"rule": rule, "options": [float(v) for v in options]}, sort_keys=True)
-    return torch.tensor(list(text.encode("utf-8")), dtype=torch.uint8)
-
-
-def decode_identity(value, who: str) -> dict:
-    try:
-        identity = json.loads(bytes(value.detach().cpu().tolist()).decode("utf-8"))
-        assert isinstance(identity, dict) and isinstance(identity["rule"], str)
-        identity["options"] = [float(v) for v in identity["options"]]
-        return identity
-    except Exception:  # noqa: BLE001  (anything unreadable is the same error)
-        raise RuntimeError(f"{who}: the state_dict's {RULE_IDENTITY} is not a rule identity (a uint8 tensor of "
-                           f"JSON written by state_dict()); it cannot be checked") from None
-
-
-def describe_identity(identity: dict) -> str:
-    """'f_bptt' (truncation=20): the rule and its options by name where the library knows the rule."""
-    rule, options = identity["rule"], identity["options"]
-    try:
-        names = ops.rule_info(rule).option_names
-    except RuntimeError:
-        names = ()
-    if len(options) <= len(names):
-        shown = ", ".join(f"{k}={v:g}" for k, v in zip(names, options)) or "default options"
-    else:
-        shown = f"rule_options {options}"
-    return f"'{rule}' ({shown})"
+def _check_size(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):  # as torch.nn.RNN: no silent int(2.5)
+        hint = " (alpha is keyword-only: LocalRNN(..., alpha=...))" if name == "num_layers" else ""
+        raise TypeError(f"LocalRNN: {name} should be of type int, got: {type(value).__name__}{hint}")
+    return int(value)
 
 
 class LocalRNN(nn.Module):
-    """Single-layer leaky RNN (docs/algorithms.md §1), used like torch.nn.RNN:
+    """torch.nn.RNN's interface on a leaky RNN (docs/algorithms.md §1): in every layer and direction
 
-        h_t = W_hh a_{t-1} + W_ih x_t + b,   a_t = (1 - alpha) a_{t-1} + alpha phi(h_t)
+        h_t = W_hh a_{t-1} + W_ih x_t + b_ih + b_hh,   a_t = (1 - alpha) a_{t-1} + alpha phi(h_t)
 
-    ``out, h_n = rnn(x, h0)`` with x of shape (T, B, input_size) ((B, T, input_size) when
-    batch_first, (T, input_size) unbatched) and h0 of shape (1, B, hidden_size) or (B, hidden_size)
-    (zeros when omitted). ``out`` holds a_1..a_T, ``h_n`` = a_T with shape (1, B, hidden_size).
+    (alpha = 1: nn.RNN's network). Arguments, parameter names (weight_ih_l{k}, weight_hh_l{k}, bias_ih_l{k},
+    bias_hh_l{k}, ..._reverse), shapes (h0 / h_n: (num_layers * num_directions, B, hidden_size); unbatched
+    (num_layers * num_directions, hidden_size)), PackedSequence input and output, dropout between layers and the
+    errors for wrong shapes are nn.RNN's; an nn.RNN state_dict loads and (alpha=1, rule="bptt") gives the same
+    outputs and gradients. mode: 'RNN_TANH', 'RNN_RELU', or 'RNN_SIGMOID' (ours: nn.RNN has no sigmoid).
 
-    On backward, weight_hh, weight_ih and bias receive the rule's estimate: the exact gradient
-    for ``rule="bptt"``, RFLO's for ``rule="rflo"`` (computed from dL/da_t without propagating
-    through time), and so on for every rule with a sequence form (rules.RULES). Changing ``rule``
-    is the only change between the pipelines. The stochastic rules (uoro, kf_rtrl, rkf_rtrl) draw
-    fresh noise every forward call from the module's generator (buffer ``rng_state``); KeRNL reads its
-    mixing matrix and rates from the buffers ``kernl_mixing`` and ``kernl_rates``.
+    On backward every layer's weights receive the rule's estimate: the exact gradient for ``rule="bptt"``,
+    RFLO's for ``rule="rflo"``, and so on for every rule with a sequence form (rules.RULES); ``rule`` is the only
+    change between the pipelines. Each layer and direction is one call of ops.leaky_rnn with its own weights (the
+    reverse direction on each sequence flipped within its length), so the layer below receives that op's input
+    gradient: for "bptt" the exact dL/dx_t, for a local rule the one-step credit W_ih^T (alpha phi'(h_t) * g_t)
+    of docs/algorithms.md §1 (no credit through time; §1.2). The stochastic rules (uoro, kf_rtrl, rkf_rtrl) draw
+    fresh noise for every layer and direction from the module's generator (buffer ``rng_state``); KeRNL reads its
+    mixing matrix and rates from the buffers ``kernl_mixing`` and ``kernl_rates``, one pair shared by all layers
+    and directions (all have hidden_size units). The state_dict of a module with such rule state records its
+    rule (``rule_identity``), and load_state_dict refuses another rule's rng_state / kernl_* (the weights alone
+    load into any rule).
 
-    The state_dict of a module with such rule state also records its rule (``rule_identity``), and
-    load_state_dict refuses another rule's rng_state / kernl_* (the weights alone load into any rule).
-
-    Initialisation (docs/algorithms.md §1.1): orthogonal weight_hh, N(0, 1/input_size) weight_ih,
-    zero bias, drawn from ``generator``; pass ``weight_hh``/``weight_ih``/``bias`` to set them.
+    Initialisation (``init``, also reset_parameters(init=...)): "papers" (default; docs/algorithms.md §1.1:
+    orthogonal weight_hh, N(0, 1/fan_in) weight_ih, zero biases, drawn from ``generator``) or "torch" (nn.RNN's
+    U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))). Set other weights through the parameters
+    (``with torch.no_grad(): rnn.weight_hh_l0.copy_(W)``) or load_state_dict (an nn.RNN's loads as is).
     """
 
-    __constants__ = ["input_size", "hidden_size", "alpha", "nonlinearity", "rule_name", "batch_first", "stochastic"]
-    # Declared here so TorchScript knows the type even when the list is empty (rule="bptt").
+    __constants__ = ["input_size", "hidden_size", "num_layers", "alpha", "nonlinearity", "rule_name", "batch_first",
+                     "stochastic", "bias", "bidirectional", "dropout"]
+    __jit_unused_properties__ = ["all_weights"]
+    # Declared here so TorchScript knows the types even when the lists are empty (rule="bptt").
     rule_options: List[float]
+    _flat_weights: List[Tensor]
 
-    def __init__(self, input_size: int, hidden_size: int, alpha: float = 1.0, nonlinearity: str = "tanh",
-                 rule: rules.Rule = "bptt", batch_first: bool = False, *, weight_hh: Optional[Tensor] = None,
-                 weight_ih: Optional[Tensor] = None, bias: Optional[Tensor] = None,
-                 generator: Optional[torch.Generator] = None, device=None, dtype=None):
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device=None, dtype=None, *, alpha: float = 1.0, rule: rules.Rule = "bptt",
+                 generator: Optional[torch.Generator] = None, init: str = "papers"):
         super().__init__()
-        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if isinstance(value, bool) or not isinstance(value, int):  # as torch.nn.RNN: no silent int(2.5)
-                raise TypeError(f"LocalRNN: {name} should be of type int, got: {type(value).__name__}")
-        if int(input_size) <= 0 or int(hidden_size) <= 0:
+        input_size, hidden_size = _check_size("input_size", input_size), _check_size("hidden_size", hidden_size)
+        num_layers = _check_size("num_layers", num_layers)
+        if input_size <= 0 or hidden_size <= 0:
             raise ValueError(f"LocalRNN: expected input_size and hidden_size > 0, but got {input_size}, {hidden_size}")
+        if num_layers <= 0:
+            raise ValueError(f"LocalRNN: expected num_layers >= 1, but got {num_layers}")
+        for name, value in (("bias", bias), ("batch_first", batch_first), ("bidirectional", bidirectional)):
+            if not isinstance(value, bool):
+                raise TypeError(f"LocalRNN: {name} should be of type bool, got: {type(value).__name__}")
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout <= 1:
+            raise ValueError(f"LocalRNN: dropout should be a number in range [0, 1] representing the probability of "
+                             f"an element being zeroed, but got {dropout!r}")
+        if dropout > 0 and num_layers == 1:  # nn.RNN's warning
+            warnings.warn(f"dropout option adds dropout after all but last recurrent layer, so non-zero dropout "
+                          f"expects num_layers greater than 1, but got dropout={dropout} and num_layers={num_layers}")
         if isinstance(alpha, (bool, str)) or not isinstance(alpha, (numbers.Real, Tensor)):
             raise TypeError(f"LocalRNN: expected alpha to be a number in (0, 1], but got {type(alpha).__name__} "
                             f"{alpha!r}")
         if not 0.0 < float(alpha) <= 1.0:
             raise ValueError(f"LocalRNN: expected alpha in (0, 1], but got {alpha}")
-        if nonlinearity not in ("tanh", "relu", "sigmoid"):
+        if nonlinearity not in MODES:
             raise ValueError(f"LocalRNN: expected nonlinearity to be one of 'tanh', 'relu', 'sigmoid', "
                              f"but got '{nonlinearity}'")
-        self.input_size, self.hidden_size = int(input_size), int(hidden_size)
-        self.alpha, self.nonlinearity, self.batch_first = float(alpha), nonlinearity, bool(batch_first)
+        if init not in weight_init.INIT_SCHEMES:
+            raise ValueError(f"LocalRNN: expected init to be one of {list(weight_init.INIT_SCHEMES)}, but got {init!r}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.bidirectional = bias, batch_first, bidirectional
+        self.dropout, self.init_scheme = float(dropout), init
+        self.alpha, self.nonlinearity, self.mode = float(alpha), nonlinearity, MODES[nonlinearity]
         self.rule = rules.resolve(rule)
         if not self.rule.has_sequence_form:
             raise ValueError(f"LocalRNN: rule '{self.rule.name}' has no sequence form; train it with OnlineLearner")
@@ -143,15 +105,25 @@ class LocalRNN(nn.Module):
         self.rule_name: str = self.rule.name
         self.rule_options: List[float] = self.rule.sequence_options(self.alpha)
         dtype = dtype or torch.get_default_dtype()
-        n, i = self.hidden_size, self.input_size
-        given = {"weight_hh": (weight_hh, (n, n), lambda: init.orthogonal(n, generator, dtype)),
-                 "weight_ih": (weight_ih, (n, i), lambda: init.normal(n, i, i, generator, dtype)),
-                 "bias": (bias, (n,), lambda: torch.zeros(n, dtype=dtype))}
-        for name, (value, shape, default) in given.items():
-            if value is not None and tuple(value.shape) != shape:
-                raise ValueError(f"LocalRNN: expected {name} of shape {shape}, but got {tuple(value.shape)}")
-            data = (default() if value is None else value.detach().clone()).contiguous()
-            setattr(self, name, nn.Parameter(data.to(device=device, dtype=dtype)))
+        like = dict(device=device, dtype=dtype)
+        # nn.RNN's parameters, in its order (its state_dict loads as is)
+        directions = 2 if bidirectional else 1
+        self._flat_weights_names = []
+        self._all_weights = []
+        for layer in range(num_layers):
+            fan_in = input_size if layer == 0 else hidden_size * directions
+            for direction in range(directions):
+                suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
+                shapes = {"weight_ih": (hidden_size, fan_in), "weight_hh": (hidden_size, hidden_size)}
+                if bias:
+                    shapes.update(bias_ih=(hidden_size,), bias_hh=(hidden_size,))
+                names = [name + suffix for name in shapes]
+                for name, shape in zip(names, shapes.values()):
+                    setattr(self, name, nn.Parameter(torch.empty(shape, **like)))
+                self._flat_weights_names += names
+                self._all_weights.append(names)
+        self._init_flat_weights()
+        self.reset_parameters(generator=generator)
         self.stochastic: bool = self.rule.sequence_noise  # KeRNL's noise trains A online only
         # The noise of uoro / kf_rtrl / rkf_rtrl comes from a generator seeded from ``generator`` (or the
         # global one); its state is the buffer rng_state, so state_dict() saves it with the weights.
@@ -161,64 +133,134 @@ class LocalRNN(nn.Module):
         noise = torch.Generator()
         noise.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=generator)) if self.stochastic else 0)
         self.register_buffer("rng_state", noise.get_state() if self.stochastic else None)
-        # KeRNL's A and rates (the exact 2019 kernel draws its rates from ``generator``)
-        fixed = self.rule.sequence_tensors(int(hidden_size), generator=generator, dtype=dtype, device=device)
+        # KeRNL's A and rates (the exact 2019 kernel draws its rates from ``generator``); one pair for all layers
+        fixed = self.rule.sequence_tensors(hidden_size, generator=generator, **like)
         self.register_buffer("kernl_mixing", fixed.get("kernl_mixing"))
         self.register_buffer("kernl_rates", fixed.get("kernl_rates"))
 
-    def forward(self, x: Tensor, h0: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-        unbatched = x.dim() == 2
-        if x.dim() not in (2, 3):
-            raise ValueError(f"LocalRNN: expected x to be 2-D (seq_len, input_size) or 3-D "
-                             f"(seq_len, batch, input_size), but got a {x.dim()}-D tensor of shape {list(x.shape)}")
-        if unbatched:
-            x = x.unsqueeze(1)
-        elif self.batch_first:
-            x = x.transpose(0, 1)
-        batch = x.shape[1]
-        if h0 is None:
-            h = torch.zeros(batch, self.hidden_size, dtype=x.dtype, device=x.device)
-        else:
-            h = h0
-            if unbatched and h.dim() == 1:
-                h = h.unsqueeze(0)
-            elif h.dim() == 3:
-                if h.shape[0] != 1:
-                    raise ValueError(f"LocalRNN: expected h0 of shape (1, batch, hidden_size) for one layer, "
-                                     f"but got {list(h.shape)}")
-                h = h[0]
-        rule_tensors: List[Tensor] = []
-        mixing, rates = self.kernl_mixing, self.kernl_rates
-        if mixing is not None and rates is not None:
-            rule_tensors += [mixing.to(x.dtype), rates.to(x.dtype)]
-        if self.stochastic:
-            out = self._noisy_leaky_rnn(x, h, rule_tensors)
-        else:
-            out = ops.leaky_rnn(x, h, self.weight_hh, self.weight_ih, self.bias, self.alpha, self.nonlinearity,
-                                self.rule_name, self.rule_options, rule_tensors)
-        h_n = out[-1].unsqueeze(0)
+    # ------------------------------------------------------------------ nn.RNN's parameter bookkeeping
+    def _init_flat_weights(self) -> None:
+        # the list a scripted forward reads (TorchScript cannot getattr by a computed name); eager reads by name
+        self._flat_weights = [getattr(self, name) for name in self._flat_weights_names]
+
+    def __setattr__(self, attr, value):
+        if attr != "_flat_weights_names" and attr in getattr(self, "_flat_weights_names", ()):
+            self._flat_weights[self._flat_weights_names.index(attr)] = value  # rnn.weight_hh_l0 = Parameter(...)
+        super().__setattr__(attr, value)
+
+    def _apply(self, fn, recurse=True):
+        ret = super()._apply(fn, recurse)
+        self._init_flat_weights()  # .to() / .double() made new parameters
+        return ret
+
+    @property
+    def all_weights(self) -> List[List[nn.Parameter]]:
+        return [[getattr(self, name) for name in names] for names in self._all_weights]
+
+    def flatten_parameters(self) -> None:
+        """nn.RNN's cuDNN weight compaction; a no-op here (the op reads each layer's weights as they are)."""
+
+    def reset_parameters(self, init: Optional[str] = None, generator: Optional[torch.Generator] = None) -> None:
+        """Re-draws every parameter: ``init`` "papers" or "torch" (None: the constructor's choice); see the class
+        docstring and init.reset_layer_stack."""
+        groups = [[getattr(self, name) for name in names] + [None] * (4 - len(names)) for names in self._all_weights]
+        weight_init.reset_layer_stack(groups, self.init_scheme if init is None else init, generator)
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, input: Tensor, hx: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        who = "LocalRNN"
+        if not torch.jit.is_scripting():
+            if isinstance(input, PackedSequence):
+                return self._forward_packed(input, hx)
+        x, h, unbatched = time_major(who, input, hx, self.batch_first)
+        check_input(who, x, False, self.input_size, self.weight_ih_l0.dtype)
+        directions = 2 if self.bidirectional else 1
+        if h is None:
+            h = torch.zeros(self.num_layers * directions, x.shape[1], self.hidden_size, dtype=x.dtype,
+                            device=x.device)
+        check_hidden(who, h, [self.num_layers * directions, x.shape[1], self.hidden_size])
+        out, h_n = self._layer_stack(x, h, None)
         if unbatched:
             return out.squeeze(1), h_n.squeeze(1)
         if self.batch_first:
             out = out.transpose(0, 1)
         return out, h_n
 
+    @torch.jit.unused
+    def _forward_packed(self, input: PackedSequence, hx: Optional[Tensor]) -> Tuple[PackedSequence, Tensor]:
+        """nn.RNN's PackedSequence semantics: computed in the packed (sorted) order, hx given and h_n returned in
+        the caller's order; each sequence stops at its own length (h_n: its last valid step)."""
+        who = "LocalRNN"
+        check_input(who, input.data, True, self.input_size, self.weight_ih_l0.dtype)
+        x, lengths = packed_to_padded(input)
+        rows = self.num_layers * (2 if self.bidirectional else 1)
+        if hx is None:
+            hx = torch.zeros(rows, x.shape[1], self.hidden_size, dtype=x.dtype, device=x.device)
+        else:
+            hx = permute_batch(hx, input.sorted_indices)
+        check_hidden(who, hx, [rows, int(input.batch_sizes[0]), self.hidden_size])
+        out, h_n = self._layer_stack(x, hx, lengths)
+        return padded_to_packed(out, lengths, input), permute_batch(h_n, input.unsorted_indices)
+
+    def _layer_stack(self, x: Tensor, hx: Tensor, lengths: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+        """Outputs (T, B, directions * H) of the last layer and h_n (layers * directions, B, H), from x (T, B, I).
+        Each layer and direction is one op call with its own weights: every layer learns by the rule, and hands
+        the layer below the op's input gradient (docs/algorithms.md §1.2)."""
+        weights = self._flat_weights
+        if not torch.jit.is_scripting():
+            weights = [getattr(self, name) for name in self._flat_weights_names]
+        directions = 2 if self.bidirectional else 1
+        stride = 4 if self.bias else 2
+        rule_tensors: List[Tensor] = []
+        mixing, rates = self.kernl_mixing, self.kernl_rates
+        if mixing is not None and rates is not None:
+            rule_tensors += [mixing.to(x.dtype), rates.to(x.dtype)]
+        finals: List[Tensor] = []
+        layer_input = x
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0.0 and self.training:  # between layers, not after the last: nn.RNN's
+                layer_input = F.dropout(layer_input, self.dropout, True)
+            outs: List[Tensor] = []
+            for direction in range(directions):
+                k = layer * directions + direction
+                w_ih, w_hh = weights[k * stride], weights[k * stride + 1]
+                # the op takes one bias: b_ih + b_hh (autograd gives both its gradient, as nn.RNN's two biases get)
+                b = weights[k * stride + 2] + weights[k * stride + 3] if self.bias else \
+                    torch.zeros(self.hidden_size, dtype=w_hh.dtype, device=w_hh.device)
+                seq = layer_input if direction == 0 else reverse_in_time(layer_input, lengths)
+                if self.stochastic:
+                    out = self._noisy_leaky_rnn(seq, hx[k], w_hh, w_ih, b, rule_tensors)
+                else:
+                    out = ops.leaky_rnn(seq, hx[k], w_hh, w_ih, b, self.alpha, self.nonlinearity, self.rule_name,
+                                        self.rule_options, rule_tensors)
+                if direction == 1:
+                    out = reverse_in_time(out, lengths)
+                    finals.append(out[0])  # the reverse direction ends at step 0
+                else:
+                    finals.append(last_valid_step(out, lengths))
+                outs.append(out)
+            layer_input = outs[0] if directions == 1 else torch.cat(outs, 2)
+        return layer_input, torch.stack(finals, 0)
+
     @torch.jit.ignore
-    def _noisy_leaky_rnn(self, x: Tensor, h: Tensor, rule_tensors: List[Tensor]) -> Tensor:
-        """leaky_rnn with the stochastic rules' nu for this call, drawn from the module's generator (its state is
-        the buffer rng_state: saved with the weights, and kept by torch.jit.script). Read, draw and write are one
-        atomic step (RNG_LOCK), so threads sharing the module draw disjoint noise; a call that fails leaves
-        rng_state as it was. (Python, called from a scripted forward too: it calls no other method of self.)"""
+    def _noisy_leaky_rnn(self, x: Tensor, h: Tensor, w_hh: Tensor, w_ih: Tensor, b: Tensor,
+                         rule_tensors: List[Tensor]) -> Tensor:
+        """leaky_rnn with the stochastic rules' nu for this call (one layer and direction), drawn from the module's
+        generator (its state is the buffer rng_state: saved with the weights, and kept by torch.jit.script). Read,
+        draw and write are one atomic step (rule_state.RNG_LOCK), so threads sharing the module draw disjoint
+        noise; a call that fails leaves rng_state as it was. (Python, called from a scripted forward too: it calls
+        no other method of self.)"""
         kind, width = self.noise_kind, self.noise_width
         nu, before, after = draw_from_buffer(self.rng_state, lambda g: draw_noise(
             kind, (x.shape[0], x.shape[1], width), g, dtype=x.dtype, device=x.device))
         try:
-            return ops.leaky_rnn(x, h, self.weight_hh, self.weight_ih, self.bias, self.alpha, self.nonlinearity,
-                                 self.rule_name, self.rule_options, [nu] + list(rule_tensors))
+            return ops.leaky_rnn(x, h, w_hh, w_ih, b, self.alpha, self.nonlinearity, self.rule_name,
+                                 self.rule_options, [nu] + list(rule_tensors))
         except BaseException:
             undraw_buffer(self.rng_state, before, after)
             raise
 
+    # ------------------------------------------------------------------ state_dict: the rule's state
     def _carries_rule_state(self) -> bool:
         return self.rng_state is not None or self.kernl_mixing is not None
 
@@ -253,5 +295,17 @@ class LocalRNN(nn.Module):
         unexpected_keys[:] = [k for k in unexpected_keys if k != prefix + RULE_IDENTITY]
 
     def extra_repr(self) -> str:
-        return (f"{self.input_size}, {self.hidden_size}, alpha={self.alpha}, nonlinearity='{self.nonlinearity}', "
-                f"rule={self.rule!r}, batch_first={self.batch_first}")
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        s += f", nonlinearity='{self.nonlinearity}'"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout != 0:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s + f", alpha={self.alpha}, rule={self.rule!r}"
+

@@ -16,8 +16,10 @@ from . import losses, online_optim, ops, rules
 from .activation import phi
 from .online_distributed import RANK_RNG, DataParallelSync
 from .online_general import GeneralReadout
-from .modules import (RULE_IDENTITY, LocalRNN, check_generator_state, decode_identity, describe_identity,
-                      draw_from_buffer, encode_identity, undraw_buffer)
+from .modules import LocalRNN
+from .online_network import check_online_network, fold_after_load
+from .rule_state import (RULE_IDENTITY, check_generator_state, decode_identity, describe_identity, draw_from_buffer,
+                         encode_identity, undraw_buffer)
 
 # a_0 of every run (docs/algorithms.md §1.1): "zeros" (the latest code), "random" (a = phi(h), h ~ N(0, 1):
 # the code of the 2019 and 2020 papers re-draws it at the start of every run).
@@ -47,6 +49,7 @@ class OnlineLearner(nn.Module):
     batch_size streams on shared weights, and every step's update is averaged over all ranks' streams (W
     ranks x B streams = one process with W B streams), or the weights every ``sync_every`` steps.
 
+    ``rnn``: a one-layer, forward, bias=True LocalRNN; its bias_hh_l0 is folded into bias_ih_l0 (online_network).
     The rule is the rnn's (``LocalRNN(..., rule="rflo")``) unless ``rule`` is given here. Its state
     (the network state ``hidden`` and the rule's carried tensors, ``rules.<Rule>.online_state``: RFLO's
     ``trace``, RTRL's ``influence``, the truncated BPTTs' histories, the factored rules' factors, KeRNL's
@@ -62,8 +65,7 @@ class OnlineLearner(nn.Module):
                  generator: Optional[torch.Generator] = None, initial_state: str = "zeros", l2: float = 0.0,
                  optimizer_options: Optional[dict] = None, process_group=None, sync_every: int = 1):
         super().__init__()
-        if not isinstance(rnn, LocalRNN):
-            raise TypeError(f"OnlineLearner: expected rnn to be a LocalRNN, but got {type(rnn).__name__}")
+        check_online_network(rnn)
         fused = isinstance(readout, nn.Linear) and readout.bias is not None and isinstance(loss, str)
         if not isinstance(readout, nn.Module):
             raise TypeError(f"OnlineLearner: expected readout to be an nn.Module (hidden_size -> outputs), but got "
@@ -87,6 +89,7 @@ class OnlineLearner(nn.Module):
             raise ValueError(f"OnlineLearner: expected initial_state in {INITIAL_STATES}, but got {initial_state!r}")
         self.initial_state = initial_state
         self.rnn, self.readout = rnn, readout
+        self.register_load_state_dict_post_hook(fold_after_load)  # a loaded bias_hh_l0 is folded too
         self.loss = losses.check_loss(loss, "OnlineLearner") if isinstance(loss, str) else loss
         if not isinstance(loss, str) and not callable(loss):
             raise TypeError(f"OnlineLearner: expected loss to be one of {list(losses.LOSSES)} or a callable "
@@ -97,7 +100,7 @@ class OnlineLearner(nn.Module):
             online = sorted(name for name, cls in rules.RULES.items() if cls.has_online_form)
             raise ValueError(f"OnlineLearner: rule '{self.rule.name}' has no online form; rules with one: {online}")
         self.rule.check(rnn.alpha, "online", "OnlineLearner")
-        like = dict(dtype=rnn.weight_hh.dtype, device=rnn.weight_hh.device)
+        like = dict(dtype=rnn.weight_hh_l0.dtype, device=rnn.weight_hh_l0.device)
         # the general path (docs/algorithms.md §2.8): the op sees a stand-in readout of one output, never read
         self.general = None if fused else GeneralReadout(self, generator)
         n, i = rnn.hidden_size, rnn.input_size
@@ -117,7 +120,7 @@ class OnlineLearner(nn.Module):
         self._state_names = []
         self.hidden.copy_(self._start_state(self._generator))
         initial = self.rule.online_state(batch_size, n, i, outputs=o, generator=self._generator,
-                                         weight_hh=rnn.weight_hh, start=self.hidden,
+                                         weight_hh=rnn.weight_hh_l0, start=self.hidden,
                                          random_state=lambda g: self._random_state(g), **like)
         for name, value in initial.items():
             self.register_buffer(name, value)
@@ -161,7 +164,7 @@ class OnlineLearner(nn.Module):
             self.hidden.copy_(self._start_state(g))
             return self.rule.online_state(
                 self.batch_size, self.rnn.hidden_size, self.rnn.input_size, outputs=self._op_outputs,
-                generator=g, weight_hh=self.rnn.weight_hh, start=self.hidden,
+                generator=g, weight_hh=self.rnn.weight_hh_l0, start=self.hidden,
                 random_state=lambda g2: self._random_state(g2), dtype=self.hidden.dtype, device=self.hidden.device)
 
         fresh = self._with_generator(draw)
@@ -183,7 +186,7 @@ class OnlineLearner(nn.Module):
 
     def _with_generator(self, draw):
         """Runs draw(generator) from the state in rng_state and stores the advanced state back, as one atomic
-        step (modules.RNG_LOCK: threads sharing the learner draw disjoint values)."""
+        step (rule_state.RNG_LOCK: threads sharing the learner draw disjoint values)."""
         return draw_from_buffer(self.rng_state, draw)[0]
 
     # ------------------------------------------------------------------ state_dict: the rule's identity
@@ -332,12 +335,12 @@ class OnlineLearner(nn.Module):
         return self._run(x, y, record, lr_schedule=lrs)
 
     def op_weights(self):
-        """The five tensors online_learn updates: W_hh, W_ih, b, and the readout's W_out, b_out (the general
-        path: a stand-in the op leaves alone)."""
+        """The five tensors online_learn updates: W_hh, W_ih, b (bias_ih_l0; bias_hh_l0 stays 0: online_network),
+        and the readout's W_out, b_out (the general path: a stand-in the op leaves alone)."""
         rnn = self.rnn
         readout = (self.readout.weight.detach(), self.readout.bias.detach()) if self.general is None \
             else self.general.stand_in()
-        return (rnn.weight_hh.detach(), rnn.weight_ih.detach(), rnn.bias.detach()) + tuple(readout)
+        return (rnn.weight_hh_l0.detach(), rnn.weight_ih_l0.detach(), rnn.bias_ih_l0.detach()) + tuple(readout)
 
     def _run(self, x: Tensor, y: Tensor, record: Optional[Tensor] = None, lr_schedule: Optional[Tensor] = None,
              optimizer: Optional[str] = None, optimizer_state: Optional[Tensor] = None,
@@ -387,8 +390,9 @@ class OnlineLearner(nn.Module):
         like = dict(dtype=self.hidden.dtype, device=self.hidden.device)
         h0 = torch.zeros(x.shape[1], self.rnn.hidden_size, **like) if hidden is None else hidden.to(**like)
         with torch.no_grad():
-            a, _ = ops.leaky_rnn_forward(x, h0, self.rnn.weight_hh, self.rnn.weight_ih, self.rnn.bias,
-                                         self.rnn.alpha, self.rnn.nonlinearity)
+            rnn = self.rnn
+            a, _ = ops.leaky_rnn_forward(x, h0, rnn.weight_hh_l0, rnn.weight_ih_l0, rnn.bias_ih_l0 + rnn.bias_hh_l0,
+                                         rnn.alpha, rnn.nonlinearity)
             if self.general is None:
                 step_losses = losses.per_step_loss(self.readout(a), y, self.loss)
             else:

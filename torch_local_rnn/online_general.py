@@ -36,7 +36,7 @@ class GeneralReadout(nn.Module):
     def __init__(self, learner, generator: Optional[torch.Generator] = None):
         super().__init__()
         rnn = learner.rnn
-        like = dict(dtype=rnn.weight_hh.dtype, device=rnn.weight_hh.device)
+        like = dict(dtype=rnn.weight_hh_l0.dtype, device=rnn.weight_hh_l0.device)
         if isinstance(learner.loss, str):
             self._report, self._for_grad = _named_loss_pair(learner.loss)
         else:
@@ -113,7 +113,8 @@ class GeneralReadout(nn.Module):
         for t in range(T):
             lr = learner.lr_now() if lrs is None else float(lrs[t])
             a_prev = learner.hidden
-            h = torch.addmm(torch.addmm(rnn.bias, a_prev, rnn.weight_hh.t()), x[t], rnn.weight_ih.t())
+            w_hh, w_ih, b = learner.op_weights()[:3]
+            h = torch.addmm(torch.addmm(b, a_prev, w_hh.t()), x[t], w_ih.t())
             a = ((1.0 - rnn.alpha) * a_prev + rnn.alpha * phi(h, rnn.nonlinearity)).detach().requires_grad_(True)
             with torch.enable_grad():
                 per_stream = self._readout_losses(a, y[t], self._for_grad)

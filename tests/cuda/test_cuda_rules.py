@@ -159,6 +159,6 @@ def test_unknown_rule_on_cuda_lists_the_cuda_rules():
     hidden, w = learner.hidden, learner.rnn
     with pytest.raises(RuntimeError, match=r"expected rule to be one of .*'rtrl'.* \(CUDA\), but got 'nope'"):
         torch.ops.torch_local_rnn.online_learn(
-            "nope", x.to(CUDA), y.to(CUDA), hidden, w.weight_hh.detach(), w.weight_ih.detach(), w.bias.detach(),
+            "nope", x.to(CUDA), y.to(CUDA), hidden, w.weight_hh_l0.detach(), w.weight_ih_l0.detach(), w.bias_ih_l0.detach(),
             learner.readout.weight.detach(), learner.readout.bias.detach(), [], None, None, 0.5, "tanh",
             "cross_entropy", 0.0, [], [])

@@ -101,7 +101,7 @@ def test_same_initial_network_for_every_rule():
                         [*other[0].parameters(), *other[1].parameters()]):
             assert torch.equal(p, q)
     c = make_network(config, "bptt", seed=4)
-    assert not torch.equal(nets[0][0].weight_hh, c[0].weight_hh)
+    assert not torch.equal(nets[0][0].weight_hh_l0, c[0].weight_hh_l0)
 
 
 def test_threads_restored_and_bad_arguments(tmp_path, capsys):

@@ -63,7 +63,7 @@ def test_random_start_leaves_deterministic_rules_exact():
     """The start is the only draw: the run from it equals the reference loop from the same a_0."""
     lrn = learner(initial_state="random", batch=1)
     a0 = lrn.hidden.clone()
-    W = [p.detach().clone() for p in (lrn.rnn.weight_hh, lrn.rnn.weight_ih, lrn.rnn.bias, lrn.readout.weight,
+    W = [p.detach().clone() for p in (lrn.rnn.weight_hh_l0, lrn.rnn.weight_ih_l0, lrn.rnn.bias_ih_l0, lrn.readout.weight,
                                       lrn.readout.bias)]
     x, y = torch.randn(30, 1, 2, dtype=DT), torch.softmax(torch.randn(30, 1, 2, dtype=DT), -1)
     got = lrn.fit(x, y)

@@ -124,11 +124,11 @@ def test_stochastic_local_rnn_refuses_the_state_of_another_rule():
         LocalRNN(I, N, rule="uoro", dtype=DT).load_state_dict(kernl.state_dict())
     # the weights alone move between rules: deterministic modules keep the plain nn.RNN-like state_dict
     plain = LocalRNN(I, N, rule="bptt", dtype=DT, generator=generator(3))
-    assert set(plain.state_dict()) == {"weight_hh", "weight_ih", "bias"}
+    assert set(plain.state_dict()) == set(nn.RNN(I, N).state_dict())  # nn.RNN's keys
     LocalRNN(I, N, rule="rflo", dtype=DT).load_state_dict(plain.state_dict())
-    weights = {k: v for k, v in source.state_dict().items() if k in ("weight_hh", "weight_ih", "bias")}
+    weights = {k: v for k, v in source.state_dict().items() if "weight" in k or "bias" in k}
     dest.load_state_dict(weights, strict=False)
-    assert torch.equal(dest.weight_hh, source.weight_hh)
+    assert torch.equal(dest.weight_hh_l0, source.weight_hh_l0)
     # its own state loads (and a scripted module's state_dict, which has no identity entry)
     twin = LocalRNN(I, N, rule="uoro", dtype=DT, generator=generator(4))
     twin.load_state_dict(source.state_dict())
@@ -182,9 +182,11 @@ def test_failed_fit_then_fixed_fit_equals_a_clean_run(name):
 def test_failed_local_rnn_forward_leaves_rng_state_unchanged():
     rnn = LocalRNN(I, N, rule="uoro", dtype=DT, generator=generator(10))
     before = snapshot(rnn)
-    for bad in (torch.randn(5, B, I, dtype=torch.float32), torch.randn(5, B, I + 1, dtype=DT)):
-        with pytest.raises(RuntimeError):
-            rnn(bad)
+    # refused before the draw (nn.RNN's checks) and by the op after it (an h0 of another dtype)
+    for bad, h0 in ((torch.randn(5, B, I, dtype=torch.float32), None), (torch.randn(5, B, I + 1, dtype=DT), None),
+                    (torch.randn(5, B, I, dtype=DT), torch.zeros(1, B, N, dtype=torch.float32))):
+        with pytest.raises((RuntimeError, ValueError)):
+            rnn(bad, h0)
         assert_same_state(rnn, before, "a failed forward")
 
 

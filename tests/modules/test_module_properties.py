@@ -81,11 +81,11 @@ def _local_rnn_matches_reference(name, data):
     if name == "kernl":
         tensors = [rnn.kernl_mixing, rnn.kernl_rates]
     xin = {"batched": x, "batch_first": x.transpose(0, 1), "unbatched": x[:, 0]}[layout].clone().requires_grad_(True)
-    hin = None if h0 is None else (h0[0] if layout == "unbatched" else h0)
+    hin = None if h0 is None else (h0 if layout == "unbatched" else h0[None])  # nn.RNN's (layers, [B,] n)
     out, h_n = rnn(xin, hin)
     states = out[:, None] if layout == "unbatched" else (out.transpose(0, 1) if layout == "batch_first" else out)
-    net = dict(x=x, h0=torch.zeros(B, n, dtype=DT) if h0 is None else h0, weight_hh=rnn.weight_hh.detach(),
-               weight_ih=rnn.weight_ih.detach(), bias=rnn.bias.detach(), grad_output=grad)
+    net = dict(x=x, h0=torch.zeros(B, n, dtype=DT) if h0 is None else h0, weight_hh=rnn.weight_hh_l0.detach(),
+               weight_ih=rnn.weight_ih_l0.detach(), bias=rnn.bias_ih_l0.detach(), grad_output=grad)
     assert_close(states.detach(), R.leaky_rnn_forward(net["x"], net["h0"], net["weight_hh"], net["weight_ih"],
                                                       net["bias"], alpha, nl), f"{name} output")
     assert torch.equal(h_n.reshape(-1), states[-1].detach().reshape(-1))
@@ -93,8 +93,8 @@ def _local_rnn_matches_reference(name, data):
         assert torch.equal(rnn.rng_state, advanced), "rng_state did not advance by exactly this call's draw"
     states.backward(grad)
     want = sequence_reference(cfg, net, alpha, nl, tensors)
-    for got, w, what in ((rnn.weight_hh.grad, want[2], "grad_weight_hh"), (rnn.weight_ih.grad, want[3], "weight_ih"),
-                         (rnn.bias.grad, want[4], "bias")):
+    for got, w, what in ((rnn.weight_hh_l0.grad, want[2], "grad_weight_hh"), (rnn.weight_ih_l0.grad, want[3], "weight_ih"),
+                         (rnn.bias_ih_l0.grad, want[4], "bias")):
         assert_close(got, w, f"{name} {what}")
     gx = xin.grad[:, None] if layout == "unbatched" else (xin.grad.transpose(0, 1) if layout == "batch_first"
                                                           else xin.grad)
@@ -114,19 +114,19 @@ def _local_rnn_invalid_forward_changes_nothing(data):
                                       "h0 dtype"]), "case")
     x, h0 = torch.randn(4, 2, I, dtype=DT), None
     if case == "x float32":
-        x, pattern = x.float(), r"x|weight_hh"
+        x, pattern = x.float(), r"input dtype"
     elif case == "x int":
-        x, pattern = x.long(), r"x"
+        x, pattern = x.long(), r"input dtype"
     elif case == "x features":
-        x, pattern = torch.randn(4, 2, I + 1, dtype=DT), r"weight_ih"
+        x, pattern = torch.randn(4, 2, I + 1, dtype=DT), r"input_size"
     elif case == "x rank":
-        x, pattern = torch.randn(4, 2, I, 1, dtype=DT), r"x to be 2-D .* or 3-D"
+        x, pattern = torch.randn(4, 2, I, 1, dtype=DT), r"Expected input to be 2D or 3D"
     elif case == "h0 size":
-        h0, pattern = torch.zeros(2, n + 1, dtype=DT), r"h0"
+        h0, pattern = torch.zeros(1, 2, n + 1, dtype=DT), r"Expected hidden size"
     elif case == "h0 layers":
-        h0, pattern = torch.zeros(2, 2, n, dtype=DT), r"h0 of shape \(1, batch, hidden_size\)"
+        h0, pattern = torch.zeros(2, 2, n, dtype=DT), r"Expected hidden size \(1, 2, %d\), got \[2, 2, %d\]" % (n, n)
     else:
-        h0, pattern = torch.zeros(2, n), r"h0"
+        h0, pattern = torch.zeros(1, 2, n), r"h0"
     with pytest.raises((RuntimeError, ValueError), match=pattern):
         rnn(x, h0)
     assert_same_state(rnn, before, f"a failed forward ({case})")
@@ -144,7 +144,8 @@ BAD_CONSTRUCTOR = [
     (dict(nonlinearity="gelu"), ValueError, "nonlinearity"), (dict(rule="nope"), ValueError, "rule"),
     (dict(rule="dni"), ValueError, "no sequence form"), (dict(rule=3), TypeError, "rule"),
     (dict(rule=rules.FBPTT(truncation=2 ** 63)), ValueError, "truncation"),
-    (dict(weight_hh=torch.zeros(3, 3)), ValueError, "weight_hh"), (dict(bias=torch.zeros(5)), ValueError, "bias"),
+    (dict(num_layers=0.5), TypeError, "num_layers"), (dict(num_layers=0), ValueError, "num_layers"),
+    (dict(bias="yes"), TypeError, "bias"), (dict(dropout=1.5), ValueError, "dropout"), (dict(init="xavier"), ValueError, "init"),
 ]
 
 
@@ -200,7 +201,7 @@ def _learner_matches_reference(name, data):
     if cfg.stochastic:
         copy = torch.Generator().set_state(learner.rng_state.clone())
         noise = cfg.noise(T, B, n, copy, dtype=DT)
-    params = dict(weight_hh=learner.rnn.weight_hh, weight_ih=learner.rnn.weight_ih, bias=learner.rnn.bias,
+    params = dict(weight_hh=learner.rnn.weight_hh_l0, weight_ih=learner.rnn.weight_ih_l0, bias=learner.rnn.bias_ih_l0,
                   weight_out=learner.readout.weight, bias_out=learner.readout.bias)
     a = dict(x=x, y=y, hidden=learner.hidden.clone(), state=state, feedback=learner.feedback, alpha=learner.rnn.alpha,
              nonlinearity=learner.rnn.nonlinearity, loss=learner.loss, lr=learner.lr, l2=learner.l2,

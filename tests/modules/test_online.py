@@ -96,7 +96,7 @@ def make_learner(I, n, O, alpha, feedback, loss, batch_size, seed, lr=0.05, trac
 
 
 def learner_state(learner):
-    return [learner.hidden, learner.trace, learner.rnn.weight_hh, learner.rnn.weight_ih, learner.rnn.bias,
+    return [learner.hidden, learner.trace, learner.rnn.weight_hh_l0, learner.rnn.weight_ih_l0, learner.rnn.bias_ih_l0,
             learner.readout.weight, learner.readout.bias]
 
 
@@ -219,7 +219,7 @@ def test_reset_state_and_evaluate():
     before = [s.detach().clone() for s in learner_state(learner)]
     # evaluate: learning off, from zeros, learner untouched
     got = learner.evaluate(x, y)
-    W = [p.detach() for p in (learner.rnn.weight_hh, learner.rnn.weight_ih, learner.rnn.bias)]
+    W = [p.detach() for p in (learner.rnn.weight_hh_l0, learner.rnn.weight_ih_l0, learner.rnn.bias_ih_l0)]
     a = R.leaky_rnn_forward(x, None, *W, 0.5, "tanh")
     want, _ = R.readout_loss(a @ learner.readout.weight.detach().T + learner.readout.bias.detach(), y,
                              "cross_entropy")

@@ -104,7 +104,7 @@ def test_two_ranks_equal_one_process_with_all_streams(ranks_out, name):
     single = _learner(rule, optimizer, WORLD * B)
     single.fit(x, y, chunk_size=5)
     reference = single.state_dict()
-    shared = ["rnn.weight_hh", "rnn.weight_ih", "rnn.bias", "readout.weight", "readout.bias", "optimizer_steps"]
+    shared = ["rnn.weight_hh_l0", "rnn.weight_ih_l0", "rnn.bias_ih_l0", "readout.weight", "readout.bias", "optimizer_steps"]
     shared += [k for k in ("optimizer_state", "sg_weight", "sg_jacobian") if k in reference]
     for rank in range(WORLD):
         for key in shared:
@@ -118,19 +118,19 @@ def test_learned_auxiliary_weights_stay_equal_on_every_rank(ranks_out):
     # gradient uses its own streams' move, so the run is one process's only to first order in lr_sg; the
     # weights are still averaged every step and equal on every rank.
     a, b = ranks_out[0]["dni-adamw"]
-    for key in ("rnn.weight_hh", "readout.weight", "sg_weight", "optimizer_state"):
+    for key in ("rnn.weight_hh_l0", "readout.weight", "sg_weight", "optimizer_state"):
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
 
 
 def test_averaging_every_k_steps_keeps_the_ranks_equal(ranks_out):
     states, _ = ranks_out
     a, b = states["rflo-adam-every3"]
-    for key in ("rnn.weight_hh", "readout.weight", "optimizer_state"):
+    for key in ("rnn.weight_hh_l0", "readout.weight", "optimizer_state"):
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
     single = _learner("rflo", "adam", WORLD * B)
     x, y = _data()
     single.fit(x, y)
-    assert not torch.allclose(a["rnn.weight_hh"], single.state_dict()["rnn.weight_hh"], atol=1e-12)  # local SGD
+    assert not torch.allclose(a["rnn.weight_hh_l0"], single.state_dict()["rnn.weight_hh_l0"], atol=1e-12)  # local SGD
 
 
 @pytest.mark.parametrize("rule", ["rflo", "uoro"])

@@ -41,7 +41,7 @@ def test_general_path_learns_as_the_fused_loop(optimizer):
                     _learner(wrap=nn.Sequential, optimizer=optimizer, l2=1e-3)):
         general.fit(x, y)
         assert general.general is not None
-        torch.testing.assert_close(general.rnn.weight_hh, fused.rnn.weight_hh, rtol=0, atol=1e-12)
+        torch.testing.assert_close(general.rnn.weight_hh_l0, fused.rnn.weight_hh_l0, rtol=0, atol=1e-12)
         weight = general.readout.weight if isinstance(general.readout, nn.Linear) else general.readout[0].weight
         torch.testing.assert_close(weight, fused.readout.weight, rtol=0, atol=1e-12)
 
@@ -68,7 +68,7 @@ def test_adam_moves_differently_from_sgd():  # the optimiser is not silently pla
     a, s = _learner(optimizer="adam"), _learner()
     a.fit(x, y)
     s.fit(x, y)
-    assert (a.rnn.weight_hh - s.rnn.weight_hh).abs().max() > 1e-4
+    assert (a.rnn.weight_hh_l0 - s.rnn.weight_hh_l0).abs().max() > 1e-4
 
 
 def test_callable_lr_is_evaluated_per_chunk_and_lr_schedule_per_step():
@@ -79,7 +79,7 @@ def test_callable_lr_is_evaluated_per_chunk_and_lr_schedule_per_step():
     assert seen[-3:] == [0, 8, 16]  # the construction's check, then one call per chunk
     per_step = _learner(lr=0.0)
     per_step.fit(x, y, lr_schedule=torch.tensor([1e-2 * (1 + t // 8) for t in range(T)], dtype=D))
-    torch.testing.assert_close(per_step.rnn.weight_hh, ramp.rnn.weight_hh, rtol=0, atol=1e-14)
+    torch.testing.assert_close(per_step.rnn.weight_hh_l0, ramp.rnn.weight_hh_l0, rtol=0, atol=1e-14)
 
 
 def test_callback_sees_every_chunk():

@@ -236,9 +236,11 @@ def test_rflo_online_op_errors_change_nothing(net, changes, pattern):
     (dict(rule=42), TypeError, r"expected rule to be a rule name or a rules config, but got int"),
     (dict(input_size=0), ValueError, r"LocalRNN: expected input_size and hidden_size > 0, but got 0, 5"),
     (dict(hidden_size=-2), ValueError, r"LocalRNN: expected input_size and hidden_size > 0, but got 3, -2"),
-    (dict(weight_hh=torch.zeros(5, 4)), ValueError, r"LocalRNN: expected weight_hh of shape \(5, 5\), but got \(5, 4\)"),
-    (dict(weight_ih=torch.zeros(3, 5)), ValueError, r"LocalRNN: expected weight_ih of shape \(5, 3\), but got \(3, 5\)"),
-    (dict(bias=torch.zeros(5, 1)), ValueError, r"LocalRNN: expected bias of shape \(5,\), but got \(5, 1\)"),
+    (dict(num_layers=0.5), TypeError, r"LocalRNN: num_layers should be of type int, got: float \(alpha is keyword-only"),
+    (dict(num_layers=0), ValueError, r"LocalRNN: expected num_layers >= 1, but got 0"),
+    (dict(bias=torch.zeros(5)), TypeError, r"LocalRNN: bias should be of type bool, got: Tensor"),
+    (dict(dropout=-0.1), ValueError, r"LocalRNN: dropout should be a number in range \[0, 1\]"),
+    (dict(init="xavier"), ValueError, r"LocalRNN: expected init to be one of \['papers', 'torch'\], but got 'xavier'"),
 ])
 def test_local_rnn_constructor_errors(kwargs, exc, pattern):
     args = dict(input_size=3, hidden_size=5)
@@ -247,44 +249,32 @@ def test_local_rnn_constructor_errors(kwargs, exc, pattern):
         LocalRNN(**args)
 
 
+LOCAL_RNN_BAD_FORWARD = {  # case: (x, h0) from the net fixture's x (T, B, I) float64; nn.RNN must refuse it too
+    "x 1-D": lambda x: (x[0, 0], None), "x 4-D": lambda x: (x[None], None), "x features": lambda x: (x[..., :2], None),
+    "x int": lambda x: (x.long(), None), "x float32": lambda x: (x.float(), None), "T = 0": lambda x: (x[:0], None),
+    "h0 layers": lambda x: (x, torch.zeros(2, B, n, dtype=DT)), "h0 batch": lambda x: (x, torch.zeros(1, B + 1, n, dtype=DT)),
+    "h0 hidden": lambda x: (x, torch.zeros(1, B, n - 1, dtype=DT)), "h0 2-D": lambda x: (x, torch.zeros(B, n, dtype=DT)),
+    "h0 3-D unbatched": lambda x: (x[:, 0], torch.zeros(1, 1, n, dtype=DT)), "h0 dtype": lambda x: (x, torch.zeros(1, B, n)),
+}
+# where nn.RNN's message comes from its own checks (not from its kernel), LocalRNN's is the same, after "LocalRNN: "
+SAME_MESSAGE = {"x 1-D", "x 4-D", "x features", "x int", "x float32", "h0 layers", "h0 batch", "h0 hidden", "h0 2-D",
+                "h0 3-D unbatched"}
+
+
 @pytest.mark.parametrize("rule", ["bptt", "rflo"])
-@pytest.mark.parametrize("case,exc,pattern", [pytest.param(*c, id=c[0]) for c in [
-    ("x 1-D", ValueError, r"LocalRNN: expected x to be 2-D \(seq_len, input_size\) or 3-D .*but got a 1-D tensor of shape \[3\]"),
-    ("x 4-D", ValueError, r"LocalRNN: expected x to be 2-D .* but got a 4-D tensor of shape \[1, 4, 2, 3\]"),
-    ("x features", RuntimeError, r"expected weight_ih of shape \(hidden_size, input_size\) = \(5, 2\).*but got \(5, 3\)"),
-    ("x int", RuntimeError, r"expected x to be a float32 or float64 tensor, but got Long"),
-    ("x float32", RuntimeError, r"expected weight_hh to have the dtype of x \(Float\), but got Double"),
-    ("T = 0", RuntimeError, r"expected x to be non-empty, but got shape \(0, 2, 3\)"),
-    ("h0 layers", ValueError, r"LocalRNN: expected h0 of shape \(1, batch, hidden_size\) for one layer, but got \[2, 2, 5\]"),
-    ("h0 batch", RuntimeError, r"expected h0 of shape \(batch, hidden_size\) = \(2, 5\).*but got \(3, 5\)"),
-    ("h0 hidden", RuntimeError, r"expected h0 of shape \(batch, hidden_size\) = \(2, 5\).*but got \(2, 4\)"),
-    ("h0 dtype", RuntimeError, r"expected h0 to have the dtype of x \(Double\), but got Float"),
-]])
-def test_local_rnn_forward_errors(net, rule, case, exc, pattern):
-    rnn = LocalRNN(I, n, alpha=0.5, rule=rule, dtype=DT)
-    x, h0 = net["x"], None
-    if case == "x 1-D":
-        x = x[0, 0]
-    elif case == "x 4-D":
-        x = x[None]
-    elif case == "x features":
-        x = x[..., :2]
-    elif case == "x int":
-        x = x.long()
-    elif case == "x float32":
-        x = x.float()
-    elif case == "T = 0":
-        x = x[:0]
-    elif case == "h0 layers":
-        h0 = torch.zeros(2, B, n, dtype=DT)
-    elif case == "h0 batch":
-        h0 = torch.zeros(1, B + 1, n, dtype=DT)
-    elif case == "h0 hidden":
-        h0 = torch.zeros(B, n - 1, dtype=DT)
-    elif case == "h0 dtype":
-        h0 = torch.zeros(B, n)
-    with pytest.raises(exc, match=pattern):
-        rnn(x, h0)
+@pytest.mark.parametrize("case", list(LOCAL_RNN_BAD_FORWARD))
+def test_local_rnn_forward_errors_are_nn_rnns(net, rule, case):
+    """A forward nn.RNN refuses, LocalRNN refuses with the same exception type (and, for nn.RNN's own argument
+    checks, its message prefixed with the class name)."""
+    x, h0 = LOCAL_RNN_BAD_FORWARD[case](net["x"])
+    with pytest.raises(Exception) as theirs:
+        nn.RNN(I, n, dtype=DT)(x, h0)
+    with pytest.raises(Exception) as ours:
+        LocalRNN(I, n, alpha=0.5, rule=rule, dtype=DT)(x, h0)
+    assert type(ours.value) is type(theirs.value), f"{case}: {ours.value!r} vs nn.RNN's {theirs.value!r}"
+    if case in SAME_MESSAGE:
+        want = str(theirs.value)
+        assert str(ours.value) == "LocalRNN: " + (want[len("RNN: "):] if want.startswith("RNN: ") else want)
 
 
 # ----------------------------------------------------------------------------- OnlineLearner

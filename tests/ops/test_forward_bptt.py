@@ -5,7 +5,7 @@ import itertools
 import pytest
 import torch
 
-from helpers import DT, TOL, assert_all_rel, assert_rel, leaves, problem, strided, transposed
+from helpers import DT, TOL, assert_all_rel, assert_rel, leaves, problem, strided, transposed, local_rnn
 from torch_local_rnn import LocalRNN, ops, reference as R
 
 NAMES = ["x", "h0", "weight_hh", "weight_ih", "bias"]
@@ -115,8 +115,7 @@ def test_bptt_gradient_of_nonlinear_downstream_loss():
 def test_local_rnn_bptt_gradients(alpha, nonlinearity, B, with_h0, batch_first):
     T, I, n = 40, 3, 6
     p = problem(T=T, B=B, I=I, n=n, seed=16)
-    rnn = LocalRNN(I, n, alpha=alpha, nonlinearity=nonlinearity, rule="bptt", batch_first=batch_first,
-                   weight_hh=p["weight_hh"], weight_ih=p["weight_ih"], bias=p["bias"], dtype=DT)
+    rnn = local_rnn(I, n, weights=p, alpha=alpha, nonlinearity=nonlinearity, rule="bptt", batch_first=batch_first, dtype=DT)
     g_out = p["grad_output"]
     g_hn = torch.randn(1, B, n, dtype=DT)
 
@@ -132,7 +131,7 @@ def test_local_rnn_bptt_gradients(alpha, nonlinearity, B, with_h0, batch_first):
     out, h_n = rnn(x, h0.unsqueeze(0)) if with_h0 else rnn(x)
     seq = out.transpose(0, 1) if batch_first else out
     loss = (seq * g_out).sum() + (h_n * g_hn).sum()
-    params = [rnn.weight_hh, rnn.weight_ih, rnn.bias]
+    params = [rnn.weight_hh_l0, rnn.weight_ih_l0, rnn.bias_ih_l0]
     got = list(torch.autograd.grad(loss, [x] + ([h0] if with_h0 else []) + params))
     if batch_first:
         got[0] = got[0].transpose(0, 1)
@@ -166,11 +165,10 @@ def test_gradcheck_bptt(alpha, nonlinearity):
 
 def test_gradcheck_local_rnn_module():
     p = problem(T=5, B=3, I=2, n=4, seed=18)
-    rnn = LocalRNN(2, 4, alpha=0.5, rule="bptt", dtype=DT, weight_hh=p["weight_hh"], weight_ih=p["weight_ih"],
-                   bias=p["bias"])
+    rnn = local_rnn(2, 4, weights=p, alpha=0.5, rule="bptt", dtype=DT)
 
     def f(x, h0, W, U, b):
-        out = torch.func.functional_call(rnn, {"weight_hh": W, "weight_ih": U, "bias": b}, (x, h0))
+        out = torch.func.functional_call(rnn, {"weight_hh_l0": W, "weight_ih_l0": U, "bias_ih_l0": b}, (x, h0[None]))
         return out[0], out[1]
 
     assert torch.autograd.gradcheck(f, leaves(p["x"], p["h0"], p["weight_hh"], p["weight_ih"], p["bias"]))

@@ -580,7 +580,7 @@ def test_script_wrappers():
                        ops.leaky_rnn(x, h0, W, U, b, ALPHA, "tanh", "rflo", [0.3]))
     model = torch.jit.script(LocalRNN(I, N, alpha=ALPHA, rule="rflo", dtype=DT))
     assert "torch_local_rnn::leaky_rnn" in str(model.forward.inlined_graph)
-    out, h_n = model(x, h0)
+    out, h_n = model(x, h0[None])
     assert out.shape == (T, B, N) and h_n.shape == (1, B, N)
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import DT, assert_rel, generator, problem, randn, soft_targets
+from helpers import DT, assert_rel, generator, problem, randn, soft_targets, local_rnn
 from torch_local_rnn import LocalRNN, ops, reference as R
 
 OPS = torch.ops.torch_local_rnn
@@ -20,15 +20,12 @@ def test_script_local_rnn_matches_eager(rule, batch_first):
     """Every rule with a sequence form; the stochastic ones draw the same noise from the same seed (their
     generator state is the buffer rng_state, which the scripted module keeps)."""
     p = problem(T=9, B=3, I=2, n=4, seed=91)
-    eager = LocalRNN(2, 4, alpha=0.5, rule=rule, batch_first=batch_first, weight_hh=p["weight_hh"],
-                     weight_ih=p["weight_ih"], bias=p["bias"], dtype=DT, generator=generator(93))
-    scripted = torch.jit.script(LocalRNN(2, 4, alpha=0.5, rule=rule, batch_first=batch_first,
-                                         weight_hh=p["weight_hh"], weight_ih=p["weight_ih"], bias=p["bias"], dtype=DT,
-                                         generator=generator(93)))
+    eager = local_rnn(2, 4, weights=p, alpha=0.5, rule=rule, batch_first=batch_first, dtype=DT, generator=generator(93))
+    scripted = torch.jit.script(local_rnn(2, 4, weights=p, alpha=0.5, rule=rule, batch_first=batch_first, dtype=DT, generator=generator(93)))
     x = p["x"].transpose(0, 1) if batch_first else p["x"]
     results = []
     for model in (eager, scripted):
-        out, h_n = model(x, p["h0"])
+        out, h_n = model(x, p["h0"][None])
         loss = (out * out.detach().cos()).sum() + h_n.sum()
         loss.backward()
         results.append([out, h_n] + [q.grad for q in model.parameters()])
@@ -105,8 +102,7 @@ def test_opcheck_rflo_online(test_util, with_feedback):
 class Net(nn.Module):
     def __init__(self, rule, p):
         super().__init__()
-        self.rnn = LocalRNN(2, 4, alpha=0.5, rule=rule, weight_hh=p["weight_hh"], weight_ih=p["weight_ih"],
-                            bias=p["bias"], dtype=DT)
+        self.rnn = local_rnn(2, 4, weights=p, alpha=0.5, rule=rule, dtype=DT)
         self.head = nn.Linear(4, 3, dtype=DT)
 
     def forward(self, x, h0):
@@ -124,7 +120,7 @@ def eager_and_compiled(backend, rule):
     results = []
     for m, params in ((eager, eager.parameters()), (compiled, model.parameters())):
         x, h0 = p["x"].clone().requires_grad_(True), p["h0"].clone().requires_grad_(True)
-        y, h_n = m(x, h0)
+        y, h_n = m(x, h0[None])
         (y.pow(2).sum() + h_n.sum()).backward()
         results.append([y, h_n, x.grad, h0.grad] + [q.grad for q in params])
     return results

@@ -89,11 +89,11 @@ def test_online_learner_passes_l2_and_checks_it():
     rnn = LocalRNN(3, 5, rule="rflo", dtype=DT)
     learner = OnlineLearner(rnn, torch.nn.Linear(5, 2).double(), lr=LR, l2=L2)
     x, y, hidden, weights = online_problem(30, 1, 3, 5, 2, "cross_entropy", seed=506)
-    w0 = [p.detach().clone() for p in (rnn.weight_hh, rnn.weight_ih, rnn.bias, learner.readout.weight,
+    w0 = [p.detach().clone() for p in (rnn.weight_hh_l0, rnn.weight_ih_l0, rnn.bias_ih_l0, learner.readout.weight,
                                        learner.readout.bias)]
     learner.fit(x[:, 0], y[:, 0])
     ref = R.rflo_online(x, y, torch.zeros(1, 5, dtype=DT), torch.zeros(1, 5, 9, dtype=DT), *w0, lr=LR, l2=L2)
-    assert_rel(rnn.weight_hh.detach(), ref.weight_hh, ONLINE_TOL, "learner W_hh")
+    assert_rel(rnn.weight_hh_l0.detach(), ref.weight_hh, ONLINE_TOL, "learner W_hh")
     assert_rel(learner.readout.weight.detach(), ref.weight_out, ONLINE_TOL, "learner W_out")
     with pytest.raises(ValueError, match="expected l2 to be a finite number >= 0, but got -1"):
         OnlineLearner(LocalRNN(3, 5, rule="rflo"), torch.nn.Linear(5, 2), l2=-1.0)

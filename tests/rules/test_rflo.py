@@ -4,7 +4,7 @@ the docs/design.md §3.4 identity (RFLO = autograd with a_{t-1} detached inside 
 import pytest
 import torch
 
-from helpers import DT, TOL, assert_all_rel, assert_rel, leaves, problem, rel_err, strided, transposed
+from helpers import DT, TOL, assert_all_rel, assert_rel, leaves, problem, rel_err, strided, transposed, local_rnn
 from torch_local_rnn import LocalRNN, ops, reference as R, rules
 
 NAMES = ["x", "h0", "weight_hh", "weight_ih", "bias"]
@@ -66,8 +66,7 @@ def test_local_rnn_rflo_gradients(alpha, B, rule, with_h0):
     p = problem(T=T, B=B, I=I, n=n, seed=33)
     trace_alpha = {"rflo": None, "config_default": None, "config_trace": 0.25}[rule]
     rule_arg = {"rflo": "rflo", "config_default": rules.RFLO(), "config_trace": rules.RFLO(trace_alpha=0.25)}[rule]
-    rnn = LocalRNN(I, n, alpha=alpha, nonlinearity="tanh", rule=rule_arg, weight_hh=p["weight_hh"],
-                   weight_ih=p["weight_ih"], bias=p["bias"], dtype=DT)
+    rnn = local_rnn(I, n, weights=p, alpha=alpha, nonlinearity="tanh", rule=rule_arg, dtype=DT)
     readout = torch.nn.Linear(n, O, dtype=DT)
     target = torch.randn(T, B, O, dtype=DT)
     x, h0 = leaves(p["x"], p["h0"])
@@ -78,7 +77,7 @@ def test_local_rnn_rflo_gradients(alpha, B, rule, with_h0):
     g = out.grad.clone()  # dL/da_t, including the h_n = a_T term
     assert rel_err(g[-1], 2 * h_n[0].detach() + 2 * (readout(out[-1]) - target[-1]) @ readout.weight) < 1e-12
     want = reference(p, alpha, "tanh", trace_alpha, grad_output=g, with_h0=with_h0)
-    got = [x.grad, h0.grad if with_h0 else None, rnn.weight_hh.grad, rnn.weight_ih.grad, rnn.bias.grad]
+    got = [x.grad, h0.grad if with_h0 else None, rnn.weight_hh_l0.grad, rnn.weight_ih_l0.grad, rnn.bias_ih_l0.grad]
     for got_, want_, name in zip(got, want, NAMES):
         if got_ is not None:
             assert_rel(got_, want_, TOL, f"LocalRNN rflo {name}")
@@ -104,10 +103,9 @@ def test_rflo_equals_detached_recurrent_autograd(alpha, nonlinearity):
     out = ops.leaky_rnn(*ins, alpha, nonlinearity, "rflo")
     got = torch.autograd.grad(out, ins[2:], p["grad_output"])
     assert_all_rel(got, want, NAMES[2:], TOL, "docs/design.md §3.4 identity")
-    rnn = LocalRNN(3, 6, alpha=alpha, nonlinearity=nonlinearity, rule="rflo", weight_hh=p["weight_hh"],
-                   weight_ih=p["weight_ih"], bias=p["bias"], dtype=DT)
-    out, _ = rnn(p["x"], p["h0"])
-    got = torch.autograd.grad(out, [rnn.weight_hh, rnn.weight_ih, rnn.bias], p["grad_output"])
+    rnn = local_rnn(3, 6, weights=p, alpha=alpha, nonlinearity=nonlinearity, rule="rflo", dtype=DT)
+    out, _ = rnn(p["x"], p["h0"][None])
+    got = torch.autograd.grad(out, [rnn.weight_hh_l0, rnn.weight_ih_l0, rnn.bias_ih_l0], p["grad_output"])
     assert_all_rel(got, want, NAMES[2:], TOL, "docs/design.md §3.4 identity, LocalRNN")
 
 

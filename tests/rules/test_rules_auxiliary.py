@@ -123,12 +123,12 @@ def test_local_rnn_kernl_reads_its_buffers():
     x = randn(T, B, I, gen=generator(409))
     for m in (rnn, ref):
         m(x)[0].pow(2).sum().backward()
-    assert_rel(rnn.weight_hh.grad, ref.weight_hh.grad, TOL, "LocalRNN kernl(I, alpha) vs rflo")
+    assert_rel(rnn.weight_hh_l0.grad, ref.weight_hh_l0.grad, TOL, "LocalRNN kernl(I, alpha) vs rflo")
     with torch.no_grad():
         rnn.kernl_mixing.mul_(2.0)
-    rnn.weight_hh.grad = None
+    rnn.weight_hh_l0.grad = None
     rnn(x)[0].pow(2).sum().backward()
-    assert_rel(rnn.weight_hh.grad, 2 * ref.weight_hh.grad, TOL, "the mixing buffer is read")
+    assert_rel(rnn.weight_hh_l0.grad, 2 * ref.weight_hh_l0.grad, TOL, "the mixing buffer is read")
     assert "kernl_mixing" in rnn.state_dict() and "kernl_rates" in rnn.state_dict()
 
 

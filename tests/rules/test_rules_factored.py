@@ -242,14 +242,14 @@ def test_local_rnn_sequence_form_in_a_model(name):
         state = rnn.rng_state.clone()
         out, _ = rnn(x)
         out.pow(2).sum().backward()
-        grads.append(rnn.weight_hh.grad.clone())
+        grads.append(rnn.weight_hh_l0.grad.clone())
         assert not torch.equal(rnn.rng_state, state), "the generator did not advance"
     assert torch.equal(grads[0], grads[1])
     rnn2 = LocalRNN(I, n, alpha=0.9, rule=name, dtype=DT, generator=generator(322))
     nu = rnn2.rule.noise(T, B, n, torch.Generator().set_state(rnn2.rng_state), dtype=DT)[0]
-    out, dphi = ops.leaky_rnn_forward(x, torch.zeros(B, n, dtype=DT), rnn2.weight_hh.detach(),
-                                      rnn2.weight_ih.detach(), rnn2.bias.detach(), 0.9, "tanh")
-    _, _, gW, _, _ = ops.leaky_rnn_rule_backward(2 * out, x, torch.zeros(B, n, dtype=DT), rnn2.weight_hh.detach(),
-                                                 rnn2.weight_ih.detach(), out, dphi, 0.9, name,
+    out, dphi = ops.leaky_rnn_forward(x, torch.zeros(B, n, dtype=DT), rnn2.weight_hh_l0.detach(),
+                                      rnn2.weight_ih_l0.detach(), rnn2.bias_ih_l0.detach(), 0.9, "tanh")
+    _, _, gW, _, _ = ops.leaky_rnn_rule_backward(2 * out, x, torch.zeros(B, n, dtype=DT), rnn2.weight_hh_l0.detach(),
+                                                 rnn2.weight_ih_l0.detach(), out, dphi, 0.9, name,
                                                  rnn2.rule_options, [nu])
     assert_rel(grads[0], gW, TOL, f"{name} LocalRNN vs op")

@@ -8,7 +8,7 @@ import io
 import pytest
 import torch
 
-from helpers import DT, ONLINE_TOL, assert_rel, generator, network, one_hot_targets, randn, rel_err, soft_targets
+from helpers import DT, ONLINE_TOL, assert_rel, generator, network, one_hot_targets, randn, rel_err, soft_targets, local_rnn
 from torch_local_rnn import LocalRNN, OnlineLearner, ops, reference as R, rules, tasks
 
 WEIGHTS = ["weight_hh", "weight_ih", "bias", "weight_out", "bias_out"]
@@ -194,7 +194,7 @@ def make_learner(I, n, O, alpha, rule, loss, batch_size, seed, lr=0.05):
 
 
 def learner_weights(learner):
-    return [p.detach() for p in (learner.rnn.weight_hh, learner.rnn.weight_ih, learner.rnn.bias,
+    return [p.detach() for p in (learner.rnn.weight_hh_l0, learner.rnn.weight_ih_l0, learner.rnn.bias_ih_l0,
                                  learner.readout.weight, learner.readout.bias)]
 
 
@@ -271,7 +271,7 @@ def test_chunked_fit_and_reset_state(name):
     trained = {k: getattr(one, k).clone() for k in one._state_names}
     one.reset_state()
     assert torch.count_nonzero(one.hidden) == 0 and int(one.steps_done) == 0
-    start = one.rule.online_state(B, n, I, outputs=O, weight_hh=one.rnn.weight_hh, dtype=DT)
+    start = one.rule.online_state(B, n, I, outputs=O, weight_hh=one.rnn.weight_hh_l0, dtype=DT)
     for k in one._state_names:
         if k in one.rule.learned_state:      # KeRNL's A and rates, DNI's apical weights and W_a: kept
             assert torch.equal(getattr(one, k), trained[k]), k
@@ -372,17 +372,16 @@ def test_rtrl_fbptt_ebptt_reach_the_same_weights_on_add_task():
     g = generator(232)
     init = LocalRNN(task.input_size, n, alpha=1.0, generator=g, dtype=DT)
     W_out = randn(task.output_size, n, gen=g, scale=n ** -0.5)  # N(0, 1/n), b_out = 0 (§1.1)
-    W0 = init.weight_hh.detach().clone()
+    W0 = init.weight_hh_l0.detach().clone()
     final = {}
     for rule in (rules.RTRL(), rules.FBPTT(truncation=25), rules.EBPTT(window=100), rules.OutputOnly()):
-        rnn = LocalRNN(task.input_size, n, alpha=1.0, rule=rule, weight_hh=init.weight_hh, weight_ih=init.weight_ih,
-                       bias=init.bias, dtype=DT)
+        rnn = local_rnn(task.input_size, n, weights=(init.weight_hh_l0, init.weight_ih_l0, init.bias_ih_l0), alpha=1.0, rule=rule, dtype=DT)
         readout = torch.nn.Linear(n, task.output_size, dtype=DT)
         with torch.no_grad():
             readout.weight.copy_(W_out)
             readout.bias.zero_()
         OnlineLearner(rnn, readout, loss="cross_entropy", lr=lr).fit(x[:, 0], y[:, 0])
-        final[rule.name] = rnn.weight_hh.detach().clone()
+        final[rule.name] = rnn.weight_hh_l0.detach().clone()
     for other in ("f_bptt", "e_bptt"):
         assert torch.allclose(final[other], final["rtrl"], rtol=0, atol=1e-4), (
             f"{other}: max |W - W_rtrl| = {(final[other] - final['rtrl']).abs().max():.3e}")

@@ -6,7 +6,7 @@ one-step gradients for every rule."""
 import pytest
 import torch
 
-from helpers import DT, TOL, assert_all_rel, assert_rel, leaves, problem, rel_err, strided, transposed
+from helpers import DT, TOL, assert_all_rel, assert_rel, leaves, problem, rel_err, strided, transposed, local_rnn
 from torch_local_rnn import LocalRNN, ops, reference as R, rules
 
 NAMES = ["x", "h0", "weight_hh", "weight_ih", "bias"]
@@ -149,8 +149,7 @@ def test_local_rnn_rule_gradients(case, config, rule, options, with_h0):
     p = problem(T=T, B=B, I=I, n=n, seed=207)
     if not with_h0:
         p["h0"] = torch.zeros_like(p["h0"])
-    rnn = LocalRNN(I, n, alpha=0.5, rule=config, weight_hh=p["weight_hh"], weight_ih=p["weight_ih"],
-                   bias=p["bias"], dtype=DT)
+    rnn = local_rnn(I, n, weights=p, alpha=0.5, rule=config, dtype=DT)
     assert rnn.rule_name == rule and rnn.rule_options == options
     readout = torch.nn.Linear(n, O, dtype=DT)
     target = torch.randn(T, B, O, dtype=DT)
@@ -160,7 +159,7 @@ def test_local_rnn_rule_gradients(case, config, rule, options, with_h0):
     (((readout(out) - target) ** 2).sum() + h_n.pow(2).sum()).backward()
     p["grad_output"] = out.grad.clone()
     want = reference(p, 0.5, "tanh", rule, options)
-    got = [x.grad, h0.grad if with_h0 else None, rnn.weight_hh.grad, rnn.weight_ih.grad, rnn.bias.grad]
+    got = [x.grad, h0.grad if with_h0 else None, rnn.weight_hh_l0.grad, rnn.weight_ih_l0.grad, rnn.bias_ih_l0.grad]
     for g, w, name in zip(got, want, NAMES):
         if g is not None:
             assert_rel(g, w, TOL, f"LocalRNN {case} {name}")

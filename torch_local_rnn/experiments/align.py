@@ -86,7 +86,8 @@ class BufferedStream:
 def learner_weights(learner: OnlineLearner) -> List[Tensor]:
     """The learner's weights [W_hh, W_ih, b, W_out, b_out], float64 copies."""
     rnn, ro = learner.rnn, learner.readout
-    return [w.detach().to(F64).clone() for w in (rnn.weight_hh, rnn.weight_ih, rnn.bias, ro.weight, ro.bias)]
+    b = rnn.bias_ih_l0 + rnn.bias_hh_l0  # the one b of docs/algorithms.md §1 (OnlineLearner keeps bias_hh_l0 = 0)
+    return [w.detach().to(F64).clone() for w in (rnn.weight_hh_l0, rnn.weight_ih_l0, b, ro.weight, ro.bias)]
 
 
 def _window_loss(a: Tensor, y: Tensor, w_out: Tensor, b_out: Tensor, loss: str, scale: float) -> Tensor:
@@ -100,14 +101,15 @@ def window_gradient(rnn64: LocalRNN, weights: Sequence[Tensor], h0: Tensor, x: T
     (its weights set to ``weights``, from h0, float64), and the loss."""
     w_hh, w_ih, b, w_out, b_out = weights
     with torch.no_grad():
-        rnn64.weight_hh.copy_(w_hh)
-        rnn64.weight_ih.copy_(w_ih)
-        rnn64.bias.copy_(b)
+        rnn64.weight_hh_l0.copy_(w_hh)
+        rnn64.weight_ih_l0.copy_(w_ih)
+        rnn64.bias_ih_l0.copy_(b)
+        rnn64.bias_hh_l0.zero_()
     rnn64.zero_grad(set_to_none=True)
-    out, _ = rnn64(x.to(F64), h0.to(F64))
+    out, _ = rnn64(x.to(F64), h0.to(F64).unsqueeze(0))
     total = _window_loss(out, y.to(F64), w_out, b_out, loss, scale)
     total.backward()
-    grad = torch.cat([rnn64.weight_hh.grad, rnn64.weight_ih.grad, rnn64.bias.grad[:, None]], 1)
+    grad = torch.cat([rnn64.weight_hh_l0.grad, rnn64.weight_ih_l0.grad, rnn64.bias_ih_l0.grad[:, None]], 1)
     return grad.detach().clone(), total.item()
 
 

@@ -50,8 +50,10 @@ def make_network(config: CompareConfig, rule: str, seed: Optional[int] = None) -
     if not cfg.has_sequence_form:
         return base, readout
     rnn = LocalRNN(task.input_size, config.hidden, alpha=config.alpha, nonlinearity=config.nonlinearity, rule=cfg,
-                   weight_hh=base.weight_hh, weight_ih=base.weight_ih, bias=base.bias,
                    generator=noise_generator(seed))
+    with torch.no_grad():  # the shared initial weights (its own draws from the noise generator are overwritten)
+        for mine, shared in zip(rnn.parameters(), base.parameters()):
+            mine.copy_(shared)
     return rnn, readout
 
 
