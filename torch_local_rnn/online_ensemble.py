@@ -29,7 +29,7 @@ NETWORK = ("weight_hh", "weight_ih", "bias", "weight_out", "bias_out")  # the op
 def _network(learner: OnlineLearner):
     """The five weight tensors the op updates: the rnn's and the nn.Linear readout's."""
     rnn, readout = learner.rnn, learner.readout
-    return [t.detach() for t in (rnn.weight_hh, rnn.weight_ih, rnn.bias, readout.weight, readout.bias)]
+    return [t.detach() for t in (rnn.weight_hh_l0, rnn.weight_ih_l0, rnn.bias_ih_l0, readout.weight, readout.bias)]
 
 
 def _shared(learner: OnlineLearner) -> dict:

@@ -176,6 +176,6 @@ def test_torchrun_example_equals_one_process(tmp_path):
     subprocess.run([sys.executable, script, "--batch", "4", "--steps", "120", "--out", str(tmp_path / "one.pt")]
                    + common, check=True, env=env, capture_output=True)
     ranks, one = torch.load(tmp_path / "ranks.pt"), torch.load(tmp_path / "one.pt")
-    for key in ("rnn.weight_hh", "readout.weight", "optimizer_state", "hidden", "trace"):
+    for key in ("rnn.weight_hh_l0", "readout.weight", "optimizer_state", "hidden", "trace"):
         torch.testing.assert_close(ranks[key], one[key], rtol=0, atol=1e-12, msg=key)
     assert int(ranks["steps_done"]) == 120

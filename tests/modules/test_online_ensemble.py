@@ -141,10 +141,10 @@ def test_unstack_returns_clones_and_leaves_the_learners_alone():
         assert all(torch.equal(m.state_dict()[k], v) for k, v in saved.items())
     members = ens.unstack()
     weight = ens.weight_hh[0].clone()
-    members[0].rnn.weight_hh.data.add_(1.0)
+    members[0].rnn.weight_hh_l0.data.add_(1.0)
     members[0].hidden.add_(1.0)
     assert torch.equal(ens.weight_hh[0], weight) and not torch.equal(ens.hidden[0], members[0].hidden)
-    assert members[0] is not members[1] and members[0].rnn.weight_hh.data_ptr() != members[1].rnn.weight_hh.data_ptr()
+    assert members[0] is not members[1] and members[0].rnn.weight_hh_l0.data_ptr() != members[1].rnn.weight_hh_l0.data_ptr()
 
 
 # ----------------------------------------------------------------------------- refusals
