@@ -194,6 +194,10 @@ def leaky_rnn(x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor, bias:
 @_register_fake("leaky_rnn")
 def _leaky_rnn_fake(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule, rule_options, rule_tensors):
     # the Autograd kernel checks the rule first (rule_check: parse_rule_options), then runs leaky_rnn_forward
+    if x.dtype in (torch.float16, torch.bfloat16):  # float32 inside, the output in x's dtype (algorithms.md §1.3)
+        wide = [t.float() if t.is_floating_point() else t for t in rule_tensors]
+        return _leaky_rnn_fake(x.float(), h0.float(), weight_hh.float(), weight_ih.float(), bias.float(), alpha,
+                               nonlinearity, rule, rule_options, wide).to(x.dtype)
     _check_rule("leaky_rnn", rule, rule_options, alpha, "sequence")
     T, B, n, _ = _check_network_args("leaky_rnn", x, h0, weight_hh, weight_ih, alpha, bias, nonlinearity)
     for k, t in enumerate(rule_tensors):  # leaky_rnn reads them at backward (leaky_rnn_rule_backward checks them)

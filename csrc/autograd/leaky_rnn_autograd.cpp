@@ -6,6 +6,7 @@
 #include <torch/library.h>
 
 #include "../common/checks.h"
+#include "../common/reduced_precision.h"
 #include "../common/rule_descriptor.h"
 #include "../include/torch_local_rnn/ops.h"
 
@@ -53,6 +54,13 @@ at::Tensor leaky_rnn_autograd(const at::Tensor& x, const at::Tensor& h0, const a
                               const at::Tensor& weight_ih, const at::Tensor& bias, double alpha,
                               c10::string_view nonlinearity, c10::string_view rule,
                               c10::ArrayRef<double> rule_options, at::TensorList rule_tensors) {
+  // float16 / bfloat16 (docs/algorithms.md §1.3): differentiable casts around a float32 call, so the gradients
+  // reach the reduced-precision parameters through autograd's own cast backward
+  if (const auto low = reduced_precision_of("leaky_rnn", x, h0, weight_hh, weight_ih, bias)) {
+    return leaky_rnn(x.to(at::kFloat), h0.to(at::kFloat), weight_hh.to(at::kFloat), weight_ih.to(at::kFloat),
+                     bias.to(at::kFloat), alpha, nonlinearity, rule, rule_options, widen_rule_tensors(rule_tensors))
+        .to(*low);
+  }
   return LeakyRnnFunction::apply(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule, rule_options,
                                  rule_tensors);
 }
