@@ -12,7 +12,7 @@ learner run alone: the op runs the same kernel on member e's views, and every ch
 member e's own generator state as OnlineLearner._run draws it.
 """
 import copy
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -134,19 +134,38 @@ class OnlineEnsemble(nn.Module):
         return t if t.dim() == 3 else t[:, e]
 
     # ------------------------------------------------------------------ training
-    def fit(self, x: Tensor, y: Tensor, chunk_size: int = 10_000) -> Tensor:
+    def fit(self, x: Tensor, y: Tensor, chunk_size: int = 10_000, progress: bool = False,
+            lr_schedule: Optional[Tensor] = None, callback=None) -> Tensor:
         """Trains every member online on x, y (OnlineLearner.fit, one op call per chunk for all members); returns
-        the per-step losses (T, E, B), or (T, E) for x (T, input_size)."""
+        the per-step losses (T, E, B), or (T, E) for x (T, input_size). lr_schedule (T,): every member's per-step
+        learning rate; callback(ensemble, info) after every chunk, info = {"start", "stop", "losses" (steps, E, B),
+        "steps_done" (E,)}."""
         if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size <= 0:
             raise ValueError(f"{WHO}.fit: expected chunk_size to be a positive integer, but got {chunk_size}")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"{WHO}.fit: expected callback to be callable(ensemble, info), but got "
+                            f"{type(callback).__name__}")
         squeeze = isinstance(x, Tensor) and x.dim() == 2
         x, y = self._inputs(x, y, "fit")
         T = x.shape[0]
+        schedule = online_optim.check_lr_schedule(lr_schedule, T, x, f"{WHO}.fit")
         out = torch.empty(T, self.members, self._shared["batch_size"], dtype=x.dtype)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=T, unit="step", desc=f"online {self._shared['rule']} x {self.members}")
         with torch.no_grad():
             for start in range(0, T, int(chunk_size)):
                 stop = min(T, start + int(chunk_size))
-                out[start:stop] = self._run(x[start:stop], y[start:stop]).cpu()
+                lrs = None if schedule is None else schedule[start:stop]
+                out[start:stop] = self._run(x[start:stop], y[start:stop], lrs).cpu()
+                if bar is not None:
+                    bar.update(stop - start)
+                if callback is not None:
+                    callback(self, {"start": start, "stop": stop, "losses": out[start:stop],
+                                    "steps_done": self.steps_done.clone()})
+        if bar is not None:
+            bar.close()
         return out[:, :, 0] if squeeze else out
 
     def lr_now(self) -> List[float]:
@@ -161,7 +180,7 @@ class OnlineEnsemble(nn.Module):
         drawn.append((e, *states))
         return noise
 
-    def _run(self, x: Tensor, y: Tensor) -> Tensor:
+    def _run(self, x: Tensor, y: Tensor, lr_schedule: Optional[Tensor] = None) -> Tensor:
         """One op call over the chunk for every member. A chunk that fails (the op checks every member before it
         writes) leaves every buffer as it was: the labels set before a first step and the generator states the
         noise was drawn from are put back."""
@@ -184,7 +203,8 @@ class OnlineEnsemble(nn.Module):
                 s["rule"], x, y, self.hidden, *(getattr(self, name) for name in NETWORK),
                 [getattr(self, name) for name in self._state_names], None, self.feedback, self._alphas,
                 s["nonlinearity"], s["loss"], self.lr_now(), self._rule_options, noise, None, self._l2s,
-                s["optimizer"], self._optimizer_options, self.optimizer_state, [int(v) for v in self.optimizer_steps])
+                s["optimizer"], self._optimizer_options, self.optimizer_state, [int(v) for v in self.optimizer_steps],
+                lr_schedule)
         except BaseException:
             for e, before, after in reversed(drawn):
                 undraw_buffer(self.rng_state[e], before, after)

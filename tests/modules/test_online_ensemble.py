@@ -256,3 +256,19 @@ def test_big_phases_equal_too(name, hidden):
     for e, (learner, member) in enumerate(zip(alone, ens.unstack())):
         assert torch.equal(losses[:, e], learner.fit(x, y, chunk_size=CHUNK)), f"{name} member {e}"
         assert_same_learner(member, learner, f"{name} member {e}")
+
+
+def test_schedule_callback_and_progress_reach_every_member():
+    learners = make_members("rflo")
+    x, y = data()
+    schedule = torch.linspace(0.02, 0.001, x.shape[0], dtype=x.dtype)
+    alone = [copy.deepcopy(m) for m in learners]
+    for m in alone:
+        m.fit(x, y, chunk_size=CHUNK, lr_schedule=schedule)
+    calls = []
+    ens = OnlineLearner.stack(learners)
+    ens.fit(x, y, chunk_size=CHUNK, lr_schedule=schedule, progress=True,
+            callback=lambda e, info: calls.append((info["start"], info["stop"])))
+    assert calls[0] == (0, CHUNK) and calls[-1][1] == x.shape[0]
+    for e, m in enumerate(alone):
+        assert torch.equal(ens.unstack()[e].rnn.weight_hh_l0, m.rnn.weight_hh_l0)
