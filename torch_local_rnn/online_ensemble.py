@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from . import losses, ops, online_optim
 from .modules import check_generator_state, draw_from_buffer, undraw_buffer
+from .rule_state import RULE_IDENTITY, decode_identity, encode_identity
 from .online import OnlineLearner
 
 WHO = "OnlineEnsemble"
@@ -249,14 +250,28 @@ class OnlineEnsemble(nn.Module):
                 learners.append(learner)
         return learners
 
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        # the rule the members' state belongs to, and every member's online options (member-major)
+        destination[prefix + RULE_IDENTITY] = encode_identity(self._shared["rule"], self._rule_options)
+
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs):
+        who = f"{WHO}.load_state_dict"
+        if prefix + RULE_IDENTITY in state_dict:  # another rule's or other options' state is refused before any copy
+            saved = decode_identity(state_dict[prefix + RULE_IDENTITY], who)
+            mine = {"rule": self._shared["rule"], "options": [float(v) for v in self._rule_options]}
+            if saved != mine:
+                raise RuntimeError(f"{who}: the state_dict is the state of rule '{saved['rule']}' with member options "
+                                   f"{saved['options']}, but this ensemble runs rule '{mine['rule']}' with "
+                                   f"{mine['options']}; load it into an ensemble of those members")
         rng = state_dict.get(prefix + "rng_state")
         if isinstance(rng, Tensor) and rng.dim() == 2:  # before anything is copied: a refused state changes nothing
             for e in range(rng.shape[0]):
                 check_generator_state(rng[e], f"{WHO}.load_state_dict", f"rng_state[{e}]")
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
+        unexpected_keys[:] = [k for k in unexpected_keys if k != prefix + RULE_IDENTITY]
 
 
 def _stack(learners: Sequence[OnlineLearner]) -> OnlineEnsemble:

@@ -272,3 +272,12 @@ def test_schedule_callback_and_progress_reach_every_member():
     assert calls[0] == (0, CHUNK) and calls[-1][1] == x.shape[0]
     for e, m in enumerate(alone):
         assert torch.equal(ens.unstack()[e].rnn.weight_hh_l0, m.rnn.weight_hh_l0)
+
+
+def test_another_rules_or_other_options_state_is_refused():
+    ens = OnlineLearner.stack(make_members("rflo"))
+    state = ens.state_dict()
+    other = OnlineLearner.stack(make_members("eprop"))
+    with pytest.raises(RuntimeError, match="the state_dict is the state of rule 'rflo'.*this ensemble runs rule 'eprop'"):
+        other.load_state_dict(state)
+    ens.load_state_dict(state)  # its own loads
