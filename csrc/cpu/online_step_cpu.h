@@ -18,6 +18,7 @@
 #include "../common/online_step.h"
 #include "../common/online_rule.h"
 #include "../common/dot.h"
+#include "claimed_loop.h"
 #include "parallel_cpu.h"
 
 namespace torch_local_rnn {
@@ -35,7 +36,7 @@ constexpr bool kReversePhaseOrder = false;
 inline int64_t phase_index(int64_t k, int64_t count) { return kReversePhaseOrder ? count - 1 - k : k; }
 
 // The CPU's execution policy for the shared online step (common/online_step.h): a phase runs on the
-// calling thread unless it is big enough to pay for an OpenMP region (at the papers' sizes every
+// calling thread unless it is big enough to pay for a parallel loop (ClaimedLoop: robust on a busy machine) (at the papers' sizes every
 // phase is a few thousand flops, and a region per phase would cost more than the step, far more on a
 // loaded machine).
 // The BLAS that torch's CPU library carries (MKL on the x86-64 wheels: the Fortran gemm, LP64) takes raw
@@ -79,7 +80,7 @@ struct CpuExec {
     if (rows * work_per_row < kWorkGrain) {
       run(0, rows);
     } else {
-      at::parallel_for(0, rows, work_grain(work_per_row), run);
+      ClaimedLoop::run(0, rows, work_grain(work_per_row), run);
     }
   }
   template <typename F>
@@ -88,7 +89,7 @@ struct CpuExec {
       for (int64_t k = 0; k < count; ++k) f(phase_index(k, count));
       return;
     }
-    at::parallel_for(0, count, std::max<int64_t>(1, kElementwiseGrain / work_per_item), [&](int64_t lo, int64_t hi) {
+    ClaimedLoop::run(0, count, std::max<int64_t>(1, kElementwiseGrain / work_per_item), [&](int64_t lo, int64_t hi) {
       for (int64_t k = lo; k < hi; ++k) f(phase_index(k, count));
     });
   }
@@ -112,7 +113,7 @@ struct CpuExec {
       return;
     }
     for (int64_t r = 0; r < rows; ++r) {
-      at::parallel_for(0, cols, work_grain(work_per_item), [&](int64_t lo, int64_t hi) {
+      ClaimedLoop::run(0, cols, work_grain(work_per_item), [&](int64_t lo, int64_t hi) {
         for (int64_t c = lo; c < hi; ++c) f(phase_index(r, rows), phase_index(c, cols));
       });
     }
