@@ -391,3 +391,27 @@ def test_rtrl_fbptt_ebptt_reach_the_same_weights_on_add_task():
     assert torch.equal(final["output_only"], W0)
     for other in ("f_bptt", "e_bptt"):
         assert (final[other] - final["rtrl"]).norm() < 0.5 * change, other
+
+
+@pytest.mark.parametrize("name", ["rflo", "rtrl", "kernl", "dni"])
+def test_a_parallel_step_equals_one_thread_bitwise(name):
+    """Big enough that the step's phases run as parallel loops (docs/design.md §1.5): any thread may run any
+    chunk, and the arithmetic must not change."""
+    from torch_local_rnn import LocalRNN, OnlineLearner
+    n, B, T = (24, 4, 3) if name == "rtrl" else (96, 16, 4)
+    results = []
+    for threads in (1, 2):
+        before = torch.get_num_threads()
+        g = torch.Generator().manual_seed(3)
+        torch.manual_seed(3)  # the readout's initial weights
+        learner = OnlineLearner(LocalRNN(8, n, generator=g, dtype=DT), torch.nn.Linear(n, 2).to(DT),
+                                rule=name, batch_size=B, lr=0.01, generator=g)  # (built on the same threads: QR)
+        torch.set_num_threads(threads)
+        try:
+            x = randn(T, B, 8, gen=generator(4))
+            y = torch.softmax(randn(T, B, 2, gen=generator(5)), -1)
+            results.append((learner.fit(x, y), learner.rnn.weight_hh_l0.detach().clone(), learner.hidden.clone()))
+        finally:
+            torch.set_num_threads(before)
+    for one, two in zip(*results):
+        assert torch.equal(one, two)
