@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import losses, ops, online_optim
-from .modules import check_generator_state, draw_from_buffer, undraw_buffer
+from .rule_state import check_generator_state, draw_from_buffer, undraw_buffer
 from .online import OnlineLearner
 
 WHO = "OnlineEnsemble"
