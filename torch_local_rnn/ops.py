@@ -194,7 +194,8 @@ def _leaky_rnn_fake(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule
     _check_rule("leaky_rnn", rule, rule_options, alpha, "sequence")
     T, B, n, _ = _check_network_args("leaky_rnn", x, h0, weight_hh, weight_ih, alpha, bias, nonlinearity)
     for k, t in enumerate(rule_tensors):  # leaky_rnn reads them at backward (leaky_rnn_rule_backward checks them)
-        _check_like(t, x, "leaky_rnn", f"rule_tensors[{k}]")
+        if k > 0 or t.dtype != torch.int64 or rule not in ("uoro", "kf_rtrl", "rkf_rtrl"):  # not a noise counter
+            _check_like(t, x, "leaky_rnn", f"rule_tensors[{k}]")
     return x.new_empty((T, B, n))
 
 

@@ -170,3 +170,11 @@ def test_opcheck_noise_ops(test_util):
                           (torch.tensor(5), torch.tensor(8), 12, "gaussian"), test_utils=test_util)
     torch.library.opcheck(torch.ops.torch_local_rnn.noise_from_counter.default,
                           (torch.empty(3, 4, dtype=DT), "uniform", 5, 8), test_utils=test_util)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_opcheck_leaky_rnn_with_a_counter(name):
+    p = problem(4, 2, 3, 4, seed=405)
+    args = [p[k].clone().requires_grad_(True) for k in ("x", "h0", "weight_hh", "weight_ih", "bias")]
+    torch.library.opcheck(torch.ops.torch_local_rnn.leaky_rnn.default,
+                          (*args, 0.5, "tanh", name, [], [ops.noise_counter("discrete", 3, 0)]))
