@@ -129,4 +129,15 @@ int64_t cuda_version() {
   return op.call();
 }
 
+void noise_from_counter(at::Tensor& out, c10::string_view kind, int64_t seed, int64_t offset) {
+  static auto op = find_op<decltype(noise_from_counter)>("torch_local_rnn::noise_from_counter");
+  op.call(out, kind, seed, offset);
+}
+
+at::Tensor noise_reserve(const at::Tensor& seed, at::Tensor& offset, int64_t count, c10::string_view kind) {
+  static auto op = c10::Dispatcher::singleton().findSchemaOrThrow("torch_local_rnn::noise_reserve", "")
+                       .typed<at::Tensor(const at::Tensor&, at::Tensor&, c10::SymInt, c10::string_view)>();
+  return op.call(seed, offset, c10::SymInt(count), kind);
+}
+
 }  // namespace torch_local_rnn

@@ -129,6 +129,17 @@ TORCH_LIBRARY(torch_local_rnn, m) {
   m.def("rule_state_shapes(str rule, float[] rule_options, float alpha, int batch, int hidden_size, int input_size, "
         "int output_size) -> (str[] names, int[] ranks, int[] sizes)", &torch_local_rnn::rule_state_shapes_op);
 
+  // The counter-based noise of the stochastic rules (common/philox.h, docs/algorithms.md §2.5).
+  // noise_from_counter fills `out` (contiguous float32 / float64) with the draws offset + 0 .. offset +
+  // numel - 1 of `kind` ("discrete", "gaussian", "uniform") under `seed`: nu_i = draw(kind, seed, offset + i),
+  // the same values on every backend. noise_reserve reserves `count` draws: under a lock it reads the
+  // int64 scalar `offset`, advances it in place by count and returns the noise counter
+  // int64 [seed, offset before, kind code], which the stochastic rules read as rule_tensors[0] in place of
+  // the noise (they draw nu (T, B, width) from it, index (t B + b) width + k), so concurrent callers of one
+  // offset draw disjoint noise.
+  m.def("noise_from_counter(Tensor(a!) out, str kind, int seed, int offset) -> ()");
+  m.def("noise_reserve(Tensor seed, Tensor(a!) offset, SymInt count, str kind) -> Tensor");
+
   // -1 for a CPU-only build, else the CUDA version the library was compiled with (e.g. 13000).
   m.def("cuda_version() -> int", &torch_local_rnn::cuda_version_impl);
 }

@@ -14,6 +14,10 @@ _DTYPES = {torch.float32: "Float", torch.float64: "Double", torch.float16: "Half
            torch.bool: "Bool", torch.complex64: "ComplexFloat", torch.complex128: "ComplexDouble"}
 
 
+def _register_fake(op: str):  # a decorator; no fakes before torch 2.4 (no register_fake)
+    return getattr(torch.library, "register_fake", lambda name: (lambda fn: fn))(f"torch_local_rnn::{op}")
+
+
 def _fail(op: str, message: str):
     raise RuntimeError(f"{op}: {message}")
 
@@ -70,6 +74,11 @@ def _check_rule_tensors(op: str, rule: str, form: str, rule_tensors: Sequence[Te
         _fail(op, f"rule '{rule}' " + (f"expects rule_tensors = {words}" if words else "takes no rule_tensors")
                   + f", but got {len(rule_tensors)} tensors")
     for t, (name, shape, where) in zip(rule_tensors, layouts):
+        if isinstance(t, Tensor) and t.dtype == torch.int64 and "noise" in name:  # a noise counter (common/noise.h)
+            if t.dim() != 1 or _hint(t.shape[0]) != 3:
+                _fail(op, f"expected {name} as a noise counter to be a 1-D int64 tensor [seed, offset, kind], but "
+                          f"got shape {_shape_str(t.shape)}")
+            continue
         _check_like(t, x, op, name)
         if t.dim() != len(shape):
             _fail(op, f"expected {name} to be {len(shape)}-D {where}, but got a {t.dim()}-D tensor of shape "

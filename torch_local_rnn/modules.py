@@ -13,9 +13,8 @@ from . import init as weight_init  # (the constructor's keyword init would shado
 from . import ops, rules
 from .rnn_layout import (check_hidden, check_input, last_valid_step, packed_to_padded, padded_to_packed,
                          permute_batch, reverse_in_time, time_major)
-from .rule_state import (RULE_IDENTITY, check_generator_state, decode_identity, describe_identity,
-                         draw_from_buffer, encode_identity, undraw_buffer)
-from .rules import draw_noise
+from .rule_state import (RULE_IDENTITY, check_generator_state, decode_identity, describe_identity, encode_identity,
+                         seed_from_generator_state)
 
 # nn.RNN's mode names; sigmoid is ours (nn.RNN has none), named the same way
 MODES = {"tanh": "RNN_TANH", "relu": "RNN_RELU", "sigmoid": "RNN_SIGMOID"}
@@ -45,11 +44,15 @@ class LocalRNN(nn.Module):
     reverse direction on each sequence flipped within its length), so the layer below receives that op's input
     gradient: for "bptt" the exact dL/dx_t, for a local rule the one-step credit W_ih^T (alpha phi'(h_t) * g_t)
     of docs/algorithms.md §1 (no credit through time; §1.2). The stochastic rules (uoro, kf_rtrl, rkf_rtrl) draw
-    fresh noise for every layer and direction from the module's generator (buffer ``rng_state``); KeRNL reads its
-    mixing matrix and rates from the buffers ``kernl_mixing`` and ``kernl_rates``, one pair shared by all layers
-    and directions (all have hidden_size units). The state_dict of a module with such rule state records its
-    rule (``rule_identity``), and load_state_dict refuses another rule's rng_state / kernl_* (the weights alone
-    load into any rule).
+    fresh noise for every layer and direction inside the op, from a counter-based generator (Philox4x32-10,
+    docs/algorithms.md §2.5): int64 scalar buffers ``noise_seed`` (drawn from ``generator`` at construction) and
+    ``noise_offset`` (the draws used so far); each layer and direction reserves its T * B * width draws by
+    advancing noise_offset in the op, atomically, so threads sharing the module draw disjoint noise and the
+    forward is scriptable, compilable (fullgraph) and exportable. (A state_dict of the former ``rng_state``
+    loads: its generator state seeds noise_seed, noise_offset 0.) KeRNL reads its mixing matrix and rates from
+    the buffers ``kernl_mixing`` and ``kernl_rates``, one pair shared by all layers and directions (all have
+    hidden_size units). The state_dict of a module with such rule state records its rule (``rule_identity``),
+    and load_state_dict refuses another rule's noise_* / kernl_* (the weights alone load into any rule).
 
     Initialisation (``init``, also reset_parameters(init=...)): "papers" (default; docs/algorithms.md §1.1:
     orthogonal weight_hh, N(0, 1/fan_in) weight_ih, zero biases, drawn from ``generator``) or "torch" (nn.RNN's
@@ -125,18 +128,22 @@ class LocalRNN(nn.Module):
         self._init_flat_weights()
         self.reset_parameters(generator=generator)
         self.stochastic: bool = self.rule.sequence_noise  # KeRNL's noise trains A online only
-        # The noise of uoro / kf_rtrl / rkf_rtrl comes from a generator seeded from ``generator`` (or the
-        # global one); its state is the buffer rng_state, so state_dict() saves it with the weights.
-        # Plain attributes (not the config object), so a scripted module keeps them.
+        # The noise of uoro / kf_rtrl / rkf_rtrl: Philox draws under noise_seed (drawn from ``generator`` or the
+        # global one) at the counter noise_offset (docs/algorithms.md §2.5); buffers, so state_dict() saves them
+        # with the weights. Plain attributes (not the config object), so a scripted module keeps them.
         self.noise_kind: str = getattr(self.rule, "noise_kind", "") if self.stochastic else ""
         self.noise_width: int = self.rule.noise_width(self.hidden_size) if self.stochastic else 0
-        noise = torch.Generator()
-        noise.manual_seed(int(torch.randint(0, 2 ** 62, (1,), generator=generator)) if self.stochastic else 0)
-        self.register_buffer("rng_state", noise.get_state() if self.stochastic else None)
+        seed = int(torch.randint(0, 2 ** 62, (1,), generator=generator)) if self.stochastic else 0
+        counter = dict(dtype=torch.int64, device=device)
+        buffers = {"noise_seed": torch.tensor(seed, **counter) if self.stochastic else None,
+                   "noise_offset": torch.tensor(0, **counter) if self.stochastic else None}
         # KeRNL's A and rates (the exact 2019 kernel draws its rates from ``generator``); one pair for all layers
         fixed = self.rule.sequence_tensors(hidden_size, generator=generator, **like)
-        self.register_buffer("kernl_mixing", fixed.get("kernl_mixing"))
-        self.register_buffer("kernl_rates", fixed.get("kernl_rates"))
+        buffers.update(kernl_mixing=fixed.get("kernl_mixing"), kernl_rates=fixed.get("kernl_rates"))
+        # the present ones first: torch.export (2.13, non-strict) indexes the graph's inputs by a buffer's
+        # position among all buffers, None ones included, and fails on a None before a tensor
+        for name in sorted(buffers, key=lambda k: buffers[k] is None):
+            self.register_buffer(name, buffers[name])
 
     # ------------------------------------------------------------------ nn.RNN's parameter bookkeeping
     def _init_flat_weights(self) -> None:
@@ -228,11 +235,9 @@ class LocalRNN(nn.Module):
                 b = weights[k * stride + 2] + weights[k * stride + 3] if self.bias else \
                     torch.zeros(self.hidden_size, dtype=w_hh.dtype, device=w_hh.device)
                 seq = layer_input if direction == 0 else reverse_in_time(layer_input, lengths)
-                if self.stochastic:
-                    out = self._noisy_leaky_rnn(seq, hx[k], w_hh, w_ih, b, rule_tensors)
-                else:
-                    out = ops.leaky_rnn(seq, hx[k], w_hh, w_ih, b, self.alpha, self.nonlinearity, self.rule_name,
-                                        self.rule_options, rule_tensors)
+                tensors = [self._reserve_noise(seq)] + rule_tensors if self.stochastic else rule_tensors
+                out = ops.leaky_rnn(seq, hx[k], w_hh, w_ih, b, self.alpha, self.nonlinearity, self.rule_name,
+                                    self.rule_options, tensors)
                 if direction == 1:
                     out = reverse_in_time(out, lengths)
                     finals.append(out[0])  # the reverse direction ends at step 0
@@ -242,42 +247,34 @@ class LocalRNN(nn.Module):
             layer_input = outs[0] if directions == 1 else torch.cat(outs, 2)
         return layer_input, torch.stack(finals, 0)
 
-    @torch.jit.ignore
-    def _noisy_leaky_rnn(self, x: Tensor, h: Tensor, w_hh: Tensor, w_ih: Tensor, b: Tensor,
-                         rule_tensors: List[Tensor]) -> Tensor:
-        """leaky_rnn with the stochastic rules' nu for this call (one layer and direction), drawn from the module's
-        generator (its state is the buffer rng_state: saved with the weights, and kept by torch.jit.script). Read,
-        draw and write are one atomic step (rule_state.RNG_LOCK), so threads sharing the module draw disjoint
-        noise; a call that fails leaves rng_state as it was. (Python, called from a scripted forward too: it calls
-        no other method of self.)"""
-        kind, width = self.noise_kind, self.noise_width
-        nu, before, after = draw_from_buffer(self.rng_state, lambda g: draw_noise(
-            kind, (x.shape[0], x.shape[1], width), g, dtype=x.dtype, device=x.device))
-        try:
-            return ops.leaky_rnn(x, h, w_hh, w_ih, b, self.alpha, self.nonlinearity, self.rule_name,
-                                 self.rule_options, [nu] + list(rule_tensors))
-        except BaseException:
-            undraw_buffer(self.rng_state, before, after)
-            raise
+    def _reserve_noise(self, x: Tensor) -> Tensor:
+        """The noise counter [seed, offset, kind] of one op call on x (T, B, .): its T * B * noise_width draws,
+        reserved by advancing noise_offset in the op (atomically; docs/algorithms.md §2.5). The rule draws nu
+        from it inside the op; a call that fails after this skips its draws (nothing to undo: no state but the
+        counter)."""
+        seed, offset = self.noise_seed, self.noise_offset
+        assert seed is not None and offset is not None
+        return ops.noise_reserve(seed, offset, x.shape[0] * x.shape[1] * self.noise_width, self.noise_kind)
 
     # ------------------------------------------------------------------ state_dict: the rule's state
     def _carries_rule_state(self) -> bool:
-        return self.rng_state is not None or self.kernl_mixing is not None
+        return self.noise_seed is not None or self.kernl_mixing is not None
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         super()._save_to_state_dict(destination, prefix, keep_vars)
-        if self._carries_rule_state():  # which rule rng_state / kernl_* belong to (weights-only modules: no entry)
+        if self._carries_rule_state():  # which rule noise_* / kernl_* belong to (weights-only modules: no entry)
             destination[prefix + RULE_IDENTITY] = encode_identity(self.rule_name, self.rule_options)
 
     def check_state_dict(self, state_dict, prefix: str = "") -> None:
-        """What load_state_dict checks before it changes anything: a generator state it would load is valid, and
-        the rule-specific state it would load (rng_state, kernl_*) is of this module's rule. Weights alone move
-        freely between rules."""
+        """What load_state_dict checks before it changes anything: a former generator state (rng_state) it would
+        load is valid, and the rule-specific state it would load (noise_*, rng_state, kernl_*) is of this module's
+        rule. Weights alone move freely between rules."""
         who = f"{type(self).__name__}.load_state_dict"
-        if self.rng_state is not None and prefix + "rng_state" in state_dict:
+        if self.stochastic and prefix + "rng_state" in state_dict:
             check_generator_state(state_dict[prefix + "rng_state"], who)
-        carried = [k for k in ("rng_state", "kernl_mixing", "kernl_rates")
-                   if getattr(self, k) is not None and prefix + k in state_dict]
+        owned = {"noise_seed": self.stochastic, "noise_offset": self.stochastic, "rng_state": self.stochastic,
+                 "kernl_mixing": self.kernl_mixing is not None, "kernl_rates": self.kernl_rates is not None}
+        carried = [k for k, mine in owned.items() if mine and prefix + k in state_dict]
         if carried and prefix + RULE_IDENTITY in state_dict:
             saved = decode_identity(state_dict[prefix + RULE_IDENTITY], who)
             if saved["rule"] != self.rule_name:
@@ -290,6 +287,13 @@ class LocalRNN(nn.Module):
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                               error_msgs):
         self.check_state_dict(state_dict, prefix)
+        legacy = prefix + "rng_state"
+        if self.stochastic and legacy in state_dict and prefix + "noise_seed" not in state_dict:
+            # a checkpoint of the Python-drawn noise: its generator state seeds the counter-based one
+            state_dict[prefix + "noise_seed"] = torch.tensor(seed_from_generator_state(state_dict[legacy]))
+            state_dict[prefix + "noise_offset"] = torch.tensor(0, dtype=torch.int64)
+        if self.stochastic:
+            state_dict.pop(legacy, None)
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
                                       error_msgs)
         unexpected_keys[:] = [k for k in unexpected_keys if k != prefix + RULE_IDENTITY]

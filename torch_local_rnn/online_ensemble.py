@@ -19,8 +19,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import losses, ops, online_optim
-from .modules import check_generator_state, draw_from_buffer, undraw_buffer
-from .rule_state import RULE_IDENTITY, decode_identity, encode_identity
+from .rule_state import (RULE_IDENTITY, check_generator_state, decode_identity, draw_from_buffer, encode_identity,
+                         undraw_buffer)
 from .online import OnlineLearner
 
 WHO = "OnlineEnsemble"

@@ -18,8 +18,9 @@ from ._optimizer_ops import (OPTIMIZER_OPTIONS, OPTIMIZER_SLOTS, _check_optimize
                              optimizer_state_numel)
 from ._checks import (_check_choice, _check_contiguous, _check_rate, _check_shape, _check_square, _check_tensor,
                       _check_x, COUNTERS, RECORDING_RULES, _check_like, _check_rule_tensors, _fail, _hint,
-                      _shape_str, counter_error)
+                      _register_fake, _shape_str, counter_error)
 from ._member_checks import member_calls, renamed
+from ._noise_ops import NOISE_KINDS, noise_counter, noise_from_counter, noise_reserve  # noqa: F401
 
 NONLINEARITIES = ("tanh", "relu", "sigmoid")
 LOSSES = ("cross_entropy", "mse", "mse_mean")
@@ -77,10 +78,6 @@ def cuda_version() -> int:
 # Python twins of csrc/common/checks.h and online_checks.h, with the same messages (their primitives, which call
 # no op, and what the kernels read beyond the registry are in _checks.py). Doubles print as C++'s ostream prints
 # them ({:g}: 1.5, 1e-05, inf, nan), dtypes by their C++ names.
-def _register_fake(op: str):  # a decorator; no fakes before torch 2.4 (no register_fake)
-    return getattr(torch.library, "register_fake", lambda name: (lambda fn: fn))(f"torch_local_rnn::{op}")
-
-
 def _check_network_args(op: str, x: Tensor, h0: Tensor, weight_hh: Tensor, weight_ih: Tensor, alpha: float,
                         bias: Optional[Tensor] = None, nonlinearity: Optional[str] = None):
     """check_network_args (and, when given, check_bias and the nonlinearity); returns (T, B, n, I)."""
@@ -201,7 +198,8 @@ def _leaky_rnn_fake(x, h0, weight_hh, weight_ih, bias, alpha, nonlinearity, rule
     _check_rule("leaky_rnn", rule, rule_options, alpha, "sequence")
     T, B, n, _ = _check_network_args("leaky_rnn", x, h0, weight_hh, weight_ih, alpha, bias, nonlinearity)
     for k, t in enumerate(rule_tensors):  # leaky_rnn reads them at backward (leaky_rnn_rule_backward checks them)
-        _check_like(t, x, "leaky_rnn", f"rule_tensors[{k}]")
+        if k > 0 or t.dtype != torch.int64 or rule not in ("uoro", "kf_rtrl", "rkf_rtrl"):  # not a noise counter
+            _check_like(t, x, "leaky_rnn", f"rule_tensors[{k}]")
     return x.new_empty((T, B, n))
 
 
@@ -250,8 +248,8 @@ def leaky_rnn_rule_backward(grad_output: Tensor, x: Tensor, h0: Tensor, weight_h
                             rule_options: Optional[List[float]] = None,
                             rule_tensors: Optional[List[Tensor]] = None) -> Grads:
     """Sequence form of any rule with one, given dL/da_t (weights frozen, traces from zero); rule_info(rule) lists
-    its rule_options. rule_tensors: uoro / rkf_rtrl [nu (T, B, n)], kf_rtrl [nu (T, B, 2)], kernl [A (n, n),
-    rates (n)], the others []. grad_x and grad_h0 are the one-step gradients."""
+    its rule_options. rule_tensors: uoro / rkf_rtrl [nu (T, B, n)], kf_rtrl [nu (T, B, 2)] (or [noise_counter(...)]:
+    nu drawn in the op, §2.5), kernl [A (n, n), rates (n)], the others []. grad_x, grad_h0: one-step gradients."""
     options: List[float] = [] if rule_options is None else list(rule_options)
     tensors: List[Tensor] = [] if rule_tensors is None else list(rule_tensors)
     return torch.ops.torch_local_rnn.leaky_rnn_rule_backward(grad_output, x, h0, weight_hh, weight_ih, output, dphi,

@@ -56,6 +56,14 @@ def check_generator_state(value, who: str, name: str = "rng_state") -> None:
                            f"{str(error).splitlines()[0]}") from None
 
 
+def seed_from_generator_state(state: Tensor) -> int:
+    """A counter-based noise seed in [0, 2^62) from a (checked) CPU generator state: how LocalRNN loads the
+    rng_state of a checkpoint written before its noise was drawn inside the op (docs/algorithms.md §2.5)."""
+    g = torch.Generator()
+    g.set_state(state.detach().cpu().clone())
+    return int(torch.randint(0, 2 ** 62, (1,), generator=g))
+
+
 def encode_identity(rule: str, options: List[float]) -> Tensor:
     """The rule a module's rule-specific state belongs to, as a state_dict entry: the UTF-8 JSON of
     {"rule": name, "options": [...]} in a uint8 tensor (a tensor, so that code cloning, comparing or moving every

@@ -1,6 +1,7 @@
-"""Writes a TorchScript model containing LocalRNN (rule RFLO) for examples/cpp/script_consumer.cpp:
+"""Writes a TorchScript model containing LocalRNN (rule RFLO, or --rule: any rule with a sequence form, the
+stochastic ones drawing their noise inside the op) for examples/cpp/script_consumer.cpp:
 
-    python examples/cpp/make_scripted_model.py model.pt
+    python examples/cpp/make_scripted_model.py model.pt [--rule uoro]
 """
 import argparse
 
@@ -11,9 +12,9 @@ from torch_local_rnn import LocalRNN
 
 
 class Model(nn.Module):
-    def __init__(self):
+    def __init__(self, rule="rflo"):
         super().__init__()
-        self.rnn = LocalRNN(2, 16, alpha=0.5, rule="rflo", dtype=torch.float64)
+        self.rnn = LocalRNN(2, 16, alpha=0.5, rule=rule, dtype=torch.float64)
         self.readout = nn.Linear(16, 1, dtype=torch.float64)
 
     def forward(self, x):
@@ -24,9 +25,10 @@ class Model(nn.Module):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("path")
+    parser.add_argument("--rule", default="rflo")
     args = parser.parse_args()
     torch.manual_seed(0)
-    torch.jit.script(Model()).save(args.path)
+    torch.jit.script(Model(args.rule)).save(args.path)
     print(f"wrote {args.path}")
 
 

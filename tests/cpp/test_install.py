@@ -48,7 +48,8 @@ def test_installed_package_builds_and_runs_both_consumers(tmp_path):
     cosine = float(re.search(r"cosine\(RFLO, BPTT\) for W_hh: ([-0-9.]+)", out).group(1))
     assert 0.0 < cosine < 1.0, out  # RFLO's estimate points with BPTT's gradient, and is not it
 
-    model = tmp_path / "model.pt"
-    run(sys.executable, os.path.join(ROOT, "examples", "cpp", "make_scripted_model.py"), str(model))
-    out = run(str(build / "script_consumer"), str(model))
-    assert re.search(r"scripted model: output 20 x 3 x 1, loss [0-9.]+, \|dL/dW_hh\| [0-9.]*[1-9]", out), out
+    for rule in ("rflo", "uoro"):  # uoro: the noise is drawn inside the op (docs/algorithms.md §2.5)
+        model = tmp_path / f"model_{rule}.pt"
+        run(sys.executable, os.path.join(ROOT, "examples", "cpp", "make_scripted_model.py"), str(model), "--rule", rule)
+        out = run(str(build / "script_consumer"), str(model))
+        assert re.search(r"scripted model: output 20 x 3 x 1, loss [0-9.]+, \|dL/dW_hh\| [0-9.]*[1-9]", out), out

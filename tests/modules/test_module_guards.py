@@ -2,7 +2,8 @@
 
 * a state_dict of another rule (or other options) is refused, naming both, before anything is loaded;
 * a fit that fails (inside the op) leaves the learner bit-identical (rng_state, sg_label_prev, ...);
-* threads sharing a stochastic module draw atomically (the generator state ends where sequential calls end it);
+* threads sharing a stochastic module draw atomically (the generator state / noise offset ends where sequential
+  calls end it);
 * clear errors: a non-tensor x, non-numeric lr / l2, a non-integer batch_size, a corrupt rng_state at load time;
 * LocalRNN's sizes are ints, as torch.nn.RNN's (no silent int(2.5)).
 """
@@ -113,14 +114,14 @@ def test_stochastic_local_rnn_refuses_the_state_of_another_rule():
     source = LocalRNN(I, N, rule="uoro", dtype=DT, generator=generator(1))
     dest = LocalRNN(I, N, rule="rkf_rtrl", dtype=DT, generator=generator(2))
     before = snapshot(dest)
-    with pytest.raises(RuntimeError, match=r"LocalRNN.load_state_dict: the state_dict's rng_state belongs to rule "
-                                           r"'uoro' .*but this module runs rule 'rkf_rtrl'"):
+    with pytest.raises(RuntimeError, match=r"LocalRNN.load_state_dict: the state_dict's noise_seed, noise_offset "
+                                           r"belong to rule 'uoro' .*but this module runs rule 'rkf_rtrl'"):
         dest.load_state_dict(source.state_dict())
     assert_same_state(dest, before, "a refused load_state_dict")
     kernl = LocalRNN(I, N, rule="kernl", dtype=DT)
     assert "rule_identity" in kernl.state_dict()
     LocalRNN(I, N, rule=rules.KeRNL(lr=1.0), dtype=DT).load_state_dict(kernl.state_dict())  # its rule: loads
-    with pytest.raises(RuntimeError, match=r"Missing key\(s\).*rng_state"):
+    with pytest.raises(RuntimeError, match=r"Missing key\(s\).*noise_seed"):
         LocalRNN(I, N, rule="uoro", dtype=DT).load_state_dict(kernl.state_dict())
     # the weights alone move between rules: deterministic modules keep the plain nn.RNN-like state_dict
     plain = LocalRNN(I, N, rule="bptt", dtype=DT, generator=generator(3))
@@ -132,7 +133,7 @@ def test_stochastic_local_rnn_refuses_the_state_of_another_rule():
     # its own state loads (and a scripted module's state_dict, which has no identity entry)
     twin = LocalRNN(I, N, rule="uoro", dtype=DT, generator=generator(4))
     twin.load_state_dict(source.state_dict())
-    assert torch.equal(twin.rng_state, source.rng_state)
+    assert torch.equal(twin.noise_seed, source.noise_seed) and torch.equal(twin.noise_offset, source.noise_offset)
 
 
 # ----------------------------------------------------------------------------- F: a failed fit changes nothing
@@ -179,15 +180,20 @@ def test_failed_fit_then_fixed_fit_equals_a_clean_run(name):
     assert torch.equal(L.fit(x, y), want)
 
 
-def test_failed_local_rnn_forward_leaves_rng_state_unchanged():
+def test_failed_local_rnn_forward_changes_no_more_than_the_noise_offset():
+    """Refused before the reservation (nn.RNN's checks): nothing changes; by the op after it (an h0 of another
+    dtype): the weights stay, the reserved draws are skipped (noise_offset is only a counter: nothing to undo)."""
     rnn = LocalRNN(I, N, rule="uoro", dtype=DT, generator=generator(10))
     before = snapshot(rnn)
-    # refused before the draw (nn.RNN's checks) and by the op after it (an h0 of another dtype)
-    for bad, h0 in ((torch.randn(5, B, I, dtype=torch.float32), None), (torch.randn(5, B, I + 1, dtype=DT), None),
-                    (torch.randn(5, B, I, dtype=DT), torch.zeros(1, B, N, dtype=torch.float32))):
+    for bad, h0 in ((torch.randn(5, B, I, dtype=torch.float32), None), (torch.randn(5, B, I + 1, dtype=DT), None)):
         with pytest.raises((RuntimeError, ValueError)):
             rnn(bad, h0)
         assert_same_state(rnn, before, "a failed forward")
+    with pytest.raises(RuntimeError, match="h0"):
+        rnn(torch.randn(5, B, I, dtype=DT), torch.zeros(1, B, N, dtype=torch.float32))
+    assert int(rnn.noise_offset) == 5 * B * N
+    rnn.noise_offset.zero_()
+    assert_same_state(rnn, before, "a failed forward (but its noise offset)")
 
 
 # ----------------------------------------------------------------------------- G: threads share a module
@@ -219,7 +225,7 @@ def run_threads(work, threads=4):
 
 @pytest.mark.parametrize("rule", ["uoro", "kf_rtrl"])
 def test_threads_sharing_a_local_rnn_draw_atomically(rule, switch_often):
-    """4 threads x 50 forwards end with the generator state of 200 sequential forwards."""
+    """4 threads x 50 forwards end with the noise offset of 200 sequential forwards (each reserved its own)."""
     shared = LocalRNN(I, N, rule=rule, dtype=DT, generator=generator(11))
     alone = LocalRNN(I, N, rule=rule, dtype=DT, generator=generator(11))
     x = torch.randn(20, 8, I, dtype=DT)
@@ -231,7 +237,7 @@ def test_threads_sharing_a_local_rnn_draw_atomically(rule, switch_often):
     run_threads(work)
     for _ in range(200):
         alone(x)
-    assert torch.equal(shared.rng_state, alone.rng_state), "draws were lost to a race"
+    assert torch.equal(shared.noise_offset, alone.noise_offset), "draws were lost to a race"
 
 
 def test_threads_sharing_a_learner_draw_atomically(switch_often):
@@ -297,10 +303,13 @@ def test_learner_accepts_numeric_types():
     (lambda s: s[None].clone(), r"expected rng_state to be the state of a CPU torch.Generator .*2-D"),
 ])
 def test_corrupt_rng_state_is_refused_at_load(corruption, pattern):
+    legacy = torch.Generator().manual_seed(5).get_state()  # LocalRNN's rng_state before its noise moved into the op
     for make, who in ((lambda seed: learner("uoro", seed=seed), "OnlineLearner"),
                       (lambda seed: LocalRNN(I, N, rule="uoro", dtype=DT, generator=generator(seed)), "LocalRNN")):
         state = make(1).state_dict()
-        state["rng_state"] = corruption(state["rng_state"])
+        if who == "LocalRNN":
+            del state["noise_seed"], state["noise_offset"]
+        state["rng_state"] = corruption(state["rng_state"] if "rng_state" in state else legacy)
         dest = make(2)
         before = snapshot(dest)
         with pytest.raises(RuntimeError, match=rf"{who}.load_state_dict: {pattern}"):
@@ -309,7 +318,7 @@ def test_corrupt_rng_state_is_refused_at_load(corruption, pattern):
     # the network's generator inside a learner's state is checked too, before the learner's own buffers load
     L = OnlineLearner(LocalRNN(I, N, rule="uoro", dtype=DT), nn.Linear(N, O, dtype=DT))
     state = L.state_dict()
-    state["rnn.rng_state"] = torch.zeros_like(state["rnn.rng_state"])
+    state["rnn.rng_state"] = torch.zeros_like(legacy)
     state["hidden"] = state["hidden"] + 1
     before = snapshot(L)
     with pytest.raises(RuntimeError, match=r"LocalRNN.load_state_dict: rng_state is not a valid state"):

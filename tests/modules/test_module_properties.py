@@ -1,8 +1,8 @@
 """Property-based tests of the modules (hypothesis): LocalRNN for every rule with a sequence form, OnlineLearner for
 every rule with an online form, on random small problems (float64).
 
-* valid: LocalRNN's outputs and gradients equal the reference (the stochastic rules with the noise its generator
-  draws, and rng_state advanced by exactly that draw); OnlineLearner.fit equals the reference loop from the
+* valid: LocalRNN's outputs and gradients equal the reference (the stochastic rules with the noise its counter
+  draws, ops.noise_from_counter at its noise_seed and noise_offset, and noise_offset advanced by exactly that draw); OnlineLearner.fit equals the reference loop from the
   learner's own state, in any chunking;
 * invalid (constructor arguments, data, a corrupted buffer or readout): an exception naming the argument, and the
   module's state_dict bit-identical afterwards.
@@ -19,8 +19,7 @@ from torch import nn
 from helpers import DT
 from property_helpers import (assert_close, assert_same_state, online_reference, sequence_reference,
                               state_snapshot as snapshot, tiers)
-from torch_local_rnn import LocalRNN, OnlineLearner, reference as R, rules
-from torch_local_rnn.rules import draw_noise
+from torch_local_rnn import LocalRNN, OnlineLearner, ops, reference as R, rules
 
 SEQUENCE_RULES = ["bptt", "rflo", "eprop", "output_only", "rtrl", "f_bptt", "e_bptt", "uoro", "kf_rtrl", "rkf_rtrl",
                   "kernl"]
@@ -72,12 +71,12 @@ def _local_rnn_matches_reference(name, data):
     x = torch.randn(T, B, I, generator=g, dtype=DT)
     h0 = 0.5 * torch.randn(B, n, generator=g, dtype=DT) if data.draw(st.booleans(), "h0") else None
     grad = torch.randn(T, B, n, generator=g, dtype=DT)
-    # the noise this forward will draw, from a copy of the module's generator state
+    # the noise this forward will draw: its counter's draws (docs/algorithms.md §2.5)
     tensors, advanced = [], None
     if rnn.stochastic:
-        copy = torch.Generator().set_state(rnn.rng_state.clone())
-        tensors = [draw_noise(cfg.noise_kind, (T, B, cfg.noise_width(n)), copy, dtype=DT)]
-        advanced = copy.get_state()
+        width, offset = cfg.noise_width(n), int(rnn.noise_offset)
+        tensors = [ops.noise_from_counter(cfg.noise_kind, int(rnn.noise_seed), offset, [T, B, width], DT)]
+        advanced = offset + T * B * width
     if name == "kernl":
         tensors = [rnn.kernl_mixing, rnn.kernl_rates]
     xin = {"batched": x, "batch_first": x.transpose(0, 1), "unbatched": x[:, 0]}[layout].clone().requires_grad_(True)
@@ -90,7 +89,7 @@ def _local_rnn_matches_reference(name, data):
                                                       net["bias"], alpha, nl), f"{name} output")
     assert torch.equal(h_n.reshape(-1), states[-1].detach().reshape(-1))
     if advanced is not None:
-        assert torch.equal(rnn.rng_state, advanced), "rng_state did not advance by exactly this call's draw"
+        assert int(rnn.noise_offset) == advanced, "noise_offset did not advance by exactly this call's draw"
     states.backward(grad)
     want = sequence_reference(cfg, net, alpha, nl, tensors)
     for got, w, what in ((rnn.weight_hh_l0.grad, want[2], "grad_weight_hh"), (rnn.weight_ih_l0.grad, want[3], "weight_ih"),

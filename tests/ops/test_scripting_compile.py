@@ -18,7 +18,7 @@ OPCHECK_UTILS = ("test_schema", "test_autograd_registration", "test_faketensor",
 @pytest.mark.parametrize("rule", ["bptt", "rflo", "uoro", "kf_rtrl", "rkf_rtrl", "kernl"])
 def test_script_local_rnn_matches_eager(rule, batch_first):
     """Every rule with a sequence form; the stochastic ones draw the same noise from the same seed (their
-    generator state is the buffer rng_state, which the scripted module keeps)."""
+    counter, buffers noise_seed and noise_offset, which the scripted module keeps; docs/algorithms.md §2.5)."""
     p = problem(T=9, B=3, I=2, n=4, seed=91)
     eager = local_rnn(2, 4, weights=p, alpha=0.5, rule=rule, batch_first=batch_first, dtype=DT, generator=generator(93))
     scripted = torch.jit.script(local_rnn(2, 4, weights=p, alpha=0.5, rule=rule, batch_first=batch_first, dtype=DT, generator=generator(93)))

@@ -232,21 +232,21 @@ def test_online_learner_is_seeded_and_resumable(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_local_rnn_sequence_form_in_a_model(name):
-    """LocalRNN(rule=...) draws fresh noise every call from its own generator (state in the buffer rng_state):
-    same seed, same gradients; the gradient is the sequence form's with the noise the module drew."""
+    """LocalRNN(rule=...) draws fresh noise every call inside the op, from its counter (buffers noise_seed and
+    noise_offset; docs/algorithms.md §2.5): same seed, same gradients; the gradient is the sequence form's with the
+    noise ops.noise_from_counter gives for the module's seed and offset."""
     T, B, I, n = 7, 3, 2, 4
     x = randn(T, B, I, gen=generator(321))
     grads = []
     for _ in range(2):
         rnn = LocalRNN(I, n, alpha=0.9, rule=name, dtype=DT, generator=generator(322))
-        state = rnn.rng_state.clone()
         out, _ = rnn(x)
         out.pow(2).sum().backward()
         grads.append(rnn.weight_hh_l0.grad.clone())
-        assert not torch.equal(rnn.rng_state, state), "the generator did not advance"
+        assert int(rnn.noise_offset) == T * B * rnn.noise_width, "the counter did not advance by the call's draws"
     assert torch.equal(grads[0], grads[1])
     rnn2 = LocalRNN(I, n, alpha=0.9, rule=name, dtype=DT, generator=generator(322))
-    nu = rnn2.rule.noise(T, B, n, torch.Generator().set_state(rnn2.rng_state), dtype=DT)[0]
+    nu = ops.noise_from_counter(rnn2.noise_kind, int(rnn2.noise_seed), 0, [T, B, rnn2.noise_width], DT)
     out, dphi = ops.leaky_rnn_forward(x, torch.zeros(B, n, dtype=DT), rnn2.weight_hh_l0.detach(),
                                       rnn2.weight_ih_l0.detach(), rnn2.bias_ih_l0.detach(), 0.9, "tanh")
     _, _, gW, _, _ = ops.leaky_rnn_rule_backward(2 * out, x, torch.zeros(B, n, dtype=DT), rnn2.weight_hh_l0.detach(),

@@ -92,4 +92,9 @@ at::Tensor rflo_online(const at::Tensor& x, const at::Tensor& y, at::Tensor& hid
 // -1 for a CPU-only build, else the CUDA runtime version it was compiled with.
 int64_t cuda_version();
 
+// The stochastic rules' noise (docs/algorithms.md §2.5): fills `out` with draw(kind, seed, offset + i), and
+// reserves `count` draws of a noise offset atomically, returning the noise counter [seed, offset, kind].
+void noise_from_counter(at::Tensor& out, c10::string_view kind, int64_t seed, int64_t offset);
+at::Tensor noise_reserve(const at::Tensor& seed, at::Tensor& offset, int64_t count, c10::string_view kind);
+
 }  // namespace torch_local_rnn

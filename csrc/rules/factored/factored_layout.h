@@ -10,6 +10,7 @@
 #include <string>
 
 #include "../../common/checks.h"
+#include "../../common/noise.h"
 #include "../../common/online_checks.h"
 #include "../../common/online_rule.h"
 #include "../../common/rule_options.h"
@@ -50,11 +51,16 @@ inline FactoredLayout rkf_rtrl_layout(int64_t n, int64_t m) {
           "[noise (seq_len, batch, hidden_size)]"};
 }
 
-// The rule's noise, checked: rule_tensors = [nu (seq_len, batch, noise_width)], contiguous.
+// The rule's noise, checked: rule_tensors = [nu (seq_len, batch, noise_width)], contiguous, or the noise
+// counter [seed, offset, kind] (common/noise.h) from which nu is drawn here, nu[t, b, k] the draw
+// offset + (t B + b) noise_width + k (docs/algorithms.md §2.5): LocalRNN's sequence form.
 inline at::Tensor factored_noise(at::TensorList tensors, const at::Tensor& x, int64_t T, int64_t B,
                                  const FactoredLayout& L, const char* op) {
   check_rule_tensor_count(tensors, 1, op, L.rule, L.noise_layout);
   const std::string name = std::string("rule_tensors[0] (") + L.rule + " noise nu)";
+  if (is_noise_counter(tensors[0])) {
+    return noise_from_counter_tensor(tensors[0], {T, B, L.noise_width}, x, op, name.c_str());
+  }
   const std::string layout = std::string(L.noise_layout).substr(7, std::string(L.noise_layout).size() - 8);
   return rule_tensor(tensors, 0, x, {T, B, L.noise_width}, op, name.c_str(), layout.c_str());
 }
