@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from ._optimizer_ops import (OPTIMIZER_OPTIONS, OPTIMIZER_SLOTS, _check_optimizer,  # noqa: F401
-                             optimizer_state_numel)
+                             online_optimizer_step, optimizer_state_numel)
 from ._checks import (_check_choice, _check_contiguous, _check_rate, _check_shape, _check_square, _check_tensor,
                       _check_x, COUNTERS, RECORDING_RULES, _check_like, _check_rule_tensors, _fail, _hint,
                       _register_fake, _shape_str, counter_error)
@@ -374,28 +374,3 @@ def _rflo_online_fake(x, y, hidden, trace, weight_hh, weight_ih, bias, weight_ou
     _check_tensor(op, trace, x, (B, n, n + I + 1), "trace", "(batch, hidden_size, hidden_size + input_size + 1)",
                   inplace=True)
     return x.new_empty((T, B))
-
-
-def online_optimizer_step(weight_hh: Tensor, weight_ih: Tensor, bias: Tensor, weight_out: Tensor, bias_out: Tensor,
-                          grad: Tensor, grad_out: Tensor, optimizer: str, lr: float,
-                          optimizer_options: Optional[List[float]] = None, optimizer_state: Optional[Tensor] = None,
-                          optimizer_steps: int = 0, l2: float = 0.0) -> None:
-    """One optimiser step (number optimizer_steps + 1) of the weights, in place, from the gradients grad (n,
-    n + I + 1) of [W_hh | W_ih | b] and grad_out (O, n + 1) of [W_out | b_out]: the phase online_learn runs
-    after every step, for callers that all-reduce the gradients in between (docs/algorithms.md §2.7)."""
-    opt_options: List[float] = [] if optimizer_options is None else [float(v) for v in optimizer_options]
-    torch.ops.torch_local_rnn.online_optimizer_step(weight_hh, weight_ih, bias, weight_out, bias_out, grad, grad_out,
-                                                    optimizer, lr, opt_options, optimizer_state,
-                                                    int(optimizer_steps), l2)
-
-
-@_register_fake("online_optimizer_step")
-def _online_optimizer_step_fake(weight_hh, weight_ih, bias, weight_out, bias_out, grad, grad_out, optimizer, lr,
-                                optimizer_options, optimizer_state, optimizer_steps, l2=0.0):
-    op = "online_optimizer_step"
-    n, I, O = weight_hh.shape[0], weight_ih.shape[1], weight_out.shape[0]
-    if optimizer == "none":
-        _fail(op, "expected optimizer to be one of 'sgd', 'momentum', 'adam', 'adamw' (an optimiser that moves the "
-                  "weights), but got 'none'")
-    _check_optimizer(op, optimizer, optimizer_options, optimizer_state, optimizer_steps, weight_hh, (n, I, O))
-    return None
