@@ -26,8 +26,7 @@ def _spin(stop):
             x += 1
 
 
-def per_step_us(n, batch, rule, threads, steps, repeats=3):
-    torch.set_num_threads(threads)
+def _learner(n, batch, rule, steps):
     inputs = 32 if n >= 128 else 2
     g = torch.Generator().manual_seed(0)
     learner = OnlineLearner(LocalRNN(inputs, n, generator=g), nn.Linear(n, 2), rule=rule, lr=1e-4, batch_size=batch,
@@ -35,12 +34,20 @@ def per_step_us(n, batch, rule, threads, steps, repeats=3):
     x = torch.randn(steps, batch, inputs, generator=g)
     y = torch.softmax(torch.randn(steps, batch, 2, generator=g), -1)
     learner.fit(x[:10], y[:10])
-    best = float("inf")
+    return learner, x, y
+
+
+def per_step_us(n, batch, rule, threads, steps, repeats=5):
+    """Best of `repeats` for each thread count, the two interleaved (a load that changes meanwhile hits both)."""
+    runs = {t: _learner(n, batch, rule, steps) for t in threads}
+    best = {t: float("inf") for t in threads}
     for _ in range(repeats):
-        start = time.perf_counter()
-        learner.fit(x, y)
-        best = min(best, time.perf_counter() - start)
-    return best / steps * 1e6
+        for t, (learner, x, y) in runs.items():
+            torch.set_num_threads(t)
+            start = time.perf_counter()
+            learner.fit(x, y)
+            best[t] = min(best[t], (time.perf_counter() - start) / steps * 1e6)
+    return best
 
 
 def main():
@@ -56,8 +63,8 @@ def main():
         print(f"{'with' if load else 'without'} a competing process; default threads {default_threads}; "
               f"load average {os.getloadavg()[0]:.1f}")
         for n, batch, rule, steps in CASES:
-            one = per_step_us(n, batch, rule, 1, steps)
-            many = per_step_us(n, batch, rule, default_threads, steps)
+            best = per_step_us(n, batch, rule, (1, default_threads), steps)
+            one, many = best[1], best[default_threads]
             print(f"  n={n:>3} B={batch:>2} {rule:<6} 1 thread {one:10.1f} us/step, {default_threads} threads "
                   f"{many:10.1f} us/step, ratio {many / one:.2f}", flush=True)
     finally:
