@@ -185,7 +185,7 @@ class LocalRNN(nn.Module):
         if h is None:
             h = torch.zeros(self.num_layers * directions, x.shape[1], self.hidden_size, dtype=x.dtype,
                             device=x.device)
-        check_hidden(who, h, [self.num_layers * directions, x.shape[1], self.hidden_size])
+        check_hidden(who, h, [self.num_layers * directions, x.shape[1], self.hidden_size], x)
         out, h_n = self._layer_stack(x, h, None)
         if unbatched:
             return out.squeeze(1), h_n.squeeze(1)
@@ -205,7 +205,7 @@ class LocalRNN(nn.Module):
             hx = torch.zeros(rows, x.shape[1], self.hidden_size, dtype=x.dtype, device=x.device)
         else:
             hx = permute_batch(hx, input.sorted_indices)
-        check_hidden(who, hx, [rows, int(input.batch_sizes[0]), self.hidden_size])
+        check_hidden(who, hx, [rows, int(input.batch_sizes[0]), self.hidden_size], x)
         out, h_n = self._layer_stack(x, hx, lengths)
         return padded_to_packed(out, lengths, input), permute_batch(h_n, input.unsorted_indices)
 

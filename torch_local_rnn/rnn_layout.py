@@ -25,11 +25,15 @@ def check_input(who: str, input: Tensor, packed: bool, input_size: int, weight_d
                            f"got {input.size(-1)}")
 
 
-def check_hidden(who: str, hx: Tensor, expected: List[int]) -> None:
-    """nn.RNN's check_hidden_size: hx of shape (num_layers * num_directions, batch, hidden_size)."""
+def check_hidden(who: str, hx: Tensor, expected: List[int], input: Tensor) -> None:
+    """nn.RNN's check_hidden_size: hx of shape (num_layers * num_directions, batch, hidden_size); and the input's
+    dtype and device, checked here, before a stochastic rule reserves its noise (nn.RNN fails later, in a matmul)."""
     if list(hx.shape) != expected:
         raise RuntimeError(f"{who}: Expected hidden size ({expected[0]}, {expected[1]}, {expected[2]}), "
                            f"got {list(hx.shape)}")
+    if hx.dtype != input.dtype or hx.device != input.device:
+        raise RuntimeError(f"{who}: expected hx (h0) to have the input's dtype {input.dtype} and device "
+                           f"{input.device}, but got {hx.dtype} on {hx.device}")
 
 
 def time_major(who: str, input: Tensor, hx: Optional[Tensor], batch_first: bool
