@@ -21,7 +21,9 @@ namespace torch_local_rnn {
 class ClaimedLoop {
  public:
   // body(lo, hi) over [begin, end) in chunks of at least `grain`; serial when there is one chunk, one thread, or
-  // when called inside a parallel region (a nested loop runs inline, as at::parallel_for's does).
+  // when called inside a parallel region (a nested loop runs inline, as at::parallel_for's does). body must not
+  // call run() itself: the calling thread's block holds this loop until it returns (the online step's phases
+  // are flat, common/online_step.h).
   template <typename Body>
   static void run(int64_t begin, int64_t end, int64_t grain, const Body& body) {
     const int64_t count = end - begin;
