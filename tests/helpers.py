@@ -106,3 +106,13 @@ def local_rnn(input_size, hidden_size, weights=None, **kwargs):
                 getattr(rnn, name).copy_(value)
             rnn.bias_hh_l0.zero_()
     return rnn
+
+
+def online_weights_problem(T: int, B: int, I: int, n: int, O: int, seed: int):
+    """x (T, B, I), soft targets y (T, B, O), hidden (B, n) and the five weights [W_hh, W_ih, b, W_out, b_out] of
+    an online op call."""
+    W, U, b = network(n, I, seed)
+    g = generator(seed + 1)
+    y = torch.softmax(randn(T, B, O, gen=g), -1)
+    weights = [W, U, b, randn(O, n, gen=g, scale=n ** -0.5), randn(O, gen=g, scale=0.1)]
+    return randn(T, B, I, gen=g), y, randn(B, n, gen=g, scale=0.3), weights

@@ -114,21 +114,18 @@ class DataParallelSync:
         return dist
 
     def _check_sizes(self) -> None:
-        """Every rank must run the same network, rule and optimiser: all ranks' sizes, gathered, must agree."""
+        """Every rank must run the same network, rule and optimiser: all ranks' settings, gathered, must agree."""
         learner, dist = self.learner, self._dist()
         rnn = learner.rnn
-        mine = torch.tensor([rnn.hidden_size, rnn.input_size, learner._op_outputs, learner.batch_size,
-                             len(learner.rule.name), sum(map(ord, learner.rule.name)), len(learner.optimizer.name),
-                             sum(map(ord, learner.optimizer.name)), self.sync_every], dtype=torch.int64)
-        mine = mine.to(learner.hidden.device)
-        every = [torch.zeros_like(mine) for _ in range(self.world)]
-        dist.all_gather(every, mine, group=self.group)
-        names = ("hidden_size", "input_size", "output_size", "batch_size", "rule", "rule", "optimizer", "optimizer",
-                 "sync_every")
+        mine = {"hidden_size": rnn.hidden_size, "input_size": rnn.input_size, "output_size": learner._op_outputs,
+                "batch_size": learner.batch_size, "rule": learner.rule.name, "optimizer": learner.optimizer.name,
+                "sync_every": self.sync_every}
+        every = [None] * self.world
+        dist.all_gather_object(every, mine, group=self.group)
         for rank, theirs in enumerate(every):
-            differ = [names[k] for k in range(len(names)) if int(theirs[k]) != int(mine[k])]
+            differ = sorted(k for k in mine if theirs[k] != mine[k])
             if differ:
-                raise ValueError(f"OnlineLearner: the ranks of process_group disagree on {sorted(set(differ))} (rank "
+                raise ValueError(f"OnlineLearner: the ranks of process_group disagree on {differ} (rank "
                                  f"{rank} differs from rank {dist.get_rank(self.group)}); every rank must build the "
                                  f"same learner")
 

@@ -92,17 +92,17 @@ class GeneralReadout(nn.Module):
         y = y.to(**like) if y.is_floating_point() else y.to(device=like["device"])
         return x.to(**like), y
 
-    def _readout_losses(self, a: Tensor, y: Tensor, loss, who: str = "fit") -> Tensor:
-        out = self._learner[0].readout(a)
+    @staticmethod
+    def _per_stream(loss, out: Tensor, y: Tensor, streams: int, who: str = "fit") -> Tensor:
         value = loss(out, y)
-        if not isinstance(value, Tensor) or value.shape != (a.shape[0],):
+        if not isinstance(value, Tensor) or value.shape != (streams,):
             got = list(value.shape) if isinstance(value, Tensor) else type(value).__name__
             raise ValueError(f"OnlineLearner.{who}: expected loss(output, target) to return one loss per stream, "
-                             f"shape ({a.shape[0]},), but got {got}")
+                             f"shape ({streams},), but got {got}")
         return value
 
     def stream_losses(self, a: Tensor, y: Tensor) -> Tensor:
-        return self._readout_losses(a, y, self._report, "evaluate")
+        return self._per_stream(self._report, self._learner[0].readout(a), y, a.shape[0], "evaluate")
 
     def run(self, x: Tensor, y: Tensor, lrs: Optional[Tensor]) -> Tensor:
         learner = self._learner[0]
@@ -117,10 +117,11 @@ class GeneralReadout(nn.Module):
             h = torch.addmm(torch.addmm(b, a_prev, w_hh.t()), x[t], w_ih.t())
             a = ((1.0 - rnn.alpha) * a_prev + rnn.alpha * phi(h, rnn.nonlinearity)).detach().requires_grad_(True)
             with torch.enable_grad():
-                per_stream = self._readout_losses(a, y[t], self._for_grad)
+                z = learner.readout(a)  # once per step: the credit's loss and the reported one both read it
+                per_stream = self._per_stream(self._for_grad, z, y[t], B)
                 grads = torch.autograd.grad(per_stream.sum(), [a] + self._params, allow_unused=True)
             out[t] = per_stream.detach() if self._report is self._for_grad else \
-                self._readout_losses(a.detach(), y[t], self._report)
+                self._per_stream(self._report, z.detach(), y[t], B)
             learner._run(x[t:t + 1], stand_in_y, lr_schedule=None if lrs is None else lrs[t:t + 1],
                          credit=grads[0].unsqueeze(0))
             if self.optimizer is not None:  # the readout's step: the mean over streams, as the fused delta rule

@@ -5,7 +5,7 @@ captures from it (optimizer "none", weights held) must be the one the fused op c
 import pytest
 import torch
 
-from helpers import DT, assert_rel, generator, network, randn
+from helpers import online_weights_problem, DT, assert_rel, generator, randn
 from torch_local_rnn import ops, rules
 
 T, I, N, O = 6, 3, 5, 3
@@ -16,11 +16,7 @@ NAMES = ("weight_hh", "weight_ih", "bias", "weight_out", "bias_out")
 
 
 def problem(B, seed):
-    W, U, b = network(N, I, seed)
-    g = generator(seed + 1)
-    y = torch.softmax(randn(T, B, O, gen=g), -1)
-    weights = [W, U, b, randn(O, N, gen=g, scale=N ** -0.5), randn(O, gen=g, scale=0.1)]
-    return randn(T, B, I, gen=g), y, randn(B, N, gen=g, scale=0.3), weights
+    return online_weights_problem(T, B, I, N, O, seed)
 
 
 def python_forward(x, hidden, weights):

@@ -5,7 +5,7 @@ torch.optim optimiser (reference.core._online_loop's optimizer_step hook), never
 import pytest
 import torch
 
-from helpers import DT, assert_rel, generator, network, randn
+from helpers import online_weights_problem, DT, assert_rel, generator, randn
 from torch_local_rnn import ops, reference as R, rules
 
 T, I, N, O = 8, 3, 5, 3
@@ -26,12 +26,7 @@ SLOT_KEYS = {"momentum": ("momentum_buffer",), "adam": ("exp_avg", "exp_avg_sq")
 
 
 def problem(B, seed):
-    """x (T, B, I), soft targets y (T, B, O), hidden (B, n) and the five weights [W_hh, W_ih, b, W_out, b_out]."""
-    W, U, b = network(N, I, seed)
-    g = generator(seed + 1)
-    y = torch.softmax(randn(T, B, O, gen=g), -1)
-    weights = [W, U, b, randn(O, N, gen=g, scale=N ** -0.5), randn(O, gen=g, scale=0.1)]
-    return randn(T, B, I, gen=g), y, randn(B, N, gen=g, scale=0.3), weights
+    return online_weights_problem(T, B, I, N, O, seed)
 
 
 class TorchOptim:
