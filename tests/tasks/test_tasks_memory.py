@@ -41,7 +41,7 @@ def _one_thread():
 
 
 def steps_for(task, small=203, large=503):
-    return small if isinstance(task, MimicTask) else large  # Mimic runs its target net step by step
+    return small if isinstance(task, MimicTask) else large  # Mimic: test_mimic_stream.py covers long streams
 
 
 # ---------------------------------------------------------------------------------------------- generic

@@ -1,8 +1,9 @@
 """The Mimic task (docs/algorithms.md §5.2): reproduce the output of a fixed random target RNN."""
-from typing import Iterator
+from typing import Iterator, List
 
 import torch
 
+from .. import ops
 from .base import BlockDraws, Chunk, Task, block_items, check_int, check_real
 
 
@@ -20,7 +21,10 @@ class MimicTask(Task):
     ``tau`` consecutive steps. Label: the target's output driven by the inputs from a_0 = 0,
         a_t = (1 - alpha) a_{t-1} + alpha tanh(W_rec a_{t-1} + W_in x_t + b_rec),
         y_t = W_out a_t + b_out,
-    computed in float64 one step at a time (the target state is carried across chunks). MSE loss.
+    computed in float64 by the library's forward op (``ops.leaky_rnn_forward``) over blocks of a fixed
+    number of steps, the target state carried from block to block, so the labels are the same whatever
+    the chunk size (they equal a per-step float64 loop up to rounding, tests/tasks/test_mimic_stream.py).
+    MSE loss.
 
     Draw order of a stream: the samples in time order (batch x n_in uniforms per sample, a sample
     is 1 when its uniform is < p_input), drawn from the stream's generator in blocks of a fixed
@@ -62,19 +66,37 @@ class MimicTask(Task):
 
     def _chunks(self, steps: int, batch: int, chunk_size: int, g: torch.Generator, dtype: torch.dtype,
                 device) -> Iterator[Chunk]:
-        f64, tau, alpha = torch.float64, self.tau, self.alpha
+        blocks = self._blocks(steps, batch, g)
+        pending: List[Chunk] = []
+        have = 0  # steps start .. start + have are in pending
+        for start in range(0, steps, chunk_size):
+            n = min(steps, start + chunk_size) - start
+            while have < n:
+                pending.append(next(blocks))
+                have += pending[-1][0].shape[0]
+            x, y = (torch.cat([p[k] for p in pending]) for k in (0, 1))
+            pending, have = [(x[n:], y[n:])], have - n
+            yield (x[:n].to(dtype=dtype, device=device, copy=True),
+                   y[:n].to(dtype=dtype, device=device, copy=True))
+
+    def _blocks(self, steps: int, batch: int, g: torch.Generator) -> Iterator[Chunk]:
+        """(x, y) in float64 over steps 0 .. steps - 1 in blocks of a fixed number of steps (the last one
+        shorter), whatever the chunk size: the target net runs over a whole block in one call of
+        ops.leaky_rnn_forward (its state carried from block to block), so the labels are the same
+        however the stream is chunked (a BLAS product's rounding may depend on its shapes). The last block
+        ends at ``steps`` (no draws past the stream), so a longer stream's labels may differ from these
+        in the last bits over that block."""
+        f64, tau = torch.float64, self.tau
         draws = BlockDraws(lambda n: torch.rand(n, batch, self.n_in, generator=g, dtype=f64),
                            block_items(batch, self.n_in))
-        W_rec_t, W_in_t, W_out_t = self.W_rec.t(), self.W_in.t(), self.W_out.t()
+        block = block_items(batch, self.hidden)
         a = torch.zeros(batch, self.hidden, dtype=f64)
-        for start in range(0, steps, chunk_size):
-            stop = min(steps, start + chunk_size)
+        for start in range(0, steps, block):
+            stop = min(steps, start + block)
             first = start // tau
             samples = (draws.take(first, (stop - 1) // tau + 1) < self.p_input).to(f64)
             x = samples[torch.arange(start, stop) // tau - first]  # [c, batch, n_in]
-            y = torch.empty(stop - start, batch, self.n_out, dtype=f64)
-            for i in range(stop - start):  # same ops on same shapes whatever the chunking
-                pre = torch.addmm(self.b_rec, a, W_rec_t).addmm_(x[i], W_in_t)
-                a = (1.0 - alpha) * a + alpha * torch.tanh(pre)
-                torch.addmm(self.b_out, a, W_out_t, out=y[i])
-            yield x.to(dtype=dtype, device=device), y.to(dtype=dtype, device=device)
+            states, _ = ops.leaky_rnn_forward(x, a, self.W_rec, self.W_in, self.b_rec, self.alpha, "tanh")
+            a = states[-1]
+            y = torch.addmm(self.b_out, states.view(-1, self.hidden), self.W_out.t())
+            yield x, y.view(stop - start, batch, self.n_out)
