@@ -3,12 +3,14 @@ recurrent neural networks"; docs/algorithms.md §4, §6.1): DNI(b), a synthetic-
 carry the predicted credit in an apical compartment U_t, on the Add task with t1 = 3, t2 = 5 (the 2019
 code's Coin(4, 6)) over the leak alpha in {1, 0.5, 0.3} and the time steps per sample tau in {1, 2, 4}.
 
-Every run: n = 32, tanh, the papers' online protocol (one stream, plain SGD after every step), network lr
-5e-4; DNI(b) with apical / Jacobian rates lr_sg = lr_j = 1e-2, learned W_a, tanh-squashed bootstrap and
-random feedback W_FB (the Feb-2019 "alpha03_tau4" configuration); next to it, in the same cells and from
-the same initial weights and data, RFLO (trace rate alpha_R = alpha, random feedback as in the 2019
-comparison runs) and output_only (only the readout learns). 200,000 training steps, test = mean per-step
-loss over a fresh 5,000-step stream (zero initial state), learning off; 5 seeds.
+Every run: the preset p1-2019 (the Feb-2019 "alpha03_tau4" configuration, docs/algorithms.md §6.1, §6.5) at
+each alpha and tau: n = 32, tanh, the papers' online protocol (one stream, plain SGD after every step),
+network lr 5e-4 with L2 1e-4, every run and test stream from a random state; DNI(b) as rules.DNIb.paper(2019)
+(apical / Jacobian rates lr_sg = lr_j = 1e-2, learned W_a, tanh-squashed bootstrap, random feedback W_FB, the
+2019 update order); next to it, in the same cells and from the same initial weights and data, RFLO (trace
+rate alpha_R = alpha, random feedback as in the 2019 comparison runs) and output_only (only the readout
+learns). 200,000 training steps, test = mean per-step loss over a fresh 5,000-step stream, learning off;
+5 seeds.
 
 Each cell (alpha, tau) is one compare() with its own folder OUT/alpha<a>-tau<t>, so the same command with
 the same --out loads the finished runs. Then:
@@ -29,8 +31,8 @@ the same --out loads the finished runs. Then:
     python examples/p1_dni_b.py --jobs 2
     python examples/p1_dni_b.py --quick --out /tmp/p1     # seconds: n=8, 300 steps, 2 seeds
 
-Not reproduced from the 2019 code: its L2 penalty (1e-4 / 1e-5) on the weights, early stopping at test
-loss 0.52 and keeping the best-validation model.
+The 2019 job's early stop at test loss 0.52 is --stop-below 0.52 (off by default here, so that every cell's
+curves run to the end); the showcase cell alone, with it: python -m torch_local_rnn compare --preset p1-2019.
 """
 import argparse
 import json
@@ -48,8 +50,9 @@ from torch_local_rnn import OnlineLearner  # noqa: E402
 from torch_local_rnn.experiments import align  # noqa: E402
 from torch_local_rnn.experiments.cli import add_backend_and_log_arguments  # noqa: E402
 from torch_local_rnn.experiments.config import CompareConfig  # noqa: E402
+from torch_local_rnn.experiments.presets import preset_config  # noqa: E402
 from torch_local_rnn.experiments.report import plot_credit  # noqa: E402
-from torch_local_rnn.experiments.train import make_network, noise_generator, test_loss  # noqa: E402
+from torch_local_rnn.experiments.train import evaluation_start, make_network, noise_generator, test_loss  # noqa: E402
 
 ALPHAS = (1.0, 0.5, 0.3)
 TAUS = (1, 2, 4)
@@ -70,6 +73,11 @@ def parse_args(argv=None):
     a("--hidden", type=int, default=None, help="hidden units (default 32; quick 8)")
     a("--lr", type=float, default=5e-4, help="network SGD learning rate (default 5e-4)")
     a("--lr-sg", type=float, default=1e-2, help="DNI(b): lr of the apical weights and of W_a (default 1e-2)")
+    a("--l2", type=float, default=1e-4, help="L2 on the weight matrices (default 1e-4, the 2019 showcase's)")
+    a("--initial-state", choices=("random", "zeros"), default="random",
+      help="where training and every test stream start (default random, as the 2019 code)")
+    a("--stop-below", type=float, default=None,
+      help="stop a run at its first test evaluation below this loss (the 2019 showcase: 0.52; default never)")
     a("--rflo-feedback", choices=("random", "symmetric"), default="random",
       help="RFLO's feedback (default random, as in the 2019 comparison)")
     a("--test-steps", type=int, default=None, help="steps of the fresh test stream (default 5,000; quick 500)")
@@ -105,17 +113,18 @@ def cell_name(alpha: float, tau: int) -> str:
 
 
 def make_cells(args):
+    """One compare config per (alpha, tau): the preset p1-2019 (the 2019 protocol: L2, random start states, the
+    papers' DNI(b) and RFLO settings) at that alpha and tau, with the flags' changes."""
     cells = []
     for alpha in args.alphas:
         for tau in args.taus:
             options = {"dni_b": {"lr_sg": args.lr_sg, "lr_j": args.lr_sg},
                        "rflo": {"trace_alpha": alpha, "feedback": args.rflo_feedback}}
-            options = {r: o for r, o in options.items() if r in args.rules}
-            config = CompareConfig(mode="online", rules=args.rules, task="add",
-                                   task_options={"t1": 3, "t2": 5, "tau": tau}, rule_options=options,
-                                   hidden=args.hidden, alpha=alpha, steps=args.steps, batch=1, lr=args.lr,
-                                   seed=args.seed, seeds=args.seeds, test_steps=args.test_steps, test_streams=1,
-                                   eval_every=args.eval_every, threads=1, jobs=args.jobs,
+            config = preset_config("p1-2019", rules=args.rules, task_options={"tau": tau}, rule_options=options,
+                                   hidden=args.hidden, alpha=alpha, steps=args.steps, lr=args.lr, l2=args.l2,
+                                   initial_state=args.initial_state, test_state=args.initial_state,
+                                   stop_below=args.stop_below, seed=args.seed, seeds=args.seeds,
+                                   test_steps=args.test_steps, eval_every=args.eval_every, threads=1, jobs=args.jobs,
                                    checkpoint_every=args.checkpoint_every)
             cells.append(Cell(cell_name(alpha, tau), config, {"alpha": alpha, "tau": tau}))
     return cells
@@ -127,7 +136,8 @@ def _learner(config: CompareConfig, seed: int, lr: float) -> OnlineLearner:
     task = config.task_instance()
     rnn, readout = make_network(config, "dni_b", seed)
     return OnlineLearner(rnn, readout, loss=task.loss, lr=lr, batch_size=config.batch,
-                         rule=config.rule_config("dni_b"), generator=noise_generator(seed, 1))
+                         rule=config.rule_config("dni_b"), generator=noise_generator(seed, 1),
+                         initial_state=config.initial_state, l2=config.l2)
 
 
 def recorded_run(config: CompareConfig, seed: int, window: int, points: int, folder: str) -> dict:
@@ -164,7 +174,7 @@ def recorded_run(config: CompareConfig, seed: int, window: int, points: int, fol
         credit = align.true_credit(weights, h0, xw, yw, config.alpha, config.nonlinearity, task.loss)
         correlations.append(align.correlation(apical[:half], credit[:half]))
         signs.append((torch.sign(apical[:half]) == torch.sign(credit[:half])).to(torch.float64).mean().item())
-    final = test_loss(learner.rnn, learner.readout, x_test, y_test, task.loss)
+    final = test_loss(learner.rnn, learner.readout, x_test, y_test, task.loss, evaluation_start(config, seed))
     record = {"identity": identity, "seed": seed, "window": window, "steps_used": half, "points": point_steps,
               "correlation": correlations, "sign_agreement": signs, "final_test_loss": final,
               "correlation_per_unit": [align.correlation(apical[:half, :, u], credit[:half, :, u])

@@ -8,7 +8,8 @@ from typing import Any, Dict, Sequence, Tuple
 
 from ..tasks import TASKS
 from .align import align
-from .config import BACKENDS, DEFAULT_RULES, DEFAULTS, AlignConfig, CompareConfig
+from .config import ADD_SHORTCUTS, BACKENDS, DEFAULT_RULES, DEFAULTS, START_STATES, AlignConfig, CompareConfig
+from .presets import PRESETS, describe_presets, preset_config
 from .report import format_alignment_table, format_table, write_alignment_outputs, write_outputs
 from .runner import compare
 from .tensorboard_log import require_tensorboard, write_tensorboard
@@ -126,21 +127,48 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     a("--test-streams", type=int, default=8, help="test streams (default 8)")
     a("--eval-every", type=int, default=None, help="steps per stream between test evaluations "
                                                   "(default: steps/25, rounded up to whole windows)")
+    a("--l2", type=float, help="L2 on the weight matrices (online: in the SGD step; sequence: Adam's weight_decay; "
+                               "default 0)")
+    a("--initial-state", choices=START_STATES,
+      help="online mode: the network's state at the start of training (default zeros; random: the 2019 code's)")
+    a("--test-state", choices=START_STATES, help="where every test stream starts (default zeros)")
+    a("--stop-below", type=float, default=None,
+      help="stop a run at its first test evaluation below this loss (the 2019 protocol; default: never)")
+    a("--preset", choices=sorted(PRESETS), default=None,
+      help="a paper's configuration (task, network, protocol, rules with the papers' settings; flags given "
+           "explicitly win, --rule-option adds): " + describe_presets())
+    # Flags a preset may set are None unless given, so that an explicit flag wins over the preset and, without a
+    # preset, the defaults in FLAG_DEFAULTS apply (the help texts give them).
+    parser.set_defaults(**{name: None for name in FLAG_DEFAULTS})
+
+
+# compare's flags whose default applies only without a preset (None in the parsed arguments unless given).
+FLAG_DEFAULTS = dict(mode="sequence", rules="bptt,rflo", task="add", hidden=32, alpha=1.0, test_steps=10_000,
+                     test_streams=8, l2=0.0, initial_state="zeros", test_state="zeros")
 
 
 def compare_config_from_args(args: argparse.Namespace) -> CompareConfig:
-    defaults = DEFAULTS[args.mode]
-    pick = lambda value, name: defaults[name] if value is None else value  # noqa: E731
-    return CompareConfig(mode=args.mode, rules=split_rules(args.rules), task=args.task,
-                         task_options=parse_assignments(args.task_option, "--task-option"),
-                         t1=args.t1, t2=args.t2, tau=args.tau, deterministic=False if args.sampled_labels else None,
-                         rule_options=parse_rule_options(args.rule_option),
-                         hidden=args.hidden, alpha=args.alpha, nonlinearity=args.nonlinearity,
-                         steps=pick(args.steps, "steps"), batch=pick(args.batch, "batch"), window=args.window,
-                         lr=pick(args.lr, "lr"), seed=args.seed, seeds=args.seeds, test_steps=args.test_steps,
-                         test_streams=args.test_streams, eval_every=args.eval_every, threads=args.threads or None,
-                         jobs=args.jobs, checkpoint_every=args.checkpoint_every, backend=args.backend,
-                         address=args.address)
+    given = {name: getattr(args, name) for name in FLAG_DEFAULTS if getattr(args, name) is not None}
+    if "rules" in given:
+        given["rules"] = split_rules(given["rules"])
+    task_options = parse_assignments(args.task_option, "--task-option")
+    shortcuts = dict(t1=args.t1, t2=args.t2, tau=args.tau, deterministic=False if args.sampled_labels else None)
+    given.update(task_options=task_options, rule_options=parse_rule_options(args.rule_option),
+                 nonlinearity=args.nonlinearity, window=args.window, seed=args.seed, seeds=args.seeds,
+                 threads=args.threads or None, jobs=args.jobs, checkpoint_every=args.checkpoint_every,
+                 backend=args.backend, address=args.address)
+    for name in ("steps", "batch", "lr", "eval_every", "stop_below"):
+        if getattr(args, name) is not None:
+            given[name] = getattr(args, name)
+    if args.preset is not None:  # the preset's task options hold the add shortcuts: explicit ones override them
+        task_options.update({k: v for k, v in shortcuts.items() if v is not None})
+        return preset_config(args.preset, **given)
+    mode = given.setdefault("mode", FLAG_DEFAULTS["mode"])
+    for name, value in FLAG_DEFAULTS.items():
+        given.setdefault(name, split_rules(value) if name == "rules" else value)
+    for name in ("steps", "batch", "lr"):
+        given.setdefault(name, DEFAULTS[mode][name])
+    return CompareConfig(**given, **{k: shortcuts[k] for k in ADD_SHORTCUTS})
 
 
 def run_compare(args: argparse.Namespace) -> int:

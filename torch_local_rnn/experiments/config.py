@@ -18,6 +18,10 @@ DEFAULTS = {
     "online": dict(steps=1_000_000, batch=1, lr=1e-3),
 }
 
+# The network's state at the start of training (online mode) and of every test stream: zeros (the latest code) or
+# a = phi(h), h ~ N(0, 1) per unit and stream (the papers' code, docs/algorithms.md §1.1).
+START_STATES = ("zeros", "random")
+
 # Where compare's runs execute: "local" in a process pool of this machine, "ray" as Ray tasks.
 BACKENDS = ("local", "ray")
 
@@ -98,6 +102,11 @@ class CompareConfig:
     batch: int = DEFAULTS["sequence"]["batch"]
     window: int = 50
     lr: float = DEFAULTS["sequence"]["lr"]
+    l2: float = 0.0  # L2 on the weight matrices: OnlineLearner's l2 (online), Adam's weight_decay (sequence)
+    initial_state: str = "zeros"  # START_STATES; online mode only
+    test_state: str = "zeros"  # START_STATES: where every test stream starts
+    stop_below: Optional[float] = None  # stop a run at the first test evaluation below this loss (2019 protocol)
+    preset: Optional[str] = None  # the name of the preset it was made from (experiments.presets), for the record
     seed: int = 0
     seeds: int = 1
     test_steps: int = 10_000
@@ -145,6 +154,19 @@ class CompareConfig:
                 raise ValueError(f"compare: expected {name} >= 1, but got {value}")
         if not self.lr > 0:
             raise ValueError(f"compare: expected lr > 0, but got {self.lr}")
+        if isinstance(self.l2, bool) or not isinstance(self.l2, (int, float)) or not 0 <= self.l2 < float("inf"):
+            raise ValueError(f"compare: expected l2 (--l2) to be a finite number >= 0, but got {self.l2!r}")
+        for name in ("initial_state", "test_state"):
+            if getattr(self, name) not in START_STATES:
+                raise ValueError(f"compare: expected {name} (--{name.replace('_', '-')}) from {list(START_STATES)}, "
+                                 f"but got {getattr(self, name)!r}")
+        if self.initial_state != "zeros" and self.mode != "online":
+            raise ValueError(f"compare: initial_state {self.initial_state!r} is for --mode online (sequence mode "
+                             f"starts every stream from zeros and carries the state across windows)")
+        if self.stop_below is not None and (isinstance(self.stop_below, bool)
+                                            or not isinstance(self.stop_below, (int, float))
+                                            or self.stop_below != self.stop_below):
+            raise ValueError(f"compare: expected stop_below (--stop-below) to be a number, but got {self.stop_below!r}")
         if int(self.seed) < 0:
             raise ValueError(f"compare: expected seed >= 0, but got {self.seed}")
 
@@ -203,7 +225,20 @@ class CompareConfig:
             "hidden": self.hidden, "alpha": float(self.alpha), "nonlinearity": self.nonlinearity,
             "steps": self.steps, "batch": self.batch, "window": self.window if self.mode == "sequence" else None,
             "lr": float(self.lr), "test_steps": self.test_steps, "test_streams": self.test_streams,
-            "interval": self.interval})
+            "interval": self.interval, **self._protocol()})
+
+    def _protocol(self) -> Dict[str, Any]:
+        """The 2019 protocol's settings where they differ from the defaults: run files written before these
+        options existed keep their identity."""
+        out: Dict[str, Any] = {}
+        if self.l2:
+            out["l2"] = float(self.l2)
+        for name in ("initial_state", "test_state"):
+            if getattr(self, name) != "zeros":
+                out[name] = getattr(self, name)
+        if self.stop_below is not None:
+            out["stop_below"] = float(self.stop_below)
+        return out
 
     def describe(self) -> str:
         net = f"n={self.hidden}, alpha={self.alpha:g}, {self.nonlinearity}"
@@ -213,6 +248,9 @@ class CompareConfig:
         else:
             how = (f"online, {self.batch} stream{'s' if self.batch > 1 else ''} x {self.steps:,} steps, "
                    f"SGD lr {self.lr:g} every step")
+        extra = self._protocol()
+        if extra:
+            how += ", " + ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}" for k, v in extra.items())
         seeds = self.seed_list
         which = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}..{seeds[-1]}"
         return f"{self.task_instance()!r}, {net}; {how}; {which}"

@@ -29,18 +29,23 @@ def summarise(per_seed: Dict[int, Dict]) -> Dict:
     final_mean, final_sd = mean_sd(finite)
     bests = [r["best_test_loss"] for r in per_seed.values() if math.isfinite(r["best_test_loss"])]
     seconds = [r["seconds"] for r in per_seed.values()]
-    first = next(iter(per_seed.values()))
+    longest = max(per_seed.values(), key=lambda r: len(r["steps"]))
+    points = len(longest["steps"])
+    # A run that stopped early (stop_below) keeps its model from then on: its curve is extended with its last
+    # test loss, and with no training loss (nan), so every point averages over all the seeds.
+    test = [r["test_loss"] + [r["test_loss"][-1]] * (points - len(r["test_loss"])) for r in per_seed.values()]
+    train = [r["train_loss"] + [float("nan")] * (points - len(r["train_loss"])) for r in per_seed.values()]
     curve_mean, curve_sd = [], []
-    for k in range(len(first["steps"])):
-        mean, sd = mean_sd([r["test_loss"][k] for r in per_seed.values() if math.isfinite(r["test_loss"][k])])
+    for k in range(points):
+        mean, sd = mean_sd([t[k] for t in test if math.isfinite(t[k])])
         curve_mean.append(mean)
         curve_sd.append(sd)
-    train_mean = [mean_sd([r["train_loss"][k] for r in per_seed.values() if math.isfinite(r["train_loss"][k])])[0]
-                  for k in range(len(first["steps"]))]
+    train_mean = [mean_sd([t[k] for t in train if math.isfinite(t[k])])[0] for k in range(points)]
     return {"n": len(per_seed), "diverged": len(finals) - len(finite), "final_mean": final_mean, "final_sd": final_sd,
             "best_mean": mean_sd(bests)[0], "best_min": min(bests) if bests else float("nan"),
             "seconds_mean": statistics.fmean(seconds), "seconds_total": sum(seconds),
-            "steps": list(first["steps"]), "test_mean": curve_mean, "test_sd": curve_sd, "train_mean": train_mean}
+            "stopped": sum(1 for r in per_seed.values() if r.get("stopped")),
+            "steps": list(longest["steps"]), "test_mean": curve_mean, "test_sd": curve_sd, "train_mean": train_mean}
 
 
 def build_report(config, task, runs, results, skipped) -> Dict:
@@ -58,7 +63,8 @@ def build_report(config, task, runs, results, skipped) -> Dict:
             "summary": {rule: summarise(by_seed) for rule, by_seed in per_rule.items()},
             "skipped": skipped, "interrupted": interrupted,
             "test": f"mean per-step loss over {config.test_streams} fresh streams x {config.test_steps:,} steps "
-                    f"(seed 2k+1 for seed k), zero initial state, learning off",
+                    f"(seed 2k+1 for seed k), {'random' if config.test_state == 'random' else 'zero'} initial state, "
+                    f"learning off",
             "torch": torch.__version__}
 
 
@@ -88,7 +94,13 @@ def format_table(report: Dict) -> str:
                      f"{'' if learned is None else f'{learned:.0f}%':>9}{s['seconds_mean']:>9.1f}s")
     for rule, why in report["skipped"].items():
         lines.append(f"  {rule:<12}{'-':>3}{'-':>20}   {why}")
+    stop_below = report["config"].get("stop_below")
     for rule, s in report["summary"].items():
+        if stop_below is not None:
+            steps = sorted(r["steps"][-1] for r in report["results"][rule].values() if r.get("stopped"))
+            when = f" (median at step {steps[len(steps) // 2]:,})" if steps else ""
+            lines.append(f"  {rule}: {len(steps)} of {s['n']} seeds reached a test loss below {stop_below:g} and "
+                         f"stopped{when}")
         if s["diverged"]:
             lines.append(f"  note: {rule} diverged (non-finite test loss) in {s['diverged']} of {s['n']} seeds "
                          f"(left out of its mean); try a lower --lr")

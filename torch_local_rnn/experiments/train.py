@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from .. import init, losses
+from ..activation import phi
 from ..modules import LocalRNN
 from ..online import OnlineLearner
 from ..tasks import Task
@@ -57,11 +58,26 @@ def make_network(config: CompareConfig, rule: str, seed: Optional[int] = None) -
     return rnn, readout
 
 
-def test_loss(rnn: LocalRNN, readout: nn.Linear, x: Tensor, y: Tensor, loss: str) -> float:
-    """Mean per-step loss over (x, y) from a zero state, learning off."""
+def test_loss(rnn: LocalRNN, readout: nn.Linear, x: Tensor, y: Tensor, loss: str,
+              start: Optional[Tensor] = None) -> float:
+    """Mean per-step loss over (x, y) from ``start`` (streams, n) (default zeros), learning off."""
     with torch.no_grad():
-        out, _ = rnn(x)
+        out, _ = rnn(x, None if start is None else start.unsqueeze(0))
         return losses.per_step_loss(readout(out), y, loss).mean().item()
+
+
+def evaluation_start(config: CompareConfig, seed: int) -> Optional[Tensor]:
+    """Where every test stream of ``seed`` starts: None (zeros) or, with test_state "random", a = phi(h),
+    h ~ N(0, 1) (the papers' code, docs/algorithms.md §1.1), the same for every rule and evaluation."""
+    if config.test_state == "zeros":
+        return None
+    h = torch.randn(config.test_streams, config.hidden, generator=noise_generator(seed, 2), dtype=torch.float64)
+    return phi(h, config.nonlinearity).to(torch.get_default_dtype())
+
+
+def stop_now(config: CompareConfig, test: float) -> bool:
+    """The 2019 protocol's early stop: the first test evaluation below ``stop_below`` ends the run."""
+    return config.stop_below is not None and test < config.stop_below
 
 
 class _Curve:
@@ -151,11 +167,13 @@ def _train_sequence(config: CompareConfig, rule: str, seed: int, resume: Optiona
     """Windows of B streams, LocalRNN(rule) + readout + the task's loss + Adam."""
     task = config.task_instance()
     test_data = task.generate(config.test_steps, config.test_streams, seed=config.test_seed(seed))
+    start_state = evaluation_start(config, seed)
     rnn, readout = make_network(config, rule, seed)
-    optimizer = torch.optim.Adam(list(rnn.parameters()) + list(readout.parameters()), lr=config.lr)
+    optimizer = torch.optim.Adam(list(rnn.parameters()) + list(readout.parameters()), lr=config.lr,
+                                 weight_decay=config.l2)
     curve, h, done, seconds = _Curve(), None, 0, 0.0
     if resume is None:
-        curve.point(0, test_loss(rnn, readout, *test_data, task.loss))
+        curve.point(0, test_loss(rnn, readout, *test_data, task.loss, start_state))
     else:
         rnn.load_state_dict(resume["rnn"])
         readout.load_state_dict(resume["readout"])
@@ -182,7 +200,9 @@ def _train_sequence(config: CompareConfig, rule: str, seed: int, resume: Optiona
         if progress is not None:
             progress(x.shape[0])
         if schedule.evaluate_now(done):
-            curve.point(done, test_loss(rnn, readout, *test_data, task.loss))
+            curve.point(done, test_loss(rnn, readout, *test_data, task.loss, start_state))
+            if stop_now(config, curve.test[-1]):
+                return _result(rule, seed, curve, seconds + time.perf_counter() - start, stopped=True)
             write, stop = schedule.checkpoint_now(done)
             if write:
                 save({"rnn": rnn.state_dict(), "readout": readout.state_dict(), "optimizer": optimizer.state_dict(),
@@ -198,12 +218,14 @@ def _train_online(config: CompareConfig, rule: str, seed: int, resume: Optional[
     """The papers' protocol: OnlineLearner, SGD after every step, traces carried across updates."""
     task = config.task_instance()
     test_data = task.generate(config.test_steps, config.test_streams, seed=config.test_seed(seed))
+    start_state = evaluation_start(config, seed)
     rnn, readout = make_network(config, rule, seed)
     learner = OnlineLearner(rnn, readout, loss=task.loss, lr=config.lr, batch_size=config.batch,
-                            rule=config.rule_config(rule), generator=noise_generator(seed, 1))
+                            rule=config.rule_config(rule), generator=noise_generator(seed, 1),
+                            initial_state=config.initial_state, l2=config.l2)
     curve, done, seconds = _Curve(), 0, 0.0
     if resume is None:
-        curve.point(0, test_loss(rnn, readout, *test_data, task.loss))
+        curve.point(0, test_loss(rnn, readout, *test_data, task.loss, start_state))
     else:
         learner.load_state_dict(resume["learner"])
         curve.load(resume["curve"])
@@ -223,7 +245,9 @@ def _train_online(config: CompareConfig, rule: str, seed: int, resume: Optional[
         done += x.shape[0]
         if progress is not None:
             progress(x.shape[0])
-        curve.point(done, test_loss(rnn, readout, *test_data, task.loss))
+        curve.point(done, test_loss(rnn, readout, *test_data, task.loss, start_state))
+        if stop_now(config, curve.test[-1]):
+            return _result(rule, seed, curve, seconds + time.perf_counter() - start, stopped=True)
         write, stop = schedule.checkpoint_now(done)
         if write:
             save({"learner": learner.state_dict(), "curve": curve.state(), "done": done,
@@ -233,8 +257,8 @@ def _train_online(config: CompareConfig, rule: str, seed: int, resume: Optional[
     return _result(rule, seed, curve, seconds + time.perf_counter() - start)
 
 
-def _result(rule: str, seed: int, curve: _Curve, seconds: float) -> Dict:
+def _result(rule: str, seed: int, curve: _Curve, seconds: float, stopped: bool = False) -> Dict:
     finite = [v for v in curve.test if math.isfinite(v)]
     return {"rule": rule, "seed": seed, "steps": curve.steps, "test_loss": curve.test, "train_loss": curve.train,
             "final_test_loss": curve.test[-1], "best_test_loss": min(finite) if finite else float("nan"),
-            "seconds": seconds}
+            "seconds": seconds, "stopped": stopped}

@@ -1,6 +1,6 @@
 """The base of every rule config (_Rule) and the helpers the rule families share. Imports no other module
 of torch_local_rnn.rules: each family (exact, truncated, rflo, factored, kernl, dni) builds on this one."""
-from typing import Dict, List, Optional, Union
+from typing import Any, Dict, List, Optional, Union
 
 import torch
 from torch import Tensor
@@ -8,8 +8,17 @@ from torch import Tensor
 from .. import ops
 
 
+# The papers whose runs ``_Rule.paper(year)`` reproduces (docs/algorithms.md §6.5).
+PAPER_YEARS = {2019: "the 2019 code: the local-rule model of Marschall, Cho & Savin (2019) and the first version of "
+                     "the JMLR paper (July 2019)",
+               2020: "the JMLR paper's final runs (Marschall, Cho & Savin 2020)"}
+
+
 class _Rule:
     name = ""
+    # The options of the papers' runs, per year, where they differ from the defaults (docs/algorithms.md §6.5).
+    # A subclass's entries add to (and override) its base's.
+    paper_options: Dict[int, Dict[str, Any]] = {}
     has_online_form = True
     has_sequence_form = True
     stochastic = False           # draws noise every step (rule_tensors of the ops) from a torch.Generator
@@ -18,6 +27,19 @@ class _Rule:
     sequence_noise = False       # the sequence form reads per-step noise too (LocalRNN draws it every forward)
     records = False              # the online op fills ``record`` with per-step signals (fit(record=True))
     label_state = None           # the state buffer that holds the previous label y*_{t-1}: y*_0 before step 1
+
+    @classmethod
+    def paper(cls, year: int = 2020) -> "_Rule":
+        """This rule with the settings of the papers' runs (docs/algorithms.md §6.5): 2019, the 2019 code (e.g.
+        ``DNIb.paper(2019)``: lr_sg = lr_j = 1e-2, version 2019, random feedback); 2020, the JMLR paper's final
+        grid. Options the papers do not set keep their defaults; ``dataclasses.replace`` changes any of them."""
+        if isinstance(year, bool) or year not in PAPER_YEARS:
+            raise ValueError(f"{cls.__name__}.paper: expected year from {sorted(PAPER_YEARS)} "
+                             f"({'; '.join(f'{y}: {d}' for y, d in PAPER_YEARS.items())}), but got {year!r}")
+        options: Dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            options.update(klass.__dict__.get("paper_options", {}).get(year, {}))
+        return cls(**options)
 
     def sequence_options(self, alpha: float) -> List[float]:
         return []

@@ -35,6 +35,8 @@ class DNI(_Rule):
     version: int = 2020
 
     name = "dni"
+    # §6.2 (July 2019) and §6.3 (JMLR): eta_SG = eta_J = 1e-3; 2019 with the 2019 code's order and init
+    paper_options = {2019: {"lr_sg": 1e-3, "lr_j": 1e-3, "version": 2019}, 2020: {"lr_sg": 1e-3, "lr_j": 1e-3}}
     has_sequence_form = False
     random_init = True
     learned_state = ("sg_weight", "sg_frozen", "sg_jacobian", "sg_count")
@@ -83,3 +85,7 @@ class DNIb(DNI):
     feedback: Union[str, Tensor] = "random"
 
     name = "dni_b"
+    # §6.1: the 2019 showcase ("alpha03_tau4"): eta_SG = eta_a = 1e-2, frozen copy refreshed every 5 steps, the 2019
+    # code; §6.3: eta_SG = eta_J = 1e-3
+    paper_options = {2019: {"lr_sg": 1e-2, "lr_j": 1e-2, "fix_interval": 5, "version": 2019},
+                     2020: {"lr_sg": 1e-3, "lr_j": 1e-3, "fix_interval": 5}}

@@ -29,6 +29,7 @@ class RTRL(_Rule):
     matrix M (B, n, n*m), O(n^4) per step. With frozen weights it equals BPTT."""
 
     name = "rtrl"
+    paper_options = {2019: {"legacy_alpha_omission": True}, 2020: {"legacy_alpha_omission": True}}  # §2.6
 
     legacy_alpha_omission: bool = False
 

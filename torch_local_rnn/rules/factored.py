@@ -44,6 +44,7 @@ class _Factored(_Rule):
     rho0: Optional[float] = None
     rho1: Optional[float] = None
     legacy_alpha_omission: bool = False
+    paper_options = {2019: {"legacy_alpha_omission": True}, 2020: {"legacy_alpha_omission": True}}  # §2.6
     stochastic = True
     sequence_noise = True
     random_init = True

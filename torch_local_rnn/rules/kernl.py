@@ -43,6 +43,10 @@ class KeRNL(_Rule):
     learned_alpha_e: bool = False
 
     name = "kernl"
+    # §6.2/§6.3: sigma 1e-3, lr 5 (the 2019 grid with the approximate kernel); the perturbed copy kept the state
+    # it was built with in both codes (§3.7 quirk (ii))
+    paper_options = {2019: {"sigma": 1e-3, "lr": 5.0, "version": "2019-approx", "perturbed_init": "construction_state"},
+                     2020: {"sigma": 1e-3, "lr": 5.0, "perturbed_init": "construction_state"}}
     stochastic = True
     learned_state = ("kernl_mixing", "kernl_rates")
 

@@ -25,6 +25,8 @@ class RFLO(_Rule):
     feedback: Union[str, torch.Tensor] = "symmetric"
 
     name = "rflo"
+    # §6.1: the 2019 comparison runs fed the error back through a fixed random W_FB; §6.3: W_out^T
+    paper_options = {2019: {"feedback": "random"}, 2020: {"feedback": "symmetric"}}
 
     def __post_init__(self):
         if self.trace_alpha is not None and not 0.0 < float(self.trace_alpha) <= 1.0:

@@ -25,6 +25,9 @@ class FBPTT(_Rule):
     truncation: int = 21
     legacy_alpha_omission: bool = False
     name = "f_bptt"
+    # §6.2: T = 10 in the July-2019 grid; §6.3: T = 21; both omit alpha from the immediate influence (§2.6)
+    paper_options = {2019: {"truncation": 10, "legacy_alpha_omission": True},
+                     2020: {"truncation": 21, "legacy_alpha_omission": True}}
 
     def __post_init__(self):
         _positive_int("FBPTT", "truncation", self.truncation)
@@ -44,6 +47,7 @@ class EBPTT(_Rule):
     window: int = 20
     legacy_alpha_omission: bool = False
     name = "e_bptt"
+    paper_options = {2019: {"legacy_alpha_omission": True}, 2020: {"legacy_alpha_omission": True}}  # §2.6
 
     def __post_init__(self):
         _positive_int("EBPTT", "window", self.window)
