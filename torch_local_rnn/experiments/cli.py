@@ -134,6 +134,8 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     a("--test-state", choices=START_STATES, help="where every test stream starts (default zeros)")
     a("--stop-below", type=float, default=None,
       help="stop a run at its first test evaluation below this loss (the 2019 protocol; default: never)")
+    a("--no-stack", action="store_true",
+      help="online mode: train each (rule, seed) run alone instead of a rule's seeds as one stack (the same results)")
     a("--preset", choices=sorted(PRESETS), default=None,
       help="a paper's configuration (task, network, protocol, rules with the papers' settings; flags given "
            "explicitly win, --rule-option adds): " + describe_presets())
@@ -156,7 +158,7 @@ def compare_config_from_args(args: argparse.Namespace) -> CompareConfig:
     given.update(task_options=task_options, rule_options=parse_rule_options(args.rule_option),
                  nonlinearity=args.nonlinearity, window=args.window, seed=args.seed, seeds=args.seeds,
                  threads=args.threads or None, jobs=args.jobs, checkpoint_every=args.checkpoint_every,
-                 backend=args.backend, address=args.address)
+                 backend=args.backend, address=args.address, stack=not args.no_stack)
     for name in ("steps", "batch", "lr", "eval_every", "stop_below"):
         if getattr(args, name) is not None:
             given[name] = getattr(args, name)

@@ -82,8 +82,8 @@ class CompareConfig:
 
     ``t1``, ``t2``, ``tau``, ``deterministic`` are shortcuts for options of the add task (None: the
     task's default). ``seed`` is the first seed, ``seeds`` how many (seed, seed + 1, ...). ``jobs``,
-    ``threads``, ``checkpoint_every``, ``backend`` and ``address`` change how the runs are executed, never
-    their results: ``backend`` "local" runs them in processes of this machine, "ray" as Ray tasks, on a local
+    ``threads``, ``checkpoint_every``, ``backend``, ``address`` and ``stack`` change how the runs are executed,
+    never their results (``stack``: online mode trains a rule's seeds as one ensemble, one op call per chunk); ``backend`` "local" runs them in processes of this machine, "ray" as Ray tasks, on a local
     Ray started on demand or on the cluster at ``address``."""
 
     mode: str = "sequence"
@@ -117,6 +117,7 @@ class CompareConfig:
     checkpoint_every: Optional[int] = None
     backend: str = "local"
     address: Optional[str] = None  # a Ray cluster's address (backend "ray" only); None: a local Ray
+    stack: bool = True  # online mode: a rule's seeds train as one OnlineEnsemble (train_stack.py; same results)
 
     def __post_init__(self):
         if self.mode not in DEFAULTS:

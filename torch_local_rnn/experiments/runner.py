@@ -10,6 +10,9 @@ recurrent weights' gradient, and torch.optim.Adam takes a step.
 Online mode (``--mode online``): the papers' protocol (docs/algorithms.md §2.1): OnlineLearner with plain
 SGD after every time step, for the rules that have an online form (dni and dni_b only run here).
 
+Stacks (online mode, default; ``--no-stack`` turns them off): a rule's seeds train as one OnlineEnsemble, one op
+call per chunk for all of them (train_stack.py); every run's result is bitwise the one it has alone.
+
 Seeds: seed k draws the initial weights (identical for every rule), the training streams (seed 2k)
 and the test streams (seed 2k+1); the stochastic rules' noise comes from a generator of its own,
 also seeded from k. The test loss is the mean per-step loss over the fixed test streams, run from a
@@ -40,6 +43,7 @@ from .ray_backend import require_ray
 from .report import build_report
 from .store import check_run_files
 from .train import run_one
+from .train_stack import run_stack
 from .worker import RunTask
 
 NO_ONLINE_FORM = ("no online form: the exact gradient needs the future of the stream (BPTT); "
@@ -85,26 +89,58 @@ def compare(config: CompareConfig, progress: bool = True, out_dir: Optional[str]
             states[(rule, seed)] = check_run_files(config, rule, seed, out_dir)
     pending = [r for r in runs if states.get(r) != "finished"]
     jobs = int(config.jobs) if config.jobs else max(1, min(_cpu_count(), len(pending)))
+    groups = plan_groups(config, pending, jobs)
     # Ray runs even a single run as a task: the cluster, not this machine, is where runs are meant to go.
-    serial = config.backend == "local" and (jobs <= 1 or len(pending) <= 1)
+    serial = config.backend == "local" and (jobs <= 1 or len(groups) <= 1)
     bar = progress_bar(len(runs) * config.steps, progress)
     results: Dict[Tuple[str, int], Optional[Dict]] = {}
     try:
         with _torch_threads(config.threads if serial else None):
-            for rule, seed in runs:  # all of them when serial, else only the finished ones (loaded)
-                if serial or (rule, seed) not in pending:
+            for rule, seed in runs:  # the finished runs (loaded)
+                if (rule, seed) not in pending:
+                    results[(rule, seed)] = run_one(config, rule, seed, out_dir, None if bar is None else bar.update)
+            if serial:
+                for rule, seeds in groups:
                     if bar is not None:
-                        bar.set_description(f"{rule} seed {seed}")
-                    results[(rule, seed)] = run_one(config, rule, seed, out_dir, None if bar is None else bar.update,
-                                                    stop_after)
-        if not serial and pending:
-            tasks = [RunTask(config, rule, seed, out_dir, stop_after) for rule, seed in pending]
+                        bar.set_description(f"{rule} seed{'s' if len(seeds) > 1 else ''} {_seeds(seeds)}")
+                    update = None if bar is None else bar.update
+                    if len(seeds) > 1:
+                        results.update(zip([(rule, s) for s in seeds],
+                                           run_stack(config, rule, seeds, out_dir, update, stop_after)))
+                    else:
+                        results[(rule, seeds[0])] = run_one(config, rule, seeds[0], out_dir, update, stop_after)
+        if not serial and groups:
+            tasks = [RunTask(config, rule, seeds[0], out_dir, stop_after, seeds if len(seeds) > 1 else ())
+                     for rule, seeds in groups]
             limit = config.jobs if config.backend == "ray" else jobs  # Ray: default all at once, the cluster decides
-            results.update(zip(pending, run_tasks(tasks, config.backend, config.address, limit, bar)))
+            for (rule, seeds), result in zip(groups, run_tasks(tasks, config.backend, config.address, limit, bar)):
+                results.update(zip([(rule, s) for s in seeds], result if len(seeds) > 1 else [result]))
     finally:
         if bar is not None:
             bar.close()
     return build_report(config, task, runs, results, skipped)
+
+
+def plan_groups(config: CompareConfig, pending: List[Tuple[str, int]], jobs: int) -> List[Tuple[str, Tuple[int, ...]]]:
+    """The pending runs as (rule, seeds) groups: one run each, or in online mode with ``config.stack`` a rule's
+    seeds as stacks (train_stack.py), each rule's seeds split into as many stacks as it takes to give ``jobs``
+    processes work (a stack runs in one process)."""
+    if config.mode != "online" or not config.stack:
+        return [(rule, (seed,)) for rule, seed in pending]
+    by_rule: Dict[str, List[int]] = {}
+    for rule, seed in pending:
+        by_rule.setdefault(rule, []).append(seed)
+    parts = max(1, -(-int(jobs) // max(1, len(by_rule))))  # stacks per rule
+    groups = []
+    for rule, seeds in by_rule.items():
+        k = min(parts, len(seeds))
+        size = -(-len(seeds) // k)
+        groups += [(rule, tuple(seeds[i:i + size])) for i in range(0, len(seeds), size)]
+    return groups
+
+
+def _seeds(seeds: Tuple[int, ...]) -> str:
+    return str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}..{seeds[-1]}"
 
 
 @contextlib.contextmanager

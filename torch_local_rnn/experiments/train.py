@@ -58,6 +58,14 @@ def make_network(config: CompareConfig, rule: str, seed: Optional[int] = None) -
     return rnn, readout
 
 
+def online_learner(config: CompareConfig, rule: str, seed: int) -> OnlineLearner:
+    """The OnlineLearner of run (rule, seed) in online mode, before training."""
+    rnn, readout = make_network(config, rule, seed)
+    return OnlineLearner(rnn, readout, loss=config.task_instance().loss, lr=config.lr, batch_size=config.batch,
+                         rule=config.rule_config(rule), generator=noise_generator(seed, 1),
+                         initial_state=config.initial_state, l2=config.l2)
+
+
 def test_loss(rnn: LocalRNN, readout: nn.Linear, x: Tensor, y: Tensor, loss: str,
               start: Optional[Tensor] = None) -> float:
     """Mean per-step loss over (x, y) from ``start`` (streams, n) (default zeros), learning off."""
@@ -76,11 +84,12 @@ def evaluation_start(config: CompareConfig, seed: int) -> Optional[Tensor]:
 
 
 def stop_now(config: CompareConfig, test: float) -> bool:
-    """The 2019 protocol's early stop: the first test evaluation below ``stop_below`` ends the run."""
+    """The 2019 protocol's early stop: the first test evaluation below ``stop_below`` ends the run (a run whose
+    last evaluation is the first below is not "stopped": it ran to the end)."""
     return config.stop_below is not None and test < config.stop_below
 
 
-class _Curve:
+class Curve:
     def __init__(self):
         self.steps: List[int] = []
         self.test: List[float] = []
@@ -140,7 +149,7 @@ def run_one(config: CompareConfig, rule: str, seed: int, out_dir: Optional[str] 
     return result
 
 
-class _Schedule:
+class Schedule:
     """When to evaluate, checkpoint and stop (all at evaluation points)."""
 
     def __init__(self, config: CompareConfig, done: int, save, stop_after: Optional[int]):
@@ -171,7 +180,7 @@ def _train_sequence(config: CompareConfig, rule: str, seed: int, resume: Optiona
     rnn, readout = make_network(config, rule, seed)
     optimizer = torch.optim.Adam(list(rnn.parameters()) + list(readout.parameters()), lr=config.lr,
                                  weight_decay=config.l2)
-    curve, h, done, seconds = _Curve(), None, 0, 0.0
+    curve, h, done, seconds = Curve(), None, 0, 0.0
     if resume is None:
         curve.point(0, test_loss(rnn, readout, *test_data, task.loss, start_state))
     else:
@@ -182,7 +191,7 @@ def _train_sequence(config: CompareConfig, rule: str, seed: int, resume: Optiona
         h, done, seconds = resume["hidden"], int(resume["done"]), float(resume["seconds"])
         if progress is not None:
             progress(done)
-    schedule = _Schedule(config, done, save, stop_after)
+    schedule = Schedule(config, done, save, stop_after)
     start = time.perf_counter()
     position = 0
     for x, y in task.stream(config.steps, config.batch, config.window, seed=config.data_seed(seed)):
@@ -201,8 +210,8 @@ def _train_sequence(config: CompareConfig, rule: str, seed: int, resume: Optiona
             progress(x.shape[0])
         if schedule.evaluate_now(done):
             curve.point(done, test_loss(rnn, readout, *test_data, task.loss, start_state))
-            if stop_now(config, curve.test[-1]):
-                return _result(rule, seed, curve, seconds + time.perf_counter() - start, stopped=True)
+            if done < config.steps and stop_now(config, curve.test[-1]):
+                return result_of(rule, seed, curve, seconds + time.perf_counter() - start, stopped=True)
             write, stop = schedule.checkpoint_now(done)
             if write:
                 save({"rnn": rnn.state_dict(), "readout": readout.state_dict(), "optimizer": optimizer.state_dict(),
@@ -210,7 +219,7 @@ def _train_sequence(config: CompareConfig, rule: str, seed: int, resume: Optiona
                       "seconds": seconds + time.perf_counter() - start})
             if stop:
                 return None
-    return _result(rule, seed, curve, seconds + time.perf_counter() - start)
+    return result_of(rule, seed, curve, seconds + time.perf_counter() - start)
 
 
 def _train_online(config: CompareConfig, rule: str, seed: int, resume: Optional[Dict], save, progress,
@@ -219,11 +228,9 @@ def _train_online(config: CompareConfig, rule: str, seed: int, resume: Optional[
     task = config.task_instance()
     test_data = task.generate(config.test_steps, config.test_streams, seed=config.test_seed(seed))
     start_state = evaluation_start(config, seed)
-    rnn, readout = make_network(config, rule, seed)
-    learner = OnlineLearner(rnn, readout, loss=task.loss, lr=config.lr, batch_size=config.batch,
-                            rule=config.rule_config(rule), generator=noise_generator(seed, 1),
-                            initial_state=config.initial_state, l2=config.l2)
-    curve, done, seconds = _Curve(), 0, 0.0
+    learner = online_learner(config, rule, seed)
+    rnn, readout = learner.rnn, learner.readout
+    curve, done, seconds = Curve(), 0, 0.0
     if resume is None:
         curve.point(0, test_loss(rnn, readout, *test_data, task.loss, start_state))
     else:
@@ -232,7 +239,7 @@ def _train_online(config: CompareConfig, rule: str, seed: int, resume: Optional[
         done, seconds = int(resume["done"]), float(resume["seconds"])
         if progress is not None:
             progress(done)
-    schedule = _Schedule(config, done, save, stop_after)
+    schedule = Schedule(config, done, save, stop_after)
     every = config.interval
     start = time.perf_counter()
     position = 0
@@ -246,18 +253,18 @@ def _train_online(config: CompareConfig, rule: str, seed: int, resume: Optional[
         if progress is not None:
             progress(x.shape[0])
         curve.point(done, test_loss(rnn, readout, *test_data, task.loss, start_state))
-        if stop_now(config, curve.test[-1]):
-            return _result(rule, seed, curve, seconds + time.perf_counter() - start, stopped=True)
+        if done < config.steps and stop_now(config, curve.test[-1]):
+            return result_of(rule, seed, curve, seconds + time.perf_counter() - start, stopped=True)
         write, stop = schedule.checkpoint_now(done)
         if write:
             save({"learner": learner.state_dict(), "curve": curve.state(), "done": done,
                   "seconds": seconds + time.perf_counter() - start})
         if stop:
             return None
-    return _result(rule, seed, curve, seconds + time.perf_counter() - start)
+    return result_of(rule, seed, curve, seconds + time.perf_counter() - start)
 
 
-def _result(rule: str, seed: int, curve: _Curve, seconds: float, stopped: bool = False) -> Dict:
+def result_of(rule: str, seed: int, curve: Curve, seconds: float, stopped: bool = False) -> Dict:
     finite = [v for v in curve.test if math.isfinite(v)]
     return {"rule": rule, "seed": seed, "steps": curve.steps, "test_loss": curve.test, "train_loss": curve.train,
             "final_test_loss": curve.test[-1], "best_test_loss": min(finite) if finite else float("nan"),

@@ -2,23 +2,26 @@
 worker process or Ray task with its own torch threads and sends its progress to a queue."""
 import time
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 
 from .config import CompareConfig
 from .train import run_one
+from .train_stack import run_stack
 
 
 @dataclass(frozen=True)
 class RunTask:
-    """One run: what run_one is called with in the worker."""
+    """One run, what run_one is called with in the worker; or, with ``seeds``, the stack of runs (rule, seed) for
+    those seeds (run_stack; its result is the list of their results)."""
 
     config: CompareConfig
     rule: str
     seed: int
     out_dir: Optional[str] = None
     stop_after: Optional[int] = None
+    seeds: Tuple[int, ...] = ()
 
 
 class ProgressSender:
@@ -45,6 +48,9 @@ def execute(task: RunTask, queue) -> Optional[Dict]:
     # differ in threads.
     torch.set_num_threads(int(task.config.threads or 1))
     send = ProgressSender(queue)
-    result = run_one(task.config, task.rule, task.seed, task.out_dir, send, task.stop_after)
+    if task.seeds:
+        result = run_stack(task.config, task.rule, task.seeds, task.out_dir, send, task.stop_after)
+    else:
+        result = run_one(task.config, task.rule, task.seed, task.out_dir, send, task.stop_after)
     send.flush()
     return result
