@@ -7,9 +7,12 @@ per-step loss over a fresh 10,000-step stream with learning off.
   * Mimic family: MimicTask.difficulty(d): n_in = n_out = 2, a 32-unit target RNN with alpha 0.5,
     tau = 2, its W_rec scaled by 0.5 + 0.1 d (MSE);
   * d = 0..9; rules output_only, rtrl, uoro, kf_rtrl, rkf_rtrl, rflo, kernl, dni, dni_b, f_bptt, e_bptt
-    with §6.3's settings: DNI / DNI(b) lr_sg = lr_j = 1e-3; KeRNL sigma 1e-3, lr 5 (the difficulty
-    sweep's variant); F-BPTT truncation 21; the others with their defaults (E-BPTT window 20, RFLO with
-    W_out^T feedback and trace rate alpha, UORO / KF-RTRL / R-KF-RTRL with +-1 noise).
+    as the preset jmlr-2020 sets them (docs/algorithms.md §6.5, rules.<Rule>.paper(2020)): DNI / DNI(b)
+    lr_sg = lr_j = 1e-3; KeRNL sigma 1e-3, lr 5 (the difficulty sweep's variant), its perturbed copy from
+    a random state; F-BPTT truncation 21; E-BPTT window 20, RFLO with W_out^T feedback and trace rate
+    alpha, UORO / KF-RTRL / R-KF-RTRL with +-1 noise; the test stream starts from a random state.
+  * each cell's seeds of a rule train as one stack (compare's online stacks: one op call per chunk for all
+    seeds, every run bitwise its solo run).
 
 Each cell (family, d) is one compare() with its own folder OUT/<family>-d<d> (runs/ and the cell's
 learning_curves.png, curves.csv, curves.json), so an interrupted grid run again with the same --out loads
@@ -27,8 +30,9 @@ the finished runs (and resumes checkpointed ones, --checkpoint-every) and trains
     python examples/jmlr_grid.py --backend ray --address auto    # every run a task on the Ray cluster
     python examples/jmlr_grid.py --quick --tensorboard /tmp/tb   # + the learning curves for TensorBoard
 
-Differences from the papers' code: the test stream starts from a zero state (theirs from a random one),
-and the Mimic target network is the same for every seed (target_seed 0).
+Differences from the papers' code: the Mimic target network is the same for every seed (target_seed 0).
+Before the preset (commit 75fb550 and earlier) the test stream started from zeros and KeRNL's perturbed copy
+from the run's start: RESULTS.md's scaled-down grid was made so.
 """
 import argparse
 import math
@@ -39,13 +43,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _grid, next to
 
 from _grid import Cell, apply_defaults, fmt_mean_sd, grid_main, parse_int_list, split_list  # noqa: E402
 from torch_local_rnn.experiments.cli import add_backend_and_log_arguments  # noqa: E402
-from torch_local_rnn.experiments.config import CompareConfig  # noqa: E402
+from torch_local_rnn.experiments.presets import JMLR_RULES, preset_config  # noqa: E402
 
 FAMILIES = ("add", "mimic")
-RULES = ("output_only", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "rflo", "kernl", "dni", "dni_b", "f_bptt", "e_bptt")
-# docs/algorithms.md §6.3 (JMLR final): the settings that differ from the rules' defaults.
-RULE_OPTIONS = {"dni": {"lr_sg": 1e-3, "lr_j": 1e-3}, "dni_b": {"lr_sg": 1e-3, "lr_j": 1e-3},
-                "kernl": {"sigma": 1e-3, "lr": 5.0}, "f_bptt": {"truncation": 21}}
+RULES = JMLR_RULES
 FAMILY_TITLES = {"add": "Add family: t1 = d+2, t2 = d+6, tau = 1\n(cross-entropy, nats per step)",
                  "mimic": "Mimic family: target RNN n=32, alpha 0.5, tau 2, W_rec x (0.5 + 0.1 d)\n"
                           "(MSE, 1/2 mean over outputs, per step)"}
@@ -89,15 +90,13 @@ def parse_args(argv=None):
 
 
 def make_cells(args):
-    options = {rule: opts for rule, opts in RULE_OPTIONS.items() if rule in args.rules}
     cells = []
     for family in args.families:
         for d in args.difficulties:
-            config = CompareConfig(mode="online", rules=args.rules, task=family, task_options={"difficulty": d},
-                                   rule_options=options, hidden=args.hidden, alpha=1.0, steps=args.steps, batch=1,
-                                   lr=args.lr, seed=args.seed, seeds=args.seeds, test_steps=args.test_steps,
-                                   test_streams=1, eval_every=args.eval_every, threads=1, jobs=args.jobs,
-                                   checkpoint_every=args.checkpoint_every)
+            config = preset_config("jmlr-2020", rules=args.rules, task=family, task_options={"difficulty": d},
+                                   hidden=args.hidden, steps=args.steps, lr=args.lr, seed=args.seed,
+                                   seeds=args.seeds, test_steps=args.test_steps, eval_every=args.eval_every,
+                                   threads=1, jobs=args.jobs, checkpoint_every=args.checkpoint_every)
             cells.append(Cell(f"{family}-d{d}", config, {"family": family, "d": d}))
     return cells
 
@@ -107,9 +106,10 @@ def markdown(args, cells, reports):
     lines = ["# JMLR grid: final test loss, mean ± sd over seeds", "",
              f"n={first.hidden}, alpha={first.alpha:g}, tanh; online (one stream, SGD lr {first.lr:g} after every "
              f"step), {first.steps:,} steps; seeds {first.seed_list[0]}..{first.seed_list[-1]}; test: mean per-step "
-             f"loss over a fresh {first.test_steps:,}-step stream (zero initial state), learning off.",
-             "Rule settings: " + "; ".join(f"{r} {', '.join(f'{k}={v:g}' for k, v in o.items())}"
-                                           for r, o in first.rule_options.items()) + "; the rest defaults.", ""]
+             f"loss over a fresh {first.test_steps:,}-step stream ({first.test_state} initial state), learning off.",
+             "Rule settings (rules.<Rule>.paper(2020)): " + "; ".join(
+                 f"{r} {', '.join(f'{k}={v:g}' if isinstance(v, float) else f'{k}={v}' for k, v in o.items())}"
+                 for r, o in first.rule_options.items()) + "; the rest defaults.", ""]
     for family in args.families:
         mine = [c for c in cells if c.labels["family"] == family]
         lines += [f"## {FAMILY_TITLES[family].replace(chr(10), ' ')}", ""]
