@@ -203,9 +203,10 @@ def markdown(args, cells, reports, record, record_cell):
     first = cells[0].config
     levels = reports[cells[0].name]["reference_levels"]
     lines = ["# 2019 local-rule model: DNI(b) on Add(t1=3, t2=5), final test loss mean ± sd over seeds", "",
-             f"n={first.hidden}, tanh; online (one stream, SGD lr {first.lr:g} after every step), {first.steps:,} "
-             f"steps; seeds {first.seed_list[0]}..{first.seed_list[-1]}; test: mean per-step loss over a fresh "
-             f"{first.test_steps:,}-step stream (zero initial state), learning off.",
+             f"n={first.hidden}, tanh; online (one stream, SGD lr {first.lr:g} with L2 {first.l2:g} after every step, "
+             f"from a {first.initial_state} state), {first.steps:,} steps; seeds {first.seed_list[0]}.."
+             f"{first.seed_list[-1]}; test: mean per-step loss over a fresh {first.test_steps:,}-step stream "
+             f"({first.test_state} initial state), learning off.",
              f"DNI(b): lr_sg = lr_j = {args.lr_sg:g}, learned W_a, tanh bootstrap, random feedback; RFLO: trace rate "
              f"= alpha, {args.rflo_feedback} feedback.",
              "Reference levels (nats per step): " + ", ".join(f"{k} {v:.4f}" for k, v in levels.items()), ""]

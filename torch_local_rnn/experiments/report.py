@@ -5,6 +5,7 @@ import json
 import math
 import os
 import statistics
+import textwrap
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
@@ -172,7 +173,7 @@ def plot_curves(report: Dict, path: str) -> None:
         ax.set_ylim(low, high)
     ax.set_xlabel("training steps per stream")
     ax.set_ylabel(LOSS_LABELS.get(report["loss"], report["loss"]))
-    ax.set_title(report["description"] + "\nmean over seeds, band: ± sd", fontsize=8)
+    ax.set_title(textwrap.fill(report["description"], 110) + "\nmean over seeds, band: ± sd", fontsize=8)
     ax.grid(alpha=0.3)
     if report["summary"]:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
