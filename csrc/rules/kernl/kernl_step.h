@@ -55,13 +55,16 @@ struct KernlStep {
   T* in_t;     // (n, B): W_ih x_b
   T* omega_t;  // (n, B): Omega^T
 
-  // Eight phases (eleven on the GEMM path). The reset flag is read before the first sync; the counter is
-  // written in phase 5.
+  // Eight phases. The reset flag is read before the first sync; the counter is written in phase 5. With B >=
+  // kStreamGemmMin streams step_gemm runs instead (B = 1 runs this code unchanged).
   TLR_STEP void step(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
     const int64_t B = net.B, n = net.n, I = net.I, m = n + I + 1, Bn = B * n;
     const T alpha = net.alpha, w = T(1) / T(B);
     const bool reset = reset_interval > 0 && count[0] == T(0);
-    const bool gemm = streams_as_gemm(B);
+    if (streams_as_gemm(B)) {
+      step_gemm(net, x, act, reset);
+      return;
+    }
 
     // 1. T_reset restarts the perturbed copy at a_t (phase 2 writes a~ from moved) and the filters; a~ + zeta,
     //    k, ahat_t, and the sums' buffers zeroed.
@@ -73,66 +76,43 @@ struct KernlStep {
     Exec::loop(Bn, 1, [&](int64_t r) { moved[r] = (reset ? act.state[r] : perturbed[r]) + zeta[r]; });
     Exec::loop(n, 1, [&](int64_t i) { k[i] = kernl_kernel(version, rates[i]); });
     presynaptic<Exec>(act.prev, x, B, n, I, ahat);
-    if (gemm) {  // the perturbed forward's operands as columns; ate and aq are GEMM outputs, not sums
-      const T* from = reset ? act.state : perturbed;
-      T *const mt = moved_t, *const z = zeta;
-      Exec::loop2(n, B, 1, [=](int64_t j, int64_t b) { mt[j * B + b] = from[b * n + j] + z[b * n + j]; });
-      transpose_streams<Exec>(x, B, I, x_t);
-    } else {
-      fill_values<Exec>(ate, Bn, T(0));
-      fill_values<Exec>(aq, Bn, T(0));
-    }
+    fill_values<Exec>(ate, Bn, T(0));
+    fill_values<Exec>(aq, Bn, T(0));
     Exec::sync();
-    if (gemm) {  // 1b. W_hh (a~ + zeta)_b and W_ih x_b for every stream
-      matrix_times_streams<Exec>(net.weight_hh, n, n, moved_t, B, prod_t);
-      matrix_times_streams<Exec>(net.weight_ih, n, I, x_t, B, in_t);
-      Exec::sync();
-    }
 
     // 2. The perturbed copy's step with the current weights and the same input, the new zeta, the filters;
     //    the trace's immediate factor.
     const T* nu = noise + act.t * Bn;
-    Exec::loop2(B, n, gemm ? 16 : n + I, [&](int64_t b, int64_t i) {
+    Exec::loop2(B, n, n + I, [&](int64_t b, int64_t i) {
       const int64_t r = b * n + i;
-      const T h = gemm ? net.bias[i] + prod_t[i * B + b] + in_t[i * B + b]
-                       : preactivation(net.weight_hh, net.weight_ih, net.bias, n, I, i, moved + b * n, x + b * I);
+      const T h = preactivation(net.weight_hh, net.weight_ih, net.bias, n, I, i, moved + b * n, x + b * I);
       perturbed[r] = (T(1) - alpha) * moved[r] + alpha * activate(net.f, h);
       zeta[r] = sigma * nu[r];
       kernl_filters(version, k[i], zeta[r], gamma[r], omega[r]);
-      if (gemm) omega_t[i * B + b] = omega[r];
       imm[r] = kernl_immediate(learned_alpha_e, alpha, k[i]) * act.dphi[r];
     });
     Exec::sync();
 
-    // 3. eps_b = A Omega_b - (a~_b - a_{t,b}) (the GEMM path: A Omega_b for every stream first; weps then
-    //    holds w eps as (n, B), the left operand of A's gradient).
-    if (gemm) {
-      matrix_times_streams<Exec>(A, n, n, omega_t, B, prod_t);
-      Exec::sync();
-      Exec::loop2(B, n, 1, [&](int64_t b, int64_t i) {
-        const int64_t r = b * n + i;
-        eps[r] = (act.state[r] - perturbed[r]) + prod_t[i * B + b];
-        weps[i * B + b] = w * eps[r];
-      });
-    } else {
-      Exec::loop2(B, n, n, [&](int64_t b, int64_t i) {
-        const int64_t r = b * n + i;
-        eps[r] = (act.state[r] - perturbed[r]) + dot(A + i * n, omega + b * n, n);
-        weps[r] = w * eps[r];
-      });
-    }
+    // 3. eps_b = A Omega_b - (a~_b - a_{t,b}).
+    Exec::loop2(B, n, n, [&](int64_t b, int64_t i) {
+      const int64_t r = b * n + i;
+      eps[r] = (act.state[r] - perturbed[r]) + dot(A + i * n, omega + b * n, n);
+      weps[r] = w * eps[r];
+    });
     Exec::sync();
 
     // 4. A^T eps_b before A moves, and A's stream-averaged gradient.
-    if (gemm) {
-      streams_times_matrix<Exec>(eps, B, A, n, n, ate);
-      sum_outer_streams<Exec>(weps, n, omega, n, B, grad_A);
-    } else {
-      add_transpose_times_each<Exec>(A, eps, B, n, n, ate);
-      sum_outer_each<Exec>(grad_A, weps, omega, B, n, n, [](int64_t) { return T(0); }, [](int64_t, T) {});
-    }
+    add_transpose_times_each<Exec>(A, eps, B, n, n, ate);
+    sum_outer_each<Exec>(grad_A, weps, omega, B, n, n, [](int64_t) { return T(0); }, [](int64_t, T) {});
     Exec::sync();
 
+    finish(net, act);
+  }
+
+  // Phases 5-7 of both paths (the updates of A and alpha~, A^T q_b, the traces and W).
+  TLR_STEP void finish(const OnlineNet<T>& net, const OnlineActivity<T>& act) const {
+    const int64_t B = net.B, n = net.n, I = net.I, m = n + I + 1;
+    const T w = T(1) / T(B);
     // 5. SGD on A and alpha~ (each rate's sum over streams by its owner), and the reset counter.
     Exec::loop(n * n, 1, [&](int64_t p) { A[p] -= lr * grad_A[p]; });
     Exec::loop(n, B, [&](int64_t j) {
@@ -146,7 +126,7 @@ struct KernlStep {
     Exec::sync();
 
     // 6. A^T q_b with the updated A.
-    if (gemm) {
+    if (streams_as_gemm(B)) {
       streams_times_matrix<Exec>(act.q, B, A, n, n, aq);
     } else {
       add_transpose_times_each<Exec>(A, act.q, B, n, n, aq);
@@ -166,6 +146,66 @@ struct KernlStep {
       e = kk[i] * e + im[r] * ah[b * m + j];
       return (aqs[r] / per_stream) * e;
     }, G, rec_grad);
+  }
+
+  // step's phases 1-4 with the products as GEMMs over the B streams (common/stream_products.h): the perturbed
+  // forward, A Omega_b, A^T eps_b and A's gradient; finish's phase 6 likewise. Eleven phases in all.
+  TLR_STEP void step_gemm(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act, bool reset) const {
+    const int64_t B = net.B, n = net.n, I = net.I, Bn = B * n;
+    const T alpha = net.alpha, w = T(1) / T(B);
+
+    // 1. As step's, with the perturbed forward's operands as columns; ate and aq are GEMM outputs, not sums.
+    if (reset) {
+      fill_values<Exec>(omega, Bn, T(0));
+      fill_values<Exec>(gamma, Bn, T(0));
+      fill_values<Exec>(trace, Bn * (n + I + 1), T(0));
+    }
+    Exec::loop(Bn, 1, [&](int64_t r) { moved[r] = (reset ? act.state[r] : perturbed[r]) + zeta[r]; });
+    Exec::loop(n, 1, [&](int64_t i) { k[i] = kernl_kernel(version, rates[i]); });
+    presynaptic<Exec>(act.prev, x, B, n, I, ahat);
+    {
+      const T* from = reset ? act.state : perturbed;
+      T *const mt = moved_t, *const z = zeta;
+      Exec::loop2(n, B, 1, [=](int64_t j, int64_t b) { mt[j * B + b] = from[b * n + j] + z[b * n + j]; });
+    }
+    transpose_streams<Exec>(x, B, I, x_t);
+    Exec::sync();
+
+    // 1b. W_hh (a~ + zeta)_b and W_ih x_b for every stream.
+    matrix_times_streams<Exec>(net.weight_hh, n, n, moved_t, B, prod_t);
+    matrix_times_streams<Exec>(net.weight_ih, n, I, x_t, B, in_t);
+    Exec::sync();
+
+    // 2. The perturbed copy's step from the products (preactivation's order: b + W_hh v + W_ih x), Omega as
+    //    columns too.
+    const T* nu = noise + act.t * Bn;
+    Exec::loop2(B, n, 16, [&](int64_t b, int64_t i) {
+      const int64_t r = b * n + i;
+      const T h = net.bias[i] + prod_t[i * B + b] + in_t[i * B + b];
+      perturbed[r] = (T(1) - alpha) * moved[r] + alpha * activate(net.f, h);
+      zeta[r] = sigma * nu[r];
+      kernl_filters(version, k[i], zeta[r], gamma[r], omega[r]);
+      omega_t[i * B + b] = omega[r];
+      imm[r] = kernl_immediate(learned_alpha_e, alpha, k[i]) * act.dphi[r];
+    });
+    Exec::sync();
+
+    // 3. A Omega_b for every stream, then eps_b = A Omega_b - (a~_b - a_{t,b}); weps holds w eps as (n, B),
+    //    the left operand of A's gradient.
+    matrix_times_streams<Exec>(A, n, n, omega_t, B, prod_t);
+    Exec::sync();
+    Exec::loop2(B, n, 1, [&](int64_t b, int64_t i) {
+      const int64_t r = b * n + i;
+      eps[r] = (act.state[r] - perturbed[r]) + prod_t[i * B + b];
+      weps[i * B + b] = w * eps[r];
+    });
+    Exec::sync();
+
+    // 4. A^T eps_b before A moves, and A's stream-averaged gradient.
+    streams_times_matrix<Exec>(eps, B, A, n, n, ate);
+    sum_outer_streams<Exec>(weps, n, omega, n, B, grad_A);
+    Exec::sync();
+    finish(net, act);
   }
 };
 
