@@ -17,34 +17,6 @@
 
 #include "online_step.h"
 
-// The CPU's BLAS (MKL in torch's x86-64 wheels) opens an OpenMP region per call for a product this size,
-// and a region per product per step is what docs/design.md §1.5 keeps out of the online loop: on a machine
-// where another process holds a core every region waits a time slice for the descheduled thread (measured:
-// KeRNL at n = 256, B = 32 went from 7 to 35 ms a step with a 2-thread BLAS on a loaded 2-core machine, and
-// ran faster than the matrix-vector loops with a 1-thread one). So the products below run MKL on the calling
-// thread: MKL_Set_Num_Threads_Local (mkl.h's mkl_set_num_threads_local; the lowercase symbol is the Fortran
-// interface, which takes a pointer), restored after; weak: without MKL nothing changes. Host only. (The
-// place for this is CpuExec::matmul, cpu/online_step_cpu.h, which RTRL's step shares.)
-#if !defined(__CUDA_ARCH__)
-extern "C" int MKL_Set_Num_Threads_Local(int) __attribute__((weak));
-
-namespace torch_local_rnn {
-struct SerialBlasScope {
-  int previous = -1;
-  SerialBlasScope() {
-    if (MKL_Set_Num_Threads_Local != nullptr) previous = MKL_Set_Num_Threads_Local(1);
-  }
-  ~SerialBlasScope() {
-    if (previous >= 0) MKL_Set_Num_Threads_Local(previous);
-  }
-  SerialBlasScope(const SerialBlasScope&) = delete;
-  SerialBlasScope& operator=(const SerialBlasScope&) = delete;
-};
-}  // namespace torch_local_rnn
-#define TLR_SERIAL_BLAS SerialBlasScope serial_blas_scope_
-#else
-#define TLR_SERIAL_BLAS
-#endif
 
 namespace torch_local_rnn {
 
@@ -63,7 +35,6 @@ TLR_STEP void transpose_streams(const T* in, int64_t rows, int64_t cols, T* out)
 // out_t (rows, B). One phase; out_t must not alias M or Vt.
 template <typename Exec, typename T>
 TLR_STEP void matrix_times_streams(const T* M, int64_t rows, int64_t cols, const T* Vt, int64_t B, T* out_t) {
-  TLR_SERIAL_BLAS;
   Exec::matmul(rows, B, cols, M, cols, Vt, B, out_t, B);
 }
 
@@ -71,7 +42,6 @@ TLR_STEP void matrix_times_streams(const T* M, int64_t rows, int64_t cols, const
 // not alias V or M. (common/credit.h's add_transpose_times_each as one GEMM, into out rather than added.)
 template <typename Exec, typename T>
 TLR_STEP void streams_times_matrix(const T* V, int64_t B, const T* M, int64_t rows, int64_t cols, T* out) {
-  TLR_SERIAL_BLAS;
   Exec::matmul(B, cols, rows, V, rows, M, cols, out, cols);
 }
 
@@ -79,7 +49,6 @@ TLR_STEP void streams_times_matrix(const T* V, int64_t B, const T* M, int64_t ro
 // phase; out must not alias Ut or V.
 template <typename Exec, typename T>
 TLR_STEP void sum_outer_streams(const T* Ut, int64_t rows, const T* V, int64_t cols, int64_t B, T* out) {
-  TLR_SERIAL_BLAS;
   Exec::matmul(rows, cols, B, Ut, B, V, cols, out, cols);
 }
 

@@ -13,6 +13,7 @@
 #include <ATen/ops/mm.h>
 #include <ATen/ops/empty.h>
 
+#include "serial_blas.h"
 #include "../common/activation.h"
 #include "../common/online_net.h"
 #include "../common/online_step.h"
@@ -174,10 +175,12 @@ struct CpuExec {
     };
     over_rows(rows, inner * (c0 + c1 + c2) * work_per_item, run);
   }
-  // C = A B, row-major, by BLAS: the row-major product is the column-major C^T = B^T A^T (blas_gemm below).
+  // C = A B, row-major, by BLAS: the row-major product is the column-major C^T = B^T A^T (blas_gemm below),
+  // on the calling thread (cpu/serial_blas.h: no BLAS thread region per product per step).
   template <typename T>
   static void matmul(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C,
                      int64_t ldc) {
+    SerialBlasScope serial_blas;
     blas_gemm_nn(N, M, K, B, ldb, A, lda, C, ldc);
   }
   // Eight partial sums in dot()'s order (common/dot.h): one running sum neither vectorises nor pipelines
