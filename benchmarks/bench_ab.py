@@ -7,7 +7,7 @@
 Each round runs every case once in a fresh child process per tree (tree A = this checkout, tree B = --base;
 each imports its own torch_local_rnn through PYTHONPATH) in alternating order; the table gives the median
 steps per second of each tree and the ratio new/base. Cases use only the public API both trees have
-(LocalRNN, OnlineLearner, rules): the online loop of every rule in the papers' setting (n=32, B=1, float64)
+(LocalRNN, OnlineLearner, rules): the online loop of every rule in the papers' setting (n=32, B=1, float64 and float32)
 and the O(n^2) rules at n=256, B=32 (float32), plus the sequence-form training steps (B=32, n=256, T=1000).
 --load N starts N processes that spin on the CPU during the measurement (a shared machine), with default
 OpenMP settings in the measured processes.
@@ -58,13 +58,13 @@ print(json.dumps(rate))
 
 SMALL = ["rflo", "eprop", "output_only", "e_bptt", "f_bptt", "uoro", "kf_rtrl", "rkf_rtrl", "kernl", "dni", "dni_b",
          "rtrl"]
-LARGE = ["rflo", "output_only", "uoro", "kernl", "dni", "e_bptt"]
+LARGE = ["rflo", "output_only", "uoro", "kernl", "dni", "dni_b", "e_bptt"]
 
 
 def cases(quick: bool):
     steps = 5_000 if quick else 50_000
-    out = [dict(kind="online", rule=r, n=32, B=1, dtype="float64", steps=steps // (20 if r == "rtrl" else 1))
-           for r in SMALL]
+    out = [dict(kind="online", rule=r, n=32, B=1, dtype=dtype, steps=steps // (20 if r == "rtrl" else 1))
+           for dtype in ("float64", "float32") for r in SMALL]
     out += [dict(kind="online", rule=r, n=256, B=32, dtype="float32", steps=20 if quick else 200) for r in LARGE]
     out += [dict(kind="sequence", rule=r) for r in ("bptt", "rflo")]
     return out
