@@ -1,6 +1,7 @@
 // online_learn_members' CPU fast path for RFLO and e-prop stacks (docs/algorithms.md §2.10, §3.6): the members in
-// the SIMD lanes of blocks of VB (16 floats / 8 doubles, 64 bytes), each phase of the step a loop whose inner
-// index is the member (cpu/members_simd_kernel.inc). At the papers' size (n = 32, B = 1) a member's step is a few
+// the SIMD lanes of blocks of VB (one vector register: 16 floats / 8 doubles on AVX-512, 8 / 4 on AVX2, 4 / 2 on
+// the baseline's SSE2, the widest the CPU has), each phase of the step a loop whose inner index is the member
+// (cpu/members_simd_kernel.inc). At the papers' size (n = 32, B = 1) a member's step is a few
 // thousand flops and the scalar path pays ~2 us of fixed cost per member-step for it; here a block of members
 // shares that cost and its arithmetic runs in vectors. Every call copies the members' tensors into member-
 // interleaved scratch (allocated once per call) at the start and back at the end; the blocks split over the
@@ -10,7 +11,8 @@
 // Eligible (members_simd_eligible): CPU tensors of float or double; rule rflo or eprop; optimizer sgd; batch 1;
 // tanh; loss cross_entropy, mse or mse_mean; no rec_grad, record or credit; feedback none (symmetric) or a
 // matrix per member not sharing memory with weight_out; at least 2 members; and TLR_MEMBERS_SIMD is not "0" in
-// the environment (read on every call: the benchmark's and the tests' switch to the scalar path). Anything else
+// the environment (read on every call: the benchmark's and the tests' switch to the scalar path; "avx2" or
+// "baseline" there caps the kernel's ISA). Anything else
 // runs each member's scalar step (common/online_learn_members_impl.h). lr (or lr_schedule), alpha, l2 and
 // trace_alpha are per member. A member's results equal its solo online_learn run to rounding, not bitwise
 // (the differences are listed in members_simd_kernel.inc).
@@ -20,6 +22,7 @@
 #include <ATen/core/LegacyTypeDispatch.h>
 #include <ATen/ops/empty.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
@@ -28,6 +31,7 @@
 #include <variant>
 
 #include "../common/online_learn_members_impl.h"
+#include "claimed_loop.h"
 
 namespace torch_local_rnn {
 namespace {
@@ -48,22 +52,36 @@ struct SimdSizes {
   int loss;  // Loss: 0 cross_entropy, 1 mse, 2 mse_mean (common/activation.h)
 };
 
-// The kernel twice: for AVX2 + FMA (chosen at run time when the CPU has them) and for the build's baseline.
-// Internal linkage (an anonymous namespace), so the AVX2 copies are never what a baseline caller links to.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"  // vectors passed between the kernel's (inlined) functions
+// The kernel three times: for AVX-512 and for AVX2 + FMA (chosen at run time when the CPU has them) and for the
+// build's baseline. Internal linkage (an anonymous namespace), so the wider copies are never what a baseline
+// caller links to.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512dq,avx2,fma")
+namespace avx512 {
+#define TLR_SIMD_BYTES 64
+#include "members_simd_kernel.inc"
+#undef TLR_SIMD_BYTES
+}  // namespace avx512
+#pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 namespace avx2 {
+#define TLR_SIMD_BYTES 32
 #include "members_simd_kernel.inc"
+#undef TLR_SIMD_BYTES
 }  // namespace avx2
 #pragma GCC pop_options
 namespace baseline {
+#define TLR_SIMD_BYTES 16
 #include "members_simd_kernel.inc"
+#undef TLR_SIMD_BYTES
 }  // namespace baseline
+#pragma GCC diagnostic pop
 
 std::atomic<int64_t> simd_calls{0};
 
-template <typename T>
-constexpr int kLanes = 64 / sizeof(T);  // 16 floats, 8 doubles
 
 bool simd_enabled() {
   const char* v = std::getenv("TLR_MEMBERS_SIMD");
@@ -90,11 +108,33 @@ bool members_simd_eligible(const OnlineLearnMembersArgs& m, const std::vector<Me
   return true;
 }
 
+// The widest copy of the kernel this CPU runs: its lanes per block and its functions.
+template <typename T>
+struct SimdKernel {
+  int64_t lanes;
+  int64_t (*block_numel)(const SimdSizes&, bool);
+  void (*run_block)(const SimdSizes&, const SimdMember<T>*, int, T*);
+};
+
+// The widest copy this CPU runs, or a narrower one that TLR_MEMBERS_SIMD names ("avx2", "baseline": the
+// tests run every copy on one machine).
+template <typename T>
+SimdKernel<T> simd_kernel() {
+  static const int cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                                 __builtin_cpu_supports("avx512dq") ? 2
+                         : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
+  const char* asked = std::getenv("TLR_MEMBERS_SIMD");
+  const int cap = asked == nullptr ? 2 : std::strcmp(asked, "baseline") == 0 ? 0 : std::strcmp(asked, "avx2") == 0 ? 1 : 2;
+  const int level = std::min(cpu, cap);
+  if (level == 2) return {avx512::SimdLanes<T>::VB, &avx512::simd_block_numel<T>, &avx512::simd_run_block<T>};
+  if (level == 1) return {avx2::SimdLanes<T>::VB, &avx2::simd_block_numel<T>, &avx2::simd_run_block<T>};
+  return {baseline::SimdLanes<T>::VB, &baseline::simd_block_numel<T>, &baseline::simd_run_block<T>};
+}
+
 template <typename T>
 void run_simd(const OnlineLearnMembersArgs& m, const std::vector<MemberViews>& members,
               const std::vector<CheckedOnlineLearn>& checked, const at::Tensor& losses,
               const std::vector<at::Tensor>& schedules) {
-  constexpr int VB = kLanes<T>;
   const int64_t E = static_cast<int64_t>(members.size());
   const OnlineArgs& a = checked[0].args;
   const SimdSizes sizes{a.T, a.n, a.I, a.O, E, static_cast<int>(a.loss)};
@@ -112,20 +152,17 @@ void run_simd(const OnlineLearnMembersArgs& m, const std::vector<MemberViews>& m
                 static_cast<T>(std::get<RfloOptions>(c.options).trace_alpha)};
   }
   const bool fb = checked[0].feedback.has_value();
-  const int64_t blocks = (E + VB - 1) / VB;
-  const int64_t per_block = baseline::simd_block_numel<T, VB>(sizes, fb);
-  const at::Tensor scratch = at::empty({blocks * per_block}, checked[0].x.options());
+  const SimdKernel<T> kernel = simd_kernel<T>();
+  const int64_t VB = kernel.lanes, blocks = (E + VB - 1) / VB, per_block = kernel.block_numel(sizes, fb);
+  const at::Tensor scratch = at::empty({blocks * per_block}, checked[0].x.options());  // 64-byte aligned
   T* const base = scratch.data_ptr<T>();
-  static const bool has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  // grain 1: blocks over the threads (E = 64 floats: 4 blocks); one region per call, none per step
-  at::parallel_for(0, blocks, 1, [&](int64_t lo, int64_t hi) {
+  // Blocks over the threads, grain 1 (E = 64 floats: 4 blocks on AVX-512, 8 on AVX2), one loop per call, none per
+  // step. ClaimedLoop (cpu/claimed_loop.h), not at::parallel_for: on a loaded machine a helper the OS has not
+  // scheduled finds nothing left to claim, where an OpenMP region waits for it (2 threads ran slower than 1).
+  ClaimedLoop::run(0, blocks, 1, [&](int64_t lo, int64_t hi) {
     for (int64_t b = lo; b < hi; ++b) {
       const int valid = static_cast<int>(std::min<int64_t>(VB, E - b * VB));
-      if (has_avx2) {
-        avx2::simd_run_block<T, VB>(sizes, slots.data() + b * VB, valid, base + b * per_block);
-      } else {
-        baseline::simd_run_block<T, VB>(sizes, slots.data() + b * VB, valid, base + b * per_block);
-      }
+      kernel.run_block(sizes, slots.data() + b * VB, valid, base + b * per_block);
     }
   });
 }

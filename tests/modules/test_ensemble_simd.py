@@ -97,6 +97,15 @@ def test_eprop_per_member_x_schedule_and_no_l2(dtype):
     check(9, dtype, rule="eprop", per_member=True, l2=False, schedule=True)
 
 
+@pytest.mark.parametrize("isa", ["avx2", "baseline"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_narrower_kernels(isa, dtype, monkeypatch):
+    """The kernel's AVX2 and baseline (SSE2) copies, which this CPU may not pick by itself (TLR_MEMBERS_SIMD caps
+    the ISA): blocks of another width, the same results to rounding."""
+    monkeypatch.setenv("TLR_MEMBERS_SIMD", isa)
+    check(13, dtype, loss="mse", feedback="random")
+
+
 def test_one_member_and_off_switch_take_the_scalar_path_bitwise(monkeypatch):
     check(1, torch.float64, fast=False)
     monkeypatch.setenv("TLR_MEMBERS_SIMD", "0")
