@@ -5,15 +5,15 @@
 // thousand flops and the scalar path pays ~2 us of fixed cost per member-step for it; here a block of members
 // shares that cost and its arithmetic runs in vectors. Every call copies the members' tensors into member-
 // interleaved scratch (allocated once per call) at the start and back at the end; the blocks split over the
-// threads in one parallel region per call, and a block runs all the call's steps before the next (its scratch
+// threads in one ClaimedLoop per call, and a block runs all the call's steps before the next (its scratch
 // stays in cache).
 //
 // Eligible (members_simd_eligible): CPU tensors of float or double; rule rflo or eprop; optimizer sgd; batch 1;
 // tanh; loss cross_entropy, mse or mse_mean; no rec_grad, record or credit; feedback none (symmetric) or a
 // matrix per member not sharing memory with weight_out; at least 2 members; and TLR_MEMBERS_SIMD is not "0" in
 // the environment (read on every call: the benchmark's and the tests' switch to the scalar path; "avx2" or
-// "baseline" there caps the kernel's ISA). Anything else
-// runs each member's scalar step (common/online_learn_members_impl.h). lr (or lr_schedule), alpha, l2 and
+// "baseline" there caps the kernel's ISA). Anything else runs each member's scalar step
+// (common/online_learn_members_impl.h). lr (or lr_schedule), alpha, l2 and
 // trace_alpha are per member. A member's results equal its solo online_learn run to rounding, not bitwise
 // (the differences are listed in members_simd_kernel.inc).
 #include "../common/members_simd.h"
