@@ -49,6 +49,13 @@
 #else
 #define TLR_STEP inline
 #endif
+// A per-element lambda the CPU must inline into its policy's loop for that loop to vectorise (GCC's heuristics
+// leave a big body, such as the activation phase's tanh, as a call; docs/design.md §1.4).
+#if defined(__CUDACC__) || !defined(__GNUC__)
+#define TLR_INLINE_ELEMENT
+#else
+#define TLR_INLINE_ELEMENT __attribute__((always_inline))
+#endif
 
 namespace torch_local_rnn {
 
@@ -61,17 +68,32 @@ TLR_STEP OnlineActivity<T> carve_online_activity(T* base, int64_t B, int64_t n) 
   return {base, base + Bn, base + 2 * Bn, base + 4 * Bn, base + 3 * Bn};
 }
 
-// h_t = W_hh a_{t-1} + W_ih x_t + b; a_t = (1 - alpha) a_{t-1} + alpha phi(h_t); keeps phi'(h_t).
-// One element per (b, i).
+// a_t and phi'(h_t) from h_t, held in dphi (overwritten), for `count` units: one phase of elementwise work with
+// the nonlinearity F fixed, so the CPU's loop has no call, branch or switch in it and vectorises
+// (tanh_float_host for float, common/activation.h).
+template <typename Exec, Nonlinearity F, typename T>
+TLR_STEP void leaky_units(T alpha, const T* prev, int64_t count, T* state, T* dphi) {
+  Exec::loop(count, 1, [=](int64_t r) TLR_INLINE_ELEMENT { leaky_unit(F, alpha, prev[r], dphi[r], state[r], dphi[r]); });
+}
+
+// h_t = W_hh a_{t-1} + W_ih x_t + b; a_t = (1 - alpha) a_{t-1} + alpha phi(h_t); keeps phi'(h_t). Two phases:
+// the pre-activations (one element per (b, i), into act.dphi), then the units. At the papers' size the
+// nonlinearity was a third of the CPU's step when each unit's tanh was a libm call inside the dot products'
+// loop (docs/design.md §3.1); apart, the second phase is one vectorised loop.
 template <typename Exec, typename T>
 TLR_STEP void online_forward(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) {
-  const int64_t n = net.n, I = net.I;
-  Exec::loop2(net.B, n, n + I, [&](int64_t b, int64_t i) {
-    const int64_t r = b * n + i;
-    const T* ap = act.prev + b * n;
-    const T h = preactivation(net.weight_hh, net.weight_ih, net.bias, n, I, i, ap, x + b * I);
-    leaky_unit(net.f, net.alpha, ap[i], h, act.state[r], act.dphi[r]);
+  const int64_t n = net.n, I = net.I, Bn = net.B * n;
+  const T *const w_hh = net.weight_hh, *const w_ih = net.weight_ih, *const bias = net.bias, *const prev = act.prev;
+  T *const pre = act.dphi, *const state = act.state;
+  Exec::loop2(net.B, n, n + I, [=](int64_t b, int64_t i) {
+    pre[b * n + i] = preactivation(w_hh, w_ih, bias, n, I, i, prev + b * n, x + b * I);
   });
+  Exec::sync();
+  switch (net.f) {
+    case Nonlinearity::Tanh: leaky_units<Exec, Nonlinearity::Tanh>(net.alpha, prev, Bn, state, pre); break;
+    case Nonlinearity::Relu: leaky_units<Exec, Nonlinearity::Relu>(net.alpha, prev, Bn, state, pre); break;
+    default: leaky_units<Exec, Nonlinearity::Sigmoid>(net.alpha, prev, Bn, state, pre); break;
+  }
 }
 
 // z_t = W_out a_t + b_out into act.error; one element per (b, o).

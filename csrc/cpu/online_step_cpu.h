@@ -35,6 +35,19 @@ constexpr bool kReversePhaseOrder = false;
 // Index k of count in the phase order of this build.
 inline int64_t phase_index(int64_t k, int64_t count) { return kReversePhaseOrder ? count - 1 - k : k; }
 
+// The innermost loop of a phase: its elements neither read nor write what another element of the phase writes
+// (the contract, common/online_step.h; checked by the reverse-order build), so the loop carries no dependence.
+// Said to the compiler, it vectorises the loop without versioning it for possible aliasing: GCC otherwise
+// tests every pair of the element's pointers before each row's loop and keeps a scalar copy, which at the papers'
+// size (rows of 32) cost more than the vector loop itself (RFLO's trace phase, docs/design.md §1.4).
+#if defined(__clang__)
+#define TLR_INDEPENDENT_ELEMENTS _Pragma("clang loop vectorize(assume_safety)")
+#elif defined(__GNUC__)
+#define TLR_INDEPENDENT_ELEMENTS _Pragma("GCC ivdep")
+#else
+#define TLR_INDEPENDENT_ELEMENTS
+#endif
+
 // The CPU's execution policy for the shared online step (common/online_step.h): a phase runs on the
 // calling thread unless it is big enough to pay for a parallel loop (ClaimedLoop: robust on a busy machine) (at the papers' sizes every
 // phase is a few thousand flops, and a region per phase would cost more than the step, far more on a
@@ -86,10 +99,12 @@ struct CpuExec {
   template <typename F>
   static void loop(int64_t count, int64_t work_per_item, F&& f) {
     if (count * work_per_item < kWorkGrain) {
+      TLR_INDEPENDENT_ELEMENTS
       for (int64_t k = 0; k < count; ++k) f(phase_index(k, count));
       return;
     }
     ClaimedLoop::run(0, count, std::max<int64_t>(1, kElementwiseGrain / work_per_item), [&](int64_t lo, int64_t hi) {
+      TLR_INDEPENDENT_ELEMENTS
       for (int64_t k = lo; k < hi; ++k) f(phase_index(k, count));
     });
   }
@@ -98,6 +113,7 @@ struct CpuExec {
   static void loop2(int64_t rows, int64_t cols, int64_t work_per_item, F&& f) {
     if (rows * cols * work_per_item < kWorkGrain) {
       for (int64_t r = 0; r < rows; ++r) {
+        TLR_INDEPENDENT_ELEMENTS
         for (int64_t c = 0; c < cols; ++c) f(phase_index(r, rows), phase_index(c, cols));
       }
       return;
@@ -107,6 +123,7 @@ struct CpuExec {
     if (rows >= 4) {
       over_rows(rows, cols * work_per_item, [&](int64_t lo, int64_t hi) {
         for (int64_t r = lo; r < hi; ++r) {
+          TLR_INDEPENDENT_ELEMENTS
           for (int64_t c = 0; c < cols; ++c) f(phase_index(r, rows), phase_index(c, cols));
         }
       });
@@ -114,6 +131,7 @@ struct CpuExec {
     }
     for (int64_t r = 0; r < rows; ++r) {
       ClaimedLoop::run(0, cols, work_grain(work_per_item), [&](int64_t lo, int64_t hi) {
+        TLR_INDEPENDENT_ELEMENTS
         for (int64_t c = lo; c < hi; ++c) f(phase_index(r, rows), phase_index(c, cols));
       });
     }
@@ -124,6 +142,7 @@ struct CpuExec {
     const auto run = [&](int64_t lo, int64_t hi) {
       for (int64_t r = lo; r < hi; ++r) {
         for (int64_t k = 0; k < inner; ++k) {
+          TLR_INDEPENDENT_ELEMENTS
           for (int64_t c = 0; c < cols; ++c) f(phase_index(r, rows), k, phase_index(c, cols));
         }
       }
@@ -144,7 +163,9 @@ struct CpuExec {
             for (int64_t c = 0; c < c1; ++c) f1(row, k, phase_index(c, c1));
             for (int64_t c = 0; c < c0; ++c) f0(row, k, phase_index(c, c0));
           } else {
+            TLR_INDEPENDENT_ELEMENTS
             for (int64_t c = 0; c < c0; ++c) f0(row, k, c);
+            TLR_INDEPENDENT_ELEMENTS
             for (int64_t c = 0; c < c1; ++c) f1(row, k, c);
             for (int64_t c = 0; c < c2; ++c) f2(row, k, c);
           }

@@ -41,7 +41,7 @@ def same(a, b, close=False):
 @pytest.mark.parametrize("rule", ONLINE)
 def test_a_stack_equals_its_runs_alone(rule):
     c = config(rules=(rule,), task="add")
-    stacked = run_stack(c, rule, [0, 1, 2])
+    stacked = run_stack(c, [(rule, 0), (rule, 1), (rule, 2)])
     for seed, result in zip([0, 1, 2], stacked):
         assert same(result, run_one(c, rule, seed), close=rule in FAST_PATH_RULES), (rule, seed)
 
@@ -75,18 +75,49 @@ def test_a_member_that_reaches_the_criterion_leaves_the_stack():
     at_100 = sorted(r["test_loss"][1] for r in alone)
     threshold = (at_100[0] + at_100[1]) / 2
     c = config(rules=("rflo",), steps=400, seeds=3, stop_below=threshold)
-    stacked = run_stack(c, "rflo", [0, 1, 2])
+    stacked = run_stack(c, [("rflo", 0), ("rflo", 1), ("rflo", 2)])
     assert sum(r["stopped"] for r in stacked) >= 1 and any(len(r["steps"]) == 5 for r in stacked)
     for seed, result in enumerate(stacked):
         assert same(result, run_one(c, "rflo", seed), close=True)
 
 
 def test_groups():
+    c = config(rules=("rflo", "uoro"))
     pending = [(r, s) for r in ("rflo", "uoro") for s in range(5)]
-    assert plan_groups(config(), pending, 1) == [("rflo", (0, 1, 2, 3, 4)), ("uoro", (0, 1, 2, 3, 4))]
-    assert plan_groups(config(), pending, 4) == [("rflo", (0, 1, 2)), ("rflo", (3, 4)), ("uoro", (0, 1, 2)),
-                                                 ("uoro", (3, 4))]
-    assert plan_groups(config(stack=False), pending[:2], 4) == [("rflo", (0,)), ("rflo", (1,))]
-    assert plan_groups(config(mode="sequence", rules=("bptt",)), [("bptt", 0)], 1) == [("bptt", (0,))]
+    assert plan_groups(c, pending, 1) == [pending[:5], pending[5:]]
+    assert plan_groups(c, pending, 4) == [pending[:3], pending[3:5], pending[5:8], pending[8:]]
+    assert plan_groups(config(stack=False), pending[:2], 4) == [[("rflo", 0)], [("rflo", 1)]]
+    assert plan_groups(config(mode="sequence", rules=("bptt",)), [("bptt", 0)], 1) == [[("bptt", 0)]]
     with pytest.raises(ValueError, match="online mode only"):
-        run_stack(config(mode="sequence", rules=("bptt",)), "bptt", [0, 1])
+        run_stack(config(mode="sequence", rules=("bptt",)), [("bptt", 0), ("bptt", 1)])
+    # variants stack with their rule; another feedback kind cannot share an ensemble
+    c = config(rules=("rflo", "rflo@trace_alpha=0.5", "rflo@feedback=random"))
+    pending = [(r, 0) for r in c.rules]
+    assert plan_groups(c, pending, 1) == [pending[:2], pending[2:]]
+    with pytest.raises(ValueError, match="one rule kind and feedback kind"):
+        run_stack(c, pending)
+
+
+def test_a_sweep_stacks_and_equals_its_runs_alone():
+    c = config(rules=("kernl@lr=0", "kernl@lr=1@sigma=0.001", "kernl"), rule_options={"kernl": {"sigma": 1e-2}})
+    assert c.rule_config("kernl@lr=0") == rules.KeRNL(sigma=1e-2, lr=0)
+    assert c.rule_config("kernl@lr=1@sigma=0.001") == rules.KeRNL(sigma=1e-3, lr=1)
+    runs = [(r, s) for r in c.rules for s in (0, 1)]
+    for run, result in zip(runs, run_stack(c, runs)):
+        assert same(result, run_one(c, *run)), run
+
+
+def test_sweep_flag_and_variant_errors():
+    from torch_local_rnn.experiments.variants import expand_sweeps, parse_sweeps
+    sweeps = parse_sweeps(["kernl.lr=0,5", "kernl.sigma=1e-3,1e-7", "dni.lr_sg=0.01"])
+    assert expand_sweeps(("rflo", "kernl"), sweeps) == (
+        "rflo", "kernl@lr=0@sigma=0.001", "kernl@lr=0@sigma=1e-07", "kernl@lr=5@sigma=0.001",
+        "kernl@lr=5@sigma=1e-07", "dni@lr_sg=0.01")
+    with pytest.raises(ValueError, match=r"--sweep: expected RULE.OPTION=V1,V2"):
+        parse_sweeps(["kernl=1,2"])
+    with pytest.raises(ValueError, match=r"expected a rule variant as RULE@KEY=VALUE"):
+        config(rules=("kernl@lr",))
+    with pytest.raises(ValueError, match=r"has options .* but got \['bogus'\]"):
+        config(rules=("kernl@bogus=1",))
+    with pytest.raises(ValueError, match=r"or variants RULE@KEY=VALUE\), but got 'nope@lr=1'"):
+        config(rules=("nope@lr=1",))

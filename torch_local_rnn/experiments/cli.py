@@ -12,25 +12,11 @@ from .config import ADD_SHORTCUTS, BACKENDS, DEFAULT_RULES, DEFAULTS, START_STAT
 from .presets import PRESETS, describe_presets, preset_config
 from .report import format_alignment_table, format_table, write_alignment_outputs, write_outputs
 from .runner import compare
+from .variants import expand_sweeps, parse_sweeps, parse_value
 from .tensorboard_log import require_tensorboard, write_tensorboard
 
 
 # ---------------------------------------------------------------------------- options
-def parse_value(text: str) -> Any:
-    """A command-line option value: true/false, none, an int, a float, or else the string itself."""
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    if low in ("none", "null"):
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 def parse_assignments(items: Sequence[str], flag: str) -> Dict[str, Any]:
     """["k=v", ...] -> {k: parse_value(v)}."""
     out: Dict[str, Any] = {}
@@ -134,6 +120,10 @@ def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
     a("--test-state", choices=START_STATES, help="where every test stream starts (default zeros)")
     a("--stop-below", type=float, default=None,
       help="stop a run at its first test evaluation below this loss (the 2019 protocol; default: never)")
+    a("--sweep", action="append", default=[], metavar="RULE.OPTION=V1,V2,...",
+      help="runs the rule once per value (a product over several options of one rule), as rules named "
+           "RULE@OPTION=V (e.g. --sweep kernl.lr=0,1,5 -> kernl@lr=0, kernl@lr=1, kernl@lr=5); online, they stack "
+           "with each other and the seeds")
     a("--no-stack", action="store_true",
       help="online mode: train each (rule, seed) run alone instead of a rule's seeds as one stack (the same results)")
     a("--preset", choices=sorted(PRESETS), default=None,
@@ -153,6 +143,7 @@ def compare_config_from_args(args: argparse.Namespace) -> CompareConfig:
     given = {name: getattr(args, name) for name in FLAG_DEFAULTS if getattr(args, name) is not None}
     if "rules" in given:
         given["rules"] = split_rules(given["rules"])
+    sweeps = parse_sweeps(args.sweep)
     task_options = parse_assignments(args.task_option, "--task-option")
     shortcuts = dict(t1=args.t1, t2=args.t2, tau=args.tau, deterministic=False if args.sampled_labels else None)
     given.update(task_options=task_options, rule_options=parse_rule_options(args.rule_option),
@@ -164,12 +155,15 @@ def compare_config_from_args(args: argparse.Namespace) -> CompareConfig:
             given[name] = getattr(args, name)
     if args.preset is not None:  # the preset's task options hold the add shortcuts: explicit ones override them
         task_options.update({k: v for k, v in shortcuts.items() if v is not None})
+        if sweeps:
+            given["rules"] = expand_sweeps(given.get("rules") or preset_config(args.preset).rules, sweeps)
         return preset_config(args.preset, **given)
     mode = given.setdefault("mode", FLAG_DEFAULTS["mode"])
     for name, value in FLAG_DEFAULTS.items():
         given.setdefault(name, split_rules(value) if name == "rules" else value)
     for name in ("steps", "batch", "lr"):
         given.setdefault(name, DEFAULTS[mode][name])
+    given["rules"] = expand_sweeps(given["rules"], sweeps)
     return CompareConfig(**given, **{k: shortcuts[k] for k in ADD_SHORTCUTS})
 
 

@@ -10,6 +10,7 @@ from torch import Tensor
 
 from .. import rules
 from ..tasks import TASKS, Task, make_task
+from .variants import split_variant
 
 # Defaults per mode: sequence = windows of B parallel streams with Adam; online = the papers'
 # protocol (per-step SGD, one stream).
@@ -131,12 +132,18 @@ class CompareConfig:
         if not self.rules:
             raise ValueError("compare: expected at least one rule")
         for rule in self.rules:
-            if rule not in rules.RULES:
-                raise ValueError(f"compare: expected rules from {sorted(rules.RULES)}, but got '{rule}'")
+            try:
+                base = split_variant(rule)[0]
+            except ValueError as error:
+                raise ValueError(f"compare: {error}") from None
+            if base not in rules.RULES:
+                raise ValueError(f"compare: expected rules from {sorted(rules.RULES)} (or variants RULE@KEY=VALUE), "
+                                 f"but got '{rule}'")
         if len(set(self.rules)) != len(self.rules):
             raise ValueError(f"compare: expected each rule once, but got {list(self.rules)}")
+        bases = {split_variant(rule)[0] for rule in self.rules}
         for rule in self.rule_options:
-            if rule not in self.rules:
+            if rule not in self.rules and rule not in bases:
                 raise ValueError(f"compare: rule options given for '{rule}', which is not among the rules "
                                  f"{list(self.rules)}")
         try:
@@ -191,7 +198,13 @@ class CompareConfig:
         return self.task_object
 
     def rule_config(self, rule: str):
-        return build_rule(rule, self.rule_options.get(rule))
+        """The config of ``rule``: a rule name, or a variant RULE@KEY=VALUE... (variants.py), whose options
+        override those given for its rule, which override the defaults."""
+        base, fixed = split_variant(rule)
+        options = dict(self.rule_options.get(base, {}))
+        if rule != base:
+            options.update(self.rule_options.get(rule, {}), **fixed)
+        return build_rule(base, options)
 
     @property
     def seed_list(self) -> List[int]:

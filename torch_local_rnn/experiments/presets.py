@@ -13,6 +13,7 @@ from typing import Any, Dict, Tuple
 
 from .. import rules
 from .config import CompareConfig
+from .variants import split_variant
 
 JMLR_RULES = ("output_only", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "rflo", "kernl", "dni", "dni_b", "f_bptt",
               "e_bptt")
@@ -51,7 +52,7 @@ PRESETS: Dict[str, Preset] = {
 def paper_rule_options(names: Tuple[str, ...], year: int) -> Dict[str, Dict[str, Any]]:
     """{rule: the options of rules.<Rule>.paper(year) that differ from the defaults} for ``names``."""
     out = {}
-    for name in names:
+    for name in dict.fromkeys(split_variant(n)[0] for n in names):
         cls = rules.RULES[name]
         paper, default = cls.paper(year), cls()
         changed = {f.name: getattr(paper, f.name) for f in dataclasses.fields(cls)
@@ -85,7 +86,7 @@ def preset_config(name: str, **overrides) -> CompareConfig:
     for rule, options in overrides.pop("rule_options", {}).items():
         rule_options.setdefault(rule, {}).update(options)
     fields.update(overrides)
-    chosen = tuple(fields["rules"])
+    chosen = set(fields["rules"]) | {split_variant(r)[0] for r in fields["rules"]}  # a variant's rule too
     fields["task_options"] = task_options
     fields["rule_options"] = {r: o for r, o in rule_options.items() if r in chosen}
     return CompareConfig(**fields)

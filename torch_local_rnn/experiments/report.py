@@ -84,17 +84,18 @@ def _learned(levels: Dict[str, float], value: float) -> Optional[float]:
 
 def format_table(report: Dict) -> str:
     levels = report["reference_levels"]
-    width = 74
+    w = max([12] + [len(rule) + 2 for rule in list(report["summary"]) + list(report["skipped"])])  # rule column
+    width = 62 + w
     lines = [report["description"], f"test loss: {report['test']}", "",
-             f"  {'rule':<12}{'n':>3}{'final test loss':>20}{'best':>9}{'learned':>9}{'time/run':>10}",
+             f"  {'rule':<{w}}{'n':>3}{'final test loss':>20}{'best':>9}{'learned':>9}{'time/run':>10}",
              "  " + "-" * width]
     for rule, s in report["summary"].items():
         learned = _learned(levels, s["final_mean"])
         final = f"{s['final_mean']:.4f} ± {s['final_sd']:.4f}" if math.isfinite(s["final_mean"]) else "diverged"
-        lines.append(f"  {rule:<12}{s['n']:>3}{final:>20}{s['best_mean']:>9.4f}"
+        lines.append(f"  {rule:<{w}}{s['n']:>3}{final:>20}{s['best_mean']:>9.4f}"
                      f"{'' if learned is None else f'{learned:.0f}%':>9}{s['seconds_mean']:>9.1f}s")
     for rule, why in report["skipped"].items():
-        lines.append(f"  {rule:<12}{'-':>3}{'-':>20}   {why}")
+        lines.append(f"  {rule:<{w}}{'-':>3}{'-':>20}   {why}")
     stop_below = report["config"].get("stop_below")
     for rule, s in report["summary"].items():
         if stop_below is not None:

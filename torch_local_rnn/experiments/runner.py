@@ -10,8 +10,9 @@ recurrent weights' gradient, and torch.optim.Adam takes a step.
 Online mode (``--mode online``): the papers' protocol (docs/algorithms.md §2.1): OnlineLearner with plain
 SGD after every time step, for the rules that have an online form (dni and dni_b only run here).
 
-Stacks (online mode, default; ``--no-stack`` turns them off): a rule's seeds train as one OnlineEnsemble, one op
-call per chunk for all of them (train_stack.py); every run's result is bitwise the one it has alone.
+Stacks (online mode, default; ``--no-stack`` turns them off): a rule's seeds, and its variants from ``--sweep``,
+train as one OnlineEnsemble, one op call per chunk for all of them (train_stack.py); every run's result is
+bitwise the one it has alone.
 
 Seeds: seed k draws the initial weights (identical for every rule), the training streams (seed 2k)
 and the test streams (seed 2k+1); the stochastic rules' noise comes from a generator of its own,
@@ -43,7 +44,7 @@ from .ray_backend import require_ray
 from .report import build_report
 from .store import check_run_files
 from .train import run_one
-from .train_stack import run_stack
+from .train_stack import run_stack, stack_key
 from .worker import RunTask
 
 NO_ONLINE_FORM = ("no online form: the exact gradient needs the future of the stream (BPTT); "
@@ -100,47 +101,48 @@ def compare(config: CompareConfig, progress: bool = True, out_dir: Optional[str]
                 if (rule, seed) not in pending:
                     results[(rule, seed)] = run_one(config, rule, seed, out_dir, None if bar is None else bar.update)
             if serial:
-                for rule, seeds in groups:
+                for group in groups:
                     if bar is not None:
-                        bar.set_description(f"{rule} seed{'s' if len(seeds) > 1 else ''} {_seeds(seeds)}")
+                        bar.set_description(_describe(group))
                     update = None if bar is None else bar.update
-                    if len(seeds) > 1:
-                        results.update(zip([(rule, s) for s in seeds],
-                                           run_stack(config, rule, seeds, out_dir, update, stop_after)))
+                    if len(group) > 1:
+                        results.update(zip(group, run_stack(config, group, out_dir, update, stop_after)))
                     else:
-                        results[(rule, seeds[0])] = run_one(config, rule, seeds[0], out_dir, update, stop_after)
+                        results[group[0]] = run_one(config, *group[0], out_dir, update, stop_after)
         if not serial and groups:
-            tasks = [RunTask(config, rule, seeds[0], out_dir, stop_after, seeds if len(seeds) > 1 else ())
-                     for rule, seeds in groups]
+            tasks = [RunTask(config, *group[0], out_dir, stop_after, tuple(group) if len(group) > 1 else ())
+                     for group in groups]
             limit = config.jobs if config.backend == "ray" else jobs  # Ray: default all at once, the cluster decides
-            for (rule, seeds), result in zip(groups, run_tasks(tasks, config.backend, config.address, limit, bar)):
-                results.update(zip([(rule, s) for s in seeds], result if len(seeds) > 1 else [result]))
+            for group, result in zip(groups, run_tasks(tasks, config.backend, config.address, limit, bar)):
+                results.update(zip(group, result if len(group) > 1 else [result]))
     finally:
         if bar is not None:
             bar.close()
     return build_report(config, task, runs, results, skipped)
 
 
-def plan_groups(config: CompareConfig, pending: List[Tuple[str, int]], jobs: int) -> List[Tuple[str, Tuple[int, ...]]]:
-    """The pending runs as (rule, seeds) groups: one run each, or in online mode with ``config.stack`` a rule's
-    seeds as stacks (train_stack.py), each rule's seeds split into as many stacks as it takes to give ``jobs``
-    processes work (a stack runs in one process)."""
+def plan_groups(config: CompareConfig, pending: List[Tuple[str, int]], jobs: int) -> List[List[Tuple[str, int]]]:
+    """The pending runs as groups: one run each, or in online mode with ``config.stack`` the runs whose rules can
+    stack (train_stack.stack_key: a rule's seeds and its variants) as stacks, each split into as many stacks as it
+    takes to give ``jobs`` processes work (a stack runs in one process)."""
     if config.mode != "online" or not config.stack:
-        return [(rule, (seed,)) for rule, seed in pending]
-    by_rule: Dict[str, List[int]] = {}
+        return [[run] for run in pending]
+    by_key: Dict[Tuple, List[Tuple[str, int]]] = {}
     for rule, seed in pending:
-        by_rule.setdefault(rule, []).append(seed)
-    parts = max(1, -(-int(jobs) // max(1, len(by_rule))))  # stacks per rule
+        by_key.setdefault(stack_key(config, rule), []).append((rule, seed))
+    parts = max(1, -(-int(jobs) // max(1, len(by_key))))  # stacks per key
     groups = []
-    for rule, seeds in by_rule.items():
-        k = min(parts, len(seeds))
-        size = -(-len(seeds) // k)
-        groups += [(rule, tuple(seeds[i:i + size])) for i in range(0, len(seeds), size)]
+    for runs in by_key.values():
+        size = -(-len(runs) // min(parts, len(runs)))
+        groups += [runs[i:i + size] for i in range(0, len(runs), size)]
     return groups
 
 
-def _seeds(seeds: Tuple[int, ...]) -> str:
-    return str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}..{seeds[-1]}"
+def _describe(group: List[Tuple[str, int]]) -> str:
+    rules = list(dict.fromkeys(rule for rule, _ in group))
+    seeds = sorted({seed for _, seed in group})
+    which = str(seeds[0]) if len(seeds) == 1 else f"{seeds[0]}..{seeds[-1]}"
+    return f"{'+'.join(rules) if len(rules) <= 2 else f'{rules[0]} +{len(rules) - 1}'} seed{'s' * (len(seeds) > 1)} {which}"
 
 
 @contextlib.contextmanager

@@ -13,15 +13,15 @@ from .train_stack import run_stack
 
 @dataclass(frozen=True)
 class RunTask:
-    """One run, what run_one is called with in the worker; or, with ``seeds``, the stack of runs (rule, seed) for
-    those seeds (run_stack; its result is the list of their results)."""
+    """One run, what run_one is called with in the worker; or, with ``stack``, the runs (rule, seed) of one stack
+    (run_stack; its result is the list of their results)."""
 
     config: CompareConfig
     rule: str
     seed: int
     out_dir: Optional[str] = None
     stop_after: Optional[int] = None
-    seeds: Tuple[int, ...] = ()
+    stack: Tuple[Tuple[str, int], ...] = ()
 
 
 class ProgressSender:
@@ -48,8 +48,8 @@ def execute(task: RunTask, queue) -> Optional[Dict]:
     # differ in threads.
     torch.set_num_threads(int(task.config.threads or 1))
     send = ProgressSender(queue)
-    if task.seeds:
-        result = run_stack(task.config, task.rule, task.seeds, task.out_dir, send, task.stop_after)
+    if task.stack:
+        result = run_stack(task.config, task.stack, task.out_dir, send, task.stop_after)
     else:
         result = run_one(task.config, task.rule, task.seed, task.out_dir, send, task.stop_after)
     send.flush()

@@ -73,7 +73,8 @@ DniStep<Exec, T> make_dni_step(const OnlineCall& c, const DniCall& d, at::Tensor
     return carve_scratch<T>(base, {{&r.in_prev, B * K}, {&r.in_now, B * K}, {&r.u, Bn}, {&r.v, Bn}, {&r.back, Bn},
                                    {&r.target, Bn}, {&r.delta, Bn}, {&r.scratch, Bn}, {&r.row, Bn},
                                    {&r.immediate, Bn}, {&r.ahat, B * m}, {&r.grad_A, n * K}, {&r.grad_J, n * n},
-                                   {&r.G, n * m}});
+                                   {&r.G, n * m}, {&r.in_prev_t, K * B}, {&r.in_now_t, K * B}, {&r.prod_a, Bn},
+                                   {&r.prod_b, Bn}, {&r.prod_c, Bn}});
   };
   work = at::empty({carve(nullptr)}, c.x.options());
   carve(work.data_ptr<T>());

@@ -11,10 +11,15 @@
 // No sequence form: U_t reads the label y*_t. O(n (n + O)) per stream and step. `record` receives per step the
 // apical potential U_t, the target U*_{t-1}, the prediction U_{t-1} and the basal potential V_t = h_t.
 // Each mean over streams is run by the worker that owns the summed entry, b ascending, into a buffer set in
-// the first phase, so CPU and GPU add in the same order.
+// the first phase, so CPU and GPU add in the same order. With B >= kStreamGemmMin streams the step runs
+// step_gemm instead: the same math with every product with A, A_frozen, J~, W_hh and the stream-averaged
+// outer products (grad_J~, grad_A, G without the trace) as GEMMs over the streams (common/stream_products.h);
+// at n = 256, B = 32 those B matrix-vector products were nearly all of the step. The sums over streams are
+// then the GEMM's (the last bits change).
 #pragma once
 
 #include "../../common/credit.h"
+#include "../../common/stream_products.h"
 
 namespace torch_local_rnn {
 
@@ -38,6 +43,9 @@ struct DniStep {
   T* grad_J;   // (n, n)
   T* G;        // (n, m)
   T* rec_grad;  // (n, m) or null: accumulates G
+  // Scratch of the GEMM path, the streams as columns.
+  T *in_prev_t, *in_now_t;  // (K, B): in_prev^T, in_now^T (their first n rows a_{t-1}^T, a_t^T)
+  T *prod_a, *prod_b, *prod_c;  // (n, B): products M [v_1 .. v_B]
 
   // out_b = [a_b; y_b; 1]. One phase.
   static TLR_STEP void stack(const T* a, const T* y, int64_t B, int64_t n, int64_t O, T* out) {
@@ -47,8 +55,31 @@ struct DniStep {
     });
   }
 
+  // out_t (K, B) = [a_b; y_b; 1] as columns. One phase.
+  static TLR_STEP void stack_columns(const T* a, const T* y, int64_t B, int64_t n, int64_t O, T* out_t) {
+    const int64_t K = n + O + 1;
+    Exec::loop2(K, B, 1, [=](int64_t j, int64_t b) {
+      out_t[j * B + b] = j < n ? a[b * n + j] : (j < n + O ? y[b * O + (j - n)] : T(1));
+    });
+  }
+
+  // The record of stream b, unit i (U_t, U*_{t-1}, U_{t-1}, V_t = h_t).
+  TLR_STEP void record_entry(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act, int64_t b, int64_t i,
+                             T st) const {
+    const int64_t n = net.n, I = net.I, r = b * n + i;
+    T* rec = record + (act.t * net.B + b) * 4 * n;
+    rec[i] = st;
+    rec[n + i] = target[r];
+    rec[2 * n + i] = u[r];
+    rec[3 * n + i] = preactivation(net.weight_hh, net.weight_ih, net.bias, n, I, i, act.prev + b * n, x + b * I);
+  }
+
   TLR_STEP void step(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
     const int64_t B = net.B, n = net.n, I = net.I, O = net.O, m = n + I + 1, K = n + O + 1, Bn = B * n;
+    if (streams_as_gemm(B)) {
+      step_gemm(net, x, act);
+      return;
+    }
     const T w = T(1) / T(B);
     const bool refresh = static_cast<int64_t>(count[0]) >= fix_interval - 1;  // read before phase 5 writes it
     const bool learn_now = approximate_jacobian && !late_jacobian;
@@ -132,13 +163,7 @@ struct DniStep {
       } else {
         row[r] = (direct * act.dphi[r]) * st;
       }
-      if (record != nullptr) {
-        T* rec = record + (act.t * B + b) * 4 * n;
-        rec[i] = st;
-        rec[n + i] = target[r];
-        rec[2 * n + i] = u[r];
-        rec[3 * n + i] = preactivation(net.weight_hh, net.weight_ih, net.bias, n, I, i, act.prev + b * n, x + b * I);
-      }
+      if (record != nullptr) record_entry(net, x, act, b, i, st);
       q_prev[r] = act.q[r];
     });
     copy_values<Exec>(act.label, B * O, label_prev);
@@ -162,6 +187,140 @@ struct DniStep {
       apply_summed_gradient<Exec>(net, B, 1, [=](int64_t i, int64_t b, int64_t j) {
         return rw[b * n + i] * ah[b * m + j];
       }, G, rec_grad);
+    }
+  }
+
+  // step's phases with the products as GEMMs over the B streams (the numbers name step's phases; the letters
+  // the GEMMs and the phases that read them back). scratch, delta and row hold (n, B) columns here where
+  // step keeps (B, n) rows (scratch stays (B, n) with the exact Jacobian).
+  TLR_STEP void step_gemm(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
+    const int64_t B = net.B, n = net.n, I = net.I, O = net.O, m = n + I + 1, K = n + O + 1;
+    const T w = T(1) / T(B), alpha = net.alpha;
+    const bool refresh = static_cast<int64_t>(count[0]) >= fix_interval - 1;  // read before phase 5b writes it
+    const bool approx = approximate_jacobian, learn_now = approx && !late_jacobian, tanh_v = tanh_target;
+
+    // 1. The stacked inputs (rows for the outer products' right operands, columns for the products) and ahat_t.
+    stack(act.prev, label_prev, B, n, O, in_prev);
+    stack_columns(act.prev, label_prev, B, n, O, in_prev_t);
+    stack_columns(act.state, act.label, B, n, O, in_now_t);
+    presynaptic<Exec>(act.prev, x, B, n, I, ahat);
+    Exec::sync();
+
+    // 1a. J~ a_{t-1} (the J~ of the previous step), A in_prev (U_{t-1} as predicted now), A_frozen in_now.
+    if (approx) matrix_times_streams<Exec>(J, n, n, in_prev_t, B, prod_a);
+    matrix_times_streams<Exec>(A, n, K, in_prev_t, B, prod_b);
+    matrix_times_streams<Exec>(A_frozen, n, K, in_now_t, B, prod_c);
+    Exec::sync();
+
+    // 2. The J~ residual w (J~ a_{t-1} - a_t) as columns (or, exact, J_t^T's first factor alpha phi' (.) v), u, v.
+    {
+      const T *const pa = prod_a, *const pb = prod_b, *const pc = prod_c, *const state = act.state,
+                     *const dphi = act.dphi;
+      T *const uu = u, *const vv = v, *const sc = scratch;
+      Exec::loop2(B, n, 1, [=](int64_t b, int64_t i) {
+        const int64_t r = b * n + i, c = i * B + b;
+        if (approx) sc[c] = w * (pa[c] - state[r]);
+        uu[r] = pb[c];
+        const T boot = pc[c];
+        vv[r] = tanh_v ? tanh(boot) : boot;
+        if (!approx) sc[r] = alpha * dphi[r] * vv[r];
+      });
+    }
+    Exec::sync();
+
+    // 2a. J~'s stream-averaged gradient, or (exact) W_hh^T (alpha phi' (.) v_b) into back.
+    if (approx) {
+      sum_outer_streams<Exec>(scratch, n, act.prev, n, B, grad_J);
+    } else {
+      streams_times_matrix<Exec>(scratch, B, net.weight_hh, n, n, back);
+    }
+    Exec::sync();
+
+    // 2b, 3. The v2020 order's J~ step (J~ learns before the bootstrap reads it), then back_b = J~^T v_b.
+    if (approx) {
+      if (learn_now) {
+        T* const Jm = J;
+        const T *const gJ = grad_J;
+        const T step_j = lr_j;
+        Exec::loop(n * n, 1, [=](int64_t p) { Jm[p] -= step_j * gJ[p]; });
+        Exec::sync();
+      }
+      streams_times_matrix<Exec>(v, B, J, n, n, back);
+      Exec::sync();
+    }
+
+    // 4. U*_{t-1} (exact: back + (1 - alpha) v completes J_t^T v), and the apical delta rule's factor as columns.
+    {
+      const T *const qp = q_prev, *const bk = back, *const vv = v, *const uu = u;
+      T *const tg = target, *const dl = delta;
+      Exec::loop2(B, n, 1, [=](int64_t b, int64_t i) {
+        const int64_t r = b * n + i;
+        tg[r] = qp[r] + (approx ? bk[r] : (T(1) - alpha) * vv[r] + bk[r]);
+        dl[i * B + b] = w * (uu[r] - tg[r]);
+      });
+    }
+    Exec::sync();
+
+    // 5a. The apical delta rule's gradient, mean over streams.
+    sum_outer_streams<Exec>(delta, n, in_prev, K, B, grad_A);
+    Exec::sync();
+
+    // 5b. With its L2 term, the A step and the A_frozen refresh; the counter; the 2019 order's J~ step.
+    {
+      T *const Am = A, *const Af = A_frozen;
+      const T *const gA = grad_A;
+      const T l2 = sg_l2, step_a = lr_sg;
+      const bool copy = refresh;
+      Exec::loop(n * K, 1, [=](int64_t p) {
+        Am[p] -= step_a * (l2 * Am[p] + gA[p]);
+        if (copy) Af[p] = Am[p];
+      });
+    }
+    Exec::loop(1, 1, [&](int64_t) { count[0] = refresh ? T(0) : count[0] + T(1); });
+    if (approx && late_jacobian) Exec::loop(n * n, 1, [&](int64_t p) { J[p] -= lr_j * grad_J[p]; });
+    Exec::sync();
+
+    // 6a. U_t = A in_now with the updated A (unless the credit is supplied).
+    if (credit == nullptr) {
+      matrix_times_streams<Exec>(A, n, K, in_now_t, B, prod_a);
+      Exec::sync();
+    }
+
+    // 6. G's factors (as columns without the trace), the record, q_prev <- q_t, label_prev <- y*_t.
+    const int64_t Bn = B * n;
+    const T direct = w * net.alpha;
+    Exec::loop2(B, n, record != nullptr ? n + I : 1, [&](int64_t b, int64_t i) {
+      const int64_t r = b * n + i;
+      const T st = credit != nullptr ? credit[act.t * Bn + r] : prod_a[i * B + b];
+      if (use_eligibility) {
+        row[r] = w * st;
+        immediate[r] = alpha_e * act.dphi[r];
+      } else {
+        row[i * B + b] = (direct * act.dphi[r]) * st;
+      }
+      if (record != nullptr) record_entry(net, x, act, b, i, st);
+      q_prev[r] = act.q[r];
+    });
+    copy_values<Exec>(act.label, B * O, label_prev);
+    Exec::sync();
+
+    // 7. G and W <- W - lr G: with the trace as in step (a trace pass), without it G = sum_b row_b ahat_b^T
+    //    by a GEMM, then apply_recurrent_update. Either way the last phase writes only W, G, the traces and
+    //    rec_grad, so the readout's SGD phase may follow without a sync.
+    if (use_eligibility) {
+      const T *const rw = row, *const im = immediate, *const ah = ahat;
+      const T keep = T(1) - alpha_e;
+      T* const el = elig;
+      apply_summed_gradient<Exec>(net, B, 2, [=](int64_t i, int64_t b, int64_t j) {
+        const int64_t r = b * n + i;
+        T& e = el[r * m + j];
+        e = keep * e + im[r] * ah[b * m + j];
+        return rw[r] * e;
+      }, G, rec_grad);
+    } else {
+      sum_outer_streams<Exec>(row, n, ahat, m, B, G);
+      Exec::sync();
+      apply_recurrent_update<Exec>(net, G, rec_grad);
     }
   }
 };

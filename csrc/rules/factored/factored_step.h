@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "../../common/credit.h"
+#include "../../common/stream_products.h"
 #include "factored_rho.h"
 
 namespace torch_local_rnn {
@@ -56,6 +57,8 @@ struct FactoredStreams {
   T* norms;      // (4, B): squared norms, operand-major (one Exec::sums per operand)
   T* coef;       // (B, 4): FactorCoefficients
   const T* nu;   // this step's noise rows, stream b at nu + b * width
+  T* cols;       // (n, B): a factor's streams as columns, the GEMM path's operand (common/stream_products.h)
+  T* prod;       // (n, B): its product, W_hh A_b for every stream
   int64_t B, width;
 
   TLR_STEP FactorCoefficients<T> coefficients(int64_t b) const {
@@ -65,7 +68,7 @@ struct FactoredStreams {
 };
 
 // Values of the per-stream workspace: the glue allocates B times this.
-TLR_STEP int64_t factored_work_per_stream(int64_t n, int64_t m, int64_t jcols) { return n * jcols + n + 2 * m + 8; }
+TLR_STEP int64_t factored_work_per_stream(int64_t n, int64_t m, int64_t jcols) { return n * jcols + 3 * n + 2 * m + 8; }
 
 // The streams' view over their factors and a workspace of B * factored_work_per_stream values.
 template <typename T>
@@ -80,6 +83,8 @@ TLR_STEP FactoredStreams<T> carve_factored(T* A, T* Bk, T* work, int64_t B, int6
   s.ahat = s.r + B * m;
   s.norms = s.ahat + B * m;
   s.coef = s.norms + 4 * B;
+  s.cols = s.coef + 4 * B;
+  s.prod = s.cols + B * n;
   s.nu = nullptr;
   s.B = B;
   s.width = width;

@@ -5,7 +5,7 @@
 //   P = diag(nu) Mbar_t = p ahat_t^T,  p = nu (.) alpha phi'(h_t)   (never formed),
 //   rho0 = sqrt(|B|_F / |A_f|),  rho1 = sqrt(|P|_F / sqrt(n)),
 //   A <- rho0 A_f + rho1 nu,  B <- B / rho0 + P / rho1,   G = (q_t . A) B.
-// O(n^2 + n m) per step.
+// O(n^2 + n m) per step. With B >= kStreamGemmMin streams J_t A_b is one GEMM over the streams (propagate).
 #pragma once
 
 #include "factored_step.h"
@@ -23,6 +23,23 @@ struct UoroStep {
                                  const T* next, const T* dphi) {
     const int64_t n = c.n, m = c.m, I = c.I;
     noise_row_scale<Exec>(c, s, dphi);
+    if (!(c.epsilon > 0) && streams_as_gemm(s.B)) {
+      // J_t A_b for every stream as one GEMM W_hh [A_1 .. A_B] (common/stream_products.h), then
+      // jacobian_times' combination: three phases instead of one, but W_hh is read once, not B times.
+      const T alpha = c.alpha;
+      transpose_streams<Exec>(s.A, s.B, n, s.cols);
+      Exec::sync();
+      matrix_times_streams<Exec>(c.w_hh, n, n, s.cols, s.B, s.prod);
+      Exec::sync();
+      const int64_t B = s.B;
+      const T *const A = s.A, *const prod = s.prod;
+      T* const jx = s.jx;
+      Exec::loop2(B, n, 1, [=](int64_t b, int64_t k) {
+        const int64_t r = b * n + k;
+        jx[r] = (T(1) - alpha) * A[r] + alpha * dphi[r] * prod[k * B + b];
+      });
+      return;
+    }
     if (!(c.epsilon > 0)) {
       jacobian_times<Exec>(c.w_hh, s.B, n, c.alpha, dphi, s.A, s.jx);
       return;

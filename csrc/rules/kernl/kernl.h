@@ -61,7 +61,9 @@ KernlStep<Exec, T> make_kernl_step(const OnlineCall& c, const KernlOnlineInputs&
                        o.reset_interval};
   const auto carve = [&](T* base) {
     return carve_scratch<T>(base, {{&s.k, n}, {&s.moved, Bn}, {&s.eps, Bn}, {&s.weps, Bn}, {&s.imm, Bn},
-                                   {&s.ate, Bn}, {&s.aq, Bn}, {&s.grad_A, n * n}, {&s.ahat, B * m}, {&s.G, n * m}});
+                                   {&s.ate, Bn}, {&s.aq, Bn}, {&s.grad_A, n * n}, {&s.ahat, B * m}, {&s.G, n * m},
+                                   {&s.moved_t, Bn}, {&s.x_t, B * c.args.I}, {&s.prod_t, Bn}, {&s.in_t, Bn},
+                                   {&s.omega_t, Bn}});
   };
   work = at::empty({carve(nullptr)}, c.x.options());
   carve(work.data_ptr<T>());

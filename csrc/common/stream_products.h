@@ -1,0 +1,86 @@
+// The rules' per-stream products as GEMMs over the B streams (docs/design.md §1.4, §3.3). A rule whose
+// step multiplies one shared matrix with every stream's vector (KeRNL's A Omega_b, A^T eps_b, A^T q_b and
+// its perturbed forward; UORO's J_t A_b; DNI's A [a; y*; 1]_b, J~ a_b, Jx^T v_b) does B matrix-vector
+// products, each of which re-reads the matrix; stacked as the columns of one (n x B) operand they are one
+// Exec::matmul (BLAS on the CPU), which reads the matrix once per cache block and runs at the machine's
+// GEMM rate. The (B, n) stream-major vectors of the steps are the rows of a (B, n) matrix, so
+//   V M   (out_b = M^T v_b) is matmul(V, M) directly,
+//   M V^T (out_b = M v_b)   needs V^T (n, B): the step writes it (transpose_streams, or in the phase that
+//                           produces V), and the product comes back as (n, B), read at [i * B + b];
+//   U^T V (sum_b u_b v_b^T, a stream-averaged outer product) needs U^T (n, B) likewise.
+// Results change only in the last bits (a GEMM's summation order). With one stream (the papers' setting,
+// n = 32, B = 1) a GEMM of one column is no faster than the matrix-vector loops and costs a BLAS call, so
+// the rules keep their matrix-vector path below kStreamGemmMin streams (bitwise as before).
+#pragma once
+
+#include <cstdint>
+
+#include "online_step.h"
+
+// The CPU's BLAS (MKL in torch's x86-64 wheels) opens an OpenMP region per call for a product this size,
+// and a region per product per step is what docs/design.md §1.5 keeps out of the online loop: on a machine
+// where another process holds a core every region waits a time slice for the descheduled thread (measured:
+// KeRNL at n = 256, B = 32 went from 7 to 35 ms a step with a 2-thread BLAS on a loaded 2-core machine, and
+// ran faster than the matrix-vector loops with a 1-thread one). So the products below run MKL on the calling
+// thread: MKL_Set_Num_Threads_Local (mkl.h's mkl_set_num_threads_local; the lowercase symbol is the Fortran
+// interface, which takes a pointer), restored after; weak: without MKL nothing changes. Host only. (The
+// place for this is CpuExec::matmul, cpu/online_step_cpu.h, which RTRL's step shares.)
+#if !defined(__CUDA_ARCH__)
+extern "C" int MKL_Set_Num_Threads_Local(int) __attribute__((weak));
+
+namespace torch_local_rnn {
+struct SerialBlasScope {
+  int previous = -1;
+  SerialBlasScope() {
+    if (MKL_Set_Num_Threads_Local != nullptr) previous = MKL_Set_Num_Threads_Local(1);
+  }
+  ~SerialBlasScope() {
+    if (previous >= 0) MKL_Set_Num_Threads_Local(previous);
+  }
+  SerialBlasScope(const SerialBlasScope&) = delete;
+  SerialBlasScope& operator=(const SerialBlasScope&) = delete;
+};
+}  // namespace torch_local_rnn
+#define TLR_SERIAL_BLAS SerialBlasScope serial_blas_scope_
+#else
+#define TLR_SERIAL_BLAS
+#endif
+
+namespace torch_local_rnn {
+
+// The fewest streams for which a rule's step batches its per-stream products into GEMMs.
+constexpr int64_t kStreamGemmMin = 2;
+
+TLR_STEP bool streams_as_gemm(int64_t B) { return B >= kStreamGemmMin; }
+
+// out (cols, rows) = in (rows, cols)^T, e.g. B stream-major vectors of length n into (n, B). One phase.
+template <typename Exec, typename T>
+TLR_STEP void transpose_streams(const T* in, int64_t rows, int64_t cols, T* out) {
+  Exec::loop2(cols, rows, 1, [=](int64_t c, int64_t r) { out[c * rows + r] = in[r * cols + c]; });
+}
+
+// out_b = M v_b for B streams: M (rows, cols) row-major, Vt (cols, B) the streams' vectors as columns,
+// out_t (rows, B). One phase; out_t must not alias M or Vt.
+template <typename Exec, typename T>
+TLR_STEP void matrix_times_streams(const T* M, int64_t rows, int64_t cols, const T* Vt, int64_t B, T* out_t) {
+  TLR_SERIAL_BLAS;
+  Exec::matmul(rows, B, cols, M, cols, Vt, B, out_t, B);
+}
+
+// out_b = M^T v_b for B streams: V (B, rows) stream-major, M (rows, cols), out (B, cols). One phase; out must
+// not alias V or M. (common/credit.h's add_transpose_times_each as one GEMM, into out rather than added.)
+template <typename Exec, typename T>
+TLR_STEP void streams_times_matrix(const T* V, int64_t B, const T* M, int64_t rows, int64_t cols, T* out) {
+  TLR_SERIAL_BLAS;
+  Exec::matmul(B, cols, rows, V, rows, M, cols, out, cols);
+}
+
+// out = sum_b u_b v_b^T (rows, cols): Ut (rows, B) the streams' u as columns, V (B, cols) stream-major. One
+// phase; out must not alias Ut or V.
+template <typename Exec, typename T>
+TLR_STEP void sum_outer_streams(const T* Ut, int64_t rows, const T* V, int64_t cols, int64_t B, T* out) {
+  TLR_SERIAL_BLAS;
+  Exec::matmul(rows, cols, B, Ut, B, V, cols, out, cols);
+}
+
+}  // namespace torch_local_rnn
