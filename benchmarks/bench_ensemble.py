@@ -6,7 +6,11 @@ members, on the torch threads given and on one thread:
     python benchmarks/bench_ensemble.py --members 16 --steps 4000 --units 64
 
 The members split over the threads (grain 1), so the ensemble's gain over one learner comes from the threads and
-from the work each op call amortises (one Python chunk loop, one dispatch, for E networks).
+from the work each op call amortises (one Python chunk loop, one dispatch, for E networks). RFLO / e-prop at
+B = 1 (this default) take the CPU's member-lane fast path (docs/algorithms.md §2.10: the members in SIMD lanes);
+the line says which path ran, and TLR_MEMBERS_SIMD=0 in the environment measures the members' scalar steps:
+
+    TLR_MEMBERS_SIMD=0 python benchmarks/bench_ensemble.py
 """
 import argparse
 import time
@@ -14,7 +18,7 @@ import time
 import torch
 from torch import nn
 
-from torch_local_rnn import LocalRNN, OnlineLearner
+from torch_local_rnn import LocalRNN, OnlineLearner, ops
 
 
 def make(units, batch, rule, seed):
@@ -62,10 +66,12 @@ def main():
     print(f"rule {args.rule}, n = {args.units}, B = {args.batch}, float32, E = {args.members}, T = {args.steps}")
     for threads in dict.fromkeys([default_threads, 1]):
         torch.set_num_threads(threads)
+        before = ops.members_simd_calls()
         runs = sorted((compare(args, x, y) for _ in range(args.repeats)), key=lambda r: r[1] / r[0])
         one, agg = runs[len(runs) // 2]  # the median ratio of the repeats (a shared machine's noise)
+        path = "member-lane fast path" if ops.members_simd_calls() > before else "members' scalar steps"
         print(f"threads {threads}: one learner {one:,.0f} steps/s (each member alone, in turn); ensemble {agg:,.0f} "
-              f"network-steps/s ({agg / one:.1f}x one learner)")
+              f"network-steps/s ({agg / one:.1f}x one learner; {path})")
 
 if __name__ == "__main__":
     main()

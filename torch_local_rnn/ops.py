@@ -353,6 +353,13 @@ def _online_learn_members_fake(rule, x, y, hidden, weight_hh, weight_ih, bias, w
     return x.new_empty((losses.shape[0], len(calls), losses.shape[1]))
 
 
+def members_simd_calls() -> int:
+    """How many online_learn_members calls took the CPU's member-lane fast path (RFLO / e-prop, batch 1, sgd,
+    tanh; algorithms.md §2.10) since the library was loaded; TLR_MEMBERS_SIMD=0 in the environment turns the path
+    off."""
+    return int(torch.ops.torch_local_rnn.members_simd_calls())
+
+
 def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                 bias: Tensor, weight_out: Tensor, bias_out: Tensor, feedback: Optional[Tensor] = None,
                 alpha: float = 1.0, trace_alpha: Optional[float] = None, nonlinearity: str = "tanh",

@@ -4,7 +4,9 @@
 // checks every member first (online_learn's checks on the member's views, its errors naming the member), so a
 // call refused for any member changes nothing; then runs each member's own online_learn (the same kernel
 // on the same views: a member's result is bitwise the one online_learn gives it) under the backend's
-// MemberLoop: CPU members on the pool's threads (cpu/parallel_cpu.h), CUDA members one after another.
+// MemberLoop: CPU members on the pool's threads (cpu/parallel_cpu.h), CUDA members one after another. One
+// exception: RFLO / e-prop stacks at batch 1 under sgd on the CPU take the member-lane fast path
+// (cpu/members_simd_cpu.cpp), where a member equals its solo run to rounding (<= 1e-12 in float64), not bitwise.
 #pragma once
 
 #include <ATen/core/LegacyTypeDispatch.h>
@@ -13,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "members_simd.h"
 #include "online_learn_impl.h"
 
 namespace torch_local_rnn {
@@ -155,6 +158,12 @@ at::Tensor online_learn_members_impl(const char* backend, const OnlineLearnMembe
   std::vector<CheckedOnlineLearn> checked;
   checked.reserve(E);
   for (const MemberViews& v : members) checked.push_back(check_online_learn<Rules>(backend, v.op.c_str(), v.args(m)));
+  // The CPU's fast path for RFLO / e-prop stacks (cpu/members_simd_cpu.cpp, §2.10): the members in SIMD lanes,
+  // each equal to its solo run to rounding rather than bitwise; it declines (undefined) every other call.
+  if (checked.front().x.device().is_cpu()) {
+    at::Tensor fast = online_members_simd(m, members, checked);
+    if (fast.defined()) return fast;
+  }
   // The kernels write a (T, B) contiguous losses tensor each; every buffer is allocated before the members run.
   std::vector<at::Tensor> losses;
   losses.reserve(E);

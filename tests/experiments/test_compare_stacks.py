@@ -1,5 +1,5 @@
 """compare in online mode trains a rule's seeds as one stack (experiments/train_stack.py): every run's result is
-bitwise the run alone, with files, checkpoints, resumption and the early stop."""
+bitwise the run alone (rflo / eprop at batch 1: to rounding, the CPU's member-lane fast path), with files, checkpoints, resumption and the early stop."""
 import json
 import math
 
@@ -22,11 +22,18 @@ def config(**kw):
     return CompareConfig(**base)
 
 
-def same(a, b):
-    """Results equal in every entry but the time, nan = nan."""
+# rflo and eprop at batch 1 take the CPU's member-lane fast path in a stack (docs/algorithms.md §2.10): a run there
+# equals its run alone to rounding (float32), not bitwise; every other rule's stacked run is bitwise its run alone.
+FAST_PATH_RULES = ("rflo", "eprop")
+
+
+def same(a, b, close=False):
+    """Results equal in every entry but the time, nan = nan; with close, floats equal to 1e-5 relative."""
     def eq(u, v):
         if isinstance(u, list):
             return len(u) == len(v) and all(eq(p, q) for p, q in zip(u, v))
+        if close and isinstance(u, float) and isinstance(v, float) and math.isclose(u, v, rel_tol=1e-5, abs_tol=1e-6):
+            return True
         return u == v or (isinstance(u, float) and math.isnan(u) and math.isnan(v))
     return all(eq(a[k], b[k]) for k in a if k != "seconds") and set(a) == set(b)
 
@@ -36,7 +43,7 @@ def test_a_stack_equals_its_runs_alone(rule):
     c = config(rules=(rule,), task="add")
     stacked = run_stack(c, [(rule, 0), (rule, 1), (rule, 2)])
     for seed, result in zip([0, 1, 2], stacked):
-        assert same(result, run_one(c, rule, seed)), (rule, seed)
+        assert same(result, run_one(c, rule, seed), close=rule in FAST_PATH_RULES), (rule, seed)
 
 
 def test_compare_with_and_without_stacks(tmp_path):
@@ -45,7 +52,7 @@ def test_compare_with_and_without_stacks(tmp_path):
     off = compare(config(stack=False, **kw), progress=False, out_dir=str(tmp_path / "off"))
     for rule in ("rflo", "uoro"):
         for seed in ("0", "1", "2"):
-            assert same(on["results"][rule][seed], off["results"][rule][seed])
+            assert same(on["results"][rule][seed], off["results"][rule][seed], close=rule in FAST_PATH_RULES)
             with open(run_paths(str(tmp_path / "on"), rule, int(seed))[0]) as f:
                 assert json.load(f)["identity"]["seed"] == int(seed)
 
@@ -71,7 +78,7 @@ def test_a_member_that_reaches_the_criterion_leaves_the_stack():
     stacked = run_stack(c, [("rflo", 0), ("rflo", 1), ("rflo", 2)])
     assert sum(r["stopped"] for r in stacked) >= 1 and any(len(r["steps"]) == 5 for r in stacked)
     for seed, result in enumerate(stacked):
-        assert same(result, run_one(c, "rflo", seed))
+        assert same(result, run_one(c, "rflo", seed), close=True)
 
 
 def test_groups():

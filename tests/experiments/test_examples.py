@@ -93,6 +93,20 @@ def without_seconds(rows):
     return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
 
+def close_rows(got, want):
+    """CSV rows equal, numbers to 1e-5 relative: a local run stacks a rule's seeds, and rflo / eprop stacks take the
+    CPU's member-lane fast path (docs/algorithms.md §2.10), equal to their runs alone (Ray's tasks) to rounding."""
+    def close(u, v):
+        if u == v:
+            return True
+        try:
+            return math.isclose(float(u), float(v), rel_tol=1e-5, abs_tol=1e-6)
+        except ValueError:
+            return False
+    return len(got) == len(want) and all(a.keys() == b.keys() and all(close(a[k], b[k]) for k in a)
+                                         for a, b in zip(got, want))
+
+
 def test_jmlr_grid_quick_on_ray_with_tensorboard(tmp_path):
     """--backend ray: every run a task of a local Ray, the same numbers as the local run; --tensorboard: a
     folder per cell with one per run."""
@@ -103,9 +117,9 @@ def test_jmlr_grid_quick_on_ray_with_tensorboard(tmp_path):
     stdout, timing = run_example("jmlr_grid.py", on_ray, tmp_path, "--families", "add", "--rules", "rflo,uoro",
                                  "--backend", "ray", "--tensorboard", str(logs))
     assert timing["parallel"] == "ray" and timing["trained"] == timing["runs"] == 8 and "Ray: 8 runs" in stdout
-    assert without_seconds(read_csv(on_ray / "grid.csv")) == without_seconds(read_csv(local / "grid.csv"))
+    assert close_rows(without_seconds(read_csv(on_ray / "grid.csv")), without_seconds(read_csv(local / "grid.csv")))
     for d in (0, 1):
-        assert read_csv(on_ray / f"add-d{d}" / "curves.csv") == read_csv(local / f"add-d{d}" / "curves.csv")
+        assert close_rows(read_csv(on_ray / f"add-d{d}" / "curves.csv"), read_csv(local / f"add-d{d}" / "curves.csv"))
         assert sorted(os.listdir(logs / f"add-d{d}")) == ["rflo-seed0", "rflo-seed1", "uoro-seed0", "uoro-seed1"]
 
 

@@ -1,7 +1,9 @@
 """Runs of one rule kind trained as one stack (online mode): the runs (rule_1, seed_1), ..., (rule_E, seed_E) —
 a rule's seeds, and its variants (variants.py: other rule options) — as one OnlineEnsemble (docs/algorithms.md
 §2.10), one op call per chunk for all of them, each member on its own seed's data. Every member is bitwise the run ``run_one`` makes alone (the ensemble runs each member's own step), so a
-stacked run's curve and files are those of the solo run; what changes is the wall time.
+stacked run's curve and files are those of the solo run; what changes is the wall time. The exception: rflo and
+eprop at batch 1 on the CPU take the op's member-lane fast path, where a member equals its solo run to rounding
+(float32: ~1e-6 relative), not bitwise; TLR_MEMBERS_SIMD=0 in the environment makes them bitwise again.
 
 Runs already finished are loaded and runs with a checkpoint resume alone (run_one). A member that reaches
 ``stop_below`` leaves the stack (the others are restacked); checkpoints and ``stop_after`` write each member's
