@@ -63,6 +63,22 @@ struct DniStep {
     });
   }
 
+  // Phase 7 with the synaptic eligibility trace (alpha_e > 0, docs/algorithms.md §3.8): E_b <- (1 - alpha_e) E_b +
+  // alpha_e phi'(h_t) ahat_t^T (immediate = alpha_e phi'(h_t)) and W <- W - lr sum_b diag(row_b) E_b in one pass
+  // (apply_summed_gradient), row and immediate stream-major (B, n) in both step forms. One phase.
+  TLR_STEP void apply_eligibility_gradient(const OnlineNet<T>& net) const {
+    const int64_t n = net.n, m = n + net.I + 1;
+    const T *const rw = row, *const im = immediate, *const ah = ahat;
+    const T keep = T(1) - alpha_e;
+    T* const el = elig;
+    apply_summed_gradient<Exec>(net, net.B, 2, [=](int64_t i, int64_t b, int64_t j) {
+      const int64_t r = b * n + i;
+      T& e = el[r * m + j];
+      e = keep * e + im[r] * ah[b * m + j];
+      return rw[r] * e;
+    }, G, rec_grad);
+  }
+
   // The record of stream b, unit i (U_t, U*_{t-1}, U_{t-1}, V_t = h_t).
   TLR_STEP void record_entry(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act, int64_t b, int64_t i,
                              T st) const {
@@ -173,17 +189,10 @@ struct DniStep {
     //    entry of G, streams in order.
     //    W <- W - lr G in the same pass (apply_summed_gradient): only W, G, the traces and rec_grad, so the
     //    readout's SGD phase may follow without a sync.
-    const T *const rw = row, *const im = immediate, *const ah = ahat;
     if (use_eligibility) {
-      const T keep = T(1) - alpha_e;
-      T* const el = elig;
-      apply_summed_gradient<Exec>(net, B, 2, [=](int64_t i, int64_t b, int64_t j) {
-        const int64_t r = b * n + i;
-        T& e = el[r * m + j];
-        e = keep * e + im[r] * ah[b * m + j];
-        return rw[r] * e;
-      }, G, rec_grad);
+      apply_eligibility_gradient(net);
     } else {  // add_credit_outer's products, in its order
+      const T *const rw = row, *const ah = ahat;
       apply_summed_gradient<Exec>(net, B, 1, [=](int64_t i, int64_t b, int64_t j) {
         return rw[b * n + i] * ah[b * m + j];
       }, G, rec_grad);
@@ -308,15 +317,7 @@ struct DniStep {
     //    by a GEMM, then apply_recurrent_update. Either way the last phase writes only W, G, the traces and
     //    rec_grad, so the readout's SGD phase may follow without a sync.
     if (use_eligibility) {
-      const T *const rw = row, *const im = immediate, *const ah = ahat;
-      const T keep = T(1) - alpha_e;
-      T* const el = elig;
-      apply_summed_gradient<Exec>(net, B, 2, [=](int64_t i, int64_t b, int64_t j) {
-        const int64_t r = b * n + i;
-        T& e = el[r * m + j];
-        e = keep * e + im[r] * ah[b * m + j];
-        return rw[r] * e;
-      }, G, rec_grad);
+      apply_eligibility_gradient(net);
     } else {
       sum_outer_streams<Exec>(row, n, ahat, m, B, G);
       Exec::sync();
