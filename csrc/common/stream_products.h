@@ -52,4 +52,22 @@ TLR_STEP void sum_outer_streams(const T* Ut, int64_t rows, const T* V, int64_t c
   Exec::matmul(rows, cols, B, Ut, B, V, cols, out, cols);
 }
 
+// out_b = J_t v_b = (1 - alpha) v_b + alpha phi'(h_t,b) (.) (W_hh v_b) for B stream-major vectors v (B, n):
+// common/credit.h's jacobian_times with the B products as one GEMM W_hh [v_1 .. v_B], through the scratch cols
+// and prod (n, B) each; the combination is jacobian_times' expression. Three phases, synced between; out must
+// not alias v, cols or prod.
+template <typename Exec, typename T>
+TLR_STEP void jacobian_times_streams(const T* weight_hh, int64_t B, int64_t n, T alpha, const T* dphi, const T* v,
+                                    T* cols, T* prod, T* out) {
+  transpose_streams<Exec>(v, B, n, cols);
+  Exec::sync();
+  matrix_times_streams<Exec>(weight_hh, n, n, cols, B, prod);
+  Exec::sync();
+  const T* const p = prod;
+  Exec::loop2(B, n, 1, [=](int64_t b, int64_t k) {
+    const int64_t r = b * n + k;
+    out[r] = (T(1) - alpha) * v[r] + alpha * dphi[r] * p[k * B + b];
+  });
+}
+
 }  // namespace torch_local_rnn

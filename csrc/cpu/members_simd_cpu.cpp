@@ -83,18 +83,14 @@ namespace baseline {
 std::atomic<int64_t> simd_calls{0};
 
 
-bool simd_enabled() {
-  const char* v = std::getenv("TLR_MEMBERS_SIMD");
-  return v == nullptr || std::strcmp(v, "0") != 0;
-}
-
 bool shares_memory(const at::Tensor& a, const at::Tensor& b) {
   return a.storage().is_alias_of(b.storage());
 }
 
+// mode: TLR_MEMBERS_SIMD (null when unset); "0" turns the path off.
 bool members_simd_eligible(const OnlineLearnMembersArgs& m, const std::vector<MemberViews>& members,
-                           const std::vector<CheckedOnlineLearn>& checked) {
-  if (members.size() < 2 || !simd_enabled()) return false;
+                           const std::vector<CheckedOnlineLearn>& checked, const char* mode) {
+  if (members.size() < 2 || (mode != nullptr && std::strcmp(mode, "0") == 0)) return false;
   if (!(m.rule == "rflo" || m.rule == "eprop")) return false;
   const at::Tensor& x = checked[0].x;
   if (!x.device().is_cpu() || !(x.scalar_type() == at::kFloat || x.scalar_type() == at::kDouble)) return false;
@@ -119,11 +115,10 @@ struct SimdKernel {
 // The widest copy this CPU runs, or a narrower one that TLR_MEMBERS_SIMD names ("avx2", "baseline": the
 // tests run every copy on one machine).
 template <typename T>
-SimdKernel<T> simd_kernel() {
+SimdKernel<T> simd_kernel(const char* asked) {
   static const int cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                                  __builtin_cpu_supports("avx512dq") ? 2
                          : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 1 : 0;
-  const char* asked = std::getenv("TLR_MEMBERS_SIMD");
   const int cap = asked == nullptr ? 2 : std::strcmp(asked, "baseline") == 0 ? 0 : std::strcmp(asked, "avx2") == 0 ? 1 : 2;
   const int level = std::min(cpu, cap);
   if (level == 2) return {avx512::SimdLanes<T>::VB, &avx512::simd_block_numel<T>, &avx512::simd_run_block<T>};
@@ -134,7 +129,7 @@ SimdKernel<T> simd_kernel() {
 template <typename T>
 void run_simd(const OnlineLearnMembersArgs& m, const std::vector<MemberViews>& members,
               const std::vector<CheckedOnlineLearn>& checked, const at::Tensor& losses,
-              const std::vector<at::Tensor>& schedules) {
+              const std::vector<at::Tensor>& schedules, const char* mode) {
   const int64_t E = static_cast<int64_t>(members.size());
   const OnlineArgs& a = checked[0].args;
   const SimdSizes sizes{a.T, a.n, a.I, a.O, E, static_cast<int>(a.loss)};
@@ -152,7 +147,7 @@ void run_simd(const OnlineLearnMembersArgs& m, const std::vector<MemberViews>& m
                 static_cast<T>(std::get<RfloOptions>(c.options).trace_alpha)};
   }
   const bool fb = checked[0].feedback.has_value();
-  const SimdKernel<T> kernel = simd_kernel<T>();
+  const SimdKernel<T> kernel = simd_kernel<T>(mode);
   const int64_t VB = kernel.lanes, blocks = (E + VB - 1) / VB, per_block = kernel.block_numel(sizes, fb);
   const at::Tensor scratch = at::empty({blocks * per_block}, checked[0].x.options());  // 64-byte aligned
   T* const base = scratch.data_ptr<T>();
@@ -171,7 +166,8 @@ void run_simd(const OnlineLearnMembersArgs& m, const std::vector<MemberViews>& m
 
 at::Tensor online_members_simd(const OnlineLearnMembersArgs& m, const std::vector<MemberViews>& members,
                                const std::vector<CheckedOnlineLearn>& checked) {
-  if (!members_simd_eligible(m, members, checked)) return at::Tensor();
+  const char* const mode = std::getenv("TLR_MEMBERS_SIMD");  // read once per call: the tests switch it
+  if (!members_simd_eligible(m, members, checked, mode)) return at::Tensor();
   const int64_t E = static_cast<int64_t>(members.size());
   at::Tensor losses = at::empty({checked[0].args.T, E, 1}, checked[0].x.options());
   std::vector<at::Tensor> schedules(E);  // each member's (T,) learning rates, contiguous, or undefined
@@ -180,9 +176,9 @@ at::Tensor online_members_simd(const OnlineLearnMembersArgs& m, const std::vecto
     if (s) schedules[e] = s->contiguous();
   }
   if (losses.scalar_type() == at::kFloat) {
-    run_simd<float>(m, members, checked, losses, schedules);
+    run_simd<float>(m, members, checked, losses, schedules, mode);
   } else {
-    run_simd<double>(m, members, checked, losses, schedules);
+    run_simd<double>(m, members, checked, losses, schedules, mode);
   }
   simd_calls.fetch_add(1, std::memory_order_relaxed);
   return losses;

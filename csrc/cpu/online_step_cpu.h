@@ -50,9 +50,9 @@ inline int64_t phase_index(int64_t k, int64_t count) { return kReversePhaseOrder
 #endif
 
 // The CPU's execution policy for the shared online step (common/online_step.h): a phase runs on the
-// calling thread unless it is big enough to pay for a parallel loop (ClaimedLoop: robust on a busy machine) (at the papers' sizes every
-// phase is a few thousand flops, and a region per phase would cost more than the step, far more on a
-// loaded machine).
+// calling thread unless it is big enough to pay for a parallel loop (ClaimedLoop, robust on a busy machine): at
+// the papers' sizes every phase is a few thousand flops, and a parallel region per phase would cost more than
+// the step, far more on a loaded machine.
 // The BLAS that torch's CPU library carries (MKL on the x86-64 wheels: the Fortran gemm, LP64) takes raw
 // pointers, so a step's product needs no tensor and allocates nothing; at::native::cpublas::gemm would be
 // the ATen spelling, but libtorch_cpu does not export it. Declared weak: where a torch build exports no

@@ -63,6 +63,22 @@ struct DniStep {
     });
   }
 
+  // Phase 6's work on unit (b, i) in both step forms, given U_t = st: G's factors (with the trace row = w U_t and
+  // the trace's immediate factor alpha_e phi'(h_t), stream-major; without it row = w alpha phi'(h_t) U_t at
+  // row_index: stream-major in step, (n, B) columns for step_gemm's GEMM), the record, q_prev <- q_t.
+  TLR_STEP void unit_factors(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act, int64_t b, int64_t i,
+                             T st, T w, T direct, int64_t row_index) const {
+    const int64_t r = b * net.n + i;
+    if (use_eligibility) {
+      row[r] = w * st;
+      immediate[r] = alpha_e * act.dphi[r];
+    } else {
+      row[row_index] = (direct * act.dphi[r]) * st;
+    }
+    if (record != nullptr) record_entry(net, x, act, b, i, st);
+    q_prev[r] = act.q[r];
+  }
+
   // Phase 7 with the synaptic eligibility trace (alpha_e > 0, docs/algorithms.md §3.8): E_b <- (1 - alpha_e) E_b +
   // alpha_e phi'(h_t) ahat_t^T (immediate = alpha_e phi'(h_t)) and W <- W - lr sum_b diag(row_b) E_b in one pass
   // (apply_summed_gradient), row and immediate stream-major (B, n) in both step forms. One phase.
@@ -173,14 +189,7 @@ struct DniStep {
     Exec::loop2(B, n, K + n + I, [&](int64_t b, int64_t i) {
       const int64_t r = b * n + i;
       const T st = credit != nullptr ? credit[act.t * Bn + r] : dot(A + i * K, in_now + b * K, K);
-      if (use_eligibility) {
-        row[r] = w * st;
-        immediate[r] = alpha_e * act.dphi[r];
-      } else {
-        row[r] = (direct * act.dphi[r]) * st;
-      }
-      if (record != nullptr) record_entry(net, x, act, b, i, st);
-      q_prev[r] = act.q[r];
+      unit_factors(net, x, act, b, i, st, w, direct, r);
     });
     copy_values<Exec>(act.label, B * O, label_prev);
     Exec::sync();
@@ -301,14 +310,7 @@ struct DniStep {
     Exec::loop2(B, n, record != nullptr ? n + I : 1, [&](int64_t b, int64_t i) {
       const int64_t r = b * n + i;
       const T st = credit != nullptr ? credit[act.t * Bn + r] : prod_a[i * B + b];
-      if (use_eligibility) {
-        row[r] = w * st;
-        immediate[r] = alpha_e * act.dphi[r];
-      } else {
-        row[i * B + b] = (direct * act.dphi[r]) * st;
-      }
-      if (record != nullptr) record_entry(net, x, act, b, i, st);
-      q_prev[r] = act.q[r];
+      unit_factors(net, x, act, b, i, st, w, direct, i * B + b);
     });
     copy_values<Exec>(act.label, B * O, label_prev);
     Exec::sync();

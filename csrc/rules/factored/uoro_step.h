@@ -23,25 +23,12 @@ struct UoroStep {
                                  const T* next, const T* dphi) {
     const int64_t n = c.n, m = c.m, I = c.I;
     noise_row_scale<Exec>(c, s, dphi);
-    if (!(c.epsilon > 0) && streams_as_gemm(s.B)) {
-      // J_t A_b for every stream as one GEMM W_hh [A_1 .. A_B] (common/stream_products.h), then
-      // jacobian_times' combination: three phases instead of one, but W_hh is read once, not B times.
-      const T alpha = c.alpha;
-      transpose_streams<Exec>(s.A, s.B, n, s.cols);
-      Exec::sync();
-      matrix_times_streams<Exec>(c.w_hh, n, n, s.cols, s.B, s.prod);
-      Exec::sync();
-      const int64_t B = s.B;
-      const T *const A = s.A, *const prod = s.prod;
-      T* const jx = s.jx;
-      Exec::loop2(B, n, 1, [=](int64_t b, int64_t k) {
-        const int64_t r = b * n + k;
-        jx[r] = (T(1) - alpha) * A[r] + alpha * dphi[r] * prod[k * B + b];
-      });
-      return;
-    }
-    if (!(c.epsilon > 0)) {
-      jacobian_times<Exec>(c.w_hh, s.B, n, c.alpha, dphi, s.A, s.jx);
+    if (!(c.epsilon > 0)) {  // J_t A_b; with B >= kStreamGemmMin streams W_hh is read once for all of them
+      if (streams_as_gemm(s.B)) {
+        jacobian_times_streams<Exec>(c.w_hh, s.B, n, c.alpha, dphi, s.A, s.cols, s.prod, s.jx);
+      } else {
+        jacobian_times<Exec>(c.w_hh, s.B, n, c.alpha, dphi, s.A, s.jx);
+      }
       return;
     }
     const T eps = static_cast<T>(c.epsilon);
