@@ -46,13 +46,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # _grid, next to
 import torch  # noqa: E402
 
 from _grid import Cell, apply_defaults, fmt_mean_sd, grid_main, split_list  # noqa: E402
-from torch_local_rnn import OnlineLearner  # noqa: E402
 from torch_local_rnn.experiments import align  # noqa: E402
 from torch_local_rnn.experiments.cli import add_backend_and_log_arguments  # noqa: E402
 from torch_local_rnn.experiments.config import CompareConfig  # noqa: E402
 from torch_local_rnn.experiments.presets import preset_config  # noqa: E402
 from torch_local_rnn.experiments.report import plot_credit  # noqa: E402
-from torch_local_rnn.experiments.train import evaluation_start, make_network, noise_generator, test_loss  # noqa: E402
+from torch_local_rnn.experiments.train import evaluation_start, online_learner, test_loss  # noqa: E402
 
 ALPHAS = (1.0, 0.5, 0.3)
 TAUS = (1, 2, 4)
@@ -131,15 +130,6 @@ def make_cells(args):
 
 
 # ---------------------------------------------------------------------------- the recorded run
-def _learner(config: CompareConfig, seed: int, lr: float) -> OnlineLearner:
-    """DNI(b)'s learner exactly as compare builds it for (dni_b, seed) (same weights, feedback, noise)."""
-    task = config.task_instance()
-    rnn, readout = make_network(config, "dni_b", seed)
-    return OnlineLearner(rnn, readout, loss=task.loss, lr=lr, batch_size=config.batch,
-                         rule=config.rule_config("dni_b"), generator=noise_generator(seed, 1),
-                         initial_state=config.initial_state, l2=config.l2)
-
-
 def recorded_run(config: CompareConfig, seed: int, window: int, points: int, folder: str) -> dict:
     """Trains (dni_b, seed) of the cell as compare does; at ``points`` moments (step 0 .. steps) a frozen
     copy records U_t over the first ``window`` test steps, compared with the true credit c_t. Cached in
@@ -153,7 +143,7 @@ def recorded_run(config: CompareConfig, seed: int, window: int, points: int, fol
             return stored
     started = time.perf_counter()
     task = config.task_instance()
-    learner = _learner(config, seed, config.lr)
+    learner = online_learner(config, "dni_b", seed)
     x_test, y_test = task.generate(config.test_steps, config.test_streams, seed=config.test_seed(seed))
     xw, yw = x_test[:window], y_test[:window]
     steps = config.steps
@@ -166,7 +156,7 @@ def recorded_run(config: CompareConfig, seed: int, window: int, points: int, fol
         if step > done:
             learner.fit(*stream.take(step - done), chunk_size=10_000)
             done = step
-        probe = _learner(config, seed, 0.0)  # lr 0: the network's weights stay as they are
+        probe = online_learner(config, "dni_b", seed, lr=0.0)  # lr 0: the network's weights stay as they are
         probe.load_state_dict(learner.state_dict())
         h0, weights = probe.hidden.detach().clone(), align.learner_weights(probe)
         _, signals = probe.fit(xw, yw, record=True)

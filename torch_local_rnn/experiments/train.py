@@ -58,10 +58,12 @@ def make_network(config: CompareConfig, rule: str, seed: Optional[int] = None) -
     return rnn, readout
 
 
-def online_learner(config: CompareConfig, rule: str, seed: int) -> OnlineLearner:
-    """The OnlineLearner of run (rule, seed) in online mode, before training."""
+def online_learner(config: CompareConfig, rule: str, seed: int, lr: Optional[float] = None) -> OnlineLearner:
+    """The OnlineLearner of run (rule, seed) in online mode, before training; ``lr`` replaces config.lr (e.g. 0 for
+    a probe whose network must not move)."""
     rnn, readout = make_network(config, rule, seed)
-    return OnlineLearner(rnn, readout, loss=config.task_instance().loss, lr=config.lr, batch_size=config.batch,
+    return OnlineLearner(rnn, readout, loss=config.task_instance().loss, lr=config.lr if lr is None else lr,
+                         batch_size=config.batch,
                          rule=config.rule_config(rule), generator=noise_generator(seed, 1),
                          initial_state=config.initial_state, l2=config.l2)
 
