@@ -10,6 +10,7 @@
 namespace torch_local_rnn {
 int64_t cuda_version_impl();  // version.cpp
 int64_t members_simd_calls_op();  // cpu/members_simd_cpu.cpp
+std::string online_step_isa_op();  // cpu/online_step_isa.cpp
 // The rules' descriptors (common/rule_descriptor.cpp).
 std::vector<std::string> rule_names_op();
 std::tuple<std::vector<std::string>, std::vector<double>, std::vector<int64_t>, bool, bool> rule_info_op(
@@ -144,6 +145,9 @@ TORCH_LIBRARY(torch_local_rnn, m) {
   // How many online_learn_members calls took the CPU's member-lane fast path (cpu/members_simd_cpu.cpp,
   // docs/algorithms.md §2.10) since the library was loaded: the tests' evidence that the path is taken.
   m.def("members_simd_calls() -> int", &torch_local_rnn::members_simd_calls_op);
+  // Which copy of the CPU online step an online_learn call made now runs: "avx2" or "baseline" (SSE2)
+  // (cpu/online_step_cpu.h, docs/design.md §1.6); both round identically.
+  m.def("online_step_isa() -> str", &torch_local_rnn::online_step_isa_op);
 
   // -1 for a CPU-only build, else the CUDA version the library was compiled with (e.g. 13000).
   m.def("cuda_version() -> int", &torch_local_rnn::cuda_version_impl);

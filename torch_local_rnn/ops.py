@@ -360,6 +360,12 @@ def members_simd_calls() -> int:
     return int(torch.ops.torch_local_rnn.members_simd_calls())
 
 
+def online_step_isa() -> str:
+    """Which copy of the CPU's online step a call made now runs: "avx2" (on a CPU with AVX2) or "baseline" (SSE2;
+    also with TLR_CPU_STEP=baseline in the environment). Both round identically (docs/design.md §1.6)."""
+    return str(torch.ops.torch_local_rnn.online_step_isa())
+
+
 def rflo_online(x: Tensor, y: Tensor, hidden: Tensor, trace: Tensor, weight_hh: Tensor, weight_ih: Tensor,
                 bias: Tensor, weight_out: Tensor, bias_out: Tensor, feedback: Optional[Tensor] = None,
                 alpha: float = 1.0, trace_alpha: Optional[float] = None, nonlinearity: str = "tanh",

@@ -70,9 +70,16 @@ TLR_STEP OnlineActivity<T> carve_online_activity(T* base, int64_t B, int64_t n) 
 
 // a_t and phi'(h_t) from h_t, held in dphi (overwritten), for `count` units: one phase of elementwise work with
 // the nonlinearity F fixed, so the CPU's loop has no call, branch or switch in it and vectorises
-// (tanh_float_host for float, common/activation.h).
+// (tanh_float_host for float, common/activation.h). A function of its own on the CPU: inlined into the step
+// loop, GCC's earlier passes leave control flow in the loop and it stays scalar (a quarter of RFLO's step at
+// the papers' size); alone it vectorises.
+#if defined(__CUDACC__) || !defined(__GNUC__)
+#define TLR_OWN_FUNCTION
+#else
+#define TLR_OWN_FUNCTION __attribute__((noinline))
+#endif
 template <typename Exec, Nonlinearity F, typename T>
-TLR_STEP void leaky_units(T alpha, const T* prev, int64_t count, T* state, T* dphi) {
+TLR_STEP TLR_OWN_FUNCTION void leaky_units(T alpha, const T* prev, int64_t count, T* state, T* dphi) {
   Exec::loop(count, 1, [=](int64_t r) TLR_INLINE_ELEMENT { leaky_unit(F, alpha, prev[r], dphi[r], state[r], dphi[r]); });
 }
 

@@ -49,6 +49,17 @@ inline int64_t phase_index(int64_t k, int64_t count) { return kReversePhaseOrder
 #define TLR_INDEPENDENT_ELEMENTS
 #endif
 
+// loop()'s elements are whole per-element computations (a unit's activation), which GCC's cost model judges
+// unprofitable to vectorise when they convert between float and double (the float tanh, common/activation.h):
+// measured, the scalar activation phase was a quarter of RFLO's step at the papers' size. OpenMP's simd
+// directive vectorises them regardless of that model (-fsimd-cost-model); it changes no value, since the
+// elements are independent (the contract) and without -ffast-math nothing is reordered or contracted.
+#if defined(_OPENMP) && !defined(TLR_REVERSE_PHASE_ORDER)
+#define TLR_VECTOR_ELEMENTS _Pragma("omp simd")
+#else
+#define TLR_VECTOR_ELEMENTS TLR_INDEPENDENT_ELEMENTS
+#endif
+
 // The CPU's execution policy for the shared online step (common/online_step.h): a phase runs on the
 // calling thread unless it is big enough to pay for a parallel loop (ClaimedLoop, robust on a busy machine): at
 // the papers' sizes every phase is a few thousand flops, and a parallel region per phase would cost more than
@@ -100,7 +111,7 @@ struct CpuExec {
   template <typename F>
   static void loop(int64_t count, int64_t work_per_item, F&& f) {
     if (count * work_per_item < kWorkGrain) {
-      TLR_INDEPENDENT_ELEMENTS
+      TLR_VECTOR_ELEMENTS
       for (int64_t k = 0; k < count; ++k) f(phase_index(k, count));
       return;
     }
@@ -202,6 +213,27 @@ struct CpuExec {
   static void sync() {}
 };
 
+// The step loop a second time for AVX2 (docs/design.md §1.6): `flatten` inlines every call it can into this
+// copy, so the phases' loops are compiled for 256-bit vectors. AVX2 only, not FMA: without FMA the compiler
+// cannot contract a * b + c, and without -ffast-math it may not reorder a sum, so this copy rounds exactly as
+// the baseline's SSE2 one does: results are bitwise the same on every CPU (the tests compare the two).
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define TLR_AVX2_STEP 1
+template <typename T, typename Rule>
+__attribute__((target("avx2"), flatten)) void run_online_steps_avx2(const OnlineNet<T>& net, Rule& rule,
+                                                                      const T* x, const T* y, T* hidden,
+                                                                      T* losses, int64_t steps,
+                                                                      OnlineActivity<T> act) {
+  run_online_steps<CpuExec>(net, rule, x, y, hidden, losses, steps, act);
+}
+#else
+#define TLR_AVX2_STEP 0
+#endif
+
+// Whether this call runs the AVX2 copy: the CPU has AVX2 and TLR_CPU_STEP is not "baseline" (read per call, as
+// the tests switch it; a call is a chunk of steps, so the lookup is noise).
+bool online_step_uses_avx2();
+
 // The shared online loop for a rule of the online_learn table: builds the network view and the
 // activity workspace, then runs T steps with the rule make_rule(scalar_t{}) returns (its
 // buffers must be allocated before this call: nothing is allocated inside the loop).
@@ -211,9 +243,17 @@ void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
   AT_DISPATCH_FLOATING_TYPES(c.x.scalar_type(), "online_learn", [&] {
     const OnlineNet<scalar_t> net = make_online_net<scalar_t>(c, buffers);
     auto rule = make_rule(scalar_t{});
-    run_online_steps<CpuExec>(net, rule, c.x.data_ptr<scalar_t>(), c.y.data_ptr<scalar_t>(),
-                              c.hidden.data_ptr<scalar_t>(), c.losses.data_ptr<scalar_t>(), c.args.T,
-                              carve_online_activity(buffers.workspace.data_ptr<scalar_t>(), c.args.B, c.args.n));
+    const scalar_t *x = c.x.data_ptr<scalar_t>(), *y = c.y.data_ptr<scalar_t>();
+    scalar_t *hidden = c.hidden.data_ptr<scalar_t>(), *losses = c.losses.data_ptr<scalar_t>();
+    const OnlineActivity<scalar_t> act =
+        carve_online_activity(buffers.workspace.data_ptr<scalar_t>(), c.args.B, c.args.n);
+#if TLR_AVX2_STEP
+    if (online_step_uses_avx2()) {
+      run_online_steps_avx2(net, rule, x, y, hidden, losses, c.args.T, act);
+      return;
+    }
+#endif
+    run_online_steps<CpuExec>(net, rule, x, y, hidden, losses, c.args.T, act);
   });
 }
 

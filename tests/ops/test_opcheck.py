@@ -159,6 +159,7 @@ def test_opcheck_rflo_online(util):
     ("rule_state_shapes", ("f_bptt", [2.0], ALPHA, B, N, I, O), UTILS[:3]),
     ("cuda_version", (), UTILS),
     ("members_simd_calls", (), UTILS),
+    ("online_step_isa", (), UTILS[:3]),
 ])
 def test_opcheck_registry_ops(op, args, utils):
     torch.library.opcheck(getattr(OPS, op).default, args, test_utils=utils)
