@@ -145,8 +145,9 @@ TORCH_LIBRARY(torch_local_rnn, m) {
   // How many online_learn_members calls took the CPU's member-lane fast path (cpu/members_simd_cpu.cpp,
   // docs/algorithms.md §2.10) since the library was loaded: the tests' evidence that the path is taken.
   m.def("members_simd_calls() -> int", &torch_local_rnn::members_simd_calls_op);
-  // Which copy of the CPU online step an online_learn call made now runs: "avx2" or "baseline" (SSE2)
-  // (cpu/online_step_cpu.h, docs/design.md §1.6); both round identically.
+  // Which copy of the CPU online step a float32 online_learn call made now runs: "avx2" or "baseline" (SSE2),
+  // or "baseline-only" where the build has no AVX2 copy (cpu/online_step_cpu.h, docs/design.md §1.6); both
+  // copies round identically, and float64 always runs the baseline copy.
   m.def("online_step_isa() -> str", &torch_local_rnn::online_step_isa_op);
 
   // -1 for a CPU-only build, else the CUDA version the library was compiled with (e.g. 13000).

@@ -72,9 +72,13 @@ TLR_STEP OnlineActivity<T> carve_online_activity(T* base, int64_t B, int64_t n) 
 // the nonlinearity F fixed, so the CPU's loop has no call, branch or switch in it and vectorises
 // (tanh_float_host for float, common/activation.h). A function of its own on the CPU: inlined into the step
 // loop, GCC's earlier passes leave control flow in the loop and it stays scalar (a quarter of RFLO's step at
-// the papers' size); alone it vectorises.
+// the papers' size); alone it vectorises. Being outside the step's AVX2 copy (docs/design.md §1.6), it has copies
+// of its own on x86-64 with GCC: AVX2 and the baseline, chosen at load time (target_clones). Neither has FMA, so
+// they round alike.
 #if defined(__CUDACC__) || !defined(__GNUC__)
 #define TLR_OWN_FUNCTION
+#elif defined(__x86_64__) && !defined(__clang__)
+#define TLR_OWN_FUNCTION __attribute__((noinline, target_clones("avx2", "default")))
 #else
 #define TLR_OWN_FUNCTION __attribute__((noinline))
 #endif

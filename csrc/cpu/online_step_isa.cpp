@@ -18,6 +18,9 @@ bool online_step_uses_avx2() {
 #endif
 }
 
-std::string online_step_isa_op() { return online_step_uses_avx2() ? "avx2" : "baseline"; }
+std::string online_step_isa_op() {
+  if (!TLR_AVX2_STEP) return "baseline-only";  // no AVX2 copy in this build
+  return online_step_uses_avx2() ? "avx2" : "baseline";
+}
 
 }  // namespace torch_local_rnn
