@@ -79,6 +79,15 @@ def transposed(t: torch.Tensor) -> torch.Tensor:
     return view
 
 
+def assert_same_learner(got, want, context: str = "") -> None:
+    """Two OnlineLearners (or ensemble members) bitwise equal: every tensor of their state_dicts (weights, state,
+    traces, generator state, step counts)."""
+    a, b = got.state_dict(), want.state_dict()
+    assert a.keys() == b.keys(), context
+    for key in a:
+        assert torch.equal(a[key], b[key]), f"{context}: {key}"
+
+
 def leaves(*tensors):
     return [t.detach().clone().requires_grad_(True) for t in tensors]
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import assert_same_learner
 from torch_local_rnn import LocalRNN, OnlineEnsemble, OnlineLearner, ops, rules
 
 ONLINE_RULES = ["output_only", "rtrl", "f_bptt", "e_bptt", "rflo", "eprop", "uoro", "kf_rtrl", "rkf_rtrl", "kernl",
@@ -72,13 +73,6 @@ def assert_close_learner(got, want, context, **tol):
     assert a.keys() == b.keys(), context
     for key in a:
         torch.testing.assert_close(a[key], b[key], **tol, msg=lambda m: f"{context}: {key}: {m}")
-
-
-def assert_same_learner(got, want, context):
-    a, b = got.state_dict(), want.state_dict()
-    assert a.keys() == b.keys(), context
-    for key in a:
-        assert torch.equal(a[key], b[key]), f"{context}: {key}"
 
 
 @pytest.mark.parametrize("per_member", [False, True], ids=["shared_x", "per_member_x"])
