@@ -8,6 +8,8 @@ Environment switches (printed at build time):
   TLR_FORCE_CUDA=1   build the CUDA kernels, fail if that is impossible (CMake TLR_CUDA=ON)
   TLR_FORCE_CPU=1    never build the CUDA kernels (TLR_CUDA=OFF)
   TLR_DEBUG=1        -O0 -g (CMAKE_BUILD_TYPE=Debug)
+  TLR_NO_AVX2_STEP=1 leave out the CPU online step's AVX2 copy (CMake TLR_CPU_AVX2_STEP=OFF): the same results,
+                     a much shorter CPU compile; ops.online_step_isa() says "baseline-only" (scripts/gpu_check.sh)
   TLR_BUILD_DIR      the CMake build folder (default build-cmake)
   TORCH_CUDA_ARCH_LIST  CUDA targets, e.g. "9.0" or "8.0;9.0" (default 9.0: H100/H200)
   MAX_JOBS           parallel compile jobs (default 2)
@@ -40,7 +42,8 @@ def cmake_args():
     cuda = "OFF" if flag("TLR_FORCE_CPU") else "ON" if flag("TLR_FORCE_CUDA") else "AUTO"
     return [f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
             f"-DCMAKE_BUILD_TYPE={'Debug' if flag('TLR_DEBUG') else 'Release'}",
-            f"-DTLR_CUDA={cuda}", f"-DPython_EXECUTABLE={sys.executable}"]
+            f"-DTLR_CUDA={cuda}", f"-DTLR_CPU_AVX2_STEP={'OFF' if flag('TLR_NO_AVX2_STEP') else 'ON'}",
+            f"-DPython_EXECUTABLE={sys.executable}"]
 
 
 class CMakeBuild(build_ext):

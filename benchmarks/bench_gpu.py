@@ -1,122 +1,513 @@
-"""GPU benchmarks of torch-local-rnn against baselines measured in the same run (scripts/gpu_check.sh runs it).
+"""GPU benchmarks of torch-local-rnn against baselines measured in the same run (scripts/gpu_check.sh runs it):
+prints one line per measurement and writes the record, {"date", "device", "torch", ..., "cases": {name: {...}}},
+to --json (rewritten after every case, so a run cut short still leaves what it measured).
 
-    python benchmarks/bench_gpu.py                  # CUDA, B=32, n=256, input 32, T=1000, float32
-    python benchmarks/bench_gpu.py --device cpu     # same code on the CPU (smoke test without a GPU)
+    python benchmarks/bench_gpu.py                        # CUDA, the full record (about 1-2 min on an H200)
+    python benchmarks/bench_gpu.py --only online_rules    # the cases whose name contains a string
+    python benchmarks/bench_gpu.py --device cpu --quick --json /tmp/gpu_bench_smoke.json   # smoke test, no GPU
 
-Times are medians over repeats after a warm-up, synchronised around each call. Baselines: torch.nn.RNN
-(cuDNN) forward and forward + autograd backward; the online op against the pure-PyTorch reference loop.
+The cases (float32; B batch, n hidden units, I inputs, T steps, E members):
+  seq_forward_B{B}_n{n}_T1000     LocalRNN forward (no_grad) vs torch.nn.RNN (cuDNN): {"ours_ms", "cudnn_ms",
+                                  "ratio"}; LocalRNN is a leaky RNN and nn.RNN a tanh RNN of the same shapes.
+  seq_{rflo,bptt}_step_B{B}_n{n}_T1000   the training step: zero_grad, forward, out.sum().backward(), against
+                                  nn.RNN's. Sizes B64 n512 I64, B32 n256 I32, B1 n32 I2; B64 also with
+                                  TLR_CUDA_SEQUENCE=stepwise ("stepwise_ms"; a library without the switch ignores it).
+  online_rflo_ensemble_E1024_n32  E RFLO learners (B=1, I=2, O=2) in one OnlineEnsemble: network-steps/s
+                                  (E * steps / s), beside one OnlineLearner alone and the E members on the CPU.
+  online_rflo_n1024_B64           RFLO online: step time against the trace's memory traffic (read + written once
+                                  a step, 2 * B*n*(n+I+1)*4 bytes) and a device copy of the trace's size.
+  online_rtrl_n128_B16            RTRL online steps/s (target >= 100).
+  online_rules_n32_B1, online_rules_n128_B16   every rule's online op, steps/s, on the device and on the CPU (its
+                                  cores, same run); at n128_B16 with TLR_CUDA_ONLINE=block and =auto.
+
+Every measurement is sized by a time budget: one warm-up call, a doubling probe, then up to 3 calls of about
+budget/3 each (the median). Each case runs in its own try/except: an error is recorded as {"error": ...} and the
+run goes on; the exit status is then 3 (else 0). Environment switches set for a measurement are put back after it.
 """
 import argparse
+import contextlib
+import datetime
+import inspect
+import json
+import math
+import os
+import platform
+import re
 import statistics
+import subprocess
+import sys
 import time
+import traceback
 
 import torch
+from torch import nn
 
-from torch_local_rnn import LocalRNN, OnlineLearner, reference, rules
-
-
-def timeit(fn, device, repeat):
-    fn()
-    times = []
-    for _ in range(repeat):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def sequence(device, T, B, I, n, repeat):
-    print(f"## sequence form on {device}: T={T}, B={B}, input={I}, n={n}, float32")
-    x = torch.randn(T, B, I, device=device)
-    torch_rnn = torch.nn.RNN(I, n).to(device)
-    with torch.no_grad():
-        base_fwd = timeit(lambda: torch_rnn(x), device, repeat)
-    print(f"nn.RNN forward                {base_fwd * 1e3:9.2f} ms")
-
-    def base_step():
-        torch_rnn.zero_grad()
-        torch_rnn(x)[0].sum().backward()
-
-    base_train = timeit(base_step, device, repeat)
-    print(f"nn.RNN forward + backward     {base_train * 1e3:9.2f} ms")
-    for rule in ("bptt", "rflo"):
-        module = LocalRNN(I, n, rule=rule).to(device)
-        with torch.no_grad():
-            fwd = timeit(lambda: module(x), device, repeat)
-
-        def step():
-            module.zero_grad()
-            module(x)[0].sum().backward()
-
-        train = timeit(step, device, repeat)
-        print(f"rule={rule:<5} forward {fwd * 1e3:9.2f} ms ({fwd / base_fwd:5.2f}x nn.RNN)   "
-              f"training step {train * 1e3:9.2f} ms ({train / base_train:5.2f}x nn.RNN)")
-
-
-def online(device, steps, ref_steps):
-    print(f"## online RFLO on {device}: n=32, B=1, input 2 (the papers' setting), float32")
-    x = torch.randn(steps, 1, 2, device=device)
-    y = torch.softmax(torch.randn(steps, 1, 2, device=device), -1)
-    rnn = LocalRNN(2, 32, rule="rflo").to(device)
-    readout = torch.nn.Linear(32, 2).to(device)
-    learner = OnlineLearner(rnn, readout, lr=1e-4)
-    rate = steps / timeit(lambda: learner.fit(x, y, chunk_size=steps), device, 3)
-    args = (x[:ref_steps], y[:ref_steps], torch.zeros(1, 32, device=device), torch.zeros(1, 32, 35, device=device),
-            rnn.weight_hh_l0.detach(), rnn.weight_ih_l0.detach(), rnn.bias_ih_l0.detach(), readout.weight.detach(),
-            readout.bias.detach())
-    ref_rate = ref_steps / timeit(lambda: reference.rflo_online(*args, lr=1e-4), device, 1)
-    print(f"rflo_online {rate:12,.0f} steps/s ({rate / ref_rate:6.1f}x the reference loop at {ref_rate:,.0f})")
-
+import torch_local_rnn
+from torch_local_rnn import LocalRNN, OnlineLearner, ops, rules
 
 ALL_RULES = [rules.OutputOnly(), rules.RFLO(), rules.RTRL(), rules.FBPTT(21), rules.EBPTT(20), rules.UORO(),
              rules.KFRTRL(), rules.RKFRTRL(), rules.KeRNL(), rules.DNI(), rules.DNIb()]
+SEQUENCE_SWITCH, ONLINE_SWITCH = "TLR_CUDA_SEQUENCE", "TLR_CUDA_ONLINE"
+CPU = torch.device("cpu")
+START = time.perf_counter()
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def online_rules(device, n, B, steps, dtype=torch.float32, seconds=0.3):
-    """Every rule's online op on the GPU next to the same op on the CPU, measured in the same run. Each
-    measurement runs about `seconds` (at most `steps` steps), sized from a short timed call."""
-    print(f"## online learning, every rule: n={n}, B={B}, input 2, output 2, {str(dtype)[6:]}; "
-          f"GPU (one persistent block per call) vs the CPU op")
-    g = torch.Generator().manual_seed(0)
-    x = torch.randn(steps, B, 2, generator=g).to(dtype)
-    y = torch.softmax(torch.randn(steps, B, 2, generator=g), -1).to(dtype)
+def say(*parts):
+    print(*parts, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- timing
+def sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, device):
+    """Seconds of one call of fn, synchronised before and after."""
+    sync(device)
+    start = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - start
+
+
+def measure_ms(fn, device, budget, min_repeat=3, max_repeat=50):
+    """Median milliseconds of fn after one warm-up call; as many repeats as fit in budget seconds (3 to 50)."""
+    timed(fn, device)
+    first = timed(fn, device)
+    repeat = max(min_repeat, min(max_repeat, int(budget / max(first, 1e-9))))
+    times = [first] + [timed(fn, device) for _ in range(repeat - 1)]
+    return statistics.median(times) * 1e3
+
+
+def measure_rate(run, device, budget, max_count):
+    """Steps per second of run(count) (count steps in one call), sized by budget seconds: a warm-up call of one
+    step, a doubling probe up to about budget/10, then up to 3 calls of about budget/3 each (the median). A
+    warm-up call longer than the budget ends it there: its rate is the record (a very slow step). Returns a dict
+    with "rate", "count" (steps per timed call), "repeats" and "seconds" (the median call)."""
+    warm = timed(lambda: run(1), device)
+    if warm >= budget or max_count <= 1:
+        return {"rate": 1 / warm, "count": 1, "repeats": 1, "seconds": warm, "note": "the warm-up call only"}
+    k, t = 1, timed(lambda: run(1), device)
+    while t < budget / 10 and k < max_count:
+        grow = max(2.0, min(16.0, (budget / 10) / max(t, 1e-9)))
+        k = min(max_count, int(math.ceil(k * grow)))
+        t = timed(lambda: run(k), device)
+    count = max(1, min(max_count, int(k * (budget / 3) / max(t, 1e-9))))
+    repeats = 3 if count * (t / k) * 3 <= budget * 1.5 else 1
+    times = [timed(lambda: run(count), device) for _ in range(repeats)]
+    seconds = statistics.median(times)
+    return {"rate": count / seconds, "count": count, "repeats": repeats, "seconds": seconds}
+
+
+@contextlib.contextmanager
+def environment(name, value):
+    """os.environ[name] = value for the block (the library reads its switches per call), then as it was."""
+    old = os.environ.get(name)
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+PATH_NAME = re.compile(r"(sequence|online).*(path|kernel|mode)|(path|kernel|mode).*(sequence|online)")
+
+
+def library_paths():
+    """What the library says of the paths it took: every zero-argument function of ops whose name speaks of a
+    sequence or online path/kernel/mode (none in a library that does not expose one), and the switches set."""
+    found = {}
+    for name in sorted(dir(ops)):
+        fn = getattr(ops, name, None)
+        if name.startswith("_") or not PATH_NAME.search(name) or not inspect.isfunction(fn):
+            continue
+        try:
+            params = inspect.signature(fn).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        if any(p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+            continue
+        try:
+            value = fn()
+            found[name] = value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
+        except Exception as error:  # noqa: BLE001 (a record, not a check)
+            found[name] = f"error: {error}"
+    for switch in (SEQUENCE_SWITCH, ONLINE_SWITCH):
+        if switch in os.environ:
+            found[switch] = os.environ[switch]
+    return found
+
+
+# ---------------------------------------------------------------------------------------------- the record
+class Record:
+    """The JSON record: cases run one by one, each in its own try/except, the file rewritten after each."""
+
+    def __init__(self, path, device, args):
+        self.path, self.device, self.deadline = path, device, args.max_seconds
+        self.data = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                     "device": device_name(device), "torch": torch.__version__, "cuda": torch.version.cuda,
+                     "python": platform.python_version(), "commit": git_commit(), "quick": bool(args.quick),
+                     "cpu": {"cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                             "online_step_isa": call_or_error(ops.online_step_isa)},
+                     "has_cuda_kernels": bool(torch_local_rnn.has_cuda_kernels()), "cases": {}}
+        self.write()
+
+    def case(self, name, fn, *args, **kwargs):
+        if time.perf_counter() - START > self.deadline:
+            result = {"error": f"skipped: past --max-seconds {self.deadline:g}"}
+            say(f"{name}: {result['error']}")
+        else:
+            start = time.perf_counter()
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001 (one kernel's bug must not lose the rest of the record)
+                result = {"error": f"{type(error).__name__}: {error}"[:2000]}
+                say(f"{name}: ERROR {result['error'][:500]}")
+                traceback.print_exc(limit=4, file=sys.stdout)
+                sys.stdout.flush()
+                with contextlib.suppress(Exception):
+                    sync(self.device)
+            result["case_s"] = round(time.perf_counter() - start, 2)
+            say(f"  [{name}: {result['case_s']:.1f} s; {time.perf_counter() - START:.0f} s in all]")
+        self.data["cases"][name] = result
+        self.write()
+        return result
+
+    def write(self):
+        self.data["total_s"] = round(time.perf_counter() - START, 2)
+        folder = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(folder, exist_ok=True)
+        staging = self.path + ".partial"
+        with open(staging, "w") as f:
+            json.dump(rounded(self.data), f, indent=1, default=str)
+            f.write("\n")
+        os.replace(staging, self.path)
+
+
+def rounded(value, digits=5):
+    """value with every float rounded to `digits` significant digits (the record's noise is larger)."""
+    if isinstance(value, float) and math.isfinite(value) and value != 0:
+        return round(value, digits - 1 - int(math.floor(math.log10(abs(value)))))
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rounded(v, digits) for v in value]
+    return value
+
+
+def device_name(device):
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def git_commit():
+    try:
+        here = os.path.dirname(os.path.abspath(__file__))
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
+                             timeout=10)
+        return out.stdout.strip() or None
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def call_or_error(fn):
+    try:
+        return fn()
+    except Exception as error:  # noqa: BLE001
+        return f"error: {error}"
+
+
+def reraise(error):
+    raise error
+
+
+def has_error(value):
+    """Whether a result, or any result inside it (a rule of online_rules), records an error."""
+    return isinstance(value, dict) and ("error" in value or any(has_error(v) for v in value.values()))
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+# ---------------------------------------------------------------------------------------------- sequence form
+class SequenceBench:
+    """One size of the sequence form: the input, cuDNN's nn.RNN and its times (measured once, shared by the
+    size's three cases)."""
+
+    def __init__(self, device, T, B, I, n, budget):
+        self.device, self.T, self.B, self.I, self.n, self.budget = device, T, B, I, n, budget
+        torch.manual_seed(0)
+        self.x = torch.randn(T, B, I, device=device)
+        self.rnn = nn.RNN(I, n).to(device)
+        self._cudnn = {}
+
+    def suffix(self):
+        return f"B{self.B}_n{self.n}_T{self.T}"
+
+    def cudnn_ms(self, kind):
+        if kind not in self._cudnn:
+            if kind == "forward":
+                self._cudnn[kind] = measure_ms(self.forward_fn(self.rnn), self.device, self.budget)
+            else:
+                self._cudnn[kind] = measure_ms(self.step_fn(self.rnn), self.device, self.budget)
+            label = "nn.RNN (cuDNN)" if self.device.type == "cuda" else "nn.RNN        "
+            say(f"  {label} {kind:<8} {self._cudnn[kind]:9.3f} ms")
+        return self._cudnn[kind]
+
+    def forward_fn(self, module):
+        def forward():
+            with torch.no_grad():
+                module(self.x)
+        return forward
+
+    def step_fn(self, module):
+        def step():
+            module.zero_grad()
+            module(self.x)[0].sum().backward()
+        return step
+
+    def local(self, rule):
+        torch.manual_seed(1)
+        return LocalRNN(self.I, self.n, rule=rule).to(self.device)
+
+    def case(self, kind, rule, stepwise):
+        """kind "forward" (rule's forward under no_grad) or "step" (the training step)."""
+        module = self.local(rule)
+        fn = self.forward_fn(module) if kind == "forward" else self.step_fn(module)
+        ours = measure_ms(fn, self.device, self.budget)
+        result = {"ours_ms": ours, "cudnn_ms": self.cudnn_ms(kind), "path": library_paths()}
+        result["ratio"] = ratio(ours, result["cudnn_ms"])
+        line = (f"  LocalRNN {rule:<4} {kind:<8} {ours:9.3f} ms ({result['ratio']:6.2f}x nn.RNN)")
+        if stepwise:
+            with environment(SEQUENCE_SWITCH, "stepwise"):
+                result["stepwise_ms"] = measure_ms(fn, self.device, self.budget)
+                result["stepwise_path"] = library_paths()
+            result["stepwise_over_ours"] = ratio(result["stepwise_ms"], ours)
+            line += f"   {SEQUENCE_SWITCH}=stepwise {result['stepwise_ms']:9.3f} ms"
+        say(line)
+        return result
+
+
+def sequence_cases(record, device, T, B, I, n, budget, stepwise):
+    say(f"## sequence form on {device.type}: T={T}, B={B}, input={I}, n={n}, float32, against torch.nn.RNN")
+    try:
+        bench = SequenceBench(device, T, B, I, n, budget)
+    except Exception as error:  # noqa: BLE001 (recorded under each of the size's cases)
+        for name in ("forward", "rflo_step", "bptt_step"):
+            record.case(f"seq_{name}_B{B}_n{n}_T{T}", reraise, error)
+        return
+    record.case(f"seq_forward_{bench.suffix()}", bench.case, "forward", "rflo", stepwise)
+    record.case(f"seq_rflo_step_{bench.suffix()}", bench.case, "step", "rflo", stepwise)
+    record.case(f"seq_bptt_step_{bench.suffix()}", bench.case, "step", "bptt", stepwise)
+    del bench
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+# ---------------------------------------------------------------------------------------------- online
+def online_data(steps, B, I=2, O=2, device=CPU, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(steps, B, I, generator=g)
+    y = torch.softmax(torch.randn(steps, B, O, generator=g), -1)
+    return x.to(device), y.to(device)
+
+
+def make_learner(rule, n, B, device, seed=1, I=2, O=2):
+    """An OnlineLearner of rule (a Rule), n units, B streams, float32, on device; the same seed, the same net."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    rnn = LocalRNN(I, n, rule=rule if rule.has_sequence_form else "bptt", generator=g)
+    return OnlineLearner(rnn, nn.Linear(n, O), lr=1e-4, rule=rule, batch_size=B).to(device)
+
+
+def fit_rate(fitter, x, y, device, budget):
+    """measure_rate of fitter.fit (an OnlineLearner or OnlineEnsemble), one op call of `count` steps a call."""
+    return measure_rate(lambda count: fitter.fit(x[:count], y[:count], chunk_size=count), device, budget,
+                        x.shape[0])
+
+
+def ensemble_case(device, E, n, max_steps, budget, cpu_budget):
+    """E RFLO members in one OnlineEnsemble on device, one learner alone, and (on a GPU run) the E members on
+    the CPU, measured for about cpu_budget seconds besides the setup (a few seconds in all)."""
+    def members_rate(dev, budget_):
+        start = time.perf_counter()
+        learners = [make_learner(rules.RFLO(), n, 1, dev, seed=s) for s in range(E)]
+        ensemble = OnlineLearner.stack(learners)
+        del learners
+        setup = time.perf_counter() - start
+        x, y = online_data(max_steps, 1, device=dev)
+        m = fit_rate(ensemble, x, y, dev, budget_)
+        return {"network_steps_per_s": E * m["rate"], "members": E, "steps": m["count"], "seconds": m["seconds"],
+                "repeats": m["repeats"], "setup_s": setup, **({"note": m["note"]} if "note" in m else {})}
+
+    result = members_rate(device, budget)
+    result["path"] = library_paths()
+    x, y = online_data(max_steps, 1, device=device)
+    one = fit_rate(make_learner(rules.RFLO(), n, 1, device), x, y, device, budget / 2)
+    result["one_learner"] = {"steps_per_s": one["rate"], "steps": one["count"], "seconds": one["seconds"]}
+    result["ratio_vs_one_learner"] = ratio(result["network_steps_per_s"], one["rate"])
+    say(f"  {device.type}: E={E} ensemble {result['network_steps_per_s']:14,.0f} network-steps/s "
+        f"({result['steps']} steps a call, setup {result['setup_s']:.1f} s); one learner {one['rate']:12,.0f} "
+        f"steps/s; {result['ratio_vs_one_learner']:.1f}x")
+    if device.type != "cpu":
+        try:
+            cpu = members_rate(CPU, cpu_budget)
+            result["cpu"] = cpu
+            result["device_over_cpu"] = ratio(result["network_steps_per_s"], cpu["network_steps_per_s"])
+            say(f"  cpu ({os.cpu_count()} cores): E={E} ensemble {cpu['network_steps_per_s']:14,.0f} network-steps/s;"
+                f" {device.type} / cpu {result['device_over_cpu']:.2f}x")
+        except Exception as error:  # noqa: BLE001
+            result["cpu"] = {"error": f"{type(error).__name__}: {error}"[:2000]}
+            say(f"  cpu ensemble: ERROR {result['cpu']['error'][:300]}")
+    return result
+
+
+def trace_bandwidth_case(device, n, B, max_steps, budget, I=2):
+    """RFLO online at n, B: its step time against the trace's traffic and a device copy of the trace's size."""
+    learner = make_learner(rules.RFLO(), n, B, device)
+    x, y = online_data(max_steps, B, I=I, device=device)
+    m = fit_rate(learner, x, y, device, budget)
+    step_s = 1 / m["rate"]
+    numel = B * n * (n + I + 1)
+    trace_bytes = 2 * numel * 4
+    del learner
+    src = torch.ones(numel, device=device)
+    dst = torch.empty_like(src)
+
+    def copies():
+        for _ in range(10):
+            dst.copy_(src)
+
+    copy_s = measure_ms(copies, device, budget / 3, min_repeat=5, max_repeat=20) / 1e3 / 10
+    copy_gbps = trace_bytes / copy_s / 1e9
+    achieved = trace_bytes / step_s / 1e9
+    result = {"step_ms": step_s * 1e3, "trace_bytes_per_step": trace_bytes, "achieved_GBps": achieved,
+              "copy_GBps": copy_gbps, "fraction_of_copy_bandwidth": ratio(achieved, copy_gbps), "steps": m["count"],
+              "repeats": m["repeats"], "path": library_paths(), **({"note": m["note"]} if "note" in m else {})}
+    say(f"  {device.type}: n={n} B={B}: {result['step_ms']:.3f} ms a step, trace {trace_bytes / 1e6:.0f} MB "
+        f"read+written: {achieved:,.0f} GB/s = {result['fraction_of_copy_bandwidth']:.3f} of a copy's "
+        f"{copy_gbps:,.0f} GB/s")
+    return result
+
+
+def rtrl_case(device, n, B, max_steps, budget, target=100):
+    learner = make_learner(rules.RTRL(), n, B, device)
+    x, y = online_data(max_steps, B, device=device)
+    m = fit_rate(learner, x, y, device, budget)
+    result = {"steps_per_s": m["rate"], "target_steps_per_s": target, "meets_target": m["rate"] >= target,
+              "steps": m["count"], "repeats": m["repeats"], "path": library_paths(),
+              **({"note": m["note"]} if "note" in m else {})}
+    say(f"  {device.type}: RTRL n={n} B={B}: {m['rate']:12,.1f} steps/s (target >= {target})")
+    return result
+
+
+def rule_rate(rule, n, B, device, x, y, budget):
+    learner = make_learner(rule, n, B, device)
+    return fit_rate(learner, x.to(device), y.to(device), device, budget)["rate"]
+
+
+def online_rules_case(device, n, B, max_steps, budget, variants):
+    """Every rule's steps/s on device (once per value of TLR_CUDA_ONLINE in variants; None: as set) and on the
+    CPU. One rule's error is recorded under its name and the others go on."""
+    say(f"## online learning, every rule: n={n}, B={B}, input 2, output 2, float32; {device.type} vs the CPU op"
+        + (f"; {ONLINE_SWITCH} = {', '.join(variants)}" if device.type == "cuda" and variants != [None] else ""))
+    x, y = online_data(max_steps, B)
+    result = {}
     for rule in ALL_RULES:
-        rates = {}
-        for dev in dict.fromkeys((device, torch.device("cpu"))):  # the CPU baseline once, even on --device cpu
-            torch.manual_seed(1)
-            rnn = LocalRNN(2, n, rule=rule if rule.has_sequence_form else "bptt", dtype=dtype)
-            learner = OnlineLearner(rnn, torch.nn.Linear(n, 2).to(dtype), lr=1e-4, rule=rule, batch_size=B).to(dev)
-            xs, ys = x.to(dev), y.to(dev)
-            probe = timeit(lambda: learner.fit(xs[:2], ys[:2], chunk_size=2), dev, 1) / 2
-            count = int(min(steps, max(2, seconds / probe)))
-            rates[dev.type] = count / timeit(lambda: learner.fit(xs[:count], ys[:count], chunk_size=count), dev, 3)
-        print(f"{rule.name:<12} {rates[device.type]:12,.0f} steps/s on {device.type}   "
-              f"{rates['cpu']:10,.0f} on cpu   {rates[device.type] / rates['cpu']:6.2f}x")
+        rates, paths, errors = {}, {}, {}
+        runs = [(device.type if v is None else f"{device.type}_{v}", device, v) for v in variants]
+        for key, dev, variant in (runs if device.type != "cpu" else []) + [("cpu", CPU, None)]:
+            try:  # each measurement on its own: one path's error leaves the others' rates
+                with environment(ONLINE_SWITCH, variant) if variant is not None else contextlib.nullcontext():
+                    rates[key] = rule_rate(rule, n, B, dev, x, y, budget)
+                    if dev.type != "cpu":
+                        paths[key] = library_paths()
+            except Exception as error:  # noqa: BLE001
+                errors[key] = f"{type(error).__name__}: {error}"[:2000]
+                with contextlib.suppress(Exception):
+                    sync(dev)
+        shown = "   ".join([f"{rate:12,.0f} on {key}" for key, rate in rates.items()]
+                           + [f"{key}: ERROR {message[:200]}" for key, message in errors.items()])
+        say(f"  {rule.name:<12} {shown}")
+        for key in [k for k in rates if k != "cpu"]:
+            rates[f"{key}_over_cpu"] = ratio(rates[key], rates.get("cpu"))
+        if any(paths.values()):
+            rates["path"] = paths
+        if errors:
+            rates["error"] = errors
+        result[rule.name] = rates
+    return result
+
+
+# ---------------------------------------------------------------------------------------------- main
+FULL = {"T": 1000, "seq": [(64, 512, 64, True), (32, 256, 32, False), (1, 32, 2, False)], "seq_budget": 0.6,
+        "ens": (1024, 32, 2000, 3.0, 3.0), "trace": (1024, 64, 20, 4.0), "rtrl": (128, 16, 1000, 3.0),
+        "rules": [(32, 1, 20_000, 0.3, [None]), (128, 16, 2_000, 0.3, ["block", "auto"])]}
+QUICK = {"T": 50, "seq": [(4, 16, 4, True), (2, 8, 2, False)], "seq_budget": 0.05,
+         "ens": (16, 8, 200, 0.2, 0.2), "trace": (64, 4, 20, 0.3), "rtrl": (16, 2, 100, 0.2),
+         "rules": [(8, 1, 500, 0.03, [None]), (16, 2, 200, 0.03, ["block", "auto"])]}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--repeat", type=int, default=10)
-    parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes and budgets (a smoke test)")
+    parser.add_argument("--json", default=os.path.join(ROOT, "docs", "results", "gpu_bench.json"),
+                        help="where the record goes (default docs/results/gpu_bench.json)")
+    parser.add_argument("--only", default="", help="run only the cases whose name contains this string")
+    parser.add_argument("--max-seconds", type=float, default=240.0,
+                        help="cases not started by then are recorded as skipped (default 240)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
-    if device.type == "cuda":
-        print(torch.cuda.get_device_name(device), "| torch", torch.__version__)
-    if args.quick:
-        sequence(device, T=50, B=4, I=4, n=16, repeat=2)
-        online(device, steps=2000, ref_steps=100)
-        online_rules(device, n=16, B=2, steps=200)
-    else:
-        sequence(device, T=1000, B=32, I=32, n=256, repeat=args.repeat)
-        online(device, steps=100_000, ref_steps=1000)
-        online_rules(device, n=32, B=1, steps=20_000)
-        online_rules(device, n=128, B=16, steps=2_000)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda but torch.cuda.is_available() is False (use --device cpu)")
+    sizes = QUICK if args.quick else FULL
+    record = Record(args.json, device, args)
+    say(f"{record.data['device']} | torch {torch.__version__} | cuda {torch.version.cuda} | "
+        f"{os.cpu_count()} CPU cores | record -> {args.json}")
+
+    def wanted(name):
+        return args.only in name
+
+    T = sizes["T"]
+    for B, n, I, stepwise in sizes["seq"]:
+        if any(wanted(f"seq_{k}_B{B}_n{n}_T{T}") for k in ("forward", "rflo_step", "bptt_step")):
+            sequence_cases(record, device, T, B, I, n, sizes["seq_budget"], stepwise)
+    E, n, steps, budget, cpu_budget = sizes["ens"]
+    name = f"online_rflo_ensemble_E{E}_n{n}"
+    if wanted(name):
+        say(f"## {name}: E={E} RFLO members, n={n}, B=1, input 2, output 2, float32, one OnlineEnsemble")
+        record.case(name, ensemble_case, device, E, n, steps, budget, cpu_budget)
+    n, B, steps, budget = sizes["trace"]
+    name = f"online_rflo_n{n}_B{B}"
+    if wanted(name):
+        say(f"## {name}: RFLO online, input 2, output 2, float32: the trace's bandwidth")
+        record.case(name, trace_bandwidth_case, device, n, B, steps, budget)
+    n, B, steps, budget = sizes["rtrl"]
+    name = f"online_rtrl_n{n}_B{B}"
+    if wanted(name):
+        say(f"## {name}: RTRL online, input 2, output 2, float32")
+        record.case(name, rtrl_case, device, n, B, steps, budget)
+    for n, B, steps, budget, variants in sizes["rules"]:
+        name = f"online_rules_n{n}_B{B}"
+        if wanted(name):
+            record.case(name, online_rules_case, device, n, B, steps, budget, variants)
+    record.write()
+    errors = [k for k, v in record.data["cases"].items() if has_error(v)]
+    say(f"## done in {time.perf_counter() - START:.1f} s: {len(record.data['cases'])} cases, "
+        f"{len(errors)} with errors{': ' + ', '.join(errors) if errors else ''}; record in {args.json}")
+    return 3 if errors else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -171,7 +171,9 @@ class OnlineEnsemble(nn.Module):
 
     def lr_now(self) -> List[float]:
         """Every member's learning rate of the next chunk: lr, or lr(optimizer_steps) for a callable."""
-        return [online_optim.learning_rate_now(lr, int(steps), WHO) for lr, steps in zip(self._lrs, self.optimizer_steps)]
+        # tolist(): one device-to-host copy for all members, not one sync per member (E = 1024 on a GPU)
+        return [online_optim.learning_rate_now(lr, int(steps), WHO)
+                for lr, steps in zip(self._lrs, self.optimizer_steps.tolist())]
 
     def _draw_noise(self, e: int, steps: int, drawn: list) -> List[Tensor]:
         """Member e's noise for the chunk, from its own generator state, as OnlineLearner._run draws it."""
@@ -189,10 +191,10 @@ class OnlineEnsemble(nn.Module):
         label_name = self._rules[0].label_state
         try:
             if label_name is not None:  # y_prev := y_0 before a member's first step (docs/algorithms.md §1.1)
-                label = getattr(self, label_name)
+                label, done = getattr(self, label_name), self.steps_done.tolist()
                 for e in range(self.members):
                     first = self._member_input(y, e)[0]
-                    if int(self.steps_done[e]) == 0 and label[e].shape == first.shape:
+                    if done[e] == 0 and label[e].shape == first.shape:
                         labels_prev[e] = label[e].clone()
                         label[e].copy_(first)
             noise = []
@@ -204,7 +206,7 @@ class OnlineEnsemble(nn.Module):
                 s["rule"], x, y, self.hidden, *(getattr(self, name) for name in NETWORK),
                 [getattr(self, name) for name in self._state_names], None, self.feedback, self._alphas,
                 s["nonlinearity"], s["loss"], self.lr_now(), self._rule_options, noise, None, self._l2s,
-                s["optimizer"], self._optimizer_options, self.optimizer_state, [int(v) for v in self.optimizer_steps],
+                s["optimizer"], self._optimizer_options, self.optimizer_state, self.optimizer_steps.tolist(),
                 lr_schedule)
         except BaseException:
             for e, before, after in reversed(drawn):

@@ -363,7 +363,7 @@ def members_simd_calls() -> int:
 def online_step_isa() -> str:
     """Which copy of the CPU's online step a float32 call made now runs: "avx2" (on a CPU with AVX2) or "baseline"
     (SSE2; also with TLR_CPU_STEP=baseline in the environment), or "baseline-only" when the library was built
-    without the AVX2 copy (not x86-64, or the phase-order check build). Both copies round identically; float64
+    without the AVX2 copy (not x86-64, the phase-order check build, or TLR_CPU_AVX2_STEP=OFF). Both copies round identically; float64
     runs the baseline copy (docs/design.md §1.6)."""
     return str(torch.ops.torch_local_rnn.online_step_isa())
 

@@ -7,6 +7,7 @@
 // - the op runs below autograd, so its outputs have no grad_fn;
 // - every written tensor's version counter is bumped, so autograd refuses a graph that saved it.
 // One boxed kernel serves every such op: it reads the written arguments from the schema.
+#include <ATen/core/LegacyTypeDispatch.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/csrc/autograd/variable.h>
 #include <torch/library.h>

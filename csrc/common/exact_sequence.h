@@ -22,6 +22,14 @@ namespace torch_local_rnn {
 // Per step one GEMM C_{t+1} W_hh into a preallocated buffer and the backend's fused pass
 // step(t, credit_t, delta, recurrent, carry): delta <- g_t + carry delta + recurrent, credit_t <- alpha
 // phi'(h_t) delta (carry = 1 - alpha, 0 at the last step: delta_T = 0). J is never formed.
+// The gradients from BPTT's credit C (T, B, n) and delta_1 (B, n), however the recursion ran (the stepwise plan
+// below or a backend's persistent kernel): dL/da_0 = J_1^T delta_1 = (1 - alpha) delta_1 + C_1 W_hh (0-based:
+// delta[0], credit[0]).
+inline BackwardResult bptt_result(const SequenceArgs& a, const at::Tensor& credit, const at::Tensor& delta) {
+  at::Tensor grad_h0 = at::addmm(delta, credit[0], a.weight_hh, /*beta=*/1.0 - a.alpha);
+  return make_backward_result(weight_grads_from_credit(credit, credit, a.x, a.h0, a.output, a.weight_ih), grad_h0);
+}
+
 template <typename Step>
 BackwardResult bptt_backward(const SequenceArgs& a, Step&& step) {
   const int64_t T = a.x.size(0), B = a.x.size(1), n = a.weight_hh.size(0);
@@ -34,9 +42,7 @@ BackwardResult bptt_backward(const SequenceArgs& a, Step&& step) {
     if (t < T - 1) at::mm_out(recurrent, c[t + 1], a.weight_hh);
     step(t, c[t], delta, recurrent, t < T - 1 ? 1.0 - a.alpha : 0.0);
   }
-  // dL/da_0 = J_1^T delta_1 = (1 - alpha) delta_1 + C_1 W_hh (0-based: delta[0], c[0]).
-  at::Tensor grad_h0 = at::addmm(delta, c[0], a.weight_hh, /*beta=*/1.0 - a.alpha);
-  return make_backward_result(weight_grads_from_credit(credit, credit, a.x, a.h0, a.output, a.weight_ih), grad_h0);
+  return bptt_result(a, credit, delta);
 }
 
 // RFLO (and e-prop: k = alpha) over the window with frozen weights. The trace

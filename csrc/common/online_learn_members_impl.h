@@ -4,9 +4,11 @@
 // checks every member first (online_learn's checks on the member's views, its errors naming the member), so a
 // call refused for any member changes nothing; then runs each member's own online_learn (the same kernel
 // on the same views: a member's result is bitwise the one online_learn gives it) under the backend's
-// MemberLoop: CPU members on the pool's threads (cpu/parallel_cpu.h), CUDA members one after another. One
-// exception: RFLO / e-prop stacks at batch 1 under sgd on the CPU take the member-lane fast path
-// (cpu/members_simd_cpu.cpp), where a member equals its solo run to rounding (<= 1e-12 in float64), not bitwise.
+// MemberLoop: CPU members on the pool's threads (cpu/parallel_cpu.h); CUDA members all in one launch, a block
+// per member (cuda/online_members_cuda.h: each member's glue runs as alone, and its one-block kernel is
+// collected rather than launched; docs/design.md §3.7). One exception: RFLO / e-prop stacks at batch 1 under
+// sgd on the CPU take the member-lane fast path (cpu/members_simd_cpu.cpp), where a member equals its solo run
+// to rounding (<= 1e-12 in float64), not bitwise.
 #pragma once
 
 #include <ATen/core/LegacyTypeDispatch.h>
@@ -139,15 +141,6 @@ inline std::vector<MemberViews> member_views(const OnlineLearnMembersArgs& m) {
   }
   return members;
 }
-
-// CUDA: the members one after another on the current stream (a member dimension inside the kernels is the
-// next step).
-struct SerialMembers {
-  template <typename F>
-  static void run(int64_t E, const F& f) {
-    for (int64_t e = 0; e < E; ++e) f(e);
-  }
-};
 
 template <typename Rules, typename MemberLoop>
 at::Tensor online_learn_members_impl(const char* backend, const OnlineLearnMembersArgs& m) {

@@ -7,7 +7,9 @@
 //        loop2 (no index division per element), or with at::parallel_for when the phase is big
 //        enough; Exec::sync is a no-op;
 //   CUDA (BlockExec, kernels/online_step.cuh): the threads of one block share the elements,
-//        Exec::sync is __syncthreads() (one persistent block runs the whole loop: docs/design.md §3.1).
+//        Exec::sync is __syncthreads() (one persistent block runs the whole loop: docs/design.md §3.1);
+//        (GridExec, kernels/online_grid_step.cuh): every thread of a cooperative grid, Exec::sync a grid
+//        barrier (large networks: docs/design.md §3.7).
 // The policy's whole contract, which every shared step (this file and csrc/rules/<rule>/*_step.h) keeps to:
 //   Exec::loop(count, work, f(k))              f for k in [0, count), in any order and concurrently;
 //   Exec::loop2(rows, cols, work, f(r, c))     the same over the (r, c) pairs of a rows x cols block;
@@ -34,7 +36,9 @@
 //
 // Coherence on the GPU: weights are read and written inside the kernel (feedback may even alias
 // weight_out), so nothing here is __restrict__ or read through the read-only cache; Exec::sync()
-// orders plain global and shared accesses within the block.
+// orders plain global and shared accesses within the block (BlockExec) or the grid (GridExec). A value
+// every thread reads (a rule's step counter) is read before a sync and written only after one, so all
+// threads see the same value and take the same branches (GridExec's barrier must be reached by all).
 #pragma once
 
 #include <cstdint>
@@ -43,7 +47,7 @@
 #include "dot.h"
 #include "online_net.h"
 
-// Host and device: each template is instantiated with a CPU policy (host) or a block policy (device).
+// Host and device: each template is instantiated with a CPU policy (host) or a GPU policy (device).
 #if defined(__CUDACC__)
 #define TLR_STEP __host__ __device__ inline
 #else

@@ -219,7 +219,8 @@ struct CpuExec {
 // the baseline's SSE2 one does: results are bitwise the same on every CPU (the tests compare the two). For
 // float only (the papers' setting; float64 is for exactness checks), since each flattened copy is a large
 // function to compile; and not in the phase-order check build, which checks the step's order, not its speed.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(TLR_REVERSE_PHASE_ORDER)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(TLR_REVERSE_PHASE_ORDER) && \
+    !defined(TLR_NO_AVX2_STEP)
 #define TLR_AVX2_STEP 1
 template <typename T, typename Rule>
 __attribute__((target("avx2"), flatten)) void run_online_steps_avx2(const OnlineNet<T>& net, Rule& rule,

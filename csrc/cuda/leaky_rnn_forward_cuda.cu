@@ -1,8 +1,10 @@
-// Leaky-RNN forward on the GPU (docs/algorithms.md §1), the CPU version's plan with cuBLAS:
+// Leaky-RNN forward on the GPU (docs/algorithms.md §1):
 //   h_t = W_hh a_{t-1} + W_ih x_t + b,   a_t = (1 - alpha) a_{t-1} + alpha phi(h_t).
-// The input drive of all T steps is one GEMM; each step is then one in-place GEMM on the
-// current stream and one fused pointwise kernel (kernels/leaky_rnn_pointwise.cuh) writing a_t
-// and dphi_t. Buffers and per-step views are made before the loop; nothing is allocated in it.
+// The input drive of all T steps is one GEMM; the recurrence is then one launch of the persistent sequence
+// kernel (kernels/leaky_rnn_persistent.cuh, docs/design.md §3.6) where W_hh's row tiles fit on chip at once,
+// else the stepwise path: per step one in-place GEMM on the current stream and one fused pointwise kernel
+// (kernels/leaky_rnn_pointwise.cuh). Buffers and per-step views are made before the loop; nothing is
+// allocated in it.
 // Per-operator ATen headers: only the ops this glue calls, which also keeps nvcc fast.
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
@@ -14,7 +16,9 @@
 #include <torch/library.h>
 
 #include "../common/checks.h"
+#include "../kernels/leaky_rnn_persistent.cuh"
 #include "../kernels/leaky_rnn_pointwise.cuh"
+#include "persistent_sequence.h"
 
 namespace torch_local_rnn {
 namespace {
@@ -36,10 +40,18 @@ std::tuple<at::Tensor, at::Tensor> leaky_rnn_forward_cuda(const at::Tensor& x, c
   at::Tensor dphi = at::empty({T, B, n}, x.options());
   at::Tensor drive = output.view({T * B, n});
   at::addmm_out(drive, bias, x.reshape({T * B, I}), weight_ih.t());
+  const at::Tensor prev0 = h0.contiguous();
+  const at::Tensor w_hh = weight_hh.contiguous();
+  bool persistent = false;
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), op, [&] {
+    const kernels::LeakyForwardCell<scalar_t> cell{output.data_ptr<scalar_t>(), dphi.data_ptr<scalar_t>(),
+                                                   prev0.data_ptr<scalar_t>(), B * n, static_cast<scalar_t>(alpha), f};
+    persistent = run_persistent_sequence<scalar_t>(op, w_hh, false, B, T, cell, nullptr, stream);
+  });
+  if (persistent) return {output, dphi};
 
   const std::vector<at::Tensor> h = output.unbind(0);  // holds h_t until overwritten by a_t
   const std::vector<at::Tensor> d = dphi.unbind(0);
-  const at::Tensor prev0 = h0.contiguous();
   const at::Tensor w_hh_t = weight_hh.t();
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), op, [&] {
     kernels::LeakyStepParams<scalar_t> p{};

@@ -1,7 +1,14 @@
-// The GPU side of online_learn's rule table (mirror of cpu/online_step_cpu.h's run_online_call):
-// builds the network view and the activity workspace and launches the persistent online kernel
-// (kernels/online_rule.cuh) with the rule make_rule(scalar_t{}) returns. The rule's buffers are
-// allocated by the caller before this call; nothing is allocated inside the time loop.
+// The GPU side of online_learn's rule table (mirror of cpu/online_step_cpu.h's run_online_call): builds the
+// network view and the activity workspace, picks the kernel (docs/design.md §3.7) and launches it with the
+// rule make_rule(scalar_t{}, exec) returns for that kernel's execution policy exec (kernels::BlockExec or
+// kernels::GridExec; every rule struct is templated on it). The rule's buffers are allocated by the caller
+// before this call; nothing is allocated inside the time loop.
+//   block: one persistent block (kernels/online_rule.cuh), latency-bound small networks;
+//   grid:  a cooperative grid (kernels/online_rule_grid.cuh), networks too wide for one SM;
+// chosen per call by TLR_CUDA_ONLINE = auto (unset: grid when the step's widest phase has at least
+// kernels::kGridOnlineMinItems elements and the device can run the grid), block or grid (an error where the
+// grid cannot run). Inside online_learn_members a block-path member is not launched but handed to the open
+// member batch (cuda/online_members_cuda.h), when the glue allows it (rule_buffers).
 #pragma once
 
 #include <ATen/Dispatch.h>
@@ -10,27 +17,114 @@
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
+#include <c10/util/Exception.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <tuple>
+#include <type_traits>
 
 #include "../common/online_rule.h"
 #include "../kernels/online_rule.cuh"
+#include "../kernels/online_rule_grid.cuh"
+#include "online_members_cuda.h"
 
 namespace torch_local_rnn {
 
-template <typename MakeRule>
-void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
+enum class OnlinePath { Auto, Block, Grid };
+
+// TLR_CUDA_ONLINE, read per call (the tests switch it).
+inline OnlinePath online_path() {
+  const char* const mode = std::getenv("TLR_CUDA_ONLINE");
+  if (mode == nullptr || *mode == '\0' || std::strcmp(mode, "auto") == 0) return OnlinePath::Auto;
+  if (std::strcmp(mode, "block") == 0) return OnlinePath::Block;
+  TORCH_CHECK(std::strcmp(mode, "grid") == 0, "online_learn (CUDA): expected the environment variable TLR_CUDA_ONLINE ",
+              "to be 'auto', 'block' or 'grid' (unset: 'auto'), but got '", mode, "'");
+  return OnlinePath::Grid;
+}
+
+// What a rule's glue made for its rule beyond the call's own tensors (its scratch, its checked inputs): every
+// object whose memory the rule's pointers reach. Passing them to run_online_call says that the glue does
+// nothing after the call, so the call may defer the launch into online_learn_members' batch: the batch keeps
+// copies of these objects (tensor handles share the storage) until the launch is queued.
+template <typename... Held>
+struct RuleBuffers {
+  std::tuple<const Held&...> refs;
+};
+
+template <typename... Held>
+RuleBuffers<Held...> rule_buffers(const Held&... held) {
+  return {std::tuple<const Held&...>(held...)};
+}
+
+namespace online_cuda_detail {
+
+struct LaunchNow {};  // a glue that may not be deferred
+
+template <typename scalar_t, typename Rule>
+kernels::OnlineRuleParams<scalar_t, Rule> rule_params(const OnlineCall& c, const OnlineBuffers& buffers,
+                                                      const Rule& rule) {
+  return {make_online_net<scalar_t>(c, buffers), rule, c.x.data_ptr<scalar_t>(), c.y.data_ptr<scalar_t>(),
+          c.hidden.data_ptr<scalar_t>(), c.losses.data_ptr<scalar_t>(), buffers.workspace.data_ptr<scalar_t>(),
+          c.args.T, false, false};
+}
+
+// The call's buffers and copies of the glue's objects, for as long as the batch holds the result.
+template <typename... Held>
+std::shared_ptr<const void> hold(const OnlineBuffers& buffers, const RuleBuffers<Held...>& held) {
+  return std::apply(
+      [&](const Held&... objects) -> std::shared_ptr<const void> {
+        return std::make_shared<const std::tuple<OnlineBuffers, Held...>>(buffers, objects...);
+      },
+      held.refs);
+}
+
+template <typename Held, typename MakeRule>
+void run(const OnlineCall& c, const Held& held, MakeRule& make_rule) {
+  const OnlinePath path = online_path();  // before anything is allocated: a bad value changes nothing
   const c10::cuda::CUDAGuard guard(c.x.device());
-  const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
+  const c10::cuda::CUDAStream stream = c10::cuda::getCurrentCUDAStream();
   const OnlineBuffers buffers = allocate_online_buffers(c);
   AT_DISPATCH_FLOATING_TYPES(c.x.scalar_type(), "online_learn", [&] {
-    auto rule = make_rule(scalar_t{});
-    using Rule = decltype(rule);
-    kernels::OnlineRuleParams<scalar_t, Rule> p{make_online_net<scalar_t>(c, buffers), rule, c.x.data_ptr<scalar_t>(),
-                                                c.y.data_ptr<scalar_t>(), c.hidden.data_ptr<scalar_t>(),
-                                                c.losses.data_ptr<scalar_t>(), buffers.workspace.data_ptr<scalar_t>(),
-                                                c.args.T, false, false};
-    kernels::launch_online_rule(p, stream);
+    using GridRule = decltype(make_rule(scalar_t{}, kernels::GridExec{}));
+    const int64_t items = kernels::online_grid_items<GridRule>(c.args.B, c.args.n, c.args.I);
+    if (path == OnlinePath::Grid || (path == OnlinePath::Auto && items >= kernels::kGridOnlineMinItems)) {
+      const kernels::OnlineGridPlan plan = kernels::plan_online_grid<scalar_t, GridRule>(items);
+      TORCH_CHECK(plan.fits || path == OnlinePath::Auto, "online_learn (CUDA): TLR_CUDA_ONLINE=grid, but the grid ",
+                  "kernel cannot run on this device: ", plan.why, "; unset TLR_CUDA_ONLINE to run the one-block kernel");
+      if (plan.fits) {  // never deferred: one such network fills the GPU by itself
+        const GridRule rule = make_rule(scalar_t{}, kernels::GridExec{});
+        C10_CUDA_CHECK(kernels::launch_online_rule_grid(rule_params<scalar_t>(c, buffers, rule), plan, stream.stream()));
+        return;
+      }
+    }
+    const auto rule = make_rule(scalar_t{}, kernels::BlockExec{});
+    auto p = rule_params<scalar_t>(c, buffers, rule);
+    const size_t shared_bytes = kernels::prepare_online_block(p);
+    if constexpr (!std::is_same<Held, LaunchNow>::value) {
+      if (OnlineMemberBatch* const batch = OnlineMemberBatch::current()) {
+        batch->add(p, shared_bytes, stream, hold(buffers, held));  // after make_rule: it may have filled `held`
+        return;
+      }
+    }
+    kernels::launch_online_rule(p, shared_bytes, stream.stream());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
+}
+
+}  // namespace online_cuda_detail
+
+// A glue that names its buffers: the launch may be deferred into online_learn_members' batch.
+template <typename MakeRule, typename... Held>
+void run_online_call(const OnlineCall& c, const RuleBuffers<Held...>& held, MakeRule&& make_rule) {
+  online_cuda_detail::run(c, held, make_rule);
+}
+
+// A glue that does work after the call, or cannot name its buffers: launched at once, also inside a batch.
+template <typename MakeRule>
+void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
+  online_cuda_detail::run(c, online_cuda_detail::LaunchNow{}, make_rule);
 }
 
 }  // namespace torch_local_rnn

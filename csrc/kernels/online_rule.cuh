@@ -1,7 +1,9 @@
-// The one persistent kernel every online rule runs on the GPU (online_step.cuh says why one
-// block): the shared step of docs/algorithms.md §2.1 with the rule's phase `Rule::step` in the
-// middle. A rule is a small struct of device pointers and scalars (rules/<rule>/<rule>_step.h, the
-// step the CPU runs too) passed by value; its buffers are allocated by the glue before the launch.
+// The persistent kernel every online rule runs on the GPU in one block (online_step.cuh says when one
+// block is the right shape): the shared step of docs/algorithms.md §2.1 with the rule's phase `Rule::step`
+// in the middle. A rule is a small struct of device pointers and scalars (rules/<rule>/<rule>_step.h, the
+// step the CPU runs too) passed by value; its buffers are allocated by the glue before the launch. The block's
+// body (run_online_block) is also what each block of the member kernel runs (online_members.cuh); large
+// networks run the grid kernel instead (online_rule_grid.cuh).
 //
 // Shared memory: the per-step activity, and when they fit as well the network and readout
 // weights (every phase of every rule reads them, and the rules' updates write them each step):
@@ -26,12 +28,24 @@ struct OnlineRuleParams {
   T* losses;       // (steps, B)
   T* workspace;    // online_activity_numel(B, n, O), used when the activity exceeds shared memory
   int64_t steps;
-  bool activity_in_shared, weights_in_shared;  // set by the launcher
+  bool activity_in_shared, weights_in_shared;  // set by prepare_online_block
 };
 
 // W_hh, W_ih, b, W_out, b_out: n (n + I + 1) + O (n + 1) values.
 __host__ __device__ inline int64_t online_weights_numel(int64_t n, int64_t I, int64_t O) {
   return n * (n + I + 1) + O * (n + 1);
+}
+
+// Sets where the block keeps the activity and the weights (shared memory when they fit the 48 KiB every
+// launch may use) and returns the block's dynamic shared memory in bytes. It depends on the sizes alone,
+// so it is the same for every member of an online_learn_members call.
+template <typename T, typename Rule>
+size_t prepare_online_block(OnlineRuleParams<T, Rule>& p) {
+  const size_t activity = online_activity_numel(p.net.B, p.net.n, p.net.O) * sizeof(T);
+  const size_t weights = online_weights_numel(p.net.n, p.net.I, p.net.O) * sizeof(T);
+  p.activity_in_shared = activity <= kOnlineSharedBytes;
+  p.weights_in_shared = p.activity_in_shared && activity + weights <= kOnlineSharedBytes;
+  return (p.activity_in_shared ? activity : 0) + (p.weights_in_shared ? weights : 0);
 }
 
 // Copies the weights between global memory and a shared block `cache` laid out as
@@ -52,8 +66,10 @@ __device__ void move_weights(const OnlineNet<T>& global, T* cache, bool to_cache
   }
 }
 
+// One network's whole online loop in this block, its dynamic shared memory as prepare_online_block sized
+// it. p is the block's own copy (the rule's step may keep per-call values in it).
 template <typename T, typename Rule>
-__global__ void __launch_bounds__(kOnlineThreads) online_rule_kernel(OnlineRuleParams<T, Rule> p) {
+__device__ __forceinline__ void run_online_block(OnlineRuleParams<T, Rule>& p) {
   extern __shared__ __align__(16) unsigned char online_shared[];
   T* shared = reinterpret_cast<T*>(online_shared);
   T* base = p.activity_in_shared ? shared : p.workspace;
@@ -80,13 +96,14 @@ __global__ void __launch_bounds__(kOnlineThreads) online_rule_kernel(OnlineRuleP
 }
 
 template <typename T, typename Rule>
-void launch_online_rule(OnlineRuleParams<T, Rule> p, cudaStream_t stream) {
-  const size_t activity = online_activity_numel(p.net.B, p.net.n, p.net.O) * sizeof(T);
-  const size_t weights = online_weights_numel(p.net.n, p.net.I, p.net.O) * sizeof(T);
-  p.activity_in_shared = activity <= kOnlineSharedBytes;
-  p.weights_in_shared = p.activity_in_shared && activity + weights <= kOnlineSharedBytes;
-  const size_t bytes = (p.activity_in_shared ? activity : 0) + (p.weights_in_shared ? weights : 0);
-  online_rule_kernel<T, Rule><<<1, kOnlineThreads, bytes, stream>>>(p);
+__global__ void __launch_bounds__(kOnlineThreads) online_rule_kernel(OnlineRuleParams<T, Rule> p) {
+  run_online_block(p);
+}
+
+// One block of kOnlineThreads; p prepared by prepare_online_block, which returned shared_bytes.
+template <typename T, typename Rule>
+void launch_online_rule(const OnlineRuleParams<T, Rule>& p, size_t shared_bytes, cudaStream_t stream) {
+  online_rule_kernel<T, Rule><<<1, kOnlineThreads, shared_bytes, stream>>>(p);
 }
 
 }  // namespace kernels

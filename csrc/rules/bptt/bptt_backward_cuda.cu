@@ -1,11 +1,17 @@
-// Exact BPTT on the GPU (docs/algorithms.md §1, §4.3 step 1): the shared plan (common/exact_sequence.h),
-// its per-step GEMM on cuBLAS, with one fused pointwise kernel per step (rules/bptt/bptt_pointwise.cuh).
+// Exact BPTT on the GPU (docs/algorithms.md §1, §4.3 step 1): the adjoint recursion in one launch of the
+// persistent sequence kernel (rules/bptt/bptt_persistent.cuh, docs/design.md §3.6) where W_hh's tiles fit on
+// chip at once, else the shared stepwise plan (common/exact_sequence.h): its per-step GEMM on cuBLAS and one
+// fused pointwise kernel per step (rules/bptt/bptt_pointwise.cuh). The gradients from the credit are shared.
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include <ATen/ops/empty.h>
+
 #include "../../common/exact_sequence.h"
+#include "../../cuda/persistent_sequence.h"
+#include "bptt_persistent.cuh"
 #include "bptt_pointwise.cuh"
 
 namespace torch_local_rnn {
@@ -14,7 +20,18 @@ namespace {
 BackwardResult bptt_backward_cuda(const SequenceArgs& a) {
   const c10::cuda::CUDAGuard guard(a.x.device());
   const cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
-  const int64_t Bn = a.x.size(1) * a.weight_hh.size(0);
+  const int64_t T = a.x.size(0), B = a.x.size(1), n = a.weight_hh.size(0), Bn = B * n;
+  at::Tensor credit = at::empty({T, B, n}, a.x.options());
+  at::Tensor delta = at::empty({B, n}, a.x.options());
+  bool persistent = false;
+  AT_DISPATCH_FLOATING_TYPES(a.x.scalar_type(), "leaky_rnn_bptt_backward", [&] {
+    const kernels::BpttAdjointCell<scalar_t> cell{credit.data_ptr<scalar_t>(), a.grad_output.data_ptr<scalar_t>(),
+                                                  a.dphi.data_ptr<scalar_t>(), Bn, static_cast<int>(T),
+                                                  static_cast<scalar_t>(a.alpha)};
+    persistent = run_persistent_sequence<scalar_t>("leaky_rnn_bptt_backward", a.weight_hh, true, B, T, cell,
+                                                   delta.data_ptr<scalar_t>(), stream);
+  });
+  if (persistent) return bptt_result(a, credit, delta);
   return bptt_backward(a, [&](int64_t t, const at::Tensor& credit, at::Tensor& delta, const at::Tensor& recurrent,
                               double carry) {
     AT_DISPATCH_FLOATING_TYPES(a.x.scalar_type(), "leaky_rnn_bptt_backward", [&] {

@@ -1,7 +1,7 @@
 // The factored rules (UORO, KF-RTRL, R-KF-RTRL; docs/algorithms.md §3.3-3.5) on the GPU: the shared step
-// (rules/factored/factored_step.h, each rule's pieces in <rule>_step.h) run by the block policy, online
-// inside the persistent single-block kernel (kernels/online_step.cuh says why one block), the sequence
-// form one block per stream.
+// (rules/factored/factored_step.h, each rule's pieces in <rule>_step.h): online by the policy of the kernel
+// run_online_call picks (cuda/online_cuda.h: one persistent block, or a cooperative grid for large networks),
+// the sequence form by the block policy, one block per stream.
 #include <ATen/Dispatch.h>
 #include <ATen/ops/sum.h>
 #include <ATen/ops/zeros.h>
@@ -52,7 +52,9 @@ struct CudaFactored {
 
   static void online(const OnlineCall& c) {
     const FactoredCall f = factored_online_call<BlockExec, Rule>(c, Layout);
-    run_online_call(c, [&](auto zero) { return factored_online_rule<BlockExec, Rule, decltype(zero)>(c, f); });
+    run_online_call(c, rule_buffers(f), [&](auto zero, auto exec) {
+      return factored_online_rule<decltype(exec), Rule, decltype(zero)>(c, f);
+    });
   }
 };
 

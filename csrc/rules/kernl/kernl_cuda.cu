@@ -1,7 +1,7 @@
 // KeRNL on the GPU (docs/algorithms.md §3.7): the checks, the online step and the sequence form are shared
-// (rules/kernl/kernl.h, rules/kernl/kernl_step.h); here the online step runs under the block policy in the
-// persistent single-block kernel (kernels/online_step.cuh says why one block), and the sequence form's
-// reverse-time filter runs one thread per (b, i) row (rules/kernl/kernl_filter.cuh).
+// (rules/kernl/kernl.h, rules/kernl/kernl_step.h); here the online step runs by the policy of the kernel
+// run_online_call picks (cuda/online_cuda.h: one persistent block, or a cooperative grid for large networks),
+// and the sequence form's reverse-time filter runs one thread per (b, i) row (rules/kernl/kernl_filter.cuh).
 // Per-operator ATen headers: only the ops this glue calls, which also keeps nvcc fast.
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
@@ -12,7 +12,6 @@
 #include "kernl.h"
 #include "kernl_filter.cuh"
 #include "../../cuda/online_cuda.h"
-#include "../../kernels/online_step.cuh"
 
 namespace torch_local_rnn {
 namespace {
@@ -38,7 +37,9 @@ void kernl_online_cuda(const OnlineCall& c) {
   const KernlOnlineInputs in = check_kernl_online(c);
   const c10::cuda::CUDAGuard guard(c.x.device());
   at::Tensor work;
-  run_online_call(c, [&](auto zero) { return make_kernl_step<kernels::BlockExec, decltype(zero)>(c, in, work); });
+  run_online_call(c, rule_buffers(in, work), [&](auto zero, auto exec) {
+    return make_kernl_step<decltype(exec), decltype(zero)>(c, in, work);
+  });
 }
 
 const bool registered = CudaSequenceRules::add("kernl", &kernl_backward_cuda) &&

@@ -1,5 +1,6 @@
 // RTRL on the GPU (docs/algorithms.md §3.2): online, the shared step (rules/rtrl/rtrl_step.h) run by the
-// block policy inside the persistent single-block kernel (kernels/online_step.cuh says why one block);
+// policy of the kernel run_online_call picks (cuda/online_cuda.h: one persistent block, or a cooperative grid
+// whose tiled product carries the influence update at larger n, docs/design.md §3.7);
 // in sequence form, the whole-grid kernel of rules/rtrl/rtrl_sequence.cuh, then sum_b of its per-stream
 // partial gradients (B, n, m).
 // Per-operator ATen headers: only the ops this glue calls, which also keeps nvcc fast.
@@ -8,7 +9,6 @@
 #include <ATen/ops/sum.h>
 
 #include "../../cuda/online_cuda.h"
-#include "../../kernels/online_step.cuh"
 #include "rtrl_glue.h"
 #include "rtrl_sequence.cuh"
 
@@ -32,9 +32,9 @@ BackwardResult rtrl_backward_cuda(const SequenceArgs& a) {
 
 void rtrl_online_cuda(const OnlineCall& c) {
   at::Tensor scratch = at::empty({rtrl_online_scratch_numel(c.args)}, c.x.options());
-  run_online_call(c, [&](auto zero) {
+  run_online_call(c, rule_buffers(scratch), [&](auto zero, auto exec) {
     using scalar_t = decltype(zero);
-    return make_rtrl_influence<kernels::BlockExec>(c, scratch.data_ptr<scalar_t>());
+    return make_rtrl_influence<decltype(exec)>(c, scratch.data_ptr<scalar_t>());
   });
 }
 

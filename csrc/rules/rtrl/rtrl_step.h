@@ -75,6 +75,10 @@ struct RtrlInfluence {
   T* rec_grad;   // (n, m) or null
   T alpha_m;     // the factor of Mbar_t (1: legacy_alpha_omission)
 
+  // The widest phase, W_hh M_b (n x n*m entries): what sizes the GPU's grid kernel and decides when a step
+  // leaves the one-block kernel (kernels/online_rule_grid.cuh, docs/design.md §3.7).
+  TLR_STEP static int64_t grid_items(int64_t /*B*/, int64_t n, int64_t I) { return n * n * (n + I + 1); }
+
   TLR_STEP void step(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
     const int64_t B = net.B, n = net.n, m = n + net.I + 1;
     const T scale = T(1) / T(B);

@@ -1,7 +1,7 @@
 // The truncated BPTTs on the GPU (docs/algorithms.md §3.9, §3.10): the shared steps
-// (rules/truncated/e_bptt_step.h, f_bptt_step.h) run by the block policy. Online: inside the persistent
-// single-block kernel (kernels/online_step.cuh says why one block). Sequence form: streams are
-// independent, so one block per stream runs the rule's walk with S = 1.
+// (rules/truncated/e_bptt_step.h, f_bptt_step.h). Online: by the policy of the kernel run_online_call picks
+// (cuda/online_cuda.h: one persistent block, or a cooperative grid for large networks). Sequence form (the
+// block policy): streams are independent, so one block per stream runs the rule's walk with S = 1.
 #include <ATen/Dispatch.h>
 #include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAException.h>
@@ -25,9 +25,10 @@ void truncated_online_cuda(const OnlineCall& c) {
   const int64_t K = check_history_state(c, Probe::kName, Probe::kCountLimit);
   const c10::cuda::CUDAGuard guard(c.x.device());
   const at::Tensor buffers = history_buffers(c);
-  run_online_call(c, [&](auto zero) {
+  run_online_call(c, rule_buffers(buffers), [&](auto zero, auto exec) {
     using scalar_t = decltype(zero);
-    return Rule<BlockExec, scalar_t>{make_history<BlockExec, scalar_t>(c, K, buffers)};
+    using Exec = decltype(exec);
+    return Rule<Exec, scalar_t>{make_history<Exec, scalar_t>(c, K, buffers)};
   });
 }
 

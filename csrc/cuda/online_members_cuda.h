@@ -1,0 +1,115 @@
+// online_learn_members on the GPU in one launch (docs/design.md §3.7, docs/algorithms.md §2.10). The op runs
+// each member's online_learn as it would alone (common/online_learn_members_impl.h: the same checks, the same
+// glue, the same views); BatchedMembers, its member loop here, only opens an OnlineMemberBatch around them.
+// While a batch is open on the thread, run_online_call (cuda/online_cuda.h) does not launch a member's
+// one-block kernel: it appends the member's kernel params and keeps the member's buffers alive; the batch then
+// copies every member's params to the device once and launches one kernel with a block per member
+// (kernels/online_members.cuh). A member's block runs the solo kernel's body on the member's params, so its
+// result is bitwise its solo run.
+//
+// What may be deferred is explicit: only a glue that names, through rule_buffers(...), every object it made
+// that the rule's pointers reach, and that does nothing after run_online_call, is deferred (every online rule
+// today); a call without rule_buffers, and a member on the grid path (large networks, which fill the GPU
+// alone), launches at once. The members are independent (disjoint outputs, read-only shared inputs), so
+// their launch order does not matter. A member whose checks fail inside its glue (e.g. a rule's counter) stops
+// the op before the batch launches: then no deferred member has run.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "../kernels/online_members.cuh"
+
+namespace torch_local_rnn {
+
+class OnlineMemberBatch {
+ public:
+  OnlineMemberBatch() : outer_(slot()) { slot() = this; }
+  ~OnlineMemberBatch() { slot() = outer_; }  // members never launched (an error before flush) are dropped
+  OnlineMemberBatch(const OnlineMemberBatch&) = delete;
+  OnlineMemberBatch& operator=(const OnlineMemberBatch&) = delete;
+
+  // The batch open on this thread, or null.
+  static OnlineMemberBatch* current() { return slot(); }
+
+  // Appends a member: its params (prepared by kernels::prepare_online_block, which returned shared_bytes), the
+  // stream its kernel must run on, and `held`, what must outlive the launch. A member that cannot join the
+  // pending ones (another kernel, shared-memory size or stream) launches them first.
+  template <typename T, typename Rule>
+  void add(const kernels::OnlineRuleParams<T, Rule>& p, size_t shared_bytes, const c10::cuda::CUDAStream& stream,
+           std::shared_ptr<const void> held) {
+    using Params = kernels::OnlineRuleParams<T, Rule>;
+    static_assert(std::is_trivially_copyable<Params>::value, "the member params are copied to the device as bytes");
+    const Launch launch = &launch_members<T, Rule>;
+    if (members_ > 0 && (launch != launch_ || shared_bytes != shared_bytes_ || stream != *stream_)) flush();
+    launch_ = launch;
+    shared_bytes_ = shared_bytes;
+    stream_ = stream;
+    const auto* bytes = reinterpret_cast<const unsigned char*>(&p);
+    params_.insert(params_.end(), bytes, bytes + sizeof(Params));
+    held_.push_back(std::move(held));
+    ++members_;
+  }
+
+  // Launches the pending members, if any: their params copied to the device (one copy from pageable host
+  // memory, consumed before cudaMemcpyAsync returns), then one kernel on their stream. The buffers held for
+  // them are released after the launch is queued, so the caching allocator reuses them only after it.
+  void flush() {
+    if (members_ == 0) return;
+    const c10::cuda::CUDAStreamGuard guard(*stream_);  // the params' allocation is then ordered on that stream
+    const at::Tensor device_params = at::empty({static_cast<int64_t>(params_.size())},
+                                               at::TensorOptions().dtype(at::kByte).device(stream_->device()));
+    C10_CUDA_CHECK(cudaMemcpyAsync(device_params.data_ptr(), params_.data(), params_.size(), cudaMemcpyHostToDevice,
+                                   stream_->stream()));
+    const int64_t members = members_;
+    params_.clear();
+    members_ = 0;
+    C10_CUDA_CHECK(launch_(device_params.data_ptr(), members, shared_bytes_, stream_->stream()));
+    held_.clear();
+  }
+
+ private:
+  using Launch = cudaError_t (*)(const void*, int64_t, size_t, cudaStream_t);
+
+  template <typename T, typename Rule>
+  static cudaError_t launch_members(const void* params, int64_t members, size_t shared_bytes, cudaStream_t stream) {
+    return kernels::launch_online_members(static_cast<const kernels::OnlineRuleParams<T, Rule>*>(params), members,
+                                          shared_bytes, stream);
+  }
+
+  static OnlineMemberBatch*& slot() {
+    static thread_local OnlineMemberBatch* open = nullptr;
+    return open;
+  }
+
+  OnlineMemberBatch* outer_;
+  Launch launch_ = nullptr;
+  size_t shared_bytes_ = 0;
+  std::optional<c10::cuda::CUDAStream> stream_;
+  std::vector<unsigned char> params_;
+  std::vector<std::shared_ptr<const void>> held_;
+  int64_t members_ = 0;
+};
+
+// online_learn_members' member loop on the GPU (common/online_learn_members_impl.h's MemberLoop): every member
+// run inside one batch, launched together at the end.
+struct BatchedMembers {
+  template <typename F>
+  static void run(int64_t E, const F& f) {
+    OnlineMemberBatch batch;
+    for (int64_t e = 0; e < E; ++e) f(e);
+    batch.flush();
+  }
+};
+
+}  // namespace torch_local_rnn

@@ -1,0 +1,55 @@
+// ATen glue of the persistent sequence kernel (kernels/sequence_persistent.cuh, docs/design.md §3.6), shared by
+// the forward (cuda/leaky_rnn_forward_cuda.cu) and exact BPTT (rules/bptt/bptt_backward_cuda.cu): the path
+// switch, the plan, the zeroed counters and the cooperative launch.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/zeros.h>
+#include <c10/cuda/CUDAException.h>
+#include <c10/util/Exception.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "../kernels/sequence_persistent.cuh"
+
+namespace torch_local_rnn {
+
+// TLR_CUDA_SEQUENCE: auto (unset; persistent where it fits, else stepwise), persistent (an error where it does
+// not fit) or stepwise (a GEMM and a pointwise launch per step). Read per call: the tests switch it.
+enum class SequencePath { Auto, Persistent, Stepwise };
+
+inline SequencePath sequence_path(const char* op) {
+  const char* const mode = std::getenv("TLR_CUDA_SEQUENCE");
+  if (mode == nullptr || *mode == '\0' || std::strcmp(mode, "auto") == 0) return SequencePath::Auto;
+  if (std::strcmp(mode, "persistent") == 0) return SequencePath::Persistent;
+  if (std::strcmp(mode, "stepwise") == 0) return SequencePath::Stepwise;
+  TORCH_CHECK(false, op, ": expected the environment variable TLR_CUDA_SEQUENCE to be 'auto', 'persistent' or ",
+              "'stepwise', but got '", mode, "'");
+}
+
+// Runs the recurrence of `cell` over `steps` steps with the persistent kernel (matrix = W_hh, used transposed
+// when `transpose`); false when the switch says stepwise or the sizes do not fit (then the caller runs its
+// stepwise path), an error when TLR_CUDA_SEQUENCE=persistent and they do not fit.
+template <typename T, typename Cell>
+bool run_persistent_sequence(const char* op, const at::Tensor& matrix, bool transpose, int64_t B, int64_t steps,
+                             const Cell& cell, T* last, cudaStream_t stream) {
+  const SequencePath path = sequence_path(op);
+  if (path == SequencePath::Stepwise) return false;
+  const int64_t n = matrix.size(0);
+  const kernels::PersistentPlan plan = kernels::plan_persistent<T, Cell>(n, B, steps);
+  if (!plan.fits) {
+    TORCH_CHECK(path != SequencePath::Persistent, op, ": TLR_CUDA_SEQUENCE=persistent, but the persistent kernel ",
+                "cannot run hidden_size = ", n, ", batch = ", B, ", seq_len = ", steps, ": ", plan.why,
+                "; unset TLR_CUDA_SEQUENCE to fall back to the stepwise path");
+    return false;
+  }
+  const at::Tensor counters = at::zeros({plan.stream_blocks}, matrix.options().dtype(at::kInt));
+  kernels::PersistentParams<T, Cell> p{matrix.data_ptr<T>(), transpose, static_cast<int>(n), static_cast<int>(B),
+                                       static_cast<int>(steps), reinterpret_cast<unsigned*>(counters.data_ptr<int>()),
+                                       last, cell, plan};
+  C10_CUDA_CHECK(kernels::launch_persistent(p, stream));
+  return true;
+}
+
+}  // namespace torch_local_rnn

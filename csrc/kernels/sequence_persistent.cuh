@@ -1,0 +1,250 @@
+// The persistent sequence kernel (docs/design.md §3.6): one launch runs a recurrence of the form
+//   acc_t[b, i] = sum_j M[i, j] v_{t-1}[b, j],   then a pointwise Cell::finish per (b, i) that writes v_t,
+// for all T steps, the way cuDNN's persistent RNN and haste keep the recurrent matrix on chip. The forward
+// (M = W_hh, v = a: kernels/leaky_rnn_persistent.cuh) and exact BPTT's adjoint (M = W_hh^T, v = C:
+// rules/bptt/bptt_persistent.cuh) are its two cells. The stepwise path (a cuBLAS GEMM and a pointwise launch
+// per step, ~25 us a step on an H200) is latency, not work: at B = 64, n = 512 a step is 17 Mflop, a few us
+// of the chip. Here a step costs one on-chip product and one wait for the step before.
+//
+// Layout: block (rb, bb) owns rows [rb R, rb R + R) of M, held in shared memory for the whole sequence, and
+// streams [bb S, bb S + S); each step it reads v_{t-1} of its S streams (S x n, from L2) into shared memory and
+// forms its R x S outputs. A warp owns a 4 x 8 tile (kWarpRows rows x kWarpStreams streams): lane l sums the
+// columns j = l, l + 32, ... for all 32 outputs (conflict-free shared reads, 12 loads per 32 multiply-adds), then
+// a butterfly reduce-scatter (31 shuffles) leaves output l in lane l, which owns it on every step, so the cell's
+// per-(b, i) state (a_{t-1} in the forward, delta in BPTT) stays in a register.
+//
+// Synchronisation: only the blocks of one stream group depend on each other, so instead of a grid-wide
+// barrier each group has a counter; a block adds 1 after writing step t's outputs and, before step t + 1, waits
+// until its group's counter reaches (row blocks) x (t + 1). Every step writes its own slot of the (T, B, n)
+// output, so nothing is overwritten while another block may read it (no write-after-read hazard). Readers use
+// L2-coherent loads (__ldcg): another SM wrote the data. All blocks must be resident at once, so the kernel is
+// launched cooperatively (the launch fails rather than deadlocks) and the planner only accepts grids that fit;
+// otherwise the caller takes the stepwise path.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "common.cuh"
+
+namespace torch_local_rnn {
+namespace kernels {
+
+constexpr int kSeqWarps = 8;                // warps per block
+constexpr int kSeqThreads = 32 * kSeqWarps;
+constexpr int kWarpRows = 4;                // a warp's tile: kWarpRows x kWarpStreams = 32 outputs, one per lane
+constexpr int kWarpStreams = 8;
+
+// The grid the host chose (plan_persistent): warps per block along rows x along streams = kSeqWarps.
+struct PersistentPlan {
+  bool fits = false;
+  int warp_rows = 0, warp_streams = 0;  // R = kWarpRows warp_rows rows, S = kWarpStreams warp_streams streams
+  int row_blocks = 0, stream_blocks = 0;
+  size_t shared_bytes = 0;
+  const char* why = "";  // when it does not fit
+};
+
+template <typename T, typename Cell>
+struct PersistentParams {
+  const T* matrix;     // M = W_hh (n, n) row-major; transposed: M[i, j] = matrix[j n + i]
+  bool transpose;
+  int n, B, steps;
+  unsigned* counters;  // (stream_blocks), zero on entry
+  T* last;             // (B, n): each output's carried value after the last step, or null
+  Cell cell;
+  PersistentPlan plan;
+};
+
+// Waits until *counter >= target (one thread spins; cooperative groups' grid barrier has the same shape).
+__device__ __forceinline__ void wait_for_count(const unsigned* counter, unsigned target) {
+  if (threadIdx.x == 0) {
+    while (*reinterpret_cast<const volatile unsigned*>(counter) < target) {
+    }
+    __threadfence();
+  }
+  __syncthreads();
+}
+
+// After every thread's stores of this step: make them visible to the grid, then count this block in.
+__device__ __forceinline__ void signal_done(unsigned* counter) {
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    atomicAdd(counter, 1u);
+  }
+}
+
+// acc[e] (e < 32) summed over the warp's lanes, lane l keeping the sum of entry l: each round a lane keeps the
+// half of its entries named by its bit and adds its partner's copy of them. Fixed order: deterministic. The
+// rounds are a template recursion so every index is a constant and acc stays in registers.
+template <int Half, typename T>
+__device__ __forceinline__ void reduce_round(T (&acc)[32], int lane) {
+  const bool upper = (lane & Half) != 0;
+#pragma unroll
+  for (int e = 0; e < Half; ++e) {
+    const T send = upper ? acc[e] : acc[e + Half];
+    const T keep = upper ? acc[e + Half] : acc[e];
+    acc[e] = keep + __shfl_xor_sync(0xffffffffu, send, Half);
+  }
+  if constexpr (Half > 1) reduce_round<Half / 2>(acc, lane);
+}
+
+template <typename T>
+__device__ __forceinline__ T reduce_scatter32(T (&acc)[32], int lane) {
+  reduce_round<16>(acc, lane);
+  return acc[0];
+}
+
+// The warp's 32 dot products over n: rows w[r n + j], streams v[s n + j] (shared memory), then reduce-scatter.
+template <typename T>
+__device__ __forceinline__ T warp_tile_products(const T* w, const T* v, int n, int lane) {
+  T acc[32];
+#pragma unroll
+  for (int e = 0; e < 32; ++e) acc[e] = T(0);
+  for (int j = lane; j < n; j += 32) {
+    T wr[kWarpRows], vs[kWarpStreams];
+#pragma unroll
+    for (int r = 0; r < kWarpRows; ++r) wr[r] = w[r * n + j];
+#pragma unroll
+    for (int s = 0; s < kWarpStreams; ++s) vs[s] = v[s * n + j];
+#pragma unroll
+    for (int r = 0; r < kWarpRows; ++r) {
+#pragma unroll
+      for (int s = 0; s < kWarpStreams; ++s) acc[r * kWarpStreams + s] += wr[r] * vs[s];
+    }
+  }
+  return reduce_scatter32(acc, lane);
+}
+
+// Cell contract (the two cells are in leaky_rnn_persistent.cuh and rules/bptt/bptt_persistent.cuh):
+//   const T* source(s)        v_{s-1} (B, n) for step s, or null when step s has no product (acc = 0);
+//   T initial(k)              the carried value of output k = b n + i before step 0;
+//   Inputs load(s, k)         the step's own inputs of output k (read before waiting: they do not depend on it);
+//   void finish(s, k, acc, inputs, carried)   writes output k of step s and updates carried.
+// A source other than the kernel's own output (step 0's h0) needs no wait: source_is_input(s).
+template <typename T, typename Cell>
+__global__ void __launch_bounds__(kSeqThreads) persistent_sequence_kernel(PersistentParams<T, Cell> p) {
+  extern __shared__ __align__(16) unsigned char persistent_shared[];
+  const int n = p.n, B = p.B;
+  const int R = kWarpRows * p.plan.warp_rows, S = kWarpStreams * p.plan.warp_streams;
+  const int rb = blockIdx.x % p.plan.row_blocks, sb = blockIdx.x / p.plan.row_blocks;
+  const int row0 = rb * R, b0 = sb * S;
+  T* const w_tile = reinterpret_cast<T*>(persistent_shared);  // R x n; rows past n are zero
+  T* const v_tile = w_tile + static_cast<int64_t>(R) * n;      // S x n; streams past B are zero
+
+  for (int e = threadIdx.x; e < R * n; e += kSeqThreads) {
+    const int i = row0 + e / n, j = e % n;
+    w_tile[e] = i < n ? (p.transpose ? p.matrix[static_cast<int64_t>(j) * n + i] : p.matrix[static_cast<int64_t>(i) * n + j])
+                      : T(0);
+  }
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int warp_row = warp % p.plan.warp_rows, warp_stream = warp / p.plan.warp_rows;
+  const int i = row0 + warp_row * kWarpRows + lane / kWarpStreams;   // this lane's output after the reduce
+  const int b = b0 + warp_stream * kWarpStreams + lane % kWarpStreams;
+  const bool owner = i < n && b < B;
+  const int64_t k = static_cast<int64_t>(b) * n + i;
+  T carried = owner ? p.cell.initial(k) : T(0);
+  const T* const w_warp = w_tile + warp_row * kWarpRows * n;
+  const T* const v_warp = v_tile + warp_stream * kWarpStreams * n;
+  unsigned* const counter = p.counters + sb;
+  __syncthreads();
+
+  for (int s = 0; s < p.steps; ++s) {
+    typename Cell::Inputs inputs{};
+    if (owner) inputs = p.cell.load(s, k);
+    const T* const src = p.cell.source(s);
+    T acc = T(0);
+    if (src != nullptr) {
+      if (!p.cell.source_is_input(s)) wait_for_count(counter, static_cast<unsigned>(p.plan.row_blocks) * s);
+      for (int bl = 0; bl < S; ++bl) {  // stream by stream: no index division in the copy
+        const T* const row = src + static_cast<int64_t>(b0 + bl) * n;
+        const bool real = b0 + bl < B;
+        for (int j = threadIdx.x; j < n; j += kSeqThreads) v_tile[bl * n + j] = real ? __ldcg(row + j) : T(0);
+      }
+      __syncthreads();
+      acc = warp_tile_products(w_warp, v_warp, n, lane);
+    }
+    if (owner) p.cell.finish(s, k, acc, inputs, carried);
+    signal_done(counter);  // also: every warp is done with v_tile before the next step overwrites it
+  }
+  if (owner && p.last != nullptr) p.last[k] = carried;
+}
+
+// Chooses the block shape: among the four (warp_rows, warp_streams) with kSeqWarps warps, those whose shared
+// tiles fit the block's opt-in limit and whose grid is resident at once; the least padded work first, then the
+// fewest bytes read per step. Returns fits = false (with why) when none does.
+template <typename T, typename Cell>
+PersistentPlan plan_persistent(int64_t n, int64_t B, int64_t steps) {
+  PersistentPlan best;
+  best.why = "no block shape fits";
+  if (n > (1 << 20) || B > (1 << 24) || steps > (1 << 24)) {  // int indices inside; the counters are 32-bit
+    best.why = "the sizes exceed the persistent kernel's index range";
+    return best;
+  }
+  int device = 0, sms = 0, optin = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess) {
+    best.why = "the device's attributes could not be read";
+    return best;
+  }
+  int cooperative = 0;
+  cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device);
+  if (!cooperative) {
+    best.why = "the device has no cooperative launch";
+    return best;
+  }
+  int64_t best_work = 0, best_bytes = 0;
+  for (int warp_rows = kSeqWarps; warp_rows >= 1; warp_rows /= 2) {
+    PersistentPlan plan;
+    plan.warp_rows = warp_rows;
+    plan.warp_streams = kSeqWarps / warp_rows;
+    const int R = kWarpRows * plan.warp_rows, S = kWarpStreams * plan.warp_streams;
+    plan.row_blocks = static_cast<int>((n + R - 1) / R);
+    plan.stream_blocks = static_cast<int>((B + S - 1) / S);
+    if (static_cast<int64_t>(plan.row_blocks) * steps >= (int64_t{1} << 32)) continue;
+    plan.shared_bytes = static_cast<size_t>(R + S) * n * sizeof(T);
+    if (plan.shared_bytes > static_cast<size_t>(optin)) continue;
+    const auto kernel = persistent_sequence_kernel<T, Cell>;
+    if (plan.shared_bytes > 48 * 1024 &&
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             static_cast<int>(plan.shared_bytes)) != cudaSuccess) {
+      cudaGetLastError();
+      continue;
+    }
+    int per_sm = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kSeqThreads, plan.shared_bytes) != cudaSuccess) {
+      cudaGetLastError();
+      continue;
+    }
+    const int64_t blocks = static_cast<int64_t>(plan.row_blocks) * plan.stream_blocks;
+    if (blocks > static_cast<int64_t>(per_sm) * sms) continue;
+    const int64_t work = blocks * R * S, bytes = blocks * S;
+    if (!best.fits || work < best_work || (work == best_work && bytes < best_bytes)) {
+      best = plan;
+      best.fits = true;
+      best_work = work;
+      best_bytes = bytes;
+    }
+  }
+  if (!best.fits) best.why = "the recurrent matrix's row tiles do not fit the GPU's shared memory at once";
+  return best;
+}
+
+// Launches the planned grid on `stream`; p.counters must be zero. Returns the launch's error.
+template <typename T, typename Cell>
+cudaError_t launch_persistent(PersistentParams<T, Cell> p, cudaStream_t stream) {
+  const auto kernel = persistent_sequence_kernel<T, Cell>;
+  if (p.plan.shared_bytes > 48 * 1024) {
+    const cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                                 static_cast<int>(p.plan.shared_bytes));
+    if (err != cudaSuccess) return err;
+  }
+  void* args[] = {&p};
+  const dim3 grid(static_cast<unsigned>(p.plan.row_blocks * p.plan.stream_blocks)), block(kSeqThreads);
+  return cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(kernel), grid, block, args, p.plan.shared_bytes,
+                                     stream);
+}
+
+}  // namespace kernels
+}  // namespace torch_local_rnn

@@ -1,0 +1,41 @@
+// Exact BPTT's adjoint as a cell of the persistent sequence kernel (kernels/sequence_persistent.cuh), the
+// recursion of common/exact_sequence.h in reverse time, step s handling t = T - 1 - s:
+//   delta_t = g_t + (1 - alpha) delta_{t+1} + (W_hh^T C_{t+1}),   C_t = alpha phi'(h_t) (.) delta_t,
+// with delta_T = 0 and no product at the last step. The kernel's matrix is W_hh transposed; delta is the
+// carried register, written to `last` at the end (delta_1, for dL/da_0).
+#pragma once
+
+#include "../../kernels/sequence_persistent.cuh"
+
+namespace torch_local_rnn {
+namespace kernels {
+
+template <typename T>
+struct BpttAdjointCell {
+  T* credit;        // (T, B, n): C_t
+  const T* grad;    // (T, B, n): g_t = dL/da_t
+  const T* dphi;    // (T, B, n): phi'(h_t)
+  int64_t Bn;
+  int steps;
+  T alpha;
+
+  struct Inputs {
+    T grad, slope;
+  };
+  __device__ int time(int s) const { return steps - 1 - s; }
+  __device__ const T* source(int s) const { return s == 0 ? nullptr : credit + (time(s) + 1) * Bn; }
+  __device__ bool source_is_input(int) const { return false; }
+  __device__ T initial(int64_t) const { return T(0); }
+  __device__ Inputs load(int s, int64_t k) const {
+    const int64_t at = time(s) * Bn + k;
+    return {grad[at], dphi[at]};
+  }
+  __device__ void finish(int s, int64_t k, T acc, const Inputs& in, T& delta) const {
+    const T carry = s == 0 ? T(0) : T(1) - alpha;
+    delta = in.grad + carry * delta + acc;
+    credit[time(s) * Bn + k] = alpha * in.slope * delta;
+  }
+};
+
+}  // namespace kernels
+}  // namespace torch_local_rnn

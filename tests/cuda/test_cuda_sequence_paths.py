@@ -1,0 +1,109 @@
+"""The persistent sequence kernel (docs/design.md §3.6) against the CPU kernels and against the stepwise CUDA
+path, switched by TLR_CUDA_SEQUENCE: the forward and exact BPTT's backward at sizes that fill one warp tile,
+many blocks and ragged tiles (hidden and batch sizes not multiples of the 4 x 8 warp tile), every nonlinearity;
+the fallback where W_hh's tiles do not fit on chip; the switch's errors. Skipped without a GPU."""
+import pytest
+import torch
+
+import torch_local_rnn
+from helpers import assert_rel, problem
+from torch_local_rnn import LocalRNN, ops
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available() or not torch_local_rnn.has_cuda_kernels(),
+                                reason="needs a GPU and a CUDA build of torch_local_rnn")
+
+CUDA = torch.device("cuda")
+TOLERANCE = {torch.float64: 1e-9, torch.float32: 2e-4}
+DTYPES = pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+NET = ["x", "h0", "weight_hh", "weight_ih", "bias"]
+GRADS = ["grad_x", "grad_h0", "grad_weight_hh", "grad_weight_ih", "grad_bias"]
+# (T, B, I, n): one block; the papers' size; ragged tiles; several stream groups; many row blocks
+SIZES = [(6, 1, 2, 4), (9, 1, 2, 32), (7, 13, 3, 37), (5, 40, 3, 70), (4, 9, 5, 260)]
+
+
+def on(device, p):
+    return [p[k].to(device) for k in NET]
+
+
+def forward(p, device, alpha, nonlinearity, path, monkeypatch):
+    monkeypatch.setenv("TLR_CUDA_SEQUENCE", path)
+    return ops.leaky_rnn_forward(*on(device, p), alpha, nonlinearity)
+
+
+def assert_same(got, want, names, dtype, context):
+    for g, w, name in zip(got, want, names):
+        assert g.device.type == "cuda", f"{context} {name}: on {g.device}"
+        assert_rel(g.cpu(), w.cpu(), TOLERANCE[dtype], f"{context} {name}")
+
+
+@DTYPES
+@pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "sigmoid"])
+@pytest.mark.parametrize("size", SIZES, ids=[f"T{t}B{b}I{i}n{n}" for t, b, i, n in SIZES])
+def test_forward_persistent_equals_cpu_and_stepwise(dtype, nonlinearity, size, monkeypatch):
+    T, B, I, n = size
+    p = problem(T=T, B=B, I=I, n=n, seed=11, dtype=dtype)
+    want = ops.leaky_rnn_forward(*on("cpu", p), 0.4, nonlinearity)
+    persistent = forward(p, CUDA, 0.4, nonlinearity, "persistent", monkeypatch)
+    stepwise = forward(p, CUDA, 0.4, nonlinearity, "stepwise", monkeypatch)
+    assert_same(persistent, want, ["output", "dphi"], dtype, f"persistent vs cpu {nonlinearity} {size}")
+    assert_same(persistent, stepwise, ["output", "dphi"], dtype, f"persistent vs stepwise {nonlinearity} {size}")
+
+
+@DTYPES
+@pytest.mark.parametrize("alpha", [1.0, 0.3])
+@pytest.mark.parametrize("size", SIZES + [(1, 3, 2, 20)], ids=[f"T{t}B{b}I{i}n{n}" for t, b, i, n in SIZES + [(1, 3, 2, 20)]])
+def test_bptt_backward_persistent_equals_cpu_and_stepwise(dtype, alpha, size, monkeypatch):
+    T, B, I, n = size
+    p = problem(T=T, B=B, I=I, n=n, seed=12, dtype=dtype)
+    output, dphi = ops.leaky_rnn_forward(*on("cpu", p), alpha, "tanh")
+    inputs = [p["grad_output"], p["x"], p["h0"], p["weight_hh"], p["weight_ih"], output, dphi]
+    want = ops.leaky_rnn_bptt_backward(*inputs, alpha)
+    results = {}
+    for path in ("persistent", "stepwise"):
+        monkeypatch.setenv("TLR_CUDA_SEQUENCE", path)
+        results[path] = ops.leaky_rnn_bptt_backward(*[t.to(CUDA) for t in inputs], alpha)
+    assert_same(results["persistent"], want, GRADS, dtype, f"persistent vs cpu {size} alpha={alpha}")
+    assert_same(results["persistent"], results["stepwise"], GRADS, dtype, f"persistent vs stepwise {size}")
+
+
+@pytest.mark.parametrize("rule", ["bptt", "rflo"])
+def test_module_training_step_on_the_persistent_path(rule, monkeypatch):
+    """LocalRNN's forward + backward (autograd through the ops) on the persistent path equals the CPU module."""
+    monkeypatch.setenv("TLR_CUDA_SEQUENCE", "persistent")
+    torch.manual_seed(0)
+    cpu = LocalRNN(5, 48, rule=rule, alpha=0.5, dtype=torch.float64)
+    gpu = LocalRNN(5, 48, rule=rule, alpha=0.5, dtype=torch.float64)
+    gpu.load_state_dict(cpu.state_dict())
+    gpu.to(CUDA)
+    x = torch.randn(30, 11, 5, dtype=torch.float64)
+    for module, inp in ((cpu, x), (gpu, x.to(CUDA))):
+        out, h = module(inp)
+        (out.pow(2).sum() + h.sum()).backward()
+    for (name, a), (_, b) in zip(cpu.named_parameters(), gpu.named_parameters()):
+        assert_rel(b.grad.cpu(), a.grad, 1e-9, f"{rule} {name}.grad")
+
+
+def test_persistent_runs_repeatedly_and_deterministically(monkeypatch):
+    """Counters are fresh per call and the reduction order is fixed: the same call gives bitwise the same result."""
+    p = problem(T=50, B=20, I=3, n=96, seed=13, dtype=torch.float32)
+    first = forward(p, CUDA, 0.5, "tanh", "persistent", monkeypatch)
+    for _ in range(3):
+        again = forward(p, CUDA, 0.5, "tanh", "persistent", monkeypatch)
+        for a, b in zip(first, again):
+            assert torch.equal(a, b)
+
+
+def test_auto_falls_back_where_the_tiles_do_not_fit(monkeypatch):
+    """float64 at n = 1000: no block shape's W_hh tile plus stream tile fits in 227 KiB, so auto takes the
+    stepwise path (same results as the CPU) and persistent is refused with an error naming the switch."""
+    p = problem(T=3, B=2, I=2, n=1000, seed=14, dtype=torch.float64)
+    want = ops.leaky_rnn_forward(*on("cpu", p), 0.5, "tanh")
+    assert_same(forward(p, CUDA, 0.5, "tanh", "auto", monkeypatch), want, ["output", "dphi"], torch.float64, "auto")
+    with pytest.raises(RuntimeError, match="TLR_CUDA_SEQUENCE=persistent.*hidden_size = 1000"):
+        forward(p, CUDA, 0.5, "tanh", "persistent", monkeypatch)
+
+
+def test_bad_switch_value_is_an_error_naming_it(monkeypatch):
+    p = problem(T=2, B=1, I=2, n=4, seed=15)
+    with pytest.raises(RuntimeError, match="TLR_CUDA_SEQUENCE.*'auto', 'persistent' or 'stepwise'.*'fast'"):
+        forward(p, CUDA, 0.5, "tanh", "fast", monkeypatch)
