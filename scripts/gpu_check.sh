@@ -110,14 +110,26 @@ fi
 start=$SECONDS
 # A kernel that hangs must not eat a short device lease: the tests get test_s seconds in all.
 test_s=$(time_for "${TEST_TIMEOUT:-300}" "${BENCH_RESERVE:-180}")
-timeout -k 10 "$test_s" "$PYTHON" -m pytest -q -rfEs -p no:cacheprovider tests/cuda > "$OUT/pytest.log" 2>&1
+# Four pytest-xdist workers when the image has the plugin: faster, and a test that crashes its process takes
+# down one worker (reported, the rest go on) rather than the whole run and its summary.
+workers=()
+"$PYTHON" -c 'import xdist' 2>/dev/null && workers=(-n 4)
+timeout -k 10 "$test_s" "$PYTHON" -m pytest -q -rfEs --tb=short -p no:cacheprovider "${workers[@]}" tests/cuda \
+  > "$OUT/pytest.log" 2>&1
 rc=$?
 summary=$(tail -1 "$OUT/pytest.log")
 [ $rc -eq 124 ] || [ $rc -eq 137 ] && summary="TIMED OUT after $test_s s; last line: $summary"
 say "tests/cuda: rc $rc ($((SECONDS - start)) s): $summary"
 if [ $rc -ne 0 ]; then
   status=1; failed+=(tests)
-  grep -E '^(FAILED|ERROR)' "$OUT/pytest.log" | cut -c1-200 | head -30 | tee -a "$REPORT"
+  grep -E '^(FAILED|ERROR)|crashed while running' "$OUT/pytest.log" | cut -c1-200 | head -30 | tee -a "$REPORT"
+  # A crashed test: its native backtrace, from cuda-gdb (the image's only debugger), into the report.
+  crashed=$(grep -oE "crashed while running '[^']+'" "$OUT/pytest.log" | head -1 | cut -d"'" -f2)
+  if [ -n "$crashed" ] && command -v cuda-gdb > /dev/null; then
+    say "native backtrace of $crashed:"
+    timeout -k 5 90 cuda-gdb -q -batch -ex run -ex bt -ex quit --args "$PYTHON" -m pytest -q -x -p no:cacheprovider \
+      "$crashed" 2>&1 | grep -E '^#[0-9]+ ' | cut -c1-220 | head -25 | tee -a "$REPORT"
+  fi
 fi
 
 if [ "${BENCH:-1}" = 0 ]; then

@@ -29,27 +29,32 @@ inline SequencePath sequence_path(const char* op) {
 }
 
 // Runs the recurrence of `cell` over `steps` steps with the persistent kernel (matrix = W_hh, used transposed
-// when `transpose`); false when the switch says stepwise or the sizes do not fit (then the caller runs its
-// stepwise path), an error when TLR_CUDA_SEQUENCE=persistent and they do not fit.
+// when `transpose`). Returns null when it ran, else why not (the switch says stepwise, or the sizes do not fit):
+// then the caller runs its stepwise path. It throws nothing itself (it runs inside the dtype dispatch); the
+// caller's persistent_ran gives the error where TLR_CUDA_SEQUENCE=persistent asked for it.
 template <typename T, typename Cell>
-bool run_persistent_sequence(const char* op, const at::Tensor& matrix, bool transpose, int64_t B, int64_t steps,
-                             const Cell& cell, T* last, cudaStream_t stream) {
-  const SequencePath path = sequence_path(op);
-  if (path == SequencePath::Stepwise) return false;
+const char* run_persistent_sequence(SequencePath path, const at::Tensor& matrix, bool transpose, int64_t B,
+                                    int64_t steps, const Cell& cell, T* last, cudaStream_t stream) {
+  if (path == SequencePath::Stepwise) return "TLR_CUDA_SEQUENCE=stepwise";
   const int64_t n = matrix.size(0);
   const kernels::PersistentPlan plan = kernels::plan_persistent<T, Cell>(n, B, steps);
-  if (!plan.fits) {
-    TORCH_CHECK(path != SequencePath::Persistent, op, ": TLR_CUDA_SEQUENCE=persistent, but the persistent kernel ",
-                "cannot run hidden_size = ", n, ", batch = ", B, ", seq_len = ", steps, ": ", plan.why,
-                "; unset TLR_CUDA_SEQUENCE to fall back to the stepwise path");
-    return false;
-  }
+  if (!plan.fits) return plan.why;
   const at::Tensor counters = at::zeros({plan.stream_blocks}, matrix.options().dtype(at::kInt));
   kernels::PersistentParams<T, Cell> p{matrix.data_ptr<T>(), transpose, static_cast<int>(n), static_cast<int>(B),
                                        static_cast<int>(steps), reinterpret_cast<unsigned*>(counters.data_ptr<int>()),
                                        last, cell, plan};
   C10_CUDA_CHECK(kernels::launch_persistent(p, stream));
-  return true;
+  return nullptr;
+}
+
+// Whether the persistent kernel ran (why_not is null); an error naming the sizes where TLR_CUDA_SEQUENCE=persistent
+// asked for it and it could not run.
+inline bool persistent_ran(const char* op, SequencePath path, const char* why_not, int64_t n, int64_t B,
+                           int64_t steps) {
+  TORCH_CHECK(why_not == nullptr || path != SequencePath::Persistent, op, ": TLR_CUDA_SEQUENCE=persistent, but the ",
+              "persistent kernel cannot run hidden_size = ", n, ", batch = ", B, ", seq_len = ", steps, ": ", why_not,
+              "; unset TLR_CUDA_SEQUENCE to fall back to the stepwise path");
+  return why_not == nullptr;
 }
 
 }  // namespace torch_local_rnn

@@ -27,12 +27,13 @@ struct LeakyForwardCell {
   __device__ bool source_is_input(int s) const { return s == 0; }
   __device__ T initial(int64_t k) const { return h0[k]; }
   __device__ Inputs load(int s, int64_t k) const { return {output[s * Bn + k]}; }
-  __device__ void finish(int s, int64_t k, T acc, const Inputs& in, T& prev) const {
+  __device__ T finish(int s, int64_t k, T acc, const Inputs& in, T& prev) const {
     T state, slope;
     leaky_unit(f, alpha, prev, in.drive + acc, state, slope);
     output[s * Bn + k] = state;
     dphi[s * Bn + k] = slope;
     prev = state;
+    return state;
   }
 };
 

@@ -120,8 +120,13 @@ __device__ __forceinline__ T warp_tile_products(const T* w, const T* v, int n, i
 //   const T* source(s)        v_{s-1} (B, n) for step s, or null when step s has no product (acc = 0);
 //   T initial(k)              the carried value of output k = b n + i before step 0;
 //   Inputs load(s, k)         the step's own inputs of output k (read before waiting: they do not depend on it);
-//   void finish(s, k, acc, inputs, carried)   writes output k of step s and updates carried.
+//   T finish(s, k, acc, inputs, carried)   writes output k of step s, updates carried, and returns the value
+//                             step s + 1 reads as v_s[b, i] (the state a_t; BPTT's credit C_t).
 // A source other than the kernel's own output (step 0's h0) needs no wait: source_is_input(s).
+//
+// A grid of one block (the papers' n = 32 at a small batch) holds every row and stream itself, so the values
+// step s + 1 reads are the ones it just computed: they go straight into the stream tile, and a step costs two
+// block barriers instead of a round trip through L2 and the counter.
 template <typename T, typename Cell>
 __global__ void __launch_bounds__(kSeqThreads) persistent_sequence_kernel(PersistentParams<T, Cell> p) {
   extern __shared__ __align__(16) unsigned char persistent_shared[];
@@ -129,6 +134,7 @@ __global__ void __launch_bounds__(kSeqThreads) persistent_sequence_kernel(Persis
   const int R = kWarpRows * p.plan.warp_rows, S = kWarpStreams * p.plan.warp_streams;
   const int rb = blockIdx.x % p.plan.row_blocks, sb = blockIdx.x / p.plan.row_blocks;
   const int row0 = rb * R, b0 = sb * S;
+  const bool alone = gridDim.x == 1;
   T* const w_tile = reinterpret_cast<T*>(persistent_shared);  // R x n; rows past n are zero
   T* const v_tile = w_tile + static_cast<int64_t>(R) * n;      // S x n; streams past B are zero
 
@@ -137,6 +143,7 @@ __global__ void __launch_bounds__(kSeqThreads) persistent_sequence_kernel(Persis
     w_tile[e] = i < n ? (p.transpose ? p.matrix[static_cast<int64_t>(j) * n + i] : p.matrix[static_cast<int64_t>(i) * n + j])
                       : T(0);
   }
+  for (int e = threadIdx.x; e < S * n; e += kSeqThreads) v_tile[e] = T(0);  // padding stays zero
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int warp_row = warp % p.plan.warp_rows, warp_stream = warp / p.plan.warp_rows;
   const int i = row0 + warp_row * kWarpRows + lane / kWarpStreams;   // this lane's output after the reduce
@@ -155,17 +162,24 @@ __global__ void __launch_bounds__(kSeqThreads) persistent_sequence_kernel(Persis
     const T* const src = p.cell.source(s);
     T acc = T(0);
     if (src != nullptr) {
-      if (!p.cell.source_is_input(s)) wait_for_count(counter, static_cast<unsigned>(p.plan.row_blocks) * s);
-      for (int bl = 0; bl < S; ++bl) {  // stream by stream: no index division in the copy
-        const T* const row = src + static_cast<int64_t>(b0 + bl) * n;
-        const bool real = b0 + bl < B;
-        for (int j = threadIdx.x; j < n; j += kSeqThreads) v_tile[bl * n + j] = real ? __ldcg(row + j) : T(0);
+      if (!alone || p.cell.source_is_input(s)) {  // alone, a step's own output is in v_tile already
+        if (!p.cell.source_is_input(s)) wait_for_count(counter, static_cast<unsigned>(p.plan.row_blocks) * s);
+        for (int bl = 0; bl < S; ++bl) {  // stream by stream: no index division in the copy
+          const T* const row = src + static_cast<int64_t>(b0 + bl) * n;
+          const bool real = b0 + bl < B;
+          for (int j = threadIdx.x; j < n; j += kSeqThreads) v_tile[bl * n + j] = real ? __ldcg(row + j) : T(0);
+        }
       }
       __syncthreads();
       acc = warp_tile_products(w_warp, v_warp, n, lane);
     }
-    if (owner) p.cell.finish(s, k, acc, inputs, carried);
-    signal_done(counter);  // also: every warp is done with v_tile before the next step overwrites it
+    if (alone) {
+      __syncthreads();  // every warp is done reading v_tile before the owners overwrite it
+      if (owner) v_tile[(b - b0) * n + i] = p.cell.finish(s, k, acc, inputs, carried);
+    } else {
+      if (owner) p.cell.finish(s, k, acc, inputs, carried);
+      signal_done(counter);  // also: every warp is done with v_tile before the next step overwrites it
+    }
   }
   if (owner && p.last != nullptr) p.last[k] = carried;
 }

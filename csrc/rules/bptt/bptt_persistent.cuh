@@ -30,10 +30,12 @@ struct BpttAdjointCell {
     const int64_t at = time(s) * Bn + k;
     return {grad[at], dphi[at]};
   }
-  __device__ void finish(int s, int64_t k, T acc, const Inputs& in, T& delta) const {
+  __device__ T finish(int s, int64_t k, T acc, const Inputs& in, T& delta) const {
     const T carry = s == 0 ? T(0) : T(1) - alpha;
     delta = in.grad + carry * delta + acc;
-    credit[time(s) * Bn + k] = alpha * in.slope * delta;
+    const T c = alpha * in.slope * delta;
+    credit[time(s) * Bn + k] = c;
+    return c;
   }
 };
 
