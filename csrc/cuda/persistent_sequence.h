@@ -1,6 +1,6 @@
 // ATen glue of the persistent sequence kernel (kernels/sequence_persistent.cuh, docs/design.md §3.6), shared by
 // the forward (cuda/leaky_rnn_forward_cuda.cu) and exact BPTT (rules/bptt/bptt_backward_cuda.cu): the path
-// switch, the plan, the zeroed counters and the cooperative launch.
+// switch, the plan, the zeroed flags and the cooperative launch.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -39,9 +39,10 @@ const char* run_persistent_sequence(SequencePath path, const at::Tensor& matrix,
   const int64_t n = matrix.size(0);
   const kernels::PersistentPlan plan = kernels::plan_persistent<T, Cell>(n, B, steps);
   if (!plan.fits) return plan.why;
-  const at::Tensor counters = at::zeros({plan.stream_blocks}, matrix.options().dtype(at::kInt));
+  const at::Tensor flags = at::zeros({static_cast<int64_t>(plan.row_blocks) * plan.stream_blocks * kernels::kFlagStride},
+                                     matrix.options().dtype(at::kInt));
   kernels::PersistentParams<T, Cell> p{matrix.data_ptr<T>(), transpose, static_cast<int>(n), static_cast<int>(B),
-                                       static_cast<int>(steps), reinterpret_cast<unsigned*>(counters.data_ptr<int>()),
+                                       static_cast<int>(steps), reinterpret_cast<unsigned*>(flags.data_ptr<int>()),
                                        last, cell, plan};
   C10_CUDA_CHECK(kernels::launch_persistent(p, stream));
   return nullptr;

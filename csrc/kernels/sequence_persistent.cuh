@@ -14,12 +14,13 @@
 // per-(b, i) state (a_{t-1} in the forward, delta in BPTT) stays in a register.
 //
 // Synchronisation: only the blocks of one stream group depend on each other, so instead of a grid-wide
-// barrier each group has a counter; a block adds 1 after writing step t's outputs and, before step t + 1, waits
-// until its group's counter reaches (row blocks) x (t + 1). Every step writes its own slot of the (T, B, n)
-// output, so nothing is overwritten while another block may read it (no write-after-read hazard). Readers use
-// L2-coherent loads (__ldcg): another SM wrote the data. All blocks must be resident at once, so the kernel is
-// launched cooperatively (the launch fails rather than deadlocks) and the planner only accepts grids that fit;
-// otherwise the caller takes the stepwise path.
+// barrier each block has a flag (its own 128-byte line, so pollers of different producers do not queue on one
+// address, and no atomics): after writing step t's outputs a block fences and sets its flag to t + 1; before
+// step t + 1 a block's first threads each wait (with a short back-off) for one producer of its group to reach
+// t + 1. Every step writes its own slot of the (T, B, n) output, so nothing is overwritten while another block
+// may read it (no write-after-read hazard). Readers use L2-coherent loads (__ldcg): another SM wrote the data.
+// All blocks must be resident at once, so the kernel is launched cooperatively (the launch fails rather than
+// deadlocks) and the planner only accepts grids that fit; otherwise the caller takes the stepwise path.
 #pragma once
 
 #include <cstddef>
@@ -49,28 +50,33 @@ struct PersistentParams {
   const T* matrix;     // M = W_hh (n, n) row-major; transposed: M[i, j] = matrix[j n + i]
   bool transpose;
   int n, B, steps;
-  unsigned* counters;  // (stream_blocks), zero on entry
+  unsigned* flags;     // (row_blocks * stream_blocks * kFlagStride), zero on entry: block g's at g * kFlagStride
   T* last;             // (B, n): each output's carried value after the last step, or null
   Cell cell;
   PersistentPlan plan;
 };
 
-// Waits until *counter >= target (one thread spins; cooperative groups' grid barrier has the same shape).
-__device__ __forceinline__ void wait_for_count(const unsigned* counter, unsigned target) {
-  if (threadIdx.x == 0) {
-    while (*reinterpret_cast<const volatile unsigned*>(counter) < target) {
-    }
+// Unsigned values apart from one flag to the next: 128 bytes, one L2 line each.
+constexpr int kFlagStride = 32;
+
+// Waits until the row_blocks producers of this block's stream group (flags[0], flags[kFlagStride], ...) have
+// each reached `step`: one thread per producer polls; each fences after seeing it (acquire), then the barrier.
+__device__ __forceinline__ void wait_for_producers(const unsigned* flags, int row_blocks, unsigned step) {
+  for (int r = threadIdx.x; r < row_blocks; r += blockDim.x) {
+    const volatile unsigned* const flag = flags + r * kFlagStride;
+    while (*flag < step) __nanosleep(32);
     __threadfence();
   }
   __syncthreads();
 }
 
-// After every thread's stores of this step: make them visible to the grid, then count this block in.
-__device__ __forceinline__ void signal_done(unsigned* counter) {
+// After every thread's stores of step s: make them visible to the grid (the barrier orders the block's stores
+// before thread 0's fence), then publish s + 1 in this block's own flag.
+__device__ __forceinline__ void signal_done(unsigned* flag, unsigned step_done) {
   __syncthreads();
   if (threadIdx.x == 0) {
     __threadfence();
-    atomicAdd(counter, 1u);
+    *reinterpret_cast<volatile unsigned*>(flag) = step_done;
   }
 }
 
@@ -126,9 +132,11 @@ __device__ __forceinline__ T warp_tile_products(const T* w, const T* v, int n, i
 //
 // A grid of one block (the papers' n = 32 at a small batch) holds every row and stream itself, so the values
 // step s + 1 reads are the ones it just computed: they go straight into the stream tile, and a step costs two
-// block barriers instead of a round trip through L2 and the counter.
+// block barriers instead of a round trip through L2 and the flags.
+// (kSeqThreads, 2): up to 128 registers a thread, which the 32 accumulators need (without a minimum ptxas chose 64
+// and spilled them).
 template <typename T, typename Cell>
-__global__ void __launch_bounds__(kSeqThreads) persistent_sequence_kernel(PersistentParams<T, Cell> p) {
+__global__ void __launch_bounds__(kSeqThreads, 2) persistent_sequence_kernel(PersistentParams<T, Cell> p) {
   extern __shared__ __align__(16) unsigned char persistent_shared[];
   const int n = p.n, B = p.B;
   const int R = kWarpRows * p.plan.warp_rows, S = kWarpStreams * p.plan.warp_streams;
@@ -153,7 +161,8 @@ __global__ void __launch_bounds__(kSeqThreads) persistent_sequence_kernel(Persis
   T carried = owner ? p.cell.initial(k) : T(0);
   const T* const w_warp = w_tile + warp_row * kWarpRows * n;
   const T* const v_warp = v_tile + warp_stream * kWarpStreams * n;
-  unsigned* const counter = p.counters + sb;
+  const unsigned* const group_flags = p.flags + static_cast<int64_t>(sb) * p.plan.row_blocks * kFlagStride;
+  unsigned* const own_flag = p.flags + static_cast<int64_t>(blockIdx.x) * kFlagStride;  // blockIdx = sb rows + rb
   __syncthreads();
 
   for (int s = 0; s < p.steps; ++s) {
@@ -163,7 +172,7 @@ __global__ void __launch_bounds__(kSeqThreads) persistent_sequence_kernel(Persis
     T acc = T(0);
     if (src != nullptr) {
       if (!alone || p.cell.source_is_input(s)) {  // alone, a step's own output is in v_tile already
-        if (!p.cell.source_is_input(s)) wait_for_count(counter, static_cast<unsigned>(p.plan.row_blocks) * s);
+        if (!p.cell.source_is_input(s)) wait_for_producers(group_flags, p.plan.row_blocks, static_cast<unsigned>(s));
         for (int bl = 0; bl < S; ++bl) {  // stream by stream: no index division in the copy
           const T* const row = src + static_cast<int64_t>(b0 + bl) * n;
           const bool real = b0 + bl < B;
@@ -178,7 +187,7 @@ __global__ void __launch_bounds__(kSeqThreads) persistent_sequence_kernel(Persis
       if (owner) v_tile[(b - b0) * n + i] = p.cell.finish(s, k, acc, inputs, carried);
     } else {
       if (owner) p.cell.finish(s, k, acc, inputs, carried);
-      signal_done(counter);  // also: every warp is done with v_tile before the next step overwrites it
+      signal_done(own_flag, static_cast<unsigned>(s + 1));  // its barrier: every warp is done with v_tile too
     }
   }
   if (owner && p.last != nullptr) p.last[k] = carried;
@@ -191,7 +200,7 @@ template <typename T, typename Cell>
 PersistentPlan plan_persistent(int64_t n, int64_t B, int64_t steps) {
   PersistentPlan best;
   best.why = "no block shape fits";
-  if (n > (1 << 20) || B > (1 << 24) || steps > (1 << 24)) {  // int indices inside; the counters are 32-bit
+  if (n > (1 << 20) || B > (1 << 24) || steps > (1 << 24)) {  // int indices inside; the flags are 32-bit
     best.why = "the sizes exceed the persistent kernel's index range";
     return best;
   }
@@ -216,7 +225,6 @@ PersistentPlan plan_persistent(int64_t n, int64_t B, int64_t steps) {
     const int R = kWarpRows * plan.warp_rows, S = kWarpStreams * plan.warp_streams;
     plan.row_blocks = static_cast<int>((n + R - 1) / R);
     plan.stream_blocks = static_cast<int>((B + S - 1) / S);
-    if (static_cast<int64_t>(plan.row_blocks) * steps >= (int64_t{1} << 32)) continue;
     plan.shared_bytes = static_cast<size_t>(R + S) * n * sizeof(T);
     if (plan.shared_bytes > static_cast<size_t>(optin)) continue;
     const auto kernel = persistent_sequence_kernel<T, Cell>;
@@ -245,7 +253,7 @@ PersistentPlan plan_persistent(int64_t n, int64_t B, int64_t steps) {
   return best;
 }
 
-// Launches the planned grid on `stream`; p.counters must be zero. Returns the launch's error.
+// Launches the planned grid on `stream`; p.flags must be zero. Returns the launch's error.
 template <typename T, typename Cell>
 cudaError_t launch_persistent(PersistentParams<T, Cell> p, cudaStream_t stream) {
   const auto kernel = persistent_sequence_kernel<T, Cell>;
