@@ -186,6 +186,41 @@ struct CpuExec {
     };
     over_rows(rows, inner * (c0 + c1 + c2) * work_per_item, run);
   }
+  // loop_owned3 with each owned element named by w_b(r, c) and handed to f_b(r, k, c, w) (common/online_step.h):
+  // here the reference is the memory element itself, in loop_owned3's loops, so a step written with it runs
+  // exactly the code (and rounds exactly as) one whose lambdas name the element themselves.
+  template <typename W0, typename F0, typename W1, typename F1, typename W2, typename F2>
+  static void loop_owned3_acc(int64_t rows, int64_t inner, int64_t c0, int64_t c1, int64_t c2, int64_t work_per_item,
+                              W0&& w0, F0&& f0, W1&& w1, F1&& f1, W2&& w2, F2&& f2) {
+    const auto run = [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) {
+        const int64_t row = phase_index(r, rows);
+        for (int64_t k = 0; k < inner; ++k) {
+          if (kReversePhaseOrder) {
+            for (int64_t c = 0; c < c2; ++c) {
+              const int64_t col = phase_index(c, c2);
+              f2(row, k, col, w2(row, col));
+            }
+            for (int64_t c = 0; c < c1; ++c) {
+              const int64_t col = phase_index(c, c1);
+              f1(row, k, col, w1(row, col));
+            }
+            for (int64_t c = 0; c < c0; ++c) {
+              const int64_t col = phase_index(c, c0);
+              f0(row, k, col, w0(row, col));
+            }
+          } else {
+            TLR_INDEPENDENT_ELEMENTS
+            for (int64_t c = 0; c < c0; ++c) f0(row, k, c, w0(row, c));
+            TLR_INDEPENDENT_ELEMENTS
+            for (int64_t c = 0; c < c1; ++c) f1(row, k, c, w1(row, c));
+            for (int64_t c = 0; c < c2; ++c) f2(row, k, c, w2(row, c));
+          }
+        }
+      }
+    };
+    over_rows(rows, inner * (c0 + c1 + c2) * work_per_item, run);
+  }
   // C = A B, row-major, by BLAS: the row-major product is the column-major C^T = B^T A^T (blas_gemm below),
   // on the calling thread (cpu/serial_blas.h: no BLAS thread region per product per step).
   template <typename T>

@@ -10,7 +10,14 @@
 // the kernel copies them in at the start, points the network view at the copies, and writes
 // them back at the end, so a step's weight traffic stays on the SM instead of going to L2.
 // Rules reach the weights only through `net`, so they need not know where the weights live.
+// A rule may also name state buffers of its own to cache the same way (`for_each_cached_state`, e.g.
+// RFLO's trace): cached only when the activity, the weights and all that state fit together; the rule the
+// steps run is then pointed at the copies, and the state is written back at the end. Only where values
+// live changes, never an operation, so the results are the same bits. The grid kernel caches nothing.
 #pragma once
+
+#include <type_traits>
+#include <utility>
 
 #include "common.cuh"
 #include "online_step.cuh"
@@ -29,23 +36,60 @@ struct OnlineRuleParams {
   T* workspace;    // online_activity_numel(B, n, O), used when the activity exceeds shared memory
   int64_t steps;
   bool activity_in_shared, weights_in_shared;  // set by prepare_online_block
+  bool state_in_shared = false;                // the rule's cached state (set by prepare_online_block)
 };
+
+// The optional member of a rule: `template <typename F> TLR_STEP void for_each_cached_state(const
+// OnlineNet<T>& net, F&& f)` calls f(T*& buffer, int64_t count) for each state buffer the one-block kernel may
+// keep in shared memory; f may re-point the buffer. Detected with this counter (which also sizes the state).
+struct CachedStateCounter {
+  int64_t numel = 0;
+  template <typename U>
+  __host__ __device__ void operator()(U*&, int64_t count) {
+    numel += count;
+  }
+};
+template <typename Rule, typename T, typename = void>
+struct has_cached_state : std::false_type {};
+template <typename Rule, typename T>
+struct has_cached_state<Rule, T,
+                        std::void_t<decltype(std::declval<Rule&>().for_each_cached_state(
+                            std::declval<const OnlineNet<T>&>(), std::declval<CachedStateCounter&>()))>>
+    : std::true_type {};
+
+// The values of a rule's cached state (0 for a rule without), counted on a copy: its pointers stay as given.
+template <typename T, typename Rule>
+int64_t cached_state_numel(const OnlineNet<T>& net, const Rule& rule) {
+  if constexpr (has_cached_state<Rule, T>::value) {
+    Rule copy = rule;
+    CachedStateCounter counter;
+    copy.for_each_cached_state(net, counter);
+    return counter.numel;
+  } else {
+    return 0;
+  }
+}
 
 // W_hh, W_ih, b, W_out, b_out: n (n + I + 1) + O (n + 1) values.
 __host__ __device__ inline int64_t online_weights_numel(int64_t n, int64_t I, int64_t O) {
   return n * (n + I + 1) + O * (n + 1);
 }
 
-// Sets where the block keeps the activity and the weights (shared memory when they fit the 48 KiB every
-// launch may use) and returns the block's dynamic shared memory in bytes. It depends on the sizes alone,
-// so it is the same for every member of an online_learn_members call.
+// Sets where the block keeps the activity, the weights and the rule's cached state (shared memory when they
+// fit the 48 KiB every launch may use, each only with all before it: [activity | weights | state]) and
+// returns the block's dynamic shared memory in bytes. It depends on the sizes and the rule's type alone, so
+// it is the same for every member of an online_learn_members call (whose batch flushes before a member of
+// another size: cuda/online_members_cuda.h).
 template <typename T, typename Rule>
 size_t prepare_online_block(OnlineRuleParams<T, Rule>& p) {
   const size_t activity = online_activity_numel(p.net.B, p.net.n, p.net.O) * sizeof(T);
   const size_t weights = online_weights_numel(p.net.n, p.net.I, p.net.O) * sizeof(T);
+  const size_t state = static_cast<size_t>(cached_state_numel(p.net, p.rule)) * sizeof(T);
   p.activity_in_shared = activity <= kOnlineSharedBytes;
   p.weights_in_shared = p.activity_in_shared && activity + weights <= kOnlineSharedBytes;
-  return (p.activity_in_shared ? activity : 0) + (p.weights_in_shared ? weights : 0);
+  p.state_in_shared = p.weights_in_shared && state > 0 && activity + weights + state <= kOnlineSharedBytes;
+  return (p.activity_in_shared ? activity : 0) + (p.weights_in_shared ? weights : 0) +
+         (p.state_in_shared ? state : 0);
 }
 
 // Copies the weights between global memory and a shared block `cache` laid out as
@@ -74,6 +118,8 @@ __device__ __forceinline__ void run_online_block(OnlineRuleParams<T, Rule>& p) {
   T* shared = reinterpret_cast<T*>(online_shared);
   T* base = p.activity_in_shared ? shared : p.workspace;
   OnlineNet<T> net = p.net;
+  // The rule the steps run; with cached state, pointed at the copies (p.rule keeps the global buffers).
+  Rule rule = p.rule;
   if (p.weights_in_shared) {
     T* cache = shared + (p.activity_in_shared ? online_activity_numel(net.B, net.n, net.O) : 0);
     move_weights(p.net, cache, true);
@@ -84,14 +130,33 @@ __device__ __forceinline__ void run_online_block(OnlineRuleParams<T, Rule>& p) {
     net.weight_out = cache + n * (n + I + 1);
     net.bias_out = net.weight_out + net.O * n;
     if (p.net.feedback == p.net.weight_out) net.feedback = net.weight_out;  // symmetric feedback follows W_out
+    if constexpr (has_cached_state<Rule, T>::value) {
+      if (p.state_in_shared) {  // only with the weights (prepare_online_block): after them
+        T* state = cache + online_weights_numel(n, I, net.O);
+        rule.for_each_cached_state(p.net, [&](T*& buffer, int64_t count) {
+          TLR_BLOCK_LOOP(k, count) state[k] = buffer[k];
+          buffer = state;
+          state += count;
+        });
+      }
+    }
     __syncthreads();
   }
-  run_online_steps<BlockExec>(net, p.rule, p.x, p.y, p.hidden, p.losses, p.steps,
+  run_online_steps<BlockExec>(net, rule, p.x, p.y, p.hidden, p.losses, p.steps,
                               carve_online_activity(base, net.B, net.n));
   if (p.weights_in_shared) {
     __syncthreads();
     T* cache = shared + (p.activity_in_shared ? online_activity_numel(net.B, net.n, net.O) : 0);
     move_weights(p.net, cache, false);
+    if constexpr (has_cached_state<Rule, T>::value) {
+      if (p.state_in_shared) {  // back to the global buffers, in the order they were copied in
+        T* state = cache + online_weights_numel(net.n, net.I, net.O);
+        p.rule.for_each_cached_state(p.net, [&](T*& buffer, int64_t count) {
+          TLR_BLOCK_LOOP(k, count) buffer[k] = state[k];
+          state += count;
+        });
+      }
+    }
   }
 }
 

@@ -59,6 +59,30 @@ struct TeamExec {
     loop_owned(rows, inner, c1, work_per_item, f1);
     loop_owned(rows, inner, c2, work_per_item, f2);
   }
+  // loop_owned with the owned element's accumulator in a register (common/online_step.h): weight(r, c) names
+  // the memory element, loaded once before the k loop and stored once after it; f(r, k, c, w) gets the
+  // register. The same operations on the same values in the same order as f updating the memory element
+  // in place, so the same bits; but a store f makes through another pointer (a trace entry) no longer forces
+  // the compiler to re-load and re-store w for every k, which kept one thread's chain of k serial.
+  template <typename W, typename F>
+  __device__ static void loop_owned_acc(int64_t rows, int64_t inner, int64_t cols, int64_t /*work_per_item*/,
+                                        W&& weight, F&& f) {
+    for (int64_t e = Team::rank(); e < rows * cols; e += Team::size()) {
+      const int64_t r = e / cols, c = e - r * cols;
+      auto& slot = weight(r, c);
+      auto acc = slot;
+      for (int64_t k = 0; k < inner; ++k) f(r, k, c, acc);
+      slot = acc;
+    }
+  }
+  template <typename W0, typename F0, typename W1, typename F1, typename W2, typename F2>
+  __device__ static void loop_owned3_acc(int64_t rows, int64_t inner, int64_t c0, int64_t c1, int64_t c2,
+                                         int64_t work_per_item, W0&& w0, F0&& f0, W1&& w1, F1&& f1, W2&& w2,
+                                         F2&& f2) {
+    loop_owned_acc(rows, inner, c0, work_per_item, w0, f0);
+    loop_owned_acc(rows, inner, c1, work_per_item, w1, f1);
+    loop_owned_acc(rows, inner, c2, work_per_item, w2, f2);
+  }
   // C = A B, row-major: one thread per entry of C, consecutive threads on consecutive columns (coalesced
   // reads of B, a broadcast row of A), the sum over k in order from 0 (GridExec's tiled product keeps
   // exactly this per-entry order, tiled_matmul.cuh).

@@ -14,6 +14,9 @@
 
 namespace torch_local_rnn {
 
+// Streams ahead whose trace entry a GPU thread prefetches (prefetch_streams_ahead, common/online_step.h).
+constexpr int64_t kTracePrefetchStreams = 4;
+
 template <typename Exec, typename T>
 struct RfloTrace {
   T* trace;     // (B, n, m), m = n + I + 1
@@ -41,17 +44,34 @@ struct RfloTrace {
       return;
     }
     // By value (common/credit.h: a capture by reference is re-read after every store, which stops GCC
-    // vectorising the CPU's inner loop).
+    // vectorising the CPU's inner loop). The weight is the policy's accumulator (Exec::loop_owned3_acc: the
+    // CPU's memory element as before, a register on the GPU), so a thread's streams are chained only through
+    // its trace entries; on the GPU each asks for the entry kTracePrefetchStreams streams on (a hint: nothing
+    // on the host, nothing for a trace in shared memory, and never past the trace's last stream).
     const auto update = [=](int64_t i, int64_t b, int64_t j, T pre, T& w) {
       const int64_t r = b * n + i;
-      T& e = tr[r * m + j];
+      T* const entry = tr + r * m + j;
+#if defined(__CUDACC__)  // not in the CPU's compile at all: its closures and loops stay as they were
+      prefetch_streams_ahead(entry, b, B, n * m, kTracePrefetchStreams);
+#endif
+      T& e = *entry;
       e = decay * e + (k * dphi[r]) * pre;
       w -= (step_size * q[r]) * e;
     };
-    Exec::loop_owned3(
-        n, B, n, I, 1, 2, [=](int64_t i, int64_t b, int64_t j) { update(i, b, j, prev[b * n + j], w_hh[i * n + j]); },
-        [=](int64_t i, int64_t b, int64_t j) { update(i, b, n + j, x[b * I + j], w_ih[i * I + j]); },
-        [=](int64_t i, int64_t b, int64_t) { update(i, b, n + I, T(1), bias[i]); });
+    Exec::loop_owned3_acc(
+        n, B, n, I, 1, 2, [=](int64_t i, int64_t j) -> T& { return w_hh[i * n + j]; },
+        [=](int64_t i, int64_t b, int64_t j, T& w) { update(i, b, j, prev[b * n + j], w); },
+        [=](int64_t i, int64_t j) -> T& { return w_ih[i * I + j]; },
+        [=](int64_t i, int64_t b, int64_t j, T& w) { update(i, b, n + j, x[b * I + j], w); },
+        [=](int64_t i, int64_t) -> T& { return bias[i]; },
+        [=](int64_t i, int64_t b, int64_t, T& w) { update(i, b, n + I, T(1), w); });
+  }
+
+  // The state the one-block GPU kernel keeps in shared memory next to the weights when all of it fits
+  // (kernels/online_rule.cuh): the trace, read and written by every step. f(pointer, count) may re-point it.
+  template <typename F>
+  TLR_STEP void for_each_cached_state(const OnlineNet<T>& net, F&& f) {
+    f(trace, net.B * net.n * (net.n + net.I + 1));
   }
 };
 
