@@ -9,6 +9,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include "../../common/gpu_paths.h"
 #include "../../cuda/online_cuda.h"
 #include "../../kernels/online_step.cuh"
 #include "factored_call.h"
@@ -34,8 +35,7 @@ struct CudaFactored {
   static BackwardResult backward(const SequenceArgs& a) {
     const int64_t B = a.x.size(1);
     // gridDim.x holds at most 2^31 - 1 (a larger B would not launch, or wrap when cast)
-    TORCH_CHECK(B <= kernels::kMaxGridBlocks, "leaky_rnn_rule_backward: the CUDA kernel of the factored rules runs ",
-                "one block per stream, at most ", kernels::kMaxGridBlocks, " streams, but got batch = ", B);
+    check_stream_blocks("leaky_rnn_rule_backward", "the factored rules", B, kernels::kMaxGridBlocks);
     const c10::cuda::CUDAGuard guard(a.x.device());
     const FactoredCall f = factored_sequence_call<BlockExec, Rule>(a, Layout, B);
     at::Tensor partial = at::zeros({B, f.n, f.m}, a.x.options());

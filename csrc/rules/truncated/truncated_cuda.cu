@@ -8,6 +8,7 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 
+#include "../../common/gpu_paths.h"
 #include "../../cuda/online_cuda.h"
 #include "../../kernels/online_step.cuh"
 #include "e_bptt_step.h"
@@ -67,9 +68,7 @@ template <template <typename, typename> class Rule>
 BackwardResult truncated_backward_cuda(const SequenceArgs& a) {
   const int64_t T = a.x.size(0), B = a.x.size(1), n = a.weight_hh.size(0);
   // one block per stream: gridDim.x holds at most 2^31 - 1 (a larger B would not launch, or wrap when cast)
-  TORCH_CHECK(B <= kernels::kMaxGridBlocks, "leaky_rnn_rule_backward: the CUDA kernel of rule '",
-              Rule<BlockExec, float>::kName, "' runs one block per stream, at most ", kernels::kMaxGridBlocks,
-              " streams, but got batch = ", B);
+  check_stream_blocks("leaky_rnn_rule_backward", Rule<BlockExec, float>::kName, B, kernels::kMaxGridBlocks);
   const c10::cuda::CUDAGuard guard(a.x.device());
   return truncated_backward(a, [&](const at::Tensor& credit, int64_t K) {
     if (T == 0 || B == 0) return;
