@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace torch_local_rnn {
 
@@ -17,16 +18,24 @@ SequencePath sequence_path(const char* op) {
   return SequencePath::Stepwise;
 }
 
+// The messages below hold integers: they are built with std::to_string and passed to TORCH_CHECK as one string,
+// which c10 forwards without an ostream (c10::str of a lone std::string). On the H200 image, streaming an
+// integer into c10::str's ostringstream from this library crashed inside libstdc++ (gpu_paths.h).
 bool persistent_ran(const char* op, SequencePath path, const char* why_not, int64_t n, int64_t B, int64_t steps) {
-  TORCH_CHECK(why_not == nullptr || path != SequencePath::Persistent, op, ": TLR_CUDA_SEQUENCE=persistent, but the ",
-              "persistent kernel cannot run hidden_size = ", n, ", batch = ", B, ", seq_len = ", steps, ": ", why_not,
-              "; unset TLR_CUDA_SEQUENCE to fall back to the stepwise path");
-  return why_not == nullptr;
+  if (why_not == nullptr || path != SequencePath::Persistent) return why_not == nullptr;
+  const std::string message = std::string(op) + ": TLR_CUDA_SEQUENCE=persistent, but the persistent kernel cannot " +
+                              "run hidden_size = " + std::to_string(n) + ", batch = " + std::to_string(B) +
+                              ", seq_len = " + std::to_string(steps) + ": " + why_not +
+                              "; unset TLR_CUDA_SEQUENCE to fall back to the stepwise path";
+  TORCH_CHECK(false, message);
+  return false;
 }
 
 void check_stream_blocks(const char* op, const char* what, int64_t B, int64_t limit) {
-  TORCH_CHECK(B <= limit, op, ": the CUDA kernel of ", what, " runs one block per stream, at most ", limit,
-              " streams, but got batch = ", B);
+  if (B <= limit) return;
+  const std::string message = std::string(op) + ": the CUDA kernel of " + what + " runs one block per stream, at " +
+                              "most " + std::to_string(limit) + " streams, but got batch = " + std::to_string(B);
+  TORCH_CHECK(false, message);
 }
 
 }  // namespace torch_local_rnn

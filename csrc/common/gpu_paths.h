@@ -1,7 +1,8 @@
-// The GPU's path switches (read from the environment per call) and the GPU glue's size errors, defined in a
-// host-compiled file (gpu_paths.cpp). The .cu glue only calls them: an error message that streams an integer
-// inside an nvcc-compiled unit used an ostream instance nvcc emitted itself, which crashed in the H200 image's
-// libstdc++ (docs/design.md §3.6), while the same message built by the host compiler is fine.
+// The GPU's path switches (read from the environment per call) and the GPU glue's errors that name sizes, in one
+// host-compiled file (gpu_paths.cpp). On the H200 image (torch 2.11, its own toolchain) an error message that
+// streamed an integer through c10::str's ostringstream crashed inside libstdc++ (num_put reached through the
+// wrong facet: a header/runtime mismatch of that image, docs/design.md §3.6); these messages are built with
+// std::to_string instead, which uses no locale or stream.
 #pragma once
 
 #include <cstdint>

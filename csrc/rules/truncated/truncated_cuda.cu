@@ -68,7 +68,8 @@ template <template <typename, typename> class Rule>
 BackwardResult truncated_backward_cuda(const SequenceArgs& a) {
   const int64_t T = a.x.size(0), B = a.x.size(1), n = a.weight_hh.size(0);
   // one block per stream: gridDim.x holds at most 2^31 - 1 (a larger B would not launch, or wrap when cast)
-  check_stream_blocks("leaky_rnn_rule_backward", Rule<BlockExec, float>::kName, B, kernels::kMaxGridBlocks);
+  check_stream_blocks("leaky_rnn_rule_backward", (std::string("rule '") + Rule<BlockExec, float>::kName + "'").c_str(), B,
+                      kernels::kMaxGridBlocks);
   const c10::cuda::CUDAGuard guard(a.x.device());
   return truncated_backward(a, [&](const at::Tensor& credit, int64_t K) {
     if (T == 0 || B == 0) return;
