@@ -13,6 +13,18 @@ namespace {
 
 using torch_local_rnn::SequencePath;
 
+// fn() must throw a c10::Error whose message holds `expected`.
+template <typename F>
+void expect_error_containing(F&& fn, const std::string& expected) {
+  try {
+    fn();
+    FAIL() << "no error; expected one containing: " << expected;
+  } catch (const c10::Error& e) {
+    const std::string message = e.what_without_backtrace();
+    EXPECT_NE(message.find(expected), std::string::npos) << message;
+  }
+}
+
 // Sets TLR_CUDA_SEQUENCE for the test (unset with nullptr) and restores it afterwards.
 class SequenceSwitch : public ::testing::Test {
  protected:
@@ -56,16 +68,9 @@ TEST_F(SequenceSwitch, ParsesEveryValue) {
 
 TEST_F(SequenceSwitch, BadValueNamesTheVariableTheValueAndTheChoices) {
   set("fast");
-  try {
-    torch_local_rnn::sequence_path("leaky_rnn_forward");
-    FAIL() << "no error";
-  } catch (const c10::Error& e) {
-    const std::string message = e.what_without_backtrace();
-    EXPECT_NE(message.find("leaky_rnn_forward: expected the environment variable TLR_CUDA_SEQUENCE to be 'auto', "
-                           "'persistent' or 'stepwise', but got 'fast'"),
-              std::string::npos)
-        << message;
-  }
+  expect_error_containing([] { torch_local_rnn::sequence_path("leaky_rnn_forward"); },
+                          "leaky_rnn_forward: expected the environment variable TLR_CUDA_SEQUENCE to be 'auto', "
+                          "'persistent' or 'stepwise', but got 'fast'");
 }
 
 TEST(PersistentRan, FallsBackUnlessPersistentWasAskedFor) {
@@ -76,32 +81,24 @@ TEST(PersistentRan, FallsBackUnlessPersistentWasAskedFor) {
 }
 
 TEST(PersistentRan, RefusalNamesTheSizesAndTheReason) {
-  try {
-    torch_local_rnn::persistent_ran("leaky_rnn_forward", SequencePath::Persistent, "no block shape fits", 1000, 2,
-                                    3000000000LL);
-    FAIL() << "no error";
-  } catch (const c10::Error& e) {
-    const std::string message = e.what_without_backtrace();
-    EXPECT_NE(message.find("leaky_rnn_forward: TLR_CUDA_SEQUENCE=persistent, but the persistent kernel cannot run "
-                           "hidden_size = 1000, batch = 2, seq_len = 3000000000: no block shape fits; unset "
-                           "TLR_CUDA_SEQUENCE"),
-              std::string::npos)
-        << message;
-  }
+  expect_error_containing(
+      [] {
+        torch_local_rnn::persistent_ran("leaky_rnn_forward", SequencePath::Persistent, "no block shape fits", 1000, 2,
+                                        3000000000LL);
+      },
+      "leaky_rnn_forward: TLR_CUDA_SEQUENCE=persistent, but the persistent kernel cannot run hidden_size = 1000, "
+      "batch = 2, seq_len = 3000000000: no block shape fits; unset TLR_CUDA_SEQUENCE");
 }
 
 TEST(StreamBlocks, AcceptsTheLimitAndNamesBatchBeyondIt) {
   EXPECT_NO_THROW(torch_local_rnn::check_stream_blocks("op", "rule 'e_bptt'", 2147483647LL, 2147483647LL));
-  try {
-    torch_local_rnn::check_stream_blocks("leaky_rnn_rule_backward", "the factored rules", 2147483648LL, 2147483647LL);
-    FAIL() << "no error";
-  } catch (const c10::Error& e) {
-    const std::string message = e.what_without_backtrace();
-    EXPECT_NE(message.find("leaky_rnn_rule_backward: the CUDA kernel of the factored rules runs one block per stream, "
-                           "at most 2147483647 streams, but got batch = 2147483648"),
-              std::string::npos)
-        << message;
-  }
+  expect_error_containing(
+      [] {
+        torch_local_rnn::check_stream_blocks("leaky_rnn_rule_backward", "the factored rules", 2147483648LL,
+                                             2147483647LL);
+      },
+      "leaky_rnn_rule_backward: the CUDA kernel of the factored rules runs one block per stream, at most 2147483647 "
+      "streams, but got batch = 2147483648");
 }
 
 }  // namespace
