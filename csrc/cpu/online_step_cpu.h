@@ -188,7 +188,9 @@ struct CpuExec {
   }
   // loop_owned3 with each owned element named by w_b(r, c) and handed to f_b(r, k, c, w) (common/online_step.h):
   // here the reference is the memory element itself, in loop_owned3's loops, so a step written with it runs
-  // exactly the code (and rounds exactly as) one whose lambdas name the element themselves.
+  // exactly the code (and rounds exactly as) one whose lambdas name the element themselves. The loops are
+  // loop_owned3's own rather than a call of it with wrapping lambdas: that wrapper measured 2-3% slower on
+  // RFLO's float32 step at the papers' size (0.89-0.91 against 0.87-0.88 us, this machine, idle).
   template <typename W0, typename F0, typename W1, typename F1, typename W2, typename F2>
   static void loop_owned3_acc(int64_t rows, int64_t inner, int64_t c0, int64_t c1, int64_t c2, int64_t work_per_item,
                               W0&& w0, F0&& f0, W1&& w1, F1&& f1, W2&& w2, F2&& f2) {
