@@ -9,13 +9,31 @@
 
 namespace torch_local_rnn {
 
+namespace {
+
+// The index of the environment variable's value among `choices` (unset or empty: 0, the default), read per call
+// (the tests switch it); any other value is an error naming op, the variable, the value and the choices.
+int env_choice(const char* op, const char* variable, const char* const (&choices)[3]) {
+  const char* const value = std::getenv(variable);
+  if (value == nullptr || *value == '\0') return 0;
+  for (int i = 0; i < 3; ++i) {
+    if (std::strcmp(value, choices[i]) == 0) return i;
+  }
+  TORCH_CHECK(false, op, ": expected the environment variable ", variable, " to be '", choices[0], "', '", choices[1],
+              "' or '", choices[2], "' (unset: '", choices[0], "'), but got '", value, "'");
+  return 0;
+}
+
+}  // namespace
+
 SequencePath sequence_path(const char* op) {
-  const char* const mode = std::getenv("TLR_CUDA_SEQUENCE");  // read per call: the tests switch it
-  if (mode == nullptr || *mode == '\0' || std::strcmp(mode, "auto") == 0) return SequencePath::Auto;
-  if (std::strcmp(mode, "persistent") == 0) return SequencePath::Persistent;
-  TORCH_CHECK(std::strcmp(mode, "stepwise") == 0, op, ": expected the environment variable TLR_CUDA_SEQUENCE to be ",
-              "'auto', 'persistent' or 'stepwise', but got '", mode, "'");
-  return SequencePath::Stepwise;
+  static constexpr const char* kChoices[] = {"auto", "persistent", "stepwise"};  // SequencePath's order
+  return static_cast<SequencePath>(env_choice(op, "TLR_CUDA_SEQUENCE", kChoices));
+}
+
+OnlinePath online_path() {
+  static constexpr const char* kChoices[] = {"auto", "block", "grid"};  // OnlinePath's order
+  return static_cast<OnlinePath>(env_choice("online_learn (CUDA)", "TLR_CUDA_ONLINE", kChoices));
 }
 
 // The messages below hold integers: they are built with std::to_string and passed to TORCH_CHECK as one string,

@@ -15,6 +15,11 @@ namespace torch_local_rnn {
 enum class SequencePath { Auto, Persistent, Stepwise };
 SequencePath sequence_path(const char* op);
 
+// TLR_CUDA_ONLINE: auto (unset; the grid kernel for wide networks, else one block), block, or grid (an error
+// where the device cannot run it). Other values: an error as for TLR_CUDA_SEQUENCE.
+enum class OnlinePath { Auto, Block, Grid };
+OnlinePath online_path();
+
 // Whether the persistent kernel ran (why_not is null); an error naming the sizes where TLR_CUDA_SEQUENCE=persistent
 // asked for it and it could not run (why_not says why).
 bool persistent_ran(const char* op, SequencePath path, const char* why_not, int64_t n, int64_t B, int64_t steps);

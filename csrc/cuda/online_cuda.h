@@ -5,7 +5,7 @@
 // before this call; nothing is allocated inside the time loop.
 //   block: one persistent block (kernels/online_rule.cuh), latency-bound small networks;
 //   grid:  a cooperative grid (kernels/online_rule_grid.cuh), networks too wide for one SM;
-// chosen per call by TLR_CUDA_ONLINE = auto (unset: grid when the step's widest phase has at least
+// chosen per call by TLR_CUDA_ONLINE (common/gpu_paths.h) = auto (unset: grid when the step's widest phase has at least
 // kernels::kGridOnlineMinItems elements and the device can run the grid), block or grid (an error where the
 // grid cannot run). Inside online_learn_members a block-path member is not launched but handed to the open
 // member batch (cuda/online_members_cuda.h), when the glue allows it (rule_buffers).
@@ -19,30 +19,17 @@
 #include <c10/cuda/CUDAStream.h>
 #include <c10/util/Exception.h>
 
-#include <cstdlib>
-#include <cstring>
 #include <memory>
 #include <tuple>
 #include <type_traits>
 
+#include "../common/gpu_paths.h"
 #include "../common/online_rule.h"
 #include "../kernels/online_rule.cuh"
 #include "../kernels/online_rule_grid.cuh"
 #include "online_members_cuda.h"
 
 namespace torch_local_rnn {
-
-enum class OnlinePath { Auto, Block, Grid };
-
-// TLR_CUDA_ONLINE, read per call (the tests switch it).
-inline OnlinePath online_path() {
-  const char* const mode = std::getenv("TLR_CUDA_ONLINE");
-  if (mode == nullptr || *mode == '\0' || std::strcmp(mode, "auto") == 0) return OnlinePath::Auto;
-  if (std::strcmp(mode, "block") == 0) return OnlinePath::Block;
-  TORCH_CHECK(std::strcmp(mode, "grid") == 0, "online_learn (CUDA): expected the environment variable TLR_CUDA_ONLINE ",
-              "to be 'auto', 'block' or 'grid' (unset: 'auto'), but got '", mode, "'");
-  return OnlinePath::Grid;
-}
 
 // What a rule's glue made for its rule beyond the call's own tensors (its scratch, its checked inputs): every
 // object whose memory the rule's pointers reach. Passing them to run_online_call says that the glue does

@@ -1,5 +1,6 @@
 // The GPU path switches and their errors (common/gpu_paths.h), which are host code and so testable without a
-// GPU: TLR_CUDA_SEQUENCE's values and its error, and the errors that name sizes (built without an ostream).
+// GPU: TLR_CUDA_SEQUENCE's and TLR_CUDA_ONLINE's values and errors, and the errors that name sizes (built
+// without an ostream).
 #include <gtest/gtest.h>
 
 #include <c10/util/Exception.h>
@@ -11,6 +12,7 @@
 
 namespace {
 
+using torch_local_rnn::OnlinePath;
 using torch_local_rnn::SequencePath;
 
 // fn() must throw a c10::Error whose message holds `expected`.
@@ -25,52 +27,69 @@ void expect_error_containing(F&& fn, const std::string& expected) {
   }
 }
 
-// Sets TLR_CUDA_SEQUENCE for the test (unset with nullptr) and restores it afterwards.
-class SequenceSwitch : public ::testing::Test {
+// Sets the switches for the test (unset with nullptr) and restores them afterwards.
+class Switches : public ::testing::Test {
  protected:
   void SetUp() override {
-    const char* old = std::getenv("TLR_CUDA_SEQUENCE");
-    had_ = old != nullptr;
-    if (had_) old_ = old;
-  }
-  void TearDown() override {
-    if (had_) {
-      setenv("TLR_CUDA_SEQUENCE", old_.c_str(), 1);
-    } else {
-      unsetenv("TLR_CUDA_SEQUENCE");
+    for (int i = 0; i < 2; ++i) {
+      const char* old = std::getenv(kNames[i]);
+      had_[i] = old != nullptr;
+      if (had_[i]) old_[i] = old;
     }
   }
-  static void set(const char* value) {
+  void TearDown() override {
+    for (int i = 0; i < 2; ++i) set(kNames[i], had_[i] ? old_[i].c_str() : nullptr);
+  }
+  static void set(const char* name, const char* value) {
     if (value == nullptr) {
-      unsetenv("TLR_CUDA_SEQUENCE");
+      unsetenv(name);
     } else {
-      setenv("TLR_CUDA_SEQUENCE", value, 1);
+      setenv(name, value, 1);
     }
   }
 
  private:
-  bool had_ = false;
-  std::string old_;
+  static constexpr const char* kNames[2] = {"TLR_CUDA_SEQUENCE", "TLR_CUDA_ONLINE"};
+  bool had_[2] = {false, false};
+  std::string old_[2];
 };
 
-TEST_F(SequenceSwitch, ParsesEveryValue) {
-  set(nullptr);
+TEST_F(Switches, SequenceParsesEveryValue) {
+  set("TLR_CUDA_SEQUENCE", nullptr);
   EXPECT_EQ(torch_local_rnn::sequence_path("op"), SequencePath::Auto);
-  set("");
+  set("TLR_CUDA_SEQUENCE", "");
   EXPECT_EQ(torch_local_rnn::sequence_path("op"), SequencePath::Auto);
-  set("auto");
+  set("TLR_CUDA_SEQUENCE", "auto");
   EXPECT_EQ(torch_local_rnn::sequence_path("op"), SequencePath::Auto);
-  set("persistent");
+  set("TLR_CUDA_SEQUENCE", "persistent");
   EXPECT_EQ(torch_local_rnn::sequence_path("op"), SequencePath::Persistent);
-  set("stepwise");
+  set("TLR_CUDA_SEQUENCE", "stepwise");
   EXPECT_EQ(torch_local_rnn::sequence_path("op"), SequencePath::Stepwise);
 }
 
-TEST_F(SequenceSwitch, BadValueNamesTheVariableTheValueAndTheChoices) {
-  set("fast");
+TEST_F(Switches, SequenceBadValueNamesTheVariableTheValueAndTheChoices) {
+  set("TLR_CUDA_SEQUENCE", "fast");
   expect_error_containing([] { torch_local_rnn::sequence_path("leaky_rnn_forward"); },
                           "leaky_rnn_forward: expected the environment variable TLR_CUDA_SEQUENCE to be 'auto', "
-                          "'persistent' or 'stepwise', but got 'fast'");
+                          "'persistent' or 'stepwise' (unset: 'auto'), but got 'fast'");
+}
+
+TEST_F(Switches, OnlineParsesEveryValue) {
+  set("TLR_CUDA_ONLINE", nullptr);
+  EXPECT_EQ(torch_local_rnn::online_path(), OnlinePath::Auto);
+  set("TLR_CUDA_ONLINE", "auto");
+  EXPECT_EQ(torch_local_rnn::online_path(), OnlinePath::Auto);
+  set("TLR_CUDA_ONLINE", "block");
+  EXPECT_EQ(torch_local_rnn::online_path(), OnlinePath::Block);
+  set("TLR_CUDA_ONLINE", "grid");
+  EXPECT_EQ(torch_local_rnn::online_path(), OnlinePath::Grid);
+}
+
+TEST_F(Switches, OnlineBadValueNamesTheVariableTheValueAndTheChoices) {
+  set("TLR_CUDA_ONLINE", "sideways");
+  expect_error_containing([] { torch_local_rnn::online_path(); },
+                          "online_learn (CUDA): expected the environment variable TLR_CUDA_ONLINE to be 'auto', "
+                          "'block' or 'grid' (unset: 'auto'), but got 'sideways'");
 }
 
 TEST(PersistentRan, FallsBackUnlessPersistentWasAskedFor) {
