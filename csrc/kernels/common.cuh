@@ -27,6 +27,27 @@ inline unsigned int grid_size(int64_t count) {
   return static_cast<unsigned int>(blocks < 1 ? 1 : (blocks > kMaxBlocks ? kMaxBlocks : blocks));
 }
 
+// What the launch planners need of the current device (the persistent sequence kernel, the online grid and
+// member kernels): its SM count, its opt-in shared memory per block, whether it runs cooperative launches.
+struct DeviceLimits {
+  int sms = 0, shared_optin = 0;
+  bool cooperative = false;
+};
+
+// The current device's limits; null when read, else why not (the CUDA error is cleared).
+inline const char* current_device_limits(DeviceLimits& limits) {
+  int device = 0, cooperative = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&limits.sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&limits.shared_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device) != cudaSuccess) {
+    cudaGetLastError();
+    return "the device's attributes could not be read";
+  }
+  limits.cooperative = cooperative != 0;
+  return nullptr;
+}
+
 // First index of this thread and the stride of a grid-stride loop over the whole grid,
 // 64-bit so (T * B * n)-sized offsets cannot overflow.
 __device__ __forceinline__ int64_t grid_first() {

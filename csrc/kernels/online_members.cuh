@@ -26,12 +26,9 @@ __global__ void __launch_bounds__(kOnlineThreads) online_members_kernel(const On
 // a free SM would double the run; tiny members (n = 32, B = 1) at E = 1024 fit at 64.
 template <typename T, typename Rule>
 int online_members_threads(int64_t members, size_t shared_bytes) {
-  int device = 0, sms = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-    cudaGetLastError();
-    return kOnlineThreads;
-  }
+  DeviceLimits device;
+  if (current_device_limits(device) != nullptr) return kOnlineThreads;
+  const int sms = device.sms;
   for (int threads = kOnlineThreads; threads > 64; threads /= 2) {
     int per_sm = 0;
     if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, online_members_kernel<T, Rule>, threads,

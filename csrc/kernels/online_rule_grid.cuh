@@ -64,15 +64,13 @@ struct OnlineGridPlan {
 template <typename T, typename Rule>
 OnlineGridPlan plan_online_grid(int64_t items) {
   OnlineGridPlan plan;
-  int device = 0, sms = 0, cooperative = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device) != cudaSuccess) {
-    cudaGetLastError();
-    plan.why = "the device's attributes could not be read";
+  DeviceLimits device;
+  if (const char* why = current_device_limits(device)) {
+    plan.why = why;
     return plan;
   }
-  if (!cooperative) {
+  const int sms = device.sms;
+  if (!device.cooperative) {
     plan.why = "the device has no cooperative launch";
     return plan;
   }

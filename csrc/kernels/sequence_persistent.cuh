@@ -199,21 +199,17 @@ __global__ void __launch_bounds__(kSeqThreads, 2) persistent_sequence_kernel(Per
 template <typename T, typename Cell>
 PersistentPlan plan_persistent(int64_t n, int64_t B, int64_t steps) {
   PersistentPlan best;
-  best.why = "no block shape fits";
   if (n > (1 << 20) || B > (1 << 24) || steps > (1 << 24)) {  // int indices inside; the flags are 32-bit
     best.why = "the sizes exceed the persistent kernel's index range";
     return best;
   }
-  int device = 0, sms = 0, optin = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess) {
-    best.why = "the device's attributes could not be read";
+  DeviceLimits device;
+  if (const char* why = current_device_limits(device)) {
+    best.why = why;
     return best;
   }
-  int cooperative = 0;
-  cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device);
-  if (!cooperative) {
+  const int sms = device.sms, optin = device.shared_optin;
+  if (!device.cooperative) {
     best.why = "the device has no cooperative launch";
     return best;
   }
