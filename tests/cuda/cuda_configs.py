@@ -50,10 +50,11 @@ def sequence_rule(config, alpha):
         return "bptt"
 
 
-def build_learner(config, dtype, batch, I=3, n=16, O=2, alpha=0.5, seed=0, **learner_options):
+def build_learner(config, dtype, batch, I=3, n=16, O=2, alpha=0.5, seed=0, readout=None, **learner_options):
+    """readout: a factory (n, O) -> module, called after the seeding (default nn.Linear(n, O))."""
     torch.manual_seed(seed)
     rnn = LocalRNN(I, n, rule=sequence_rule(config, alpha), alpha=alpha).to(dtype)
-    readout = torch.nn.Linear(n, O).to(dtype)
+    readout = (readout or torch.nn.Linear)(n, O).to(dtype)
     return OnlineLearner(rnn, readout, lr=0.05, rule=config, batch_size=batch,
                          generator=torch.Generator().manual_seed(seed + 1), **learner_options)
 

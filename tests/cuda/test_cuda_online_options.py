@@ -6,37 +6,22 @@ import torch
 from torch import nn
 
 import torch_local_rnn
+from cuda_configs import CUDA, build_learner, stream
 from helpers import assert_rel
-from torch_local_rnn import LocalRNN, OnlineLearner, rules
+from torch_local_rnn import rules
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available() or not torch_local_rnn.has_cuda_kernels(),
                                 reason="needs a GPU and a CUDA build of torch_local_rnn")
 
-CUDA = torch.device("cuda")
 D = torch.float64
 RULES = [rules.RFLO(), rules.RTRL(), rules.FBPTT(truncation=4), rules.EBPTT(window=3), rules.UORO(),
          rules.KFRTRL(), rules.KeRNL(), rules.DNI(), rules.DNIb()]
 IDS = [r.name for r in RULES]
 
 
-def learner_pair(rule, readout=None, **options):
-    """The same learner twice from the same seeds; the second on the GPU."""
-    pair = []
-    for device in ("cpu", "cuda"):
-        torch.manual_seed(0)
-        rnn = LocalRNN(3, 12, rule=rule if rule.has_sequence_form else "bptt", alpha=0.5, dtype=D)
-        out = readout() if readout else nn.Linear(12, 2)
-        learner = OnlineLearner(rnn, out.to(D), lr=0.02, rule=rule, batch_size=3,
-                                generator=torch.Generator().manual_seed(1), **options)
-        pair.append(learner.to(device))
-    return pair
-
-
-def data(T=25):
-    g = torch.Generator().manual_seed(2)
-    x = torch.randn(T, 3, 3, generator=g, dtype=D)
-    y = torch.softmax(torch.randn(T, 3, 2, generator=g, dtype=D), -1)
-    return x, y
+def learner_pair(rule, **options):
+    """The same learner twice from the same seeds (n = 12, batch 3); the second on the GPU."""
+    return [build_learner(rule, D, 3, n=12, seed=0, **options).to(device) for device in ("cpu", "cuda")]
 
 
 def assert_same_learners(gpu, cpu, context):
@@ -51,7 +36,7 @@ def assert_same_learners(gpu, cpu, context):
 def test_fused_optimizers_cuda_equal_cpu(rule, optimizer):
     cpu, gpu = learner_pair(rule, optimizer=optimizer, l2=1e-2)
     start = {k: v.clone() for k, v in cpu.state_dict().items() if torch.is_tensor(v)}
-    x, y = data()
+    x, y = stream(25, 3)
     assert_rel(gpu.fit(x.to(CUDA), y.to(CUDA), chunk_size=10).cpu(), cpu.fit(x, y, chunk_size=10), 1e-9,
                f"{rule.name} {optimizer} losses")
     assert not torch.equal(cpu.state_dict()["optimizer_state"], start["optimizer_state"]), "optimiser idle"
@@ -61,7 +46,7 @@ def test_fused_optimizers_cuda_equal_cpu(rule, optimizer):
 @pytest.mark.parametrize("rule", RULES, ids=IDS)
 def test_lr_schedule_cuda_equals_cpu(rule):
     cpu, gpu = learner_pair(rule)
-    x, y = data()
+    x, y = stream(25, 3)
     schedule = torch.linspace(0.05, 0.0, x.shape[0], dtype=D)
     got = gpu.fit(x.to(CUDA), y.to(CUDA), lr_schedule=schedule.to(CUDA))
     assert_rel(got.cpu(), cpu.fit(x, y, lr_schedule=schedule), 1e-9, f"{rule.name} schedule losses")
@@ -77,8 +62,8 @@ def cross_entropy(z, y):
                          ids=[r.name for r in RULES if r.name not in ("dni", "dni_b")])
 def test_general_path_cuda_equals_cpu(rule):
     """A two-layer readout and a loss function: the op runs in the credit mode on both devices."""
-    cpu, gpu = learner_pair(rule, readout=lambda: nn.Sequential(nn.Linear(12, 5), nn.Tanh(), nn.Linear(5, 2)),
+    cpu, gpu = learner_pair(rule, readout=lambda n, O: nn.Sequential(nn.Linear(n, 5), nn.Tanh(), nn.Linear(5, O)),
                             loss=cross_entropy, optimizer="adam")
-    x, y = data(12)
+    x, y = stream(12, 3)
     assert_rel(gpu.fit(x.to(CUDA), y.to(CUDA)).cpu(), cpu.fit(x, y), 1e-9, f"{rule.name} general losses")
     assert_same_learners(gpu, cpu, f"{rule.name} general")
