@@ -107,6 +107,27 @@ else
   finish
 fi
 
+# The C++ runtime the library resolves. On the H200 image an integer streamed into an error message (c10::str)
+# segfaulted in libstdc++ code that gdb placed inside libtorch_local_rnn.so (docs/results/gpu_report_h200.txt):
+# the compiler, the libstdc++ it links, the stream and locale symbols it defines itself (a static copy of them
+# beside the shared libstdc++'s would explain it), and one CPU op's error with integers, in a process of its own.
+lib=torch_local_rnn/libtorch_local_rnn.so
+say "c++: $(${CXX:-c++} --version 2>&1 | head -1); links $(ldd "$lib" 2>/dev/null | grep -E 'libstdc|libgcc_s' \
+  | awk '{print $3}' | tr '\n' ' ')"
+say "libstdc++ stream/locale symbols defined in $lib: $(nm -DC --defined-only "$lib" 2>/dev/null \
+  | grep -cE 'std::(basic_ostream|num_put|locale|codecvt)')"
+probe=$(timeout 60 "$PYTHON" -c '
+import torch, torch_local_rnn
+try:
+    torch.ops.torch_local_rnn.leaky_rnn_forward(torch.zeros(5, 2, 3), torch.zeros(2, 4), torch.zeros(4, 4),
+                                                torch.zeros(4, 2), torch.zeros(4), 0.5, "tanh")
+    print("no error raised")
+except RuntimeError as error:
+    print("raised:", str(error)[:160])
+' 2>&1)
+probe_rc=$?  # 139: the segfault again
+say "integer in a CPU op's error message (rc $probe_rc): $(echo "$probe" | tail -1)"
+
 start=$SECONDS
 # A kernel that hangs must not eat a short device lease: the tests get test_s seconds in all.
 test_s=$(time_for "${TEST_TIMEOUT:-300}" "${BENCH_RESERVE:-180}")

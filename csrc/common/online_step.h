@@ -23,13 +23,17 @@
 //                                              (CPU: one pass over the rows, the three blocks of a row together);
 //   Exec::loop_owned3_acc(rows, inner, c0, c1, c2, work, w0, f0, w1, f1, w2, f2)
 //                                              loop_owned3 where each owned (r, c) has one accumulator, the
-//                                              element w_b(r, c) (a T& into memory) names: f_b(r, k, c, T& w)
-//                                              gets it for every k. CPU: w is that memory element itself,
-//                                              exactly as a lambda of loop_owned3 naming it would (same loop
-//                                              order, same code); GPU: w is a register, loaded once before the
-//                                              k loop and stored once after it (a store through any other
-//                                              pointer inside f can then not force it to be re-read). f may
-//                                              read or write w only through the reference it is given;
+//                                              element w_b(r, c) (a T& into memory) names, and stream k's work
+//                                              comes in two stages: f_b(r, k, c) does its reads and returns
+//                                              the update u, and u(T& w) does its writes and moves w. A stage
+//                                              f may read nothing that an update of the phase writes, except
+//                                              the entries its own u then writes. CPU: f_b(r, k, c)(w) on the
+//                                              memory element itself, in loop_owned3's loops (same code, same
+//                                              rounding as one lambda doing both); GPU: w is a register, loaded
+//                                              once before the k loop and stored once after it, and the reads
+//                                              of kOwnedStreamsInFlight streams are issued before their updates
+//                                              run in k order, so that many loads per thread are in flight
+//                                              instead of one memory round trip per stream;
 //   Exec::matmul(M, N, K, A, lda, B, ldb, C, ldc)
 //                                              C = A B, row-major (M x K)(K x N), C must not alias A or B
 //                                              (CPU: BLAS; GPU: one thread per entry of C, k in order);
@@ -71,24 +75,6 @@
 #endif
 
 namespace torch_local_rnn {
-
-// A hint that the entry `stride` elements after `entry` per stream, `ahead` streams on, will be read soon: a
-// stream-ordered owner (Exec::loop_owned over streams k) at stream k of `count` asks for stream k + ahead
-// (and at k = 0 for streams 1 .. ahead), never past stream count - 1. GPU: prefetch.L2 by generic address (a
-// hint; it changes no value; skipped for a shared-memory address); host: nothing at all, so the
-// CPU's loops are unchanged.
-template <typename T>
-TLR_STEP void prefetch_streams_ahead(const T* entry, int64_t k, int64_t count, int64_t stride, int64_t ahead) {
-#if defined(__CUDA_ARCH__)
-  if (!__isGlobal(entry)) return;  // a trace cached in shared memory (kernels/online_rule.cuh) needs none
-  const int64_t last = k + ahead < count - 1 ? k + ahead : count - 1;
-  for (int64_t s = k == 0 ? 1 : k + ahead; s <= last; ++s) {
-    asm volatile("prefetch.L2 [%0];" ::"l"(entry + (s - k) * stride));
-  }
-#else
-  (void)entry, (void)k, (void)count, (void)stride, (void)ahead;
-#endif
-}
 
 // prev, state, dphi, q: B*n each; error: B*O.
 TLR_STEP int64_t online_activity_numel(int64_t B, int64_t n, int64_t O) { return 4 * B * n + B * O; }

@@ -49,6 +49,15 @@ inline int64_t phase_index(int64_t k, int64_t count) { return kReversePhaseOrder
 #define TLR_INDEPENDENT_ELEMENTS
 #endif
 
+// A policy loop GCC must inline into the rule's step: out of line (GCC's choice for RFLO's float64 step once
+// its elements came as a stage returning an update), the elements' captures are read through the closures in
+// memory in the inner loop, which cost 8% of that step at the papers' size.
+#if defined(__GNUC__)
+#define TLR_INLINE_POLICY __attribute__((always_inline)) inline
+#else
+#define TLR_INLINE_POLICY inline
+#endif
+
 // loop()'s elements are whole per-element computations (a unit's activation), which GCC's cost model judges
 // unprofitable to vectorise when they convert between float and double (the float tanh, common/activation.h):
 // measured, the scalar activation phase was a quarter of RFLO's step at the papers' size. OpenMP's simd
@@ -186,37 +195,38 @@ struct CpuExec {
     };
     over_rows(rows, inner * (c0 + c1 + c2) * work_per_item, run);
   }
-  // loop_owned3 with each owned element named by w_b(r, c) and handed to f_b(r, k, c, w) (common/online_step.h):
-  // here the reference is the memory element itself, in loop_owned3's loops, so a step written with it runs
-  // exactly the code (and rounds exactly as) one whose lambdas name the element themselves. The loops are
+  // loop_owned3 with each owned element named by w_b(r, c) and handed to the update f_b(r, k, c) returns
+  // (common/online_step.h), called at once: here the reference is the memory element itself, in loop_owned3's
+  // loops, so a step written with it runs exactly the code (and rounds exactly as) one whose lambdas read,
+  // update and name the element themselves. The loops are
   // loop_owned3's own rather than a call of it with wrapping lambdas: that wrapper measured 2-3% slower on
   // RFLO's float32 step at the papers' size (0.89-0.91 against 0.87-0.88 us, this machine, idle).
   template <typename W0, typename F0, typename W1, typename F1, typename W2, typename F2>
-  static void loop_owned3_acc(int64_t rows, int64_t inner, int64_t c0, int64_t c1, int64_t c2, int64_t work_per_item,
+  TLR_INLINE_POLICY static void loop_owned3_acc(int64_t rows, int64_t inner, int64_t c0, int64_t c1, int64_t c2, int64_t work_per_item,
                               W0&& w0, F0&& f0, W1&& w1, F1&& f1, W2&& w2, F2&& f2) {
-    const auto run = [&](int64_t lo, int64_t hi) {
+    const auto run = [&](int64_t lo, int64_t hi) TLR_INLINE_ELEMENT {
       for (int64_t r = lo; r < hi; ++r) {
         const int64_t row = phase_index(r, rows);
         for (int64_t k = 0; k < inner; ++k) {
           if (kReversePhaseOrder) {
             for (int64_t c = 0; c < c2; ++c) {
               const int64_t col = phase_index(c, c2);
-              f2(row, k, col, w2(row, col));
+              f2(row, k, col)(w2(row, col));
             }
             for (int64_t c = 0; c < c1; ++c) {
               const int64_t col = phase_index(c, c1);
-              f1(row, k, col, w1(row, col));
+              f1(row, k, col)(w1(row, col));
             }
             for (int64_t c = 0; c < c0; ++c) {
               const int64_t col = phase_index(c, c0);
-              f0(row, k, col, w0(row, col));
+              f0(row, k, col)(w0(row, col));
             }
           } else {
             TLR_INDEPENDENT_ELEMENTS
-            for (int64_t c = 0; c < c0; ++c) f0(row, k, c, w0(row, c));
+            for (int64_t c = 0; c < c0; ++c) f0(row, k, c)(w0(row, c));
             TLR_INDEPENDENT_ELEMENTS
-            for (int64_t c = 0; c < c1; ++c) f1(row, k, c, w1(row, c));
-            for (int64_t c = 0; c < c2; ++c) f2(row, k, c, w2(row, c));
+            for (int64_t c = 0; c < c1; ++c) f1(row, k, c)(w1(row, c));
+            for (int64_t c = 0; c < c2; ++c) f2(row, k, c)(w2(row, c));
           }
         }
       }

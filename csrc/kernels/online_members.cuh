@@ -13,8 +13,16 @@
 namespace torch_local_rnn {
 namespace kernels {
 
+// At least this many 256-thread blocks' worth of registers per SM, i.e. at most 65536 / (256 x 2) = 128
+// registers a thread. Unbounded, the step compiled to 233 (ptxas -v, sm_90a, RFLO float32): an SM then held
+// 4 blocks of 64 threads, so 1,024 members ran in two waves on 132 SMs; at 128 it holds 8 (1,056 resident).
+// A cap of 64 would hold 8 blocks of 128 threads, but spills ~5 KB a thread (ptxas: 4,956 bytes of spill
+// loads against 128).
+constexpr int kMemberMinBlocksPerSm = 2;
+
 template <typename T, typename Rule>
-__global__ void __launch_bounds__(kOnlineThreads) online_members_kernel(const OnlineRuleParams<T, Rule>* params) {
+__global__ void __launch_bounds__(kOnlineThreads, kMemberMinBlocksPerSm)
+    online_members_kernel(const OnlineRuleParams<T, Rule>* params) {
   OnlineRuleParams<T, Rule> p = params[blockIdx.x];  // this block's own copy (run_online_block's contract)
   run_online_block(p);
 }

@@ -22,6 +22,8 @@ namespace kernels {
 
 constexpr int kOnlineThreads = 256;
 constexpr int kOnlineWarpSize = 32;
+// Streams whose reads one thread has in flight in Exec::loop_owned3_acc (TeamExec::loop_owned_acc below).
+constexpr int kOwnedStreamsInFlight = 4;
 
 // The per-step activity lives in shared memory when it fits the 48 KiB every launch may
 // use without opting in (always at the papers' sizes), else in a global workspace.
@@ -59,19 +61,34 @@ struct TeamExec {
     loop_owned(rows, inner, c1, work_per_item, f1);
     loop_owned(rows, inner, c2, work_per_item, f2);
   }
-  // loop_owned with the owned element's accumulator in a register (common/online_step.h): weight(r, c) names
-  // the memory element, loaded once before the k loop and stored once after it; f(r, k, c, w) gets the
-  // register. The same operations on the same values in the same order as f updating the memory element
-  // in place, so the same bits; but a store f makes through another pointer (a trace entry) no longer forces
-  // the compiler to re-load and re-store w for every k, which kept one thread's chain of k serial.
+  // loop_owned with the owned element's accumulator in a register and each stream's work in two stages
+  // (common/online_step.h): weight(r, c) names the memory element, loaded once before the k loop and stored
+  // once after it; f(r, k, c) does stream k's reads and returns its update u, u(w) its writes. The reads of
+  // kOwnedStreamsInFlight streams are issued before the first of their updates: written as one lambda, a
+  // stream's store (a trace entry) may alias, for the compiler, every later load, so each thread had one
+  // memory round trip in flight per stream, which held RFLO's trace pass at n = 1024, B = 64 to 0.115 of
+  // the copy bandwidth (docs/design.md §3.7). The updates still run in k order on the same values, so the
+  // bits are those of one lambda updating the memory element in place.
   template <typename W, typename F>
   __device__ static void loop_owned_acc(int64_t rows, int64_t inner, int64_t cols, int64_t /*work_per_item*/,
                                         W&& weight, F&& f) {
+    static_assert(kOwnedStreamsInFlight == 4, "the staged loop below is written out for four streams");
     for (int64_t e = Team::rank(); e < rows * cols; e += Team::size()) {
       const int64_t r = e / cols, c = e - r * cols;
       auto& slot = weight(r, c);
       auto acc = slot;
-      for (int64_t k = 0; k < inner; ++k) f(r, k, c, acc);
+      int64_t k = 0;
+      for (; k + kOwnedStreamsInFlight <= inner; k += kOwnedStreamsInFlight) {
+        const auto u0 = f(r, k, c);
+        const auto u1 = f(r, k + 1, c);
+        const auto u2 = f(r, k + 2, c);
+        const auto u3 = f(r, k + 3, c);
+        u0(acc);
+        u1(acc);
+        u2(acc);
+        u3(acc);
+      }
+      for (; k < inner; ++k) f(r, k, c)(acc);
       slot = acc;
     }
   }

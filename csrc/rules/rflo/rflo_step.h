@@ -14,9 +14,6 @@
 
 namespace torch_local_rnn {
 
-// Streams ahead whose trace entry a GPU thread prefetches (prefetch_streams_ahead, common/online_step.h).
-constexpr int64_t kTracePrefetchStreams = 4;
-
 template <typename Exec, typename T>
 struct RfloTrace {
   T* trace;     // (B, n, m), m = n + I + 1
@@ -45,26 +42,26 @@ struct RfloTrace {
     }
     // By value (common/credit.h: a capture by reference is re-read after every store, which stops GCC
     // vectorising the CPU's inner loop). The weight is the policy's accumulator (Exec::loop_owned3_acc: the
-    // CPU's memory element as before, a register on the GPU), so a thread's streams are chained only through
-    // its trace entries; on the GPU each asks for the entry kTracePrefetchStreams streams on (a hint: nothing
-    // on the host, nothing for a trace in shared memory, and never past the trace's last stream).
-    const auto update = [=](int64_t i, int64_t b, int64_t j, T pre, T& w) {
+    // CPU's memory element as before, a register on the GPU), and a stream's reads (its trace entry, phi', q
+    // and the presynaptic entry) come before its update's writes, so the GPU issues several streams' reads
+    // before it stores (common/online_step.h): one thread's streams are then chained only through w.
+    const auto stage = [=](int64_t i, int64_t b, int64_t j, T pre) TLR_INLINE_ELEMENT {
       const int64_t r = b * n + i;
       T* const entry = tr + r * m + j;
-#if defined(__CUDACC__)  // not in the CPU's compile at all: its closures and loops stay as they were
-      prefetch_streams_ahead(entry, b, B, n * m, kTracePrefetchStreams);
-#endif
-      T& e = *entry;
-      e = decay * e + (k * dphi[r]) * pre;
-      w -= (step_size * q[r]) * e;
+      const T old = *entry, drive = (k * dphi[r]) * pre, gain = step_size * q[r];
+      return [=](T& w) TLR_INLINE_ELEMENT {
+        const T e = decay * old + drive;
+        *entry = e;
+        w -= gain * e;
+      };
     };
     Exec::loop_owned3_acc(
         n, B, n, I, 1, 2, [=](int64_t i, int64_t j) -> T& { return w_hh[i * n + j]; },
-        [=](int64_t i, int64_t b, int64_t j, T& w) { update(i, b, j, prev[b * n + j], w); },
+        [=](int64_t i, int64_t b, int64_t j) TLR_INLINE_ELEMENT { return stage(i, b, j, prev[b * n + j]); },
         [=](int64_t i, int64_t j) -> T& { return w_ih[i * I + j]; },
-        [=](int64_t i, int64_t b, int64_t j, T& w) { update(i, b, n + j, x[b * I + j], w); },
+        [=](int64_t i, int64_t b, int64_t j) TLR_INLINE_ELEMENT { return stage(i, b, n + j, x[b * I + j]); },
         [=](int64_t i, int64_t) -> T& { return bias[i]; },
-        [=](int64_t i, int64_t b, int64_t, T& w) { update(i, b, n + I, T(1), w); });
+        [=](int64_t i, int64_t b, int64_t) TLR_INLINE_ELEMENT { return stage(i, b, n + I, T(1)); });
   }
 
   // The state the one-block GPU kernel keeps in shared memory next to the weights when all of it fits
