@@ -208,12 +208,18 @@ def test_members_in_one_launch_equal_their_solo_runs(name, dtype, monkeypatch):
     assert not torch.equal(ens.weight_out[0], ens.weight_out[1])
 
 
+def sms_times(k):
+    return lambda: k * torch.cuda.get_device_properties(0).multi_processor_count if torch.cuda.is_available() else k
+
+
 @DTYPES
-def test_many_tiny_members_one_launch(dtype, monkeypatch):
-    """300 RFLO members at the papers' size (n = 32, B = 1): more blocks than fit at 256 threads each, so the
-    member kernel runs narrower blocks (kernels/online_members.cuh), which must not change a bit."""
+@pytest.mark.parametrize("count", [lambda: 300, sms_times(8)], ids=["300", "8_per_sm"])
+def test_many_tiny_members_one_launch(dtype, count, monkeypatch):
+    """RFLO members at the papers' size (n = 32, B = 1): 300 are more blocks than fit at 256 threads each, so
+    the member kernel runs narrower blocks; 8 per SM (1,056 on an H200) fit only its register-capped build,
+    8 blocks of 64 threads an SM (kernels/online_members.cuh). Neither may change a bit."""
     monkeypatch.delenv("TLR_CUDA_ONLINE", raising=False)
-    members, n, I = 300, 32, 2
+    members, n, I = count(), 32, 2
     x, y = member_data(dtype, batch=1, I=I, steps=20, seed=4)
     ens = OnlineLearner.stack([member("rflo", e, dtype, CUDA, batch=1, n=n, I=I) for e in range(members)])
     losses = ens.fit(x.to(CUDA), y.to(CUDA), chunk_size=7)
