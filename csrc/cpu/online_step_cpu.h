@@ -49,9 +49,10 @@ inline int64_t phase_index(int64_t k, int64_t count) { return kReversePhaseOrder
 #define TLR_INDEPENDENT_ELEMENTS
 #endif
 
-// A policy loop GCC must inline into the rule's step: out of line (GCC's choice for RFLO's float64 step once
-// its elements came as a stage returning an update), the elements' captures are read through the closures in
-// memory in the inner loop, which cost 8% of that step at the papers' size.
+// A policy loop GCC must inline into the rule's step, together with its row loop (TLR_INLINE_ELEMENT on the
+// lambda): once RFLO's elements came as a stage returning an update, GCC put that row loop in a function of
+// its own for the float64 step, which then read the elements' captures through the closures in memory, 8% of
+// the step at the papers' size (bench_ab.py; forced inline, 0.99-1.02 of the old code).
 #if defined(__GNUC__)
 #define TLR_INLINE_POLICY __attribute__((always_inline)) inline
 #else
@@ -198,12 +199,13 @@ struct CpuExec {
   // loop_owned3 with each owned element named by w_b(r, c) and handed to the update f_b(r, k, c) returns
   // (common/online_step.h), called at once: here the reference is the memory element itself, in loop_owned3's
   // loops, so a step written with it runs exactly the code (and rounds exactly as) one whose lambdas read,
-  // update and name the element themselves. The loops are
-  // loop_owned3's own rather than a call of it with wrapping lambdas: that wrapper measured 2-3% slower on
-  // RFLO's float32 step at the papers' size (0.89-0.91 against 0.87-0.88 us, this machine, idle).
+  // update and name the element themselves. The loops are loop_owned3's own rather than a call of it with
+  // wrapping lambdas: that wrapper measured 2-3% slower on RFLO's float32 step at the papers' size (0.89-0.91
+  // against 0.87-0.88 us, this machine, idle).
   template <typename W0, typename F0, typename W1, typename F1, typename W2, typename F2>
-  TLR_INLINE_POLICY static void loop_owned3_acc(int64_t rows, int64_t inner, int64_t c0, int64_t c1, int64_t c2, int64_t work_per_item,
-                              W0&& w0, F0&& f0, W1&& w1, F1&& f1, W2&& w2, F2&& f2) {
+  TLR_INLINE_POLICY static void loop_owned3_acc(int64_t rows, int64_t inner, int64_t c0, int64_t c1, int64_t c2,
+                                                int64_t work_per_item, W0&& w0, F0&& f0, W1&& w1, F1&& f1, W2&& w2,
+                                                F2&& f2) {
     const auto run = [&](int64_t lo, int64_t hi) TLR_INLINE_ELEMENT {
       for (int64_t r = lo; r < hi; ++r) {
         const int64_t row = phase_index(r, rows);
