@@ -8,7 +8,7 @@
 // chosen per call by TLR_CUDA_ONLINE (common/gpu_paths.h) = auto (unset: grid when the step's widest phase has at least
 // kernels::kGridOnlineMinItems elements and the device can run the grid), block or grid (an error where the
 // grid cannot run). Inside online_learn_members a block-path member is not launched but handed to the open
-// member batch (cuda/online_members_cuda.h), when the glue allows it (rule_buffers).
+// member batch (cuda/online_members_cuda.h), holding the buffers the glue names (rule_buffers).
 #pragma once
 
 #include <ATen/Dispatch.h>
@@ -21,7 +21,6 @@
 
 #include <memory>
 #include <tuple>
-#include <type_traits>
 
 #include "../common/gpu_paths.h"
 #include "../common/online_rule.h"
@@ -47,8 +46,6 @@ RuleBuffers<Held...> rule_buffers(const Held&... held) {
 
 namespace online_cuda_detail {
 
-struct LaunchNow {};  // a glue that may not be deferred
-
 template <typename scalar_t, typename Rule>
 kernels::OnlineRuleParams<scalar_t, Rule> rule_params(const OnlineCall& c, const OnlineBuffers& buffers,
                                                       const Rule& rule) {
@@ -67,8 +64,8 @@ std::shared_ptr<const void> hold(const OnlineBuffers& buffers, const RuleBuffers
       held.refs);
 }
 
-template <typename Held, typename MakeRule>
-void run(const OnlineCall& c, const Held& held, MakeRule& make_rule) {
+template <typename MakeRule, typename... Held>
+void run(const OnlineCall& c, const RuleBuffers<Held...>& held, MakeRule& make_rule) {
   const OnlinePath path = online_path();  // before anything is allocated: a bad value changes nothing
   const c10::cuda::CUDAGuard guard(c.x.device());
   const c10::cuda::CUDAStream stream = c10::cuda::getCurrentCUDAStream();
@@ -89,11 +86,9 @@ void run(const OnlineCall& c, const Held& held, MakeRule& make_rule) {
     const auto rule = make_rule(scalar_t{}, kernels::BlockExec{});
     auto p = rule_params<scalar_t>(c, buffers, rule);
     const size_t shared_bytes = kernels::prepare_online_block(p);
-    if constexpr (!std::is_same<Held, LaunchNow>::value) {
-      if (OnlineMemberBatch* const batch = OnlineMemberBatch::current()) {
-        batch->add(p, shared_bytes, stream, hold(buffers, held));  // after make_rule: it may have filled `held`
-        return;
-      }
+    if (OnlineMemberBatch* const batch = OnlineMemberBatch::current()) {
+      batch->add(p, shared_bytes, stream, hold(buffers, held));  // after make_rule: it may have filled `held`
+      return;
     }
     kernels::launch_online_rule(p, shared_bytes, stream.stream());
     C10_CUDA_KERNEL_LAUNCH_CHECK();
@@ -102,16 +97,11 @@ void run(const OnlineCall& c, const Held& held, MakeRule& make_rule) {
 
 }  // namespace online_cuda_detail
 
-// A glue that names its buffers: the launch may be deferred into online_learn_members' batch.
+// Every CUDA glue names its buffers (rule_buffers above), so a block-path launch may be deferred into
+// online_learn_members' batch.
 template <typename MakeRule, typename... Held>
 void run_online_call(const OnlineCall& c, const RuleBuffers<Held...>& held, MakeRule&& make_rule) {
   online_cuda_detail::run(c, held, make_rule);
-}
-
-// A glue that does work after the call, or cannot name its buffers: launched at once, also inside a batch.
-template <typename MakeRule>
-void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
-  online_cuda_detail::run(c, online_cuda_detail::LaunchNow{}, make_rule);
 }
 
 }  // namespace torch_local_rnn

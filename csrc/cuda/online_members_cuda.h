@@ -7,10 +7,9 @@
 // (kernels/online_members.cuh). A member's block runs the solo kernel's body on the member's params, so its
 // result is bitwise its solo run.
 //
-// What may be deferred is explicit: only a glue that names, through rule_buffers(...), every object it made
-// that the rule's pointers reach, and that does nothing after run_online_call, is deferred (every online rule
-// today); a call without rule_buffers, and a member on the grid path (large networks, which fill the GPU
-// alone), launches at once. The members are independent (disjoint outputs, read-only shared inputs), so
+// What may be deferred is explicit: run_online_call takes, through rule_buffers(...), every object the glue
+// made that the rule's pointers reach, and a glue does nothing after run_online_call; a member on the grid
+// path (large networks, which fill the GPU alone) launches at once. The members are independent (disjoint outputs, read-only shared inputs), so
 // their launch order does not matter. A member whose checks fail inside its glue (e.g. a rule's counter) stops
 // the op before the batch launches: then no deferred member has run.
 #pragma once
