@@ -15,6 +15,7 @@
 #pragma once
 
 #include "../common/online_step.h"
+#include "../common/team_loops.h"
 #include "common.cuh"
 
 namespace torch_local_rnn {
@@ -22,8 +23,6 @@ namespace kernels {
 
 constexpr int kOnlineThreads = 256;
 constexpr int kOnlineWarpSize = 32;
-// Streams whose reads one thread has in flight in Exec::loop_owned3_acc (TeamExec::loop_owned_acc below).
-constexpr int kOwnedStreamsInFlight = 4;
 
 // The per-step activity lives in shared memory when it fits the 48 KiB every launch may
 // use without opting in (always at the papers' sizes), else in a global workspace.
@@ -31,27 +30,22 @@ constexpr size_t kOnlineSharedBytes = 48 * 1024;
 
 // The contract's primitives over the threads `Team` names: Team::rank() (this thread's index in the team),
 // Team::size() (the team's threads, a whole number of warps) and Team::sync() (the team's barrier, which
-// also orders the memory accesses before it before those after it).
+// also orders the memory accesses before it before those after it). The loops are common/team_loops.h's,
+// with this thread's rank (the C++ tests run the same loops for every rank on the CPU).
 template <typename Team>
 struct TeamExec {
   template <typename F>
   __device__ static void loop(int64_t count, int64_t /*work_per_item*/, F&& f) {
-    for (int64_t k = Team::rank(); k < count; k += Team::size()) f(k);
+    team_loop(Team::rank(), Team::size(), count, f);
   }
   template <typename F>
   __device__ static void loop2(int64_t rows, int64_t cols, int64_t /*work_per_item*/, F&& f) {
-    for (int64_t k = Team::rank(); k < rows * cols; k += Team::size()) {
-      const int64_t r = k / cols;
-      f(r, k - r * cols);
-    }
+    team_loop2(Team::rank(), Team::size(), rows, cols, f);
   }
   // One thread per (r, c), k in order inside it (common/online_step.h).
   template <typename F>
   __device__ static void loop_owned(int64_t rows, int64_t inner, int64_t cols, int64_t /*work_per_item*/, F&& f) {
-    for (int64_t e = Team::rank(); e < rows * cols; e += Team::size()) {
-      const int64_t r = e / cols, c = e - r * cols;
-      for (int64_t k = 0; k < inner; ++k) f(r, k, c);
-    }
+    team_loop_owned(Team::rank(), Team::size(), rows, inner, cols, f);
   }
   // loop_owned over three column blocks: one team loop each (their elements are disjoint).
   template <typename F0, typename F1, typename F2>
@@ -61,36 +55,12 @@ struct TeamExec {
     loop_owned(rows, inner, c1, work_per_item, f1);
     loop_owned(rows, inner, c2, work_per_item, f2);
   }
-  // loop_owned with the owned element's accumulator in a register and each stream's work in two stages
-  // (common/online_step.h): weight(r, c) names the memory element, loaded once before the k loop and stored
-  // once after it; f(r, k, c) does stream k's reads and returns its update u, u(w) its writes. The reads of
-  // kOwnedStreamsInFlight streams are issued before the first of their updates: written as one lambda, a
-  // stream's store (a trace entry) may alias, for the compiler, every later load, so each thread had one
-  // memory round trip in flight per stream, which held RFLO's trace pass at n = 1024, B = 64 to 0.115 of
-  // the copy bandwidth (docs/design.md §3.7). The updates still run in k order on the same values, so the
-  // bits are those of one lambda updating the memory element in place.
+  // The accumulator in a register, several streams' (or, with fewer streams, elements') reads in flight before
+  // their updates (team_loop_owned_acc).
   template <typename W, typename F>
   __device__ static void loop_owned_acc(int64_t rows, int64_t inner, int64_t cols, int64_t /*work_per_item*/,
                                         W&& weight, F&& f) {
-    static_assert(kOwnedStreamsInFlight == 4, "the staged loop below is written out for four streams");
-    for (int64_t e = Team::rank(); e < rows * cols; e += Team::size()) {
-      const int64_t r = e / cols, c = e - r * cols;
-      auto& slot = weight(r, c);
-      auto acc = slot;
-      int64_t k = 0;
-      for (; k + kOwnedStreamsInFlight <= inner; k += kOwnedStreamsInFlight) {
-        const auto u0 = f(r, k, c);
-        const auto u1 = f(r, k + 1, c);
-        const auto u2 = f(r, k + 2, c);
-        const auto u3 = f(r, k + 3, c);
-        u0(acc);
-        u1(acc);
-        u2(acc);
-        u3(acc);
-      }
-      for (; k < inner; ++k) f(r, k, c)(acc);
-      slot = acc;
-    }
+    team_loop_owned_acc(Team::rank(), Team::size(), rows, inner, cols, weight, f);
   }
   template <typename W0, typename F0, typename W1, typename F1, typename W2, typename F2>
   __device__ static void loop_owned3_acc(int64_t rows, int64_t inner, int64_t c0, int64_t c1, int64_t c2,
@@ -100,19 +70,11 @@ struct TeamExec {
     loop_owned_acc(rows, inner, c1, work_per_item, w1, f1);
     loop_owned_acc(rows, inner, c2, work_per_item, w2, f2);
   }
-  // C = A B, row-major: one thread per entry of C, consecutive threads on consecutive columns (coalesced
-  // reads of B, a broadcast row of A), the sum over k in order from 0 (GridExec's tiled product keeps
-  // exactly this per-entry order, tiled_matmul.cuh).
+  // C = A B, row-major: one thread per entry of C, k in order (team_matmul).
   template <typename T>
   __device__ static void matmul(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb,
                                 T* C, int64_t ldc) {
-    for (int64_t e = Team::rank(); e < M * N; e += Team::size()) {
-      const int64_t i = e / N, j = e - i * N;
-      const T* a = A + i * lda;
-      T acc = 0;
-      for (int64_t k = 0; k < K; ++k) acc += a[k] * B[k * ldb + j];
-      C[i * ldc + j] = acc;
-    }
+    team_matmul(Team::rank(), Team::size(), M, N, K, A, lda, B, ldb, C, ldc);
   }
   // out[r] = sum_k f(r, k): one warp per row, lane-strided partial sums, then a fixed xor-shuffle tree,
   // so the order is the same on every run and for every team size. The warp's lanes loop together (r

@@ -1,0 +1,137 @@
+// The loops of the GPU's execution policy (kernels/online_step.cuh's TeamExec) as host-device functions of one
+// team member's rank and the team's size: TeamExec calls them with its thread's rank, and the C++ tests run
+// them on the CPU for every rank in turn (tests/cpp/team_exec_emulation.h), so the loops the GPU runs (which
+// elements a thread takes, in which order, and how the staged owned loop orders reads and writes) are tested
+// where there is no GPU. The contract they keep is common/online_step.h's.
+#pragma once
+
+#include <cstdint>
+
+#include "activation.h"
+
+namespace torch_local_rnn {
+
+// Owned (element, stream) reads one thread has in flight in team_loop_owned_acc.
+constexpr int kOwnedStreamsInFlight = 4;
+
+// The (r, c) pairs of a rows x cols block that the member of rank `rank` in a team of `size` visits: flat
+// indices e = rank, rank + size, ... of e = r * cols + c, stepped by additions. One division per loop instead
+// of one per element: a 64-bit division is some twenty instructions on every element's chain on the GPU,
+// more than RFLO's arithmetic for the element (docs/design.md §3.7). cols > 0.
+struct TeamCursor {
+  int64_t r, c, dr, dc, cols;
+  TLR_HOST_DEVICE TeamCursor(int64_t rank, int64_t size, int64_t cols_)
+      : r(rank / cols_), c(rank - (rank / cols_) * cols_), dr(size / cols_), dc(size - (size / cols_) * cols_),
+        cols(cols_) {}
+  TLR_HOST_DEVICE void next() {
+    r += dr;
+    c += dc;
+    if (c >= cols) {
+      c -= cols;
+      ++r;
+    }
+  }
+};
+
+template <typename F>
+TLR_HOST_DEVICE void team_loop(int64_t rank, int64_t size, int64_t count, F&& f) {
+  for (int64_t k = rank; k < count; k += size) f(k);
+}
+
+template <typename F>
+TLR_HOST_DEVICE void team_loop2(int64_t rank, int64_t size, int64_t rows, int64_t cols, F&& f) {
+  if (rows <= 0 || cols <= 0) return;
+  for (TeamCursor at(rank, size, cols); at.r < rows; at.next()) f(at.r, at.c);
+}
+
+// One member per (r, c), k in order inside it.
+template <typename F>
+TLR_HOST_DEVICE void team_loop_owned(int64_t rank, int64_t size, int64_t rows, int64_t inner, int64_t cols, F&& f) {
+  if (rows <= 0 || cols <= 0) return;
+  for (TeamCursor at(rank, size, cols); at.r < rows; at.next()) {
+    for (int64_t k = 0; k < inner; ++k) f(at.r, k, at.c);
+  }
+}
+
+// loop_owned with the owned element's accumulator in a register (common/online_step.h's loop_owned3_acc):
+// weight(r, c) names the memory element, loaded once and stored once; f(r, k, c) does stream k's reads and
+// returns its update u, u(w) its writes. kOwnedStreamsInFlight streams' reads are issued before the first of
+// their updates: written as one lambda, a stream's store (a trace entry) may alias, for the compiler, every
+// later load, so each thread had one memory round trip in flight per stream (RFLO's trace pass at n = 1024,
+// B = 64 ran at 0.115 of the copy bandwidth, docs/design.md §3.7). With fewer streams than that (B = 1, the
+// papers' networks: one stream), kOwnedStreamsInFlight elements are taken side by side instead, stream by
+// stream. Either way each element's updates run in k order on the same values, so the bits are those of one
+// lambda updating the memory element in place, k after k.
+template <typename W, typename F>
+TLR_HOST_DEVICE void team_loop_owned_acc(int64_t rank, int64_t size, int64_t rows, int64_t inner, int64_t cols,
+                                         W&& weight, F&& f) {
+  static_assert(kOwnedStreamsInFlight == 4, "the staged loops below are written out for four reads in flight");
+  if (rows <= 0 || cols <= 0) return;
+  TeamCursor at(rank, size, cols);
+  if (inner < kOwnedStreamsInFlight) {
+    for (;;) {  // four elements at once while this member has four left
+      TeamCursor a1 = at;
+      a1.next();
+      TeamCursor a2 = a1;
+      a2.next();
+      TeamCursor a3 = a2;
+      a3.next();
+      if (a3.r >= rows) break;
+      auto& s0 = weight(at.r, at.c);
+      auto& s1 = weight(a1.r, a1.c);
+      auto& s2 = weight(a2.r, a2.c);
+      auto& s3 = weight(a3.r, a3.c);
+      auto w0 = s0, w1 = s1, w2 = s2, w3 = s3;
+      for (int64_t k = 0; k < inner; ++k) {
+        const auto u0 = f(at.r, k, at.c);
+        const auto u1 = f(a1.r, k, a1.c);
+        const auto u2 = f(a2.r, k, a2.c);
+        const auto u3 = f(a3.r, k, a3.c);
+        u0(w0);
+        u1(w1);
+        u2(w2);
+        u3(w3);
+      }
+      s0 = w0;
+      s1 = w1;
+      s2 = w2;
+      s3 = w3;
+      at = a3;
+      at.next();
+    }
+  }
+  for (; at.r < rows; at.next()) {
+    auto& slot = weight(at.r, at.c);
+    auto acc = slot;
+    int64_t k = 0;
+    for (; k + kOwnedStreamsInFlight <= inner; k += kOwnedStreamsInFlight) {
+      const auto u0 = f(at.r, k, at.c);
+      const auto u1 = f(at.r, k + 1, at.c);
+      const auto u2 = f(at.r, k + 2, at.c);
+      const auto u3 = f(at.r, k + 3, at.c);
+      u0(acc);
+      u1(acc);
+      u2(acc);
+      u3(acc);
+    }
+    for (; k < inner; ++k) f(at.r, k, at.c)(acc);
+    slot = acc;
+  }
+}
+
+// C = A B, row-major: one member per entry of C, consecutive members on consecutive columns (coalesced reads
+// of B on the GPU, a broadcast row of A), the sum over k in order from 0 (GridExec's tiled product keeps
+// exactly this per-entry order, kernels/tiled_matmul.cuh).
+template <typename T>
+TLR_HOST_DEVICE void team_matmul(int64_t rank, int64_t size, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda,
+                                 const T* B, int64_t ldb, T* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  for (TeamCursor at(rank, size, N); at.r < M; at.next()) {
+    const T* a = A + at.r * lda;
+    T acc = 0;
+    for (int64_t k = 0; k < K; ++k) acc += a[k] * B[k * ldb + at.c];
+    C[at.r * ldc + at.c] = acc;
+  }
+}
+
+}  // namespace torch_local_rnn

@@ -1,0 +1,80 @@
+// The GPU's execution policy (kernels/online_step.cuh's TeamExec over a team of Size threads) run on the CPU:
+// each phase runs common/team_loops.h's loops, the very functions the GPU's threads call, for rank 0, 1, ...,
+// Size - 1 in turn. That is one of the interleavings the GPU may run, and the only one that matters under the
+// policy's contract (common/online_step.h: within a phase no element reads what another writes), so a shared step
+// run under this policy computes what the GPU's computes, in the GPU's per-element order. `sums` repeats the
+// warp's lane-strided partial sums and its xor-shuffle tree (lane l adds lane l ^ offset's value, offsets 16 to 1).
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "common/team_loops.h"
+
+namespace tlr_test {
+
+template <int64_t Size>
+struct EmulatedTeamExec {
+  static_assert(Size % 32 == 0, "a team is a whole number of warps");
+  static constexpr int64_t kWarp = 32;
+
+  template <typename F>
+  static void loop(int64_t count, int64_t, F&& f) {
+    for (int64_t rank = 0; rank < Size; ++rank) torch_local_rnn::team_loop(rank, Size, count, f);
+  }
+  template <typename F>
+  static void loop2(int64_t rows, int64_t cols, int64_t, F&& f) {
+    for (int64_t rank = 0; rank < Size; ++rank) torch_local_rnn::team_loop2(rank, Size, rows, cols, f);
+  }
+  template <typename F>
+  static void loop_owned(int64_t rows, int64_t inner, int64_t cols, int64_t, F&& f) {
+    for (int64_t rank = 0; rank < Size; ++rank) torch_local_rnn::team_loop_owned(rank, Size, rows, inner, cols, f);
+  }
+  template <typename F0, typename F1, typename F2>
+  static void loop_owned3(int64_t rows, int64_t inner, int64_t c0, int64_t c1, int64_t c2, int64_t work, F0&& f0,
+                          F1&& f1, F2&& f2) {
+    loop_owned(rows, inner, c0, work, f0);
+    loop_owned(rows, inner, c1, work, f1);
+    loop_owned(rows, inner, c2, work, f2);
+  }
+  template <typename W, typename F>
+  static void loop_owned_acc(int64_t rows, int64_t inner, int64_t cols, int64_t, W&& weight, F&& f) {
+    for (int64_t rank = 0; rank < Size; ++rank) {
+      torch_local_rnn::team_loop_owned_acc(rank, Size, rows, inner, cols, weight, f);
+    }
+  }
+  template <typename W0, typename F0, typename W1, typename F1, typename W2, typename F2>
+  static void loop_owned3_acc(int64_t rows, int64_t inner, int64_t c0, int64_t c1, int64_t c2, int64_t work, W0&& w0,
+                              F0&& f0, W1&& w1, F1&& f1, W2&& w2, F2&& f2) {
+    loop_owned_acc(rows, inner, c0, work, w0, f0);
+    loop_owned_acc(rows, inner, c1, work, w1, f1);
+    loop_owned_acc(rows, inner, c2, work, w2, f2);
+  }
+  template <typename T>
+  static void matmul(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C,
+                     int64_t ldc) {
+    for (int64_t rank = 0; rank < Size; ++rank) torch_local_rnn::team_matmul(rank, Size, M, N, K, A, lda, B, ldb, C, ldc);
+  }
+  // A warp per row (row r on warp r mod Size/32, which only decides who computes it): lane l sums f(r, k) for
+  // k = l, l + 32, ... in order; then, for offset = 16, 8, 4, 2, 1, every lane adds its partner's value.
+  template <typename T, typename F>
+  static void sums(int64_t rows, int64_t count, F&& f, T* out) {
+    for (int64_t r = 0; r < rows; ++r) {
+      std::array<T, kWarp> acc{};
+      for (int64_t lane = 0; lane < kWarp; ++lane) {
+        T a = 0;
+        for (int64_t k = lane; k < count; k += kWarp) a += f(r, k);
+        acc[lane] = a;
+      }
+      for (int64_t offset = kWarp / 2; offset > 0; offset /= 2) {
+        std::array<T, kWarp> next{};
+        for (int64_t lane = 0; lane < kWarp; ++lane) next[lane] = acc[lane] + acc[lane ^ offset];
+        acc = next;
+      }
+      out[r] = acc[0];
+    }
+  }
+  static void sync() {}
+};
+
+}  // namespace tlr_test
