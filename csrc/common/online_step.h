@@ -41,7 +41,12 @@
 //   Exec::sums(rows, count, f(r, k), out)      out[r] = sum_k f(r, k), in a fixed order on each backend
 //                                              (CPU: dot()'s eight partial sums; GPU: a warp per row, a fixed
 //                                              shuffle tree);
-//   Exec::sync()                               every write of the phases before is visible after.
+//   Exec::sync()                               every write of the phases before is visible after;
+//   Exec::kRotatedRows                         (a constexpr bool) whether a row of weights one element reads
+//                                              whole (its pre-activation: common/dot.h's preactivation) is
+//                                              summed from the element's own column on (GPU: true, so a
+//                                              warp's loads spread over the shared-memory banks) or from 0
+//                                              (CPU: dot()'s vectorised loop).
 // `work` is the multiply-adds per item: the CPU stays on the calling thread below kWorkGrain in all.
 // Within one phase no element may read what another element of it writes; the GPU runs them at once.
 //
@@ -115,7 +120,7 @@ TLR_STEP void online_forward(const OnlineNet<T>& net, const T* x, const OnlineAc
   const T *const w_hh = net.weight_hh, *const w_ih = net.weight_ih, *const bias = net.bias, *const prev = act.prev;
   T *const pre = act.dphi, *const state = act.state;
   Exec::loop2(net.B, n, n + I, [=](int64_t b, int64_t i) {
-    pre[b * n + i] = preactivation(w_hh, w_ih, bias, n, I, i, prev + b * n, x + b * I);
+    pre[b * n + i] = preactivation<Exec::kRotatedRows>(w_hh, w_ih, bias, n, I, i, prev + b * n, x + b * I);
   });
   Exec::sync();
   switch (net.f) {

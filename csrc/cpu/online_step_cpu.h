@@ -109,6 +109,7 @@ void blas_gemm_nn(int64_t m, int64_t n, int64_t k, const T* A, int64_t lda, cons
 }
 
 struct CpuExec {
+  static constexpr bool kRotatedRows = false;  // rows from column 0: dot()'s loop, vectorised
   // run(lo, hi) over [0, rows): on the calling thread when the phase is small, else row ranges in parallel.
   template <typename Run>
   static void over_rows(int64_t rows, int64_t work_per_row, const Run& run) {

@@ -34,6 +34,9 @@ constexpr size_t kOnlineSharedBytes = 48 * 1024;
 // with this thread's rank (the C++ tests run the same loops for every rank on the CPU).
 template <typename Team>
 struct TeamExec {
+  // A warp's threads, one weight row each, read from different columns: without it, at 32 columns (the
+  // papers' n) every load of the forward is a 32-way shared-memory bank conflict (common/dot.h's dot_rotated).
+  static constexpr bool kRotatedRows = true;
   template <typename F>
   __device__ static void loop(int64_t count, int64_t /*work_per_item*/, F&& f) {
     team_loop(Team::rank(), Team::size(), count, f);

@@ -17,6 +17,7 @@ template <int64_t Size>
 struct EmulatedTeamExec {
   static_assert(Size % 32 == 0, "a team is a whole number of warps");
   static constexpr int64_t kWarp = 32;
+  static constexpr bool kRotatedRows = true;  // as TeamExec
 
   template <typename F>
   static void loop(int64_t count, int64_t, F&& f) {

@@ -1,7 +1,8 @@
 // The GPU's team loops (common/team_loops.h, what kernels/online_step.cuh's TeamExec runs on each thread),
 // tested on the CPU: each covers its elements once for every team size and shape, the owned loops keep k in
 // order per element, the staged owned loop issues several reads before its first write and still applies
-// every element's updates in k order; and whole online steps under the emulated GPU policy
+// every element's updates in k order, the rotated rows' dot (dot_rotated) is dot() of the permuted row; and whole
+// online steps under the emulated GPU policy
 // (team_exec_emulation.h) equal the CPU policy's (float64, 1e-10) and do not depend on the team's size (bits).
 #include <gtest/gtest.h>
 
@@ -9,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/dot.h"
 #include "common/online_step.h"
 #include "cpu/online_step_cpu.h"
 #include "rules/rflo/rflo_step.h"
@@ -149,6 +151,34 @@ TEST(TeamExecEmulation, SumsEqualPlainSums) {
     double want = 0;
     for (int64_t k = 0; k <= r; ++k) want += term(r, k);
     EXPECT_NEAR(out[r], want, 1e-12) << "row " << r;
+  }
+}
+
+// dot_rotated(a, b, count, row) is dot() of the permuted vectors, bit for bit: term u of the step-th block of
+// eight visited is column (u + row) mod 8 of block (row / 8 + step) mod (count / 8); the tail stays in order.
+// At row 0 it is dot() itself. Values of wide magnitude, so that another order of the terms rounds differently.
+TEST(TeamLoops, DotRotatedIsDotOfThePermutedRow) {
+  for (const int64_t count : {1, 2, 7, 8, 16, 32, 35, 67}) {
+    std::vector<double> a(count), b(count);
+    for (int64_t k = 0; k < count; ++k) {
+      a[k] = std::sin(1.3 * double(k)) * std::pow(10.0, double(k % 9) - 4);
+      b[k] = std::cos(0.7 * double(k)) + 1e-3 * double(k);
+    }
+    EXPECT_EQ(torch_local_rnn::dot_rotated(a.data(), b.data(), count, 0), torch_local_rnn::dot(a.data(), b.data(), count));
+    const int64_t blocks = count / 8;
+    for (int64_t row = 0; row < 70; ++row) {
+      std::vector<double> pa(a), pb(b);
+      for (int64_t step = 0; step < blocks; ++step) {
+        const int64_t block = (row / 8 + step) % blocks;
+        for (int64_t u = 0; u < 8; ++u) {
+          pa[8 * step + u] = a[8 * block + (u + row) % 8];
+          pb[8 * step + u] = b[8 * block + (u + row) % 8];
+        }
+      }
+      EXPECT_EQ(torch_local_rnn::dot_rotated(a.data(), b.data(), count, row),
+                torch_local_rnn::dot(pa.data(), pb.data(), count))
+          << count << " terms, row " << row;
+    }
   }
 }
 

@@ -36,7 +36,7 @@ struct UoroStep {
     Exec::sync();
     Exec::loop2(s.B, n, n + I, [=](int64_t b, int64_t k) {
       const T* h = s.r + b * m;
-      const T v = preactivation(c.w_hh, c.w_ih, c.bias, n, I, k, h, x + b * I);
+      const T v = preactivation<Exec::kRotatedRows>(c.w_hh, c.w_ih, c.bias, n, I, k, h, x + b * I);
       s.jx[b * n + k] = ((T(1) - c.alpha) * h[k] + c.alpha * activate(c.f, v) - next[b * n + k]) / eps;
     });
   }
