@@ -31,7 +31,7 @@ TLR_HOST_DEVICE T dot(const T* a, const T* b, int64_t count) {
 // a warp, one row each, then read 32 different shared-memory banks of a row-major matrix of 32 columns at every
 // load (4 blocks x 8 columns), where reading all rows from column 0 put every load of the warp in one bank: a
 // 32-way conflict, each of the forward's 34 loads split into 32 serial accesses at the papers' size, on a pipe
-// the SM's member blocks share (docs/design.md §3.7). A term costs ~13 instructions in the SASS (each operand's
+// the SM's member blocks share (docs/design.md §3.7). A term costs ~14 instructions in the SASS (each operand's
 // address formed in 64 bits), dot()'s ~4: a few hundred issue slots of one warp a step, for ~1,100 accesses
 // of the SM's shared pipe saved.
 template <typename T>

@@ -17,7 +17,7 @@ namespace kernels {
 // compiled to 233 registers (ptxas -v, sm_90a, RFLO float32): an SM then holds 4 blocks of 64 threads, so
 // beyond 4 x SMs members (528 on an H200) the rest waited for a second wave. The capped build is compiled for
 // 2 such blocks per SM, at most 65536 / (256 x 2) = 128 registers, so an SM holds 8 blocks of 64 threads
-// (1,056 members on an H200), at the price of spills (ptxas: RFLO 2.9 KB of spill loads, DNI 5.8 KB). A cap
+// (1,056 members on an H200), at the price of spills (ptxas: RFLO 2.8 KB of spill loads, DNI 5.8 KB). A cap
 // of 64 registers (8 blocks of 128 threads) spilled ~5 KB for RFLO too.
 constexpr int kMemberMinBlocksPerSmCapped = 2;
 
