@@ -13,7 +13,9 @@ The cases (float32; B batch, n hidden units, I inputs, T steps, E members):
                                   nn.RNN's. Sizes B64 n512 I64, B32 n256 I32, B1 n32 I2; B64 also with
                                   TLR_CUDA_SEQUENCE=stepwise ("stepwise_ms"; a library without the switch ignores it).
   online_rflo_ensemble_E1024_n32  E RFLO learners (B=1, I=2, O=2) in one OnlineEnsemble: network-steps/s
-                                  (E * steps / s), beside one OnlineLearner alone and the E members on the CPU.
+                                  (E * steps / s), beside one OnlineLearner alone and the E members on the CPU;
+                                  on a GPU also a member's step time at 1, SMs and 4 x SMs members
+                                  ("members_scaling").
   online_rflo_n1024_B64           RFLO online: the trace pass's time (RFLO's step minus output_only's) against the
                                   trace's memory traffic (read + written once a step, 2 * B*n*(n+I+1)*4 bytes) and
                                   a device copy of the trace's size: "fraction_of_copy_bandwidth"; the whole
@@ -146,19 +148,35 @@ def fit_rate(fitter, x, y, device, budget):
 def ensemble_case(device, E, n, max_steps, budget, cpu_budget):
     """E RFLO members in one OnlineEnsemble on device, one learner alone, and (on a GPU run) the E members on
     the CPU, measured for about cpu_budget seconds besides the setup (a few seconds in all)."""
-    def members_rate(dev, budget_):
+    def members_rate(dev, budget_, members=E):
         start = time.perf_counter()
-        learners = [make_learner(rules.RFLO(), n, 1, dev, seed=s) for s in range(E)]
+        learners = [make_learner(rules.RFLO(), n, 1, dev, seed=s) for s in range(members)]
         ensemble = OnlineLearner.stack(learners)
         del learners
         setup = time.perf_counter() - start
         x, y = online_data(max_steps, 1, device=dev)
         m = fit_rate(ensemble, x, y, dev, budget_)
-        return {"network_steps_per_s": E * m["rate"], "members": E, "steps": m["count"], "seconds": m["seconds"],
+        return {"network_steps_per_s": members * m["rate"], "members": members, "steps": m["count"],
+                "step_us": 1e6 / m["rate"], "seconds": m["seconds"],
                 "repeats": m["repeats"], "setup_s": setup, **({"note": m["note"]} if "note" in m else {})}
 
     result = members_rate(device, budget)
     result["path"] = library_paths()
+    if device.type == "cuda":
+        # A member's step time with 1 member, 1 and 4 a multiprocessor, beside E's: flat, the step's own latency
+        # bounds E; growing with members a multiprocessor, what they share (issue slots, the shared-memory pipe).
+        sms = torch.cuda.get_device_properties(device).multi_processor_count
+        scaling = {}
+        for members in (1, sms, 4 * sms):
+            try:
+                m = members_rate(device, budget / 4, members)
+                scaling[str(members)] = {k: m[k] for k in ("network_steps_per_s", "step_us")}
+            except Exception as error:  # noqa: BLE001 (the main measurement stands)
+                scaling[str(members)] = {"error": f"{type(error).__name__}: {error}"[:500]}
+        scaling[str(E)] = {k: result[k] for k in ("network_steps_per_s", "step_us")}
+        result["members_scaling"] = scaling
+        say("  a member's step, by members: " + ", ".join(
+            f"E={k}: {v['step_us']:.2f} us" if "step_us" in v else f"E={k}: error" for k, v in scaling.items()))
     x, y = online_data(max_steps, 1, device=device)
     one = fit_rate(make_learner(rules.RFLO(), n, 1, device), x, y, device, budget / 2)
     result["one_learner"] = {"steps_per_s": one["rate"], "steps": one["count"], "seconds": one["seconds"]}
