@@ -31,8 +31,8 @@
 //                                              memory element itself, in loop_owned3's loops (same code, same
 //                                              rounding as one lambda doing both); GPU: w is a register, loaded
 //                                              once before the k loop and stored once after it, and the reads
-//                                              of kOwnedStreamsInFlight streams (with fewer streams, of as many
-//                                              elements, stream by stream) are issued before their updates run
+//                                              of kOwnedStreamsInFlight streams (with fewer than 4 streams, of
+//                                              4 elements, stream by stream) are issued before their updates run
 //                                              in k order, so that many loads per thread are in flight instead
 //                                              of one memory round trip per stream (common/team_loops.h);
 //   Exec::matmul(M, N, K, A, lda, B, ldb, C, ldc)

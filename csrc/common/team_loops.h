@@ -11,8 +11,14 @@
 
 namespace torch_local_rnn {
 
-// Owned (element, stream) reads one thread has in flight in team_loop_owned_acc.
-constexpr int kOwnedStreamsInFlight = 4;
+// Streams of one owned element whose reads a thread has in flight in team_loop_owned_acc (then 4 for the
+// rest, then 1). Eight: at n = 1024, B = 64 the grid kernel holds ~10^5 threads, and a DRAM latency of ~1 us
+// at the 60% of copy bandwidth the trace pass aims for (~2.5 TB/s) needs ~2.5 MB in flight: 4 streams of
+// 4-byte entries a thread are ~1.6 MB, 8 are ~3.2 MB. ptxas (sm_90a, RFLO float32) fits 8 in the grid
+// kernel's 80 registers without a spill in the loop (32 loads, then 8 stores).
+constexpr int kOwnedStreamsInFlight = 8;
+// Elements a thread takes side by side when each has fewer than 4 streams.
+constexpr int kOwnedElementsInFlight = 4;
 
 // The (r, c) pairs of a rows x cols block that the member of rank `rank` in a team of `size` visits: flat
 // indices e = rank, rank + size, ... of e = r * cols + c, stepped by additions. One division per loop instead
@@ -55,20 +61,20 @@ TLR_HOST_DEVICE void team_loop_owned(int64_t rank, int64_t size, int64_t rows, i
 
 // loop_owned with the owned element's accumulator in a register (common/online_step.h's loop_owned3_acc):
 // weight(r, c) names the memory element, loaded once and stored once; f(r, k, c) does stream k's reads and
-// returns its update u, u(w) its writes. kOwnedStreamsInFlight streams' reads are issued before the first of
-// their updates: written as one lambda, a stream's store (a trace entry) may alias, for the compiler, every
+// returns its update u, u(w) its writes. The reads of kOwnedStreamsInFlight streams (then 4, then 1) are issued
+// before the first of their updates: written as one lambda, a stream's store (a trace entry) may alias, for the compiler, every
 // later load, so each thread had one memory round trip in flight per stream (RFLO's trace pass at n = 1024,
-// B = 64 ran at 0.115 of the copy bandwidth, docs/design.md §3.7). With fewer streams than that (B = 1, the
-// papers' networks: one stream), kOwnedStreamsInFlight elements are taken side by side instead, stream by
+// B = 64 ran at 0.115 of the copy bandwidth, docs/design.md §3.7). With fewer than 4 streams (B = 1, the
+// papers' networks: one stream), kOwnedElementsInFlight elements are taken side by side instead, stream by
 // stream. Either way each element's updates run in k order on the same values, so the bits are those of one
 // lambda updating the memory element in place, k after k.
 template <typename W, typename F>
 TLR_HOST_DEVICE void team_loop_owned_acc(int64_t rank, int64_t size, int64_t rows, int64_t inner, int64_t cols,
                                          W&& weight, F&& f) {
-  static_assert(kOwnedStreamsInFlight == 4, "the staged loops below are written out for four reads in flight");
+  static_assert(kOwnedStreamsInFlight == 8 && kOwnedElementsInFlight == 4, "the staged loops are written out");
   if (rows <= 0 || cols <= 0) return;
   TeamCursor at(rank, size, cols);
-  if (inner < kOwnedStreamsInFlight) {
+  if (inner < 4) {
     for (;;) {  // four elements at once while this member has four left
       TeamCursor a1 = at;
       a1.next();
@@ -105,6 +111,24 @@ TLR_HOST_DEVICE void team_loop_owned_acc(int64_t rank, int64_t size, int64_t row
     auto acc = slot;
     int64_t k = 0;
     for (; k + kOwnedStreamsInFlight <= inner; k += kOwnedStreamsInFlight) {
+      const auto u0 = f(at.r, k, at.c);
+      const auto u1 = f(at.r, k + 1, at.c);
+      const auto u2 = f(at.r, k + 2, at.c);
+      const auto u3 = f(at.r, k + 3, at.c);
+      const auto u4 = f(at.r, k + 4, at.c);
+      const auto u5 = f(at.r, k + 5, at.c);
+      const auto u6 = f(at.r, k + 6, at.c);
+      const auto u7 = f(at.r, k + 7, at.c);
+      u0(acc);
+      u1(acc);
+      u2(acc);
+      u3(acc);
+      u4(acc);
+      u5(acc);
+      u6(acc);
+      u7(acc);
+    }
+    for (; k + 4 <= inner; k += 4) {
       const auto u0 = f(at.r, k, at.c);
       const auto u1 = f(at.r, k + 1, at.c);
       const auto u2 = f(at.r, k + 2, at.c);

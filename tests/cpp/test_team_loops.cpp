@@ -77,10 +77,11 @@ TEST(TeamLoops, LoopOwnedRunsKInOrderForEachElement) {
 
 // Every stage reads the weight's memory (it must not have moved yet: the policy holds it in w until the end),
 // every update must see its element's earlier streams applied in order: w_final = w_0 * 3^inner + sum of k 3^..
-// Also: a rank with four elements, or an element with four streams, issues four stages before its first update.
+// Also: a rank with four elements, or an element with four streams, issues four stages before its first update
+// (eight with eight streams).
 TEST(TeamLoops, StagedOwnedLoopKeepsEachElementsOrderAndStagesAhead) {
   for (const Shape& s : kShapes) {
-    for (const int64_t inner : {1, 2, 3, 4, 5, 9}) {
+    for (const int64_t inner : {1, 2, 3, 4, 5, 9, 13}) {
       const int64_t count = s.rows * s.cols;
       std::vector<double> w(count), want(count);
       std::vector<int64_t> next_k(count, 0);
@@ -111,6 +112,7 @@ TEST(TeamLoops, StagedOwnedLoopKeepsEachElementsOrderAndStagesAhead) {
         EXPECT_EQ(staged, pairs);
         EXPECT_EQ(updated, pairs);
         if (elements >= 4 || (elements > 0 && inner >= 4)) EXPECT_GE(staged_before_first_update, 4) << "rank " << rank;
+        if (elements > 0 && inner >= 8) EXPECT_GE(staged_before_first_update, 8) << "rank " << rank;
       }
       for (int64_t e = 0; e < count; ++e) {
         EXPECT_EQ(next_k[e], inner);
@@ -279,8 +281,9 @@ torch_local_rnn::RfloTrace<Exec, double> rflo_on(Case& c, bool summed) {
 
 TEST(TeamExecEmulation, RfloStepEqualsCpuPolicy) {
   // B = 1: elements side by side (n = 32: 16 W_hh elements a thread of 64); B = 2: two streams each;
-  // B = 5: four streams staged, then one. n = 12: rows wrap within a thread's elements (64 = 5 x 12 + 4).
-  for (const int64_t B : {1, 2, 5}) {
+  // B = 5: four streams staged, then one; B = 13: eight, four, one. n = 12: rows wrap within a thread's
+  // elements (64 = 5 x 12 + 4).
+  for (const int64_t B : {1, 2, 5, 13}) {
     const int64_t n = B == 1 ? 32 : 12;
     const Case start(B, n, B * n * (n + 2 + 1));
     expect_policies_agree(start, [](auto exec, Case& c) { return rflo_on<decltype(exec)>(c, false); }, "rflo");
