@@ -59,11 +59,22 @@ TLR_HOST_DEVICE void team_loop_owned(int64_t rank, int64_t size, int64_t rows, i
   }
 }
 
+// Streams k, k + 1, ..., k + N - 1 of element (r, c): their N stages (reads) first, each call's as an argument
+// of the next level, then their updates on acc in stream order (the fold runs left to right).
+template <int N, typename F, typename A, typename... U>
+TLR_HOST_DEVICE void staged_streams(F& f, int64_t r, int64_t k, int64_t c, A& acc, const U&... staged) {
+  if constexpr (sizeof...(U) == N) {
+    (staged(acc), ...);
+  } else {
+    staged_streams<N>(f, r, k, c, acc, staged..., f(r, k + static_cast<int64_t>(sizeof...(U)), c));
+  }
+}
+
 // loop_owned with the owned element's accumulator in a register (common/online_step.h's loop_owned3_acc):
 // weight(r, c) names the memory element, loaded once and stored once; f(r, k, c) does stream k's reads and
-// returns its update u, u(w) its writes. The reads of kOwnedStreamsInFlight streams (then 4, then 1) are issued
-// before the first of their updates: written as one lambda, a stream's store (a trace entry) may alias, for the compiler, every
-// later load, so each thread had one memory round trip in flight per stream (RFLO's trace pass at n = 1024,
+// returns its update u, u(w) its writes. The reads of kOwnedStreamsInFlight streams (then 4, then 1) are
+// issued before the first of their updates (staged_streams): written as one lambda, a stream's store (a trace
+// entry) may alias, for the compiler, every later load, so each thread had one memory round trip in flight per stream (RFLO's trace pass at n = 1024,
 // B = 64 ran at 0.115 of the copy bandwidth, docs/design.md §3.7). With fewer than 4 streams (B = 1, the
 // papers' networks: one stream), kOwnedElementsInFlight elements are taken side by side instead, stream by
 // stream. Either way each element's updates run in k order on the same values, so the bits are those of one
@@ -71,7 +82,7 @@ TLR_HOST_DEVICE void team_loop_owned(int64_t rank, int64_t size, int64_t rows, i
 template <typename W, typename F>
 TLR_HOST_DEVICE void team_loop_owned_acc(int64_t rank, int64_t size, int64_t rows, int64_t inner, int64_t cols,
                                          W&& weight, F&& f) {
-  static_assert(kOwnedStreamsInFlight == 8 && kOwnedElementsInFlight == 4, "the staged loops are written out");
+  static_assert(kOwnedElementsInFlight == 4, "the element groups are written out for four");
   if (rows <= 0 || cols <= 0) return;
   TeamCursor at(rank, size, cols);
   if (inner < 4) {
@@ -111,33 +122,9 @@ TLR_HOST_DEVICE void team_loop_owned_acc(int64_t rank, int64_t size, int64_t row
     auto acc = slot;
     int64_t k = 0;
     for (; k + kOwnedStreamsInFlight <= inner; k += kOwnedStreamsInFlight) {
-      const auto u0 = f(at.r, k, at.c);
-      const auto u1 = f(at.r, k + 1, at.c);
-      const auto u2 = f(at.r, k + 2, at.c);
-      const auto u3 = f(at.r, k + 3, at.c);
-      const auto u4 = f(at.r, k + 4, at.c);
-      const auto u5 = f(at.r, k + 5, at.c);
-      const auto u6 = f(at.r, k + 6, at.c);
-      const auto u7 = f(at.r, k + 7, at.c);
-      u0(acc);
-      u1(acc);
-      u2(acc);
-      u3(acc);
-      u4(acc);
-      u5(acc);
-      u6(acc);
-      u7(acc);
+      staged_streams<kOwnedStreamsInFlight>(f, at.r, k, at.c, acc);
     }
-    for (; k + 4 <= inner; k += 4) {
-      const auto u0 = f(at.r, k, at.c);
-      const auto u1 = f(at.r, k + 1, at.c);
-      const auto u2 = f(at.r, k + 2, at.c);
-      const auto u3 = f(at.r, k + 3, at.c);
-      u0(acc);
-      u1(acc);
-      u2(acc);
-      u3(acc);
-    }
+    for (; k + 4 <= inner; k += 4) staged_streams<4>(f, at.r, k, at.c, acc);
     for (; k < inner; ++k) f(at.r, k, at.c)(acc);
     slot = acc;
   }
