@@ -11,6 +11,13 @@
 
 namespace torch_local_rnn {
 
+// The total of eight partial sums and a tail, in the one order every eight-way sum here keeps (dot(),
+// dot_rotated(), the CPU policy's Exec::sums), so that a sum's bits depend only on its partial sums.
+template <typename T>
+TLR_HOST_DEVICE T eight_sums_total(const T (&s)[8], T tail) {
+  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
+}
+
 // sum_k a[k] b[k].
 template <typename T>
 TLR_HOST_DEVICE T dot(const T* a, const T* b, int64_t count) {
@@ -21,7 +28,7 @@ TLR_HOST_DEVICE T dot(const T* a, const T* b, int64_t count) {
   }
   T tail = 0;
   for (; k < count; ++k) tail += a[k] * b[k];
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
+  return eight_sums_total(s, tail);
 }
 
 // dot()'s sum (eight partial sums over the whole blocks of eight, then the tail in order) with the terms of each
@@ -51,7 +58,7 @@ TLR_HOST_DEVICE T dot_rotated(const T* a, const T* b, int64_t count, int64_t row
   }
   T tail = 0;
   for (int64_t k = 8 * blocks; k < count; ++k) tail += a[k] * b[k];
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
+  return eight_sums_total(s, tail);
 }
 
 // h_i = b_i + W_hh[i, :] v + W_ih[i, :] x: unit i's pre-activation for the state v and input x

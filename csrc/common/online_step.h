@@ -44,9 +44,9 @@
 //   Exec::sync()                               every write of the phases before is visible after;
 //   Exec::kRotatedRows                         (a constexpr bool) whether a row of weights one element reads
 //                                              whole (its pre-activation: common/dot.h's preactivation) is
-//                                              summed from the element's own column on (GPU: true, so a
-//                                              warp's loads spread over the shared-memory banks) or from 0
-//                                              (CPU: dot()'s vectorised loop).
+//                                              summed in an order permuted by the row (dot_rotated; GPU:
+//                                              true, so a warp's loads spread over the shared-memory banks)
+//                                              or in dot()'s (CPU: its vectorised loop).
 // `work` is the multiply-adds per item: the CPU stays on the calling thread below kWorkGrain in all.
 // Within one phase no element may read what another element of it writes; the GPU runs them at once.
 //

@@ -27,8 +27,7 @@ constexpr int kOwnedElementsInFlight = 4;
 struct TeamCursor {
   int64_t r, c, dr, dc, cols;
   TLR_HOST_DEVICE TeamCursor(int64_t rank, int64_t size, int64_t cols_)
-      : r(rank / cols_), c(rank - (rank / cols_) * cols_), dr(size / cols_), dc(size - (size / cols_) * cols_),
-        cols(cols_) {}
+      : r(rank / cols_), c(rank % cols_), dr(size / cols_), dc(size % cols_), cols(cols_) {}
   TLR_HOST_DEVICE void next() {
     r += dr;
     c += dc;
@@ -74,10 +73,10 @@ TLR_HOST_DEVICE void staged_streams(F& f, int64_t r, int64_t k, int64_t c, A& ac
 // weight(r, c) names the memory element, loaded once and stored once; f(r, k, c) does stream k's reads and
 // returns its update u, u(w) its writes. The reads of kOwnedStreamsInFlight streams (then 4, then 1) are
 // issued before the first of their updates (staged_streams): written as one lambda, a stream's store (a trace
-// entry) may alias, for the compiler, every later load, so each thread had one memory round trip in flight per stream (RFLO's trace pass at n = 1024,
-// B = 64 ran at 0.115 of the copy bandwidth, docs/design.md §3.7). With fewer than 4 streams (B = 1, the
-// papers' networks: one stream), kOwnedElementsInFlight elements are taken side by side instead, stream by
-// stream. Either way each element's updates run in k order on the same values, so the bits are those of one
+// entry) may alias, for the compiler, every later load, so each thread had one memory round trip in flight per
+// stream (RFLO's trace pass at n = 1024, B = 64 ran at 0.115 of the copy bandwidth, docs/design.md §3.7). With
+// fewer than 4 streams (B = 1, the papers' networks: one stream), kOwnedElementsInFlight elements are taken
+// side by side instead, stream by stream. Either way each element's updates run in k order on the same values, so the bits are those of one
 // lambda updating the memory element in place, k after k.
 template <typename W, typename F>
 TLR_HOST_DEVICE void team_loop_owned_acc(int64_t rank, int64_t size, int64_t rows, int64_t inner, int64_t cols,

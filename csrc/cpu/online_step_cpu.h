@@ -257,7 +257,7 @@ struct CpuExec {
       }
       T tail = 0;
       for (; k < count; ++k) tail += f(r, k);
-      out[r] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
+      out[r] = eight_sums_total(s, tail);
     }
   }
   static void sync() {}

@@ -9,8 +9,8 @@
 //
 // What may be deferred is explicit: run_online_call takes, through rule_buffers(...), every object the glue
 // made that the rule's pointers reach, and a glue does nothing after run_online_call; a member on the grid
-// path (large networks, which fill the GPU alone) launches at once. The members are independent (disjoint outputs, read-only shared inputs), so
-// their launch order does not matter. A member whose checks fail inside its glue (e.g. a rule's counter) stops
+// path (large networks, which fill the GPU alone) launches at once. The members are independent (disjoint
+// outputs, read-only shared inputs), so their launch order does not matter. A member whose checks fail inside its glue (e.g. a rule's counter) stops
 // the op before the batch launches: then no deferred member has run.
 #pragma once
 

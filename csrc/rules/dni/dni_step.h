@@ -103,7 +103,8 @@ struct DniStep {
     rec[i] = st;
     rec[n + i] = target[r];
     rec[2 * n + i] = u[r];
-    rec[3 * n + i] = preactivation<Exec::kRotatedRows>(net.weight_hh, net.weight_ih, net.bias, n, I, i, act.prev + b * n, x + b * I);
+    rec[3 * n + i] = preactivation<Exec::kRotatedRows>(net.weight_hh, net.weight_ih, net.bias, n, I, i,
+                                                       act.prev + b * n, x + b * I);
   }
 
   TLR_STEP void step(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {

@@ -85,7 +85,8 @@ struct KernlStep {
     const T* nu = noise + act.t * Bn;
     Exec::loop2(B, n, n + I, [&](int64_t b, int64_t i) {
       const int64_t r = b * n + i;
-      const T h = preactivation<Exec::kRotatedRows>(net.weight_hh, net.weight_ih, net.bias, n, I, i, moved + b * n, x + b * I);
+      const T h = preactivation<Exec::kRotatedRows>(net.weight_hh, net.weight_ih, net.bias, n, I, i, moved + b * n,
+                                                    x + b * I);
       perturbed[r] = (T(1) - alpha) * moved[r] + alpha * activate(net.f, h);
       zeta[r] = sigma * nu[r];
       kernl_filters(version, k[i], zeta[r], gamma[r], omega[r]);
