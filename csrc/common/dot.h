@@ -18,11 +18,14 @@ TLR_HOST_DEVICE T eight_sums_total(const T (&s)[8], T tail) {
   return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + tail;
 }
 
+// The index type is the caller's (the execution policy's Index, common/online_step.h): int32_t in the GPU's
+// one-block kernels, whose 64-bit address arithmetic was most of a term's instructions.
+
 // sum_k a[k] b[k].
-template <typename T>
-TLR_HOST_DEVICE T dot(const T* a, const T* b, int64_t count) {
+template <typename T, typename Index>
+TLR_HOST_DEVICE T dot(const T* a, const T* b, Index count) {
   T s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t k = 0;
+  Index k = 0;
   for (; k + 8 <= count; k += 8) {
     for (int u = 0; u < 8; ++u) s[u] += a[k + u] * b[k + u];
   }
@@ -41,23 +44,23 @@ TLR_HOST_DEVICE T dot(const T* a, const T* b, int64_t count) {
 // the SM's member blocks share (docs/design.md §3.7). A term costs ~14 instructions in the SASS (each operand's
 // address formed in 64 bits), dot()'s ~4: a few hundred issue slots of one warp a step, for ~1,100 accesses
 // of the SM's shared pipe saved.
-template <typename T>
-TLR_HOST_DEVICE T dot_rotated(const T* a, const T* b, int64_t count, int64_t row) {
-  const int64_t blocks = count / 8;
+template <typename T, typename Index>
+TLR_HOST_DEVICE T dot_rotated(const T* a, const T* b, Index count, Index row) {
+  const Index blocks = count / 8;
   T s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   if (blocks > 0) {
-    const int64_t shift = row % 8;
-    int64_t c = (row / 8) % blocks;
-    for (int64_t step = 0; step < blocks; ++step) {
+    const Index shift = row % 8;
+    Index c = (row / 8) % blocks;
+    for (Index step = 0; step < blocks; ++step) {
       for (int u = 0; u < 8; ++u) {
-        const int64_t k = 8 * c + ((u + shift) & 7);
+        const Index k = 8 * c + ((u + shift) & 7);
         s[u] += a[k] * b[k];
       }
       c = c + 1 == blocks ? 0 : c + 1;
     }
   }
   T tail = 0;
-  for (int64_t k = 8 * blocks; k < count; ++k) tail += a[k] * b[k];
+  for (Index k = 8 * blocks; k < count; ++k) tail += a[k] * b[k];
   return eight_sums_total(s, tail);
 }
 
@@ -67,9 +70,9 @@ TLR_HOST_DEVICE T dot_rotated(const T* a, const T* b, int64_t count, int64_t row
 // kRotatedRows, common/online_step.h): row i's sums in dot_rotated's order for row i; every caller under one
 // policy passes the same, so a rule's copy of the forward rounds as the forward does (UORO's difference
 // quotient divides their difference by epsilon).
-template <bool RotatedRows = false, typename T>
-TLR_HOST_DEVICE T preactivation(const T* weight_hh, const T* weight_ih, const T* bias, int64_t n, int64_t I, int64_t i,
-                       const T* v, const T* x) {
+template <bool RotatedRows = false, typename T, typename Index>
+TLR_HOST_DEVICE T preactivation(const T* weight_hh, const T* weight_ih, const T* bias, Index n, Index I, Index i,
+                                const T* v, const T* x) {
   if constexpr (RotatedRows) {
     return bias[i] + dot_rotated(weight_hh + i * n, v, n, i) + dot_rotated(weight_ih + i * I, x, I, i);
   } else {

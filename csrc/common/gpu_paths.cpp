@@ -49,6 +49,16 @@ bool persistent_ran(const char* op, SequencePath path, const char* why_not, int6
   return false;
 }
 
+void check_block_indices(int64_t extent, int64_t B, int64_t n, int64_t I, int64_t O) {
+  if (extent <= kBlockIndexLimit) return;
+  const std::string message = "online_learn (CUDA): the one-block kernel indexes in 32 bits, at most " +
+                              std::to_string(kBlockIndexLimit) + " elements, but batch = " + std::to_string(B) +
+                              ", hidden_size = " + std::to_string(n) + ", input_size = " + std::to_string(I) +
+                              ", output_size = " + std::to_string(O) + " reach " + std::to_string(extent) +
+                              "; unset TLR_CUDA_ONLINE (or set it to 'grid') to run the grid kernel";
+  TORCH_CHECK(false, message);
+}
+
 void check_stream_blocks(const char* op, const char* what, int64_t B, int64_t limit) {
   if (B <= limit) return;
   const std::string message = std::string(op) + ": the CUDA kernel of " + what + " runs one block per stream, at " +

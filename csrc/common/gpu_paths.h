@@ -24,6 +24,13 @@ OnlinePath online_path();
 // asked for it and it could not run (why_not says why).
 bool persistent_ran(const char* op, SequencePath path, const char* why_not, int64_t n, int64_t B, int64_t steps);
 
+// The online one-block and member kernels index in 32 bits (kernels::BlockExec32): a call runs on them only when
+// its largest index (kernels::online_index_extent) stays below this, which leaves room for a team loop's last
+// stride past its end (a block's threads).
+constexpr int64_t kBlockIndexLimit = (int64_t(1) << 31) - (int64_t(1) << 20);
+// An error naming the sizes and the extent where a call routed to the one-block kernel exceeds kBlockIndexLimit.
+void check_block_indices(int64_t extent, int64_t B, int64_t n, int64_t I, int64_t O);
+
 // A kernel that runs one block per stream takes at most `limit` streams: an error naming `what` and batch otherwise.
 void check_stream_blocks(const char* op, const char* what, int64_t B, int64_t limit);
 

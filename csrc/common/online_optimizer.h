@@ -102,19 +102,20 @@ TLR_HOST_DEVICE void optimizer_update(const OnlineOptimizer<T>& o, const Optimiz
 template <typename Exec, typename T, typename Net>
 TLR_HOST_DEVICE void apply_optimizer(const Net& net, const OnlineOptimizer<T>& o, const OptimizerScalars<T>& s,
                                      bool readout = true) {
-  const int64_t n = net.n, I = net.I, m = n + I + 1, O = net.O, mo = n + 1;
+  using Index = typename Exec::Index;  // IndexOf<Exec> (common/online_step.h, which includes this file)
+  const Index n = Index(net.n), I = Index(net.I), m = n + I + 1, O = Index(net.O), mo = n + 1;
   const T l2 = net.l2;
   T *const w_hh = net.weight_hh, *const w_ih = net.weight_ih, *const bias = net.bias;
   T *const w_out = net.weight_out, *const b_out = net.bias_out;
-  const auto entry = [](T* state, int64_t p) { return state == nullptr ? state : state + p; };
-  Exec::loop2(n, m, 1, [=](int64_t i, int64_t j) {
-    const int64_t p = i * m + j;
+  const auto entry = [](T* state, Index p) { return state == nullptr ? state : state + p; };
+  Exec::loop2(n, m, 1, [=](Index i, Index j) {
+    const Index p = i * m + j;
     T& w = j < n ? w_hh[i * n + j] : (j < n + I ? w_ih[i * I + (j - n)] : bias[i]);
     optimizer_update(o, s, j < n + I ? l2 : T(0), w, o.grad_rec[p], entry(o.rec_state[0], p), entry(o.rec_state[1], p));
   });
   if (!readout) return;
-  Exec::loop2(O, mo, 1, [=](int64_t r, int64_t j) {
-    const int64_t p = r * mo + j;
+  Exec::loop2(O, mo, 1, [=](Index r, Index j) {
+    const Index p = r * mo + j;
     T& w = j < n ? w_out[r * n + j] : b_out[r];
     optimizer_update(o, s, j < n ? l2 : T(0), w, o.grad_out[p], entry(o.out_state[0], p), entry(o.out_state[1], p));
   });

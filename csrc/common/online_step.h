@@ -42,6 +42,11 @@
 //                                              (CPU: dot()'s eight partial sums; GPU: a warp per row, a fixed
 //                                              shuffle tree);
 //   Exec::sync()                               every write of the phases before is visible after;
+//   Exec::Index                                the integer type the loops pass their indices in, and the one
+//                                              the step computes its indices in (IndexOf<Exec>): int64_t on
+//                                              the CPU and the grid, int32_t in the GPU's one-block and member
+//                                              kernels, which run only calls whose indices all fit
+//                                              (docs/design.md §3.7); counts reach the loops as int64_t;
 //   Exec::kRotatedRows                         (a constexpr bool) whether a row of weights one element reads
 //                                              whole (its pre-activation: common/dot.h's preactivation) is
 //                                              summed in an order permuted by the row (dot_rotated; GPU:
@@ -82,6 +87,11 @@
 
 namespace torch_local_rnn {
 
+// The index type of a policy's loops (Exec::Index above). An index formed from the step t (x_t's offset, a
+// per-step record's row) stays int64_t: it grows with the call's length, not with the network's size.
+template <typename Exec>
+using IndexOf = typename Exec::Index;
+
 // prev, state, dphi, q: B*n each; error: B*O.
 TLR_STEP int64_t online_activity_numel(int64_t B, int64_t n, int64_t O) { return 4 * B * n + B * O; }
 
@@ -107,7 +117,9 @@ TLR_STEP OnlineActivity<T> carve_online_activity(T* base, int64_t B, int64_t n) 
 #endif
 template <typename Exec, Nonlinearity F, typename T>
 TLR_STEP TLR_OWN_FUNCTION void leaky_units(T alpha, const T* prev, int64_t count, T* state, T* dphi) {
-  Exec::loop(count, 1, [=](int64_t r) TLR_INLINE_ELEMENT { leaky_unit(F, alpha, prev[r], dphi[r], state[r], dphi[r]); });
+  Exec::loop(count, 1, [=](IndexOf<Exec> r) TLR_INLINE_ELEMENT {
+    leaky_unit(F, alpha, prev[r], dphi[r], state[r], dphi[r]);
+  });
 }
 
 // h_t = W_hh a_{t-1} + W_ih x_t + b; a_t = (1 - alpha) a_{t-1} + alpha phi(h_t); keeps phi'(h_t). Two phases:
@@ -116,10 +128,11 @@ TLR_STEP TLR_OWN_FUNCTION void leaky_units(T alpha, const T* prev, int64_t count
 // loop (docs/design.md §3.1); apart, the second phase is one vectorised loop.
 template <typename Exec, typename T>
 TLR_STEP void online_forward(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) {
-  const int64_t n = net.n, I = net.I, Bn = net.B * n;
+  using Index = IndexOf<Exec>;
+  const Index n = Index(net.n), I = Index(net.I), Bn = Index(net.B) * n;
   const T *const w_hh = net.weight_hh, *const w_ih = net.weight_ih, *const bias = net.bias, *const prev = act.prev;
   T *const pre = act.dphi, *const state = act.state;
-  Exec::loop2(net.B, n, n + I, [=](int64_t b, int64_t i) {
+  Exec::loop2(net.B, n, n + I, [=](Index b, Index i) {
     pre[b * n + i] = preactivation<Exec::kRotatedRows>(w_hh, w_ih, bias, n, I, i, prev + b * n, x + b * I);
   });
   Exec::sync();
@@ -133,8 +146,9 @@ TLR_STEP void online_forward(const OnlineNet<T>& net, const T* x, const OnlineAc
 // z_t = W_out a_t + b_out into act.error; one element per (b, o).
 template <typename Exec, typename T>
 TLR_STEP void online_logits(const OnlineNet<T>& net, const OnlineActivity<T>& act) {
-  const int64_t n = net.n, O = net.O;
-  Exec::loop2(net.B, O, n, [&](int64_t b, int64_t o) {
+  using Index = IndexOf<Exec>;
+  const Index n = Index(net.n), O = Index(net.O);
+  Exec::loop2(net.B, O, n, [&](Index b, Index o) {
     act.error[b * O + o] = net.bias_out[o] + dot(net.weight_out + o * n, act.state + b * n, n);
   });
 }
@@ -146,29 +160,30 @@ TLR_STEP void online_logits(const OnlineNet<T>& net, const OnlineActivity<T>& ac
 //   mse_mean:      the same L, e = (z - y) / O (the gradient of the reported loss).
 template <typename Exec, typename T>
 TLR_STEP void online_loss(const OnlineNet<T>& net, const T* y, const OnlineActivity<T>& act, T* loss) {
-  const int64_t O = net.O;
-  Exec::loop(net.B, 4 * O, [&](int64_t b) {
+  using Index = IndexOf<Exec>;
+  const Index O = Index(net.O);
+  Exec::loop(net.B, 4 * O, [&](Index b) {
     T* e = act.error + b * O;
     const T* yb = y + b * O;
     T l = 0;
     if (net.loss == Loss::CrossEntropy) {
       T zmax = e[0];
-      for (int64_t o = 1; o < O; ++o) zmax = e[o] > zmax ? e[o] : zmax;
+      for (Index o = 1; o < O; ++o) zmax = e[o] > zmax ? e[o] : zmax;
       T total = 0;
-      for (int64_t o = 0; o < O; ++o) total += (e[o] = exp(e[o] - zmax));
-      for (int64_t o = 0; o < O; ++o) {
+      for (Index o = 0; o < O; ++o) total += (e[o] = exp(e[o] - zmax));
+      for (Index o = 0; o < O; ++o) {
         const T p = e[o] / total;
         l -= yb[o] * log(p > T(1e-4) ? p : T(1e-4));
         e[o] = p - yb[o];
       }
     } else {
-      for (int64_t o = 0; o < O; ++o) {
+      for (Index o = 0; o < O; ++o) {
         e[o] -= yb[o];
         l += e[o] * e[o];
       }
       l *= T(0.5) / T(O);
       if (net.loss == Loss::MseMean) {
-        for (int64_t o = 0; o < O; ++o) e[o] /= T(O);
+        for (Index o = 0; o < O; ++o) e[o] /= T(O);
       }
     }
     loss[b] = l;
@@ -179,11 +194,12 @@ TLR_STEP void online_loss(const OnlineNet<T>& net, const T* y, const OnlineActiv
 // feedback alignment); one element per (b, i).
 template <typename Exec, typename T>
 TLR_STEP void online_credit(const OnlineNet<T>& net, const OnlineActivity<T>& act) {
-  const int64_t n = net.n, O = net.O;
-  Exec::loop2(net.B, n, O, [&](int64_t b, int64_t i) {
+  using Index = IndexOf<Exec>;
+  const Index n = Index(net.n), O = Index(net.O);
+  Exec::loop2(net.B, n, O, [&](Index b, Index i) {
     const T* e = act.error + b * O;
     T q = 0;
-    for (int64_t o = 0; o < O; ++o) q += net.feedback[o * n + i] * e[o];
+    for (Index o = 0; o < O; ++o) q += net.feedback[o * n + i] * e[o];
     act.q[b * n + i] = q;
   });
 }
@@ -193,17 +209,18 @@ TLR_STEP void online_credit(const OnlineNet<T>& net, const OnlineActivity<T>& ac
 // the weights and the biases are disjoint, so one phase updates both.
 template <typename Exec, typename T>
 TLR_STEP void online_readout_sgd(const OnlineNet<T>& net, const OnlineActivity<T>& act) {
-  const int64_t n = net.n, O = net.O;
+  using Index = IndexOf<Exec>;
+  const Index n = Index(net.n), O = Index(net.O), B = Index(net.B);
   const T step = net.lr / T(net.B), shrink = net.lr * net.l2;
-  Exec::loop2(O, n, net.B, [&](int64_t o, int64_t i) {
+  Exec::loop2(O, n, net.B, [&](Index o, Index i) {
     T v = net.weight_out[o * n + i];
     if (net.l2 > T(0)) v -= shrink * v;
-    for (int64_t b = 0; b < net.B; ++b) v -= step * act.error[b * O + o] * act.state[b * n + i];
+    for (Index b = 0; b < B; ++b) v -= step * act.error[b * O + o] * act.state[b * n + i];
     net.weight_out[o * n + i] = v;
   });
-  Exec::loop(O, net.B, [&](int64_t o) {
+  Exec::loop(O, net.B, [&](Index o) {
     T v = net.bias_out[o];
-    for (int64_t b = 0; b < net.B; ++b) v -= step * act.error[b * O + o];
+    for (Index b = 0; b < B; ++b) v -= step * act.error[b * O + o];
     net.bias_out[o] = v;
   });
 }
@@ -212,13 +229,14 @@ TLR_STEP void online_readout_sgd(const OnlineNet<T>& net, const OnlineActivity<T
 // grad_out = [(1/B) sum_b e_b a_b^T | (1/B) sum_b e_b], (O, n + 1). One phase.
 template <typename Exec, typename T>
 TLR_STEP void online_readout_gradient(const OnlineNet<T>& net, const OnlineActivity<T>& act) {
-  const int64_t n = net.n, O = net.O, B = net.B, mo = n + 1;
+  using Index = IndexOf<Exec>;
+  const Index n = Index(net.n), O = Index(net.O), B = Index(net.B), mo = n + 1;
   const T streams = T(B);
   T* const g = net.opt.grad_out;
   const T *const error = act.error, *const state = act.state;
-  Exec::loop2(O, mo, B, [=](int64_t o, int64_t i) {
+  Exec::loop2(O, mo, B, [=](Index o, Index i) {
     T v = 0;
-    for (int64_t b = 0; b < B; ++b) v += error[b * O + o] * (i < n ? state[b * n + i] : T(1));
+    for (Index b = 0; b < B; ++b) v += error[b * O + o] * (i < n ? state[b * n + i] : T(1));
     g[o * mo + i] = v / streams;
   });
 }
@@ -241,10 +259,11 @@ struct NoRecurrentLearning {
 template <typename Exec, typename T, typename Rule>
 TLR_STEP void run_online_steps(const OnlineNet<T>& net_in, Rule& rule, const T* x, const T* y, T* hidden, T* losses,
                                int64_t steps, OnlineActivity<T> act) {
+  using Index = IndexOf<Exec>;
   OnlineNet<T> net = net_in;  // lr changes per step under a schedule
   const int64_t Bn = net.B * net.n, nn = net.n * net.n, nI = net.n * net.I, nm = net.n * (net.n + net.I + 1);
   const bool captures = net.opt.captures();
-  Exec::loop(Bn, 1, [&](int64_t k) { act.prev[k] = hidden[k]; });
+  Exec::loop(Bn, 1, [&](Index k) { act.prev[k] = hidden[k]; });
   Exec::sync();
   for (int64_t t = 0; t < steps; ++t) {
     const T* xt = x + t * net.B * net.I;
@@ -253,22 +272,22 @@ TLR_STEP void run_online_steps(const OnlineNet<T>& net_in, Rule& rule, const T* 
     act.t = t;
     online_forward<Exec>(net, xt, act);
     if (net.decay != nullptr) {  // read-only here, like the forward
-      Exec::loop(nn, 1, [&](int64_t k) { net.decay[k] = net.weight_hh[k]; });
-      Exec::loop(nI, 1, [&](int64_t k) { net.decay[nn + k] = net.weight_ih[k]; });
+      Exec::loop(nn, 1, [&](Index k) { net.decay[k] = net.weight_hh[k]; });
+      Exec::loop(nI, 1, [&](Index k) { net.decay[Index(nn) + k] = net.weight_ih[k]; });
     }
     if (captures) {
       T* const captured = net.opt.grad_rec;
-      Exec::loop(nm, 1, [=](int64_t k) { captured[k] = T(0); });
+      Exec::loop(nm, 1, [=](Index k) { captured[k] = T(0); });
     }
     if (net.credit != nullptr) {  // q_t given; the caller's readout is not ours to evaluate or update
       const T* given = net.credit + t * Bn;
       T* const q = act.q;
       T* const step_losses = losses + t * net.B;
-      Exec::loop(Bn, 1, [=](int64_t k) { q[k] = given[k]; });
-      Exec::loop(net.B, 1, [=](int64_t b) { step_losses[b] = T(0); });
+      Exec::loop(Bn, 1, [=](Index k) { q[k] = given[k]; });
+      Exec::loop(net.B, 1, [=](Index b) { step_losses[b] = T(0); });
       if (captures) {  // "none" hands back a readout gradient too: zero, the readout being the caller's
         T* const captured_out = net.opt.grad_out;
-        Exec::loop(net.O * (net.n + 1), 1, [=](int64_t k) { captured_out[k] = T(0); });
+        Exec::loop(net.O * (net.n + 1), 1, [=](Index k) { captured_out[k] = T(0); });
       }
       Exec::sync();
       rule.step(net, xt, act);
@@ -290,8 +309,8 @@ TLR_STEP void run_online_steps(const OnlineNet<T>& net_in, Rule& rule, const T* 
     Exec::sync();
     if (net.decay != nullptr) {
       const T shrink = net.lr * net.l2;
-      Exec::loop(nn, 1, [&](int64_t k) { net.weight_hh[k] -= shrink * net.decay[k]; });
-      Exec::loop(nI, 1, [&](int64_t k) { net.weight_ih[k] -= shrink * net.decay[nn + k]; });
+      Exec::loop(nn, 1, [&](Index k) { net.weight_hh[k] -= shrink * net.decay[k]; });
+      Exec::loop(nI, 1, [&](Index k) { net.weight_ih[k] -= shrink * net.decay[Index(nn) + k]; });
       Exec::sync();
     }
     if (captures && net.opt.kind != Optimizer::None) {
@@ -303,7 +322,7 @@ TLR_STEP void run_online_steps(const OnlineNet<T>& net_in, Rule& rule, const T* 
     act.state = act.prev;
     act.prev = next;
   }
-  Exec::loop(Bn, 1, [&](int64_t k) { hidden[k] = act.prev[k]; });
+  Exec::loop(Bn, 1, [&](Index k) { hidden[k] = act.prev[k]; });
 }
 
 }  // namespace torch_local_rnn

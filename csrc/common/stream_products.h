@@ -27,8 +27,9 @@ TLR_STEP bool streams_as_gemm(int64_t B) { return B >= kStreamGemmMin; }
 
 // out (cols, rows) = in (rows, cols)^T, e.g. B stream-major vectors of length n into (n, B). One phase.
 template <typename Exec, typename T>
-TLR_STEP void transpose_streams(const T* in, int64_t rows, int64_t cols, T* out) {
-  Exec::loop2(cols, rows, 1, [=](int64_t c, int64_t r) { out[c * rows + r] = in[r * cols + c]; });
+TLR_STEP void transpose_streams(const T* in, IndexOf<Exec> rows, IndexOf<Exec> cols, T* out) {
+  using Index = IndexOf<Exec>;
+  Exec::loop2(cols, rows, 1, [=](Index c, Index r) { out[c * rows + r] = in[r * cols + c]; });
 }
 
 // out_b = M v_b for B streams: M (rows, cols) row-major, Vt (cols, B) the streams' vectors as columns,
@@ -57,15 +58,16 @@ TLR_STEP void sum_outer_streams(const T* Ut, int64_t rows, const T* V, int64_t c
 // and prod (n, B) each; the combination is jacobian_times' expression. Three phases, synced between; out must
 // not alias v, cols or prod.
 template <typename Exec, typename T>
-TLR_STEP void jacobian_times_streams(const T* weight_hh, int64_t B, int64_t n, T alpha, const T* dphi, const T* v,
-                                    T* cols, T* prod, T* out) {
+TLR_STEP void jacobian_times_streams(const T* weight_hh, IndexOf<Exec> B, IndexOf<Exec> n, T alpha, const T* dphi,
+                                    const T* v, T* cols, T* prod, T* out) {
+  using Index = IndexOf<Exec>;
   transpose_streams<Exec>(v, B, n, cols);
   Exec::sync();
   matrix_times_streams<Exec>(weight_hh, n, n, cols, B, prod);
   Exec::sync();
   const T* const p = prod;
-  Exec::loop2(B, n, 1, [=](int64_t b, int64_t k) {
-    const int64_t r = b * n + k;
+  Exec::loop2(B, n, 1, [=](Index b, Index k) {
+    const Index r = b * n + k;
     out[r] = (T(1) - alpha) * v[r] + alpha * dphi[r] * p[k * B + b];
   });
 }

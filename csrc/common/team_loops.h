@@ -20,13 +20,19 @@ constexpr int kOwnedStreamsInFlight = 8;
 // Elements a thread takes side by side when each has fewer than 4 streams.
 constexpr int kOwnedElementsInFlight = 4;
 
+// Every loop here is a template on its index type `Index`, the policy's (TeamExec's Index): int32_t where every
+// index of the step fits (the one-block and member kernels: kernels/online_step.cuh), int64_t otherwise. A 64-bit
+// index costs the GPU two registers and, per address, a wide multiply and a carry chain: ~60% of the B = 1
+// trace-and-weight loop's SASS was such address arithmetic (docs/design.md §3.7).
+
 // The (r, c) pairs of a rows x cols block that the member of rank `rank` in a team of `size` visits: flat
 // indices e = rank, rank + size, ... of e = r * cols + c, stepped by additions. One division per loop instead
 // of one per element: a 64-bit division is some twenty instructions on every element's chain on the GPU,
 // more than RFLO's arithmetic for the element (docs/design.md §3.7). cols > 0.
+template <typename Index>
 struct TeamCursor {
-  int64_t r, c, dr, dc, cols;
-  TLR_HOST_DEVICE TeamCursor(int64_t rank, int64_t size, int64_t cols_)
+  Index r, c, dr, dc, cols;
+  TLR_HOST_DEVICE TeamCursor(Index rank, Index size, Index cols_)
       : r(rank / cols_), c(rank % cols_), dr(size / cols_), dc(size % cols_), cols(cols_) {}
   TLR_HOST_DEVICE void next() {
     r += dr;
@@ -38,34 +44,34 @@ struct TeamCursor {
   }
 };
 
-template <typename F>
-TLR_HOST_DEVICE void team_loop(int64_t rank, int64_t size, int64_t count, F&& f) {
-  for (int64_t k = rank; k < count; k += size) f(k);
+template <typename Index, typename F>
+TLR_HOST_DEVICE void team_loop(Index rank, Index size, Index count, F&& f) {
+  for (Index k = rank; k < count; k += size) f(k);
 }
 
-template <typename F>
-TLR_HOST_DEVICE void team_loop2(int64_t rank, int64_t size, int64_t rows, int64_t cols, F&& f) {
+template <typename Index, typename F>
+TLR_HOST_DEVICE void team_loop2(Index rank, Index size, Index rows, Index cols, F&& f) {
   if (rows <= 0 || cols <= 0) return;
-  for (TeamCursor at(rank, size, cols); at.r < rows; at.next()) f(at.r, at.c);
+  for (TeamCursor<Index> at(rank, size, cols); at.r < rows; at.next()) f(at.r, at.c);
 }
 
 // One member per (r, c), k in order inside it.
-template <typename F>
-TLR_HOST_DEVICE void team_loop_owned(int64_t rank, int64_t size, int64_t rows, int64_t inner, int64_t cols, F&& f) {
+template <typename Index, typename F>
+TLR_HOST_DEVICE void team_loop_owned(Index rank, Index size, Index rows, Index inner, Index cols, F&& f) {
   if (rows <= 0 || cols <= 0) return;
-  for (TeamCursor at(rank, size, cols); at.r < rows; at.next()) {
-    for (int64_t k = 0; k < inner; ++k) f(at.r, k, at.c);
+  for (TeamCursor<Index> at(rank, size, cols); at.r < rows; at.next()) {
+    for (Index k = 0; k < inner; ++k) f(at.r, k, at.c);
   }
 }
 
 // Streams k, k + 1, ..., k + N - 1 of element (r, c): their N stages (reads) first, each call's as an argument
 // of the next level, then their updates on acc in stream order (the fold runs left to right).
-template <int N, typename F, typename A, typename... U>
-TLR_HOST_DEVICE void staged_streams(F& f, int64_t r, int64_t k, int64_t c, A& acc, const U&... staged) {
+template <int N, typename Index, typename F, typename A, typename... U>
+TLR_HOST_DEVICE void staged_streams(F& f, Index r, Index k, Index c, A& acc, const U&... staged) {
   if constexpr (sizeof...(U) == N) {
     (staged(acc), ...);
   } else {
-    staged_streams<N>(f, r, k, c, acc, staged..., f(r, k + static_cast<int64_t>(sizeof...(U)), c));
+    staged_streams<N>(f, r, k, c, acc, staged..., f(r, k + static_cast<Index>(sizeof...(U)), c));
   }
 }
 
@@ -78,19 +84,19 @@ TLR_HOST_DEVICE void staged_streams(F& f, int64_t r, int64_t k, int64_t c, A& ac
 // fewer than 4 streams (B = 1, the papers' networks: one stream), kOwnedElementsInFlight elements are taken
 // side by side instead, stream by stream. Either way each element's updates run in k order on the same values, so the bits are those of one
 // lambda updating the memory element in place, k after k.
-template <typename W, typename F>
-TLR_HOST_DEVICE void team_loop_owned_acc(int64_t rank, int64_t size, int64_t rows, int64_t inner, int64_t cols,
-                                         W&& weight, F&& f) {
+template <typename Index, typename W, typename F>
+TLR_HOST_DEVICE void team_loop_owned_acc(Index rank, Index size, Index rows, Index inner, Index cols, W&& weight,
+                                         F&& f) {
   static_assert(kOwnedElementsInFlight == 4, "the element groups are written out for four");
   if (rows <= 0 || cols <= 0) return;
-  TeamCursor at(rank, size, cols);
+  TeamCursor<Index> at(rank, size, cols);
   if (inner < 4) {
     for (;;) {  // four elements at once while this member has four left
-      TeamCursor a1 = at;
+      TeamCursor<Index> a1 = at;
       a1.next();
-      TeamCursor a2 = a1;
+      TeamCursor<Index> a2 = a1;
       a2.next();
-      TeamCursor a3 = a2;
+      TeamCursor<Index> a3 = a2;
       a3.next();
       if (a3.r >= rows) break;
       auto& s0 = weight(at.r, at.c);
@@ -98,7 +104,7 @@ TLR_HOST_DEVICE void team_loop_owned_acc(int64_t rank, int64_t size, int64_t row
       auto& s2 = weight(a2.r, a2.c);
       auto& s3 = weight(a3.r, a3.c);
       auto w0 = s0, w1 = s1, w2 = s2, w3 = s3;
-      for (int64_t k = 0; k < inner; ++k) {
+      for (Index k = 0; k < inner; ++k) {
         const auto u0 = f(at.r, k, at.c);
         const auto u1 = f(a1.r, k, a1.c);
         const auto u2 = f(a2.r, k, a2.c);
@@ -119,7 +125,7 @@ TLR_HOST_DEVICE void team_loop_owned_acc(int64_t rank, int64_t size, int64_t row
   for (; at.r < rows; at.next()) {
     auto& slot = weight(at.r, at.c);
     auto acc = slot;
-    int64_t k = 0;
+    Index k = 0;
     for (; k + kOwnedStreamsInFlight <= inner; k += kOwnedStreamsInFlight) {
       staged_streams<kOwnedStreamsInFlight>(f, at.r, k, at.c, acc);
     }
@@ -132,14 +138,14 @@ TLR_HOST_DEVICE void team_loop_owned_acc(int64_t rank, int64_t size, int64_t row
 // C = A B, row-major: one member per entry of C, consecutive members on consecutive columns (coalesced reads
 // of B on the GPU, a broadcast row of A), the sum over k in order from 0 (GridExec's tiled product keeps
 // exactly this per-entry order, kernels/tiled_matmul.cuh).
-template <typename T>
-TLR_HOST_DEVICE void team_matmul(int64_t rank, int64_t size, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda,
-                                 const T* B, int64_t ldb, T* C, int64_t ldc) {
+template <typename Index, typename T>
+TLR_HOST_DEVICE void team_matmul(Index rank, Index size, Index M, Index N, Index K, const T* A, Index lda, const T* B,
+                                 Index ldb, T* C, Index ldc) {
   if (M <= 0 || N <= 0) return;
-  for (TeamCursor at(rank, size, N); at.r < M; at.next()) {
+  for (TeamCursor<Index> at(rank, size, N); at.r < M; at.next()) {
     const T* a = A + at.r * lda;
     T acc = 0;
-    for (int64_t k = 0; k < K; ++k) acc += a[k] * B[k * ldb + at.c];
+    for (Index k = 0; k < K; ++k) acc += a[k] * B[k * ldb + at.c];
     C[at.r * ldc + at.c] = acc;
   }
 }

@@ -109,6 +109,7 @@ void blas_gemm_nn(int64_t m, int64_t n, int64_t k, const T* A, int64_t lda, cons
 }
 
 struct CpuExec {
+  using Index = int64_t;                       // the step's index type (common/online_step.h's IndexOf)
   static constexpr bool kRotatedRows = false;  // rows from column 0: dot()'s loop, vectorised
   // run(lo, hi) over [0, rows): on the calling thread when the phase is small, else row ranges in parallel.
   template <typename Run>

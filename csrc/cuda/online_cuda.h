@@ -1,7 +1,8 @@
 // The GPU side of online_learn's rule table (mirror of cpu/online_step_cpu.h's run_online_call): builds the
 // network view and the activity workspace, picks the kernel (docs/design.md §3.7) and launches it with the
-// rule make_rule(scalar_t{}, exec) returns for that kernel's execution policy exec (kernels::BlockExec or
-// kernels::GridExec; every rule struct is templated on it). The rule's buffers are allocated by the caller
+// rule make_rule(scalar_t{}, exec) returns for that kernel's execution policy exec (kernels::BlockExec32, in
+// 32 bits where every index of the call fits, else an error; or kernels::GridExec; every rule struct is
+// templated on it). The rule's buffers are allocated by the caller
 // before this call; nothing is allocated inside the time loop.
 //   block: one persistent block (kernels/online_rule.cuh), latency-bound small networks;
 //   grid:  a cooperative grid (kernels/online_rule_grid.cuh), networks too wide for one SM;
@@ -83,7 +84,9 @@ void run(const OnlineCall& c, const RuleBuffers<Held...>& held, MakeRule& make_r
         return;
       }
     }
-    const auto rule = make_rule(scalar_t{}, kernels::BlockExec{});
+    check_block_indices(kernels::online_index_extent<GridRule>(c.args.B, c.args.n, c.args.I, c.args.O), c.args.B,
+                        c.args.n, c.args.I, c.args.O);
+    const auto rule = make_rule(scalar_t{}, kernels::BlockExec32{});
     auto p = rule_params<scalar_t>(c, buffers, rule);
     const size_t shared_bytes = kernels::prepare_online_block(p);
     if (OnlineMemberBatch* const batch = OnlineMemberBatch::current()) {

@@ -24,14 +24,14 @@ struct GridTeam {
   __device__ static void sync() { cooperative_groups::this_grid().sync(); }
 };
 
-struct GridExec : TeamExec<GridTeam> {
+struct GridExec : TeamExec<GridTeam, int64_t> {
   template <typename T>
   __device__ static void matmul(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb,
                                 T* C, int64_t ldc) {
     if (tiled_matmul_fits(M, N)) {
       tiled_matmul(M, N, K, A, lda, B, ldb, C, ldc);
     } else {
-      TeamExec<GridTeam>::matmul(M, N, K, A, lda, B, ldb, C, ldc);
+      TeamExec<GridTeam, int64_t>::matmul(M, N, K, A, lda, B, ldb, C, ldc);
     }
   }
 };

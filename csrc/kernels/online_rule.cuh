@@ -142,7 +142,7 @@ __device__ __forceinline__ void run_online_block(OnlineRuleParams<T, Rule>& p) {
     }
     __syncthreads();
   }
-  run_online_steps<BlockExec>(net, rule, p.x, p.y, p.hidden, p.losses, p.steps,
+  run_online_steps<BlockExec32>(net, rule, p.x, p.y, p.hidden, p.losses, p.steps,
                               carve_online_activity(base, net.B, net.n));
   if (p.weights_in_shared) {
     __syncthreads();

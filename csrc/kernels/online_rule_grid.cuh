@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "../common/online_extent.h"
 #include "online_grid_step.cuh"
 #include "online_rule.cuh"
 
@@ -22,25 +23,6 @@ namespace kernels {
 // limit (docs/design.md §3.7). 2^18 puts n = 128, B = 16 (B n m = 16 x 128 x 129 or more) on the grid and the
 // papers' n = 32, B = 1 (about 10^3) on the block.
 constexpr int64_t kGridOnlineMinItems = int64_t(1) << 18;
-
-template <typename Rule, typename = void>
-struct RuleHasGridItems : std::false_type {};
-template <typename Rule>
-struct RuleHasGridItems<Rule, std::void_t<decltype(Rule::grid_items(int64_t(), int64_t(), int64_t()))>>
-    : std::true_type {};
-
-// The elements of a step's widest phase: B n m (m = n + I + 1: a (B, n, m) trace, the B streams' terms of
-// G), or more where the rule says so (a static Rule::grid_items(B, n, I), e.g. RTRL's n x n*m product).
-template <typename Rule>
-int64_t online_grid_items(int64_t B, int64_t n, int64_t I) {
-  const int64_t items = B * n * (n + I + 1);
-  if constexpr (RuleHasGridItems<Rule>::value) {
-    const int64_t own = Rule::grid_items(B, n, I);
-    return own > items ? own : items;
-  } else {
-    return items;
-  }
-}
 
 // At least this many blocks of the grid kernel per SM: caps its registers (65536 / (256 x 2) = 128 per
 // thread), so that the memory-bound trace phases keep enough loads in flight.

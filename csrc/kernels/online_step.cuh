@@ -31,24 +31,27 @@ constexpr size_t kOnlineSharedBytes = 48 * 1024;
 // The contract's primitives over the threads `Team` names: Team::rank() (this thread's index in the team),
 // Team::size() (the team's threads, a whole number of warps) and Team::sync() (the team's barrier, which
 // also orders the memory accesses before it before those after it). The loops are common/team_loops.h's,
-// with this thread's rank (the C++ tests run the same loops for every rank on the CPU).
-template <typename Team>
+// with this thread's rank (the C++ tests run the same loops for every rank on the CPU), in the index type
+// IndexT (`Index`, which the shared step computes its indices in too): int32_t only where the launch has
+// checked that every index of the call fits (BlockExec32).
+template <typename Team, typename IndexT>
 struct TeamExec {
+  using Index = IndexT;
   // A warp's threads, one weight row each, read from different columns: without it, at 32 columns (the
   // papers' n) every load of the forward is a 32-way shared-memory bank conflict (common/dot.h's dot_rotated).
   static constexpr bool kRotatedRows = true;
   template <typename F>
   __device__ static void loop(int64_t count, int64_t /*work_per_item*/, F&& f) {
-    team_loop(Team::rank(), Team::size(), count, f);
+    team_loop(rank(), size(), Index(count), f);
   }
   template <typename F>
   __device__ static void loop2(int64_t rows, int64_t cols, int64_t /*work_per_item*/, F&& f) {
-    team_loop2(Team::rank(), Team::size(), rows, cols, f);
+    team_loop2(rank(), size(), Index(rows), Index(cols), f);
   }
   // One thread per (r, c), k in order inside it (common/online_step.h).
   template <typename F>
   __device__ static void loop_owned(int64_t rows, int64_t inner, int64_t cols, int64_t /*work_per_item*/, F&& f) {
-    team_loop_owned(Team::rank(), Team::size(), rows, inner, cols, f);
+    team_loop_owned(rank(), size(), Index(rows), Index(inner), Index(cols), f);
   }
   // loop_owned over three column blocks: one team loop each (their elements are disjoint).
   template <typename F0, typename F1, typename F2>
@@ -63,7 +66,7 @@ struct TeamExec {
   template <typename W, typename F>
   __device__ static void loop_owned_acc(int64_t rows, int64_t inner, int64_t cols, int64_t /*work_per_item*/,
                                         W&& weight, F&& f) {
-    team_loop_owned_acc(Team::rank(), Team::size(), rows, inner, cols, weight, f);
+    team_loop_owned_acc(rank(), size(), Index(rows), Index(inner), Index(cols), weight, f);
   }
   template <typename W0, typename F0, typename W1, typename F1, typename W2, typename F2>
   __device__ static void loop_owned3_acc(int64_t rows, int64_t inner, int64_t c0, int64_t c1, int64_t c2,
@@ -77,7 +80,7 @@ struct TeamExec {
   template <typename T>
   __device__ static void matmul(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb,
                                 T* C, int64_t ldc) {
-    team_matmul(Team::rank(), Team::size(), M, N, K, A, lda, B, ldb, C, ldc);
+    team_matmul(rank(), size(), Index(M), Index(N), Index(K), A, Index(lda), B, Index(ldb), C, Index(ldc));
   }
   // out[r] = sum_k f(r, k): one warp per row, lane-strided partial sums, then a fixed xor-shuffle tree,
   // so the order is the same on every run and for every team size. The warp's lanes loop together (r
@@ -85,17 +88,19 @@ struct TeamExec {
   // stores it.
   template <typename T, typename F>
   __device__ static void sums(int64_t rows, int64_t count, F&& f, T* out) {
-    const int64_t rank = Team::rank();
-    const int lane = static_cast<int>(rank % kOnlineWarpSize);
-    const int64_t warps = Team::size() / kOnlineWarpSize;
-    for (int64_t r = rank / kOnlineWarpSize; r < rows; r += warps) {
+    const Index lane = rank() % kOnlineWarpSize, warps = size() / kOnlineWarpSize;
+    for (Index r = rank() / kOnlineWarpSize; r < Index(rows); r += warps) {
       T acc = 0;
-      for (int64_t k = lane; k < count; k += kOnlineWarpSize) acc += f(r, k);
+      for (Index k = lane; k < Index(count); k += kOnlineWarpSize) acc += f(r, k);
       for (int offset = kOnlineWarpSize / 2; offset > 0; offset /= 2) acc += __shfl_xor_sync(0xffffffffu, acc, offset);
       if (lane == 0) out[r] = acc;
     }
   }
   __device__ static void sync() { Team::sync(); }
+
+ private:
+  __device__ static Index rank() { return static_cast<Index>(Team::rank()); }
+  __device__ static Index size() { return static_cast<Index>(Team::size()); }
 };
 
 // The threads of one block (blockDim.x a multiple of the warp size).
@@ -105,7 +110,10 @@ struct BlockTeam {
   __device__ static void sync() { __syncthreads(); }
 };
 
-struct BlockExec : TeamExec<BlockTeam> {};
+struct BlockExec : TeamExec<BlockTeam, int64_t> {};
+// The online one-block and member kernels' policy, in 32 bits: online_learn runs a call on it only when every
+// index of the call fits (online_indices_fit, online_rule.cuh), else on the grid (docs/design.md §3.7).
+struct BlockExec32 : TeamExec<BlockTeam, int32_t> {};
 
 }  // namespace kernels
 }  // namespace torch_local_rnn

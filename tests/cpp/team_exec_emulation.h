@@ -4,6 +4,7 @@
 // policy's contract (common/online_step.h: within a phase no element reads what another writes), so a shared step
 // run under this policy computes what the GPU's computes, in the GPU's per-element order. `sums` repeats the
 // warp's lane-strided partial sums and its xor-shuffle tree (lane l adds lane l ^ offset's value, offsets 16 to 1).
+// IndexT is the policy's index type, as TeamExec's (int32_t in the GPU's one-block and member kernels).
 #pragma once
 
 #include <array>
@@ -13,23 +14,28 @@
 
 namespace tlr_test {
 
-template <int64_t Size>
+template <int64_t Size, typename IndexT = int32_t>
 struct EmulatedTeamExec {
+  using Index = IndexT;
   static_assert(Size % 32 == 0, "a team is a whole number of warps");
   static constexpr int64_t kWarp = 32;
   static constexpr bool kRotatedRows = true;  // as TeamExec
 
   template <typename F>
   static void loop(int64_t count, int64_t, F&& f) {
-    for (int64_t rank = 0; rank < Size; ++rank) torch_local_rnn::team_loop(rank, Size, count, f);
+    for (Index rank = 0; rank < Index(Size); ++rank) torch_local_rnn::team_loop(rank, Index(Size), Index(count), f);
   }
   template <typename F>
   static void loop2(int64_t rows, int64_t cols, int64_t, F&& f) {
-    for (int64_t rank = 0; rank < Size; ++rank) torch_local_rnn::team_loop2(rank, Size, rows, cols, f);
+    for (Index rank = 0; rank < Index(Size); ++rank) {
+      torch_local_rnn::team_loop2(rank, Index(Size), Index(rows), Index(cols), f);
+    }
   }
   template <typename F>
   static void loop_owned(int64_t rows, int64_t inner, int64_t cols, int64_t, F&& f) {
-    for (int64_t rank = 0; rank < Size; ++rank) torch_local_rnn::team_loop_owned(rank, Size, rows, inner, cols, f);
+    for (Index rank = 0; rank < Index(Size); ++rank) {
+      torch_local_rnn::team_loop_owned(rank, Index(Size), Index(rows), Index(inner), Index(cols), f);
+    }
   }
   template <typename F0, typename F1, typename F2>
   static void loop_owned3(int64_t rows, int64_t inner, int64_t c0, int64_t c1, int64_t c2, int64_t work, F0&& f0,
@@ -40,8 +46,8 @@ struct EmulatedTeamExec {
   }
   template <typename W, typename F>
   static void loop_owned_acc(int64_t rows, int64_t inner, int64_t cols, int64_t, W&& weight, F&& f) {
-    for (int64_t rank = 0; rank < Size; ++rank) {
-      torch_local_rnn::team_loop_owned_acc(rank, Size, rows, inner, cols, weight, f);
+    for (Index rank = 0; rank < Index(Size); ++rank) {
+      torch_local_rnn::team_loop_owned_acc(rank, Index(Size), Index(rows), Index(inner), Index(cols), weight, f);
     }
   }
   template <typename W0, typename F0, typename W1, typename F1, typename W2, typename F2>
@@ -54,17 +60,20 @@ struct EmulatedTeamExec {
   template <typename T>
   static void matmul(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C,
                      int64_t ldc) {
-    for (int64_t rank = 0; rank < Size; ++rank) torch_local_rnn::team_matmul(rank, Size, M, N, K, A, lda, B, ldb, C, ldc);
+    for (Index rank = 0; rank < Index(Size); ++rank) {
+      torch_local_rnn::team_matmul(rank, Index(Size), Index(M), Index(N), Index(K), A, Index(lda), B, Index(ldb), C,
+                                   Index(ldc));
+    }
   }
   // A warp per row (row r on warp r mod Size/32, which only decides who computes it): lane l sums f(r, k) for
   // k = l, l + 32, ... in order; then, for offset = 16, 8, 4, 2, 1, every lane adds its partner's value.
   template <typename T, typename F>
   static void sums(int64_t rows, int64_t count, F&& f, T* out) {
-    for (int64_t r = 0; r < rows; ++r) {
+    for (Index r = 0; r < Index(rows); ++r) {
       std::array<T, kWarp> acc{};
       for (int64_t lane = 0; lane < kWarp; ++lane) {
         T a = 0;
-        for (int64_t k = lane; k < count; k += kWarp) a += f(r, k);
+        for (Index k = Index(lane); k < Index(count); k += Index(kWarp)) a += f(r, k);
         acc[lane] = a;
       }
       for (int64_t offset = kWarp / 2; offset > 0; offset /= 2) {

@@ -1,6 +1,6 @@
 // The GPU path switches and their errors (common/gpu_paths.h), which are host code and so testable without a
-// GPU: TLR_CUDA_SEQUENCE's and TLR_CUDA_ONLINE's values and errors, and the errors that name sizes (built
-// without an ostream).
+// GPU: TLR_CUDA_SEQUENCE's and TLR_CUDA_ONLINE's values and errors, the errors that name sizes (built
+// without an ostream), and the extent that keeps a call off the 32-bit one-block kernels (common/online_extent.h).
 #include <gtest/gtest.h>
 
 #include <c10/util/Exception.h>
@@ -9,6 +9,11 @@
 #include <string>
 
 #include "common/gpu_paths.h"
+#include "common/online_extent.h"
+#include "common/online_step.h"
+#include "cpu/online_step_cpu.h"
+#include "rules/rflo/rflo_step.h"
+#include "rules/rtrl/rtrl_step.h"
 
 namespace {
 
@@ -118,6 +123,44 @@ TEST(StreamBlocks, AcceptsTheLimitAndNamesBatchBeyondIt) {
       },
       "leaky_rnn_rule_backward: the CUDA kernel of the factored rules runs one block per stream, at most 2147483647 "
       "streams, but got batch = 2147483648");
+}
+
+TEST(BlockIndices, AcceptsTheLimitAndNamesTheSizesBeyondIt) {
+  EXPECT_NO_THROW(torch_local_rnn::check_block_indices(torch_local_rnn::kBlockIndexLimit, 1, 2, 3, 4));
+  expect_error_containing(
+      [] { torch_local_rnn::check_block_indices(torch_local_rnn::kBlockIndexLimit + 1, 16, 512, 2, 3); },
+      "online_learn (CUDA): the one-block kernel indexes in 32 bits, at most 2146435072 elements, but batch = 16, "
+      "hidden_size = 512, input_size = 2, output_size = 3 reach 2146435073; unset TLR_CUDA_ONLINE (or set it to "
+      "'grid') to run the grid kernel");
+}
+
+// The extent bounds every buffer a step indexes, whichever is largest: RFLO's (B, n, m) trace, RTRL's B influence
+// matrices (n x n m each: its grid_items is per stream, so the B must not be lost), the readout when O is large,
+// the activity when B is; and a size past the limit does not fit.
+TEST(BlockIndices, ExtentBoundsEveryBufferOfTheStep) {
+  using Rflo = torch_local_rnn::RfloTrace<torch_local_rnn::CpuExec, float>;
+  using Rtrl = torch_local_rnn::RtrlInfluence<torch_local_rnn::CpuExec, float>;
+  using torch_local_rnn::online_activity_numel;
+  using torch_local_rnn::kernels::online_index_extent;
+  struct Sizes {
+    int64_t B, n, I, O;
+  };
+  for (const Sizes s : {Sizes{1, 32, 2, 2}, Sizes{16, 128, 2, 2}, Sizes{1, 32, 1, 64}, Sizes{4096, 3, 1, 2},
+                        Sizes{64, 1024, 2, 2}, Sizes{3, 5, 700, 9}}) {
+    const int64_t m = s.n + s.I + 1;
+    const int64_t buffers[] = {s.B * s.n * m,                                // a (B, n, m) trace
+                               s.n * (s.n + s.O + 1),                        // DNI's synthesiser
+                               s.O * (s.n + 1),                              // [W_out | b_out], its gradient
+                               online_activity_numel(s.B, s.n, s.O)};        // the per-step activity
+    for (const int64_t numel : buffers) {
+      EXPECT_GE(online_index_extent<Rflo>(s.B, s.n, s.I, s.O), numel) << s.B << " " << s.n << " " << s.O;
+      EXPECT_GE(online_index_extent<Rtrl>(s.B, s.n, s.I, s.O), numel);
+    }
+    EXPECT_GE(online_index_extent<Rtrl>(s.B, s.n, s.I, s.O), s.B * s.n * s.n * m) << "RTRL's influence";
+  }
+  // RTRL at n = 512, B = 16: influence matrices of 2.16e9 entries, past the limit; RFLO's trace there is not.
+  EXPECT_GT(online_index_extent<Rtrl>(16, 512, 2, 2), torch_local_rnn::kBlockIndexLimit);
+  EXPECT_LT(online_index_extent<Rflo>(16, 512, 2, 2), torch_local_rnn::kBlockIndexLimit);
 }
 
 }  // namespace

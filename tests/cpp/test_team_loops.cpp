@@ -166,7 +166,10 @@ TEST(TeamLoops, DotRotatedIsDotOfThePermutedRow) {
       a[k] = std::sin(1.3 * double(k)) * std::pow(10.0, double(k % 9) - 4);
       b[k] = std::cos(0.7 * double(k)) + 1e-3 * double(k);
     }
-    EXPECT_EQ(torch_local_rnn::dot_rotated(a.data(), b.data(), count, 0), torch_local_rnn::dot(a.data(), b.data(), count));
+    EXPECT_EQ(torch_local_rnn::dot_rotated(a.data(), b.data(), count, int64_t{0}),
+              torch_local_rnn::dot(a.data(), b.data(), count));
+    EXPECT_EQ(torch_local_rnn::dot(a.data(), b.data(), int32_t(count)),
+              torch_local_rnn::dot(a.data(), b.data(), count));
     const int64_t blocks = count / 8;
     for (int64_t row = 0; row < 70; ++row) {
       std::vector<double> pa(a), pb(b);
@@ -180,6 +183,9 @@ TEST(TeamLoops, DotRotatedIsDotOfThePermutedRow) {
       EXPECT_EQ(torch_local_rnn::dot_rotated(a.data(), b.data(), count, row),
                 torch_local_rnn::dot(pa.data(), pb.data(), count))
           << count << " terms, row " << row;
+      EXPECT_EQ(torch_local_rnn::dot_rotated(a.data(), b.data(), int32_t(count), int32_t(row)),
+                torch_local_rnn::dot_rotated(a.data(), b.data(), count, row))
+          << count << " terms, row " << row << " in 32 bits";
     }
   }
 }
@@ -257,14 +263,18 @@ void expect_bits(const Case& got, const Case& want, const char* what) {
   }
 }
 
-// The GPU's policy at the member block's 64 threads, one block's 256 and an odd 96 against the CPU's.
+// The GPU's policy at the member block's 64 threads, one block's 256 and an odd 96 against the CPU's, in the
+// one-block kernels' 32-bit indices (BlockExec32) and, at 64 threads, in the grid's 64-bit ones: the index
+// type moves no value, so the bits agree.
 template <typename Make>
 void expect_policies_agree(const Case& start, Make make, const char* what) {
   const Case cpu = run_case<CpuExec>(start, make);
   const Case team64 = run_case<tlr_test::EmulatedTeamExec<64>>(start, make);
+  const Case team64_wide = run_case<tlr_test::EmulatedTeamExec<64, int64_t>>(start, make);
   const Case team96 = run_case<tlr_test::EmulatedTeamExec<96>>(start, make);
   const Case team256 = run_case<tlr_test::EmulatedTeamExec<256>>(start, make);
   expect_close(team64, cpu, 1e-10, what);
+  expect_bits(team64_wide, team64, what);
   expect_bits(team96, team64, what);
   expect_bits(team256, team64, what);
   // the weights did move: a test of a step that does nothing would pass the above

@@ -259,3 +259,21 @@ def test_a_bad_switch_value_is_an_error_naming_it(monkeypatch):
     with pytest.raises(RuntimeError, match=message):
         ens.fit(xm.to(CUDA), ym.to(CUDA))
     assert torch.equal(ens.weight_hh, before)  # no member ran
+
+
+def test_a_call_past_32_bit_indices_is_refused_on_the_block_path(monkeypatch):
+    """The online one-block kernels index in 32 bits (BlockExec32, docs/design.md §3.7). RTRL at n = 512, B = 16
+    keeps B influence matrices of n x n m = 2.16e9 entries: forced onto the block path, the call is an error
+    naming the sizes and the extent (common/online_extent.h), before any step: the learner is unchanged."""
+    monkeypatch.setenv("TLR_CUDA_ONLINE", "block")
+    learner = build_learner(rules.RTRL(), torch.float32, 16, I=2, n=512).to(CUDA)
+    before = {k: v.detach().clone() for k, v in learner.named_parameters()}
+    x, y = stream(1, 16, I=2, dtype=torch.float32)
+    message = (r"the one-block kernel indexes in 32 bits, at most 2146435072 elements, but batch = 16, "
+               r"hidden_size = 512, input_size = 2, output_size = 2 reach 2160066560")
+    with pytest.raises(RuntimeError, match=message):
+        learner.fit(x.to(CUDA), y.to(CUDA))
+    for k, v in learner.named_parameters():
+        assert torch.equal(v, before[k]), k
+    del learner
+    torch.cuda.empty_cache()

@@ -48,17 +48,20 @@ struct DniStep {
   T *prod_a, *prod_b, *prod_c;  // (n, B): products M [v_1 .. v_B]
 
   // out_b = [a_b; y_b; 1]. One phase.
-  static TLR_STEP void stack(const T* a, const T* y, int64_t B, int64_t n, int64_t O, T* out) {
-    const int64_t K = n + O + 1;
-    Exec::loop2(B, K, 1, [&](int64_t b, int64_t j) {
+  static TLR_STEP void stack(const T* a, const T* y, IndexOf<Exec> B, IndexOf<Exec> n, IndexOf<Exec> O, T* out) {
+    using Index = IndexOf<Exec>;
+    const Index K = n + O + 1;
+    Exec::loop2(B, K, 1, [&](Index b, Index j) {
       out[b * K + j] = j < n ? a[b * n + j] : (j < n + O ? y[b * O + (j - n)] : T(1));
     });
   }
 
   // out_t (K, B) = [a_b; y_b; 1] as columns. One phase.
-  static TLR_STEP void stack_columns(const T* a, const T* y, int64_t B, int64_t n, int64_t O, T* out_t) {
-    const int64_t K = n + O + 1;
-    Exec::loop2(K, B, 1, [=](int64_t j, int64_t b) {
+  static TLR_STEP void stack_columns(const T* a, const T* y, IndexOf<Exec> B, IndexOf<Exec> n, IndexOf<Exec> O,
+                                     T* out_t) {
+    using Index = IndexOf<Exec>;
+    const Index K = n + O + 1;
+    Exec::loop2(K, B, 1, [=](Index j, Index b) {
       out_t[j * B + b] = j < n ? a[b * n + j] : (j < n + O ? y[b * O + (j - n)] : T(1));
     });
   }
@@ -66,9 +69,10 @@ struct DniStep {
   // Phase 6's work on unit (b, i) in both step forms, given U_t = st: G's factors (with the trace row = w U_t and
   // the trace's immediate factor alpha_e phi'(h_t), stream-major; without it row = w alpha phi'(h_t) U_t at
   // row_index: stream-major in step, (n, B) columns for step_gemm's GEMM), the record, q_prev <- q_t.
-  TLR_STEP void unit_factors(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act, int64_t b, int64_t i,
-                             T st, T w, T direct, int64_t row_index) const {
-    const int64_t r = b * net.n + i;
+  TLR_STEP void unit_factors(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act, IndexOf<Exec> b,
+                             IndexOf<Exec> i, T st, T w, T direct, IndexOf<Exec> row_index) const {
+    using Index = IndexOf<Exec>;
+    const Index r = b * Index(net.n) + i;
     if (use_eligibility) {
       row[r] = w * st;
       immediate[r] = alpha_e * act.dphi[r];
@@ -83,12 +87,13 @@ struct DniStep {
   // alpha_e phi'(h_t) ahat_t^T (immediate = alpha_e phi'(h_t)) and W <- W - lr sum_b diag(row_b) E_b in one pass
   // (apply_summed_gradient), row and immediate stream-major (B, n) in both step forms. One phase.
   TLR_STEP void apply_eligibility_gradient(const OnlineNet<T>& net) const {
-    const int64_t n = net.n, m = n + net.I + 1;
+    using Index = IndexOf<Exec>;
+    const Index n = Index(net.n), m = n + Index(net.I) + 1;
     const T *const rw = row, *const im = immediate, *const ah = ahat;
     const T keep = T(1) - alpha_e;
     T* const el = elig;
-    apply_summed_gradient<Exec>(net, net.B, 2, [=](int64_t i, int64_t b, int64_t j) {
-      const int64_t r = b * n + i;
+    apply_summed_gradient<Exec>(net, net.B, 2, [=](Index i, Index b, Index j) {
+      const Index r = b * n + i;
       T& e = el[r * m + j];
       e = keep * e + im[r] * ah[b * m + j];
       return rw[r] * e;
@@ -96,9 +101,10 @@ struct DniStep {
   }
 
   // The record of stream b, unit i (U_t, U*_{t-1}, U_{t-1}, V_t = h_t).
-  TLR_STEP void record_entry(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act, int64_t b, int64_t i,
-                             T st) const {
-    const int64_t n = net.n, I = net.I, r = b * n + i;
+  TLR_STEP void record_entry(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act, IndexOf<Exec> b,
+                             IndexOf<Exec> i, T st) const {
+    using Index = IndexOf<Exec>;
+    const Index n = Index(net.n), I = Index(net.I), r = b * n + i;
     T* rec = record + (act.t * net.B + b) * 4 * n;
     rec[i] = st;
     rec[n + i] = target[r];
@@ -108,7 +114,9 @@ struct DniStep {
   }
 
   TLR_STEP void step(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
-    const int64_t B = net.B, n = net.n, I = net.I, O = net.O, m = n + I + 1, K = n + O + 1, Bn = B * n;
+    using Index = IndexOf<Exec>;
+    const Index B = Index(net.B), n = Index(net.n), I = Index(net.I), O = Index(net.O), m = n + I + 1, K = n + O + 1,
+                Bn = B * n;
     if (streams_as_gemm(B)) {
       step_gemm(net, x, act);
       return;
@@ -124,7 +132,7 @@ struct DniStep {
     stack(act.state, act.label, B, n, O, in_now);
     presynaptic<Exec>(act.prev, x, B, n, I, ahat);
     if (approximate_jacobian) {
-      Exec::loop2(B, n, n, [&](int64_t b, int64_t i) {
+      Exec::loop2(B, n, n, [&](Index b, Index i) {
         scratch[b * n + i] = w * (dot(J + i * n, act.prev + b * n, n) - act.state[b * n + i]);
       });
       fill_values<Exec>(back, Bn, T(0));
@@ -138,13 +146,13 @@ struct DniStep {
       T* const Jm = J;
       const T step_j = lr_j;
       const bool now = learn_now;
-      sum_outer_each<Exec>(grad_J, scratch, act.prev, B, n, n, [](int64_t) { return T(0); },
-                           [=](int64_t p, T g) {
+      sum_outer_each<Exec>(grad_J, scratch, act.prev, B, n, n, [](Index) { return T(0); },
+                           [=](Index p, T g) {
                              if (now) Jm[p] -= step_j * g;
                            },
                            /*keep=*/late_jacobian);  // the 2019 order steps J~ from grad_J in phase 5
     }
-    Exec::loop2(B, n, 2 * K, [&](int64_t b, int64_t i) {
+    Exec::loop2(B, n, 2 * K, [&](Index b, Index i) {
       u[b * n + i] = dot(A + i * K, in_prev + b * K, K);
       const T boot = dot(A_frozen + i * K, in_now + b * K, K);
       v[b * n + i] = tanh_target ? tanh(boot) : boot;
@@ -160,7 +168,7 @@ struct DniStep {
     Exec::sync();
 
     // 4. U*_{t-1}, and the apical delta rule's factor.
-    Exec::loop(Bn, 1, [&](int64_t r) {
+    Exec::loop(Bn, 1, [&](Index r) {
       target[r] = q_prev[r] + back[r];
       delta[r] = w * (u[r] - target[r]);
     });
@@ -172,23 +180,23 @@ struct DniStep {
       T *const Am = A, *const Af = A_frozen;
       const T l2 = sg_l2, step_a = lr_sg;
       const bool copy = refresh;
-      sum_outer_each<Exec>(grad_A, delta, in_prev, B, n, K, [=](int64_t p) { return l2 * Am[p]; },
-                           [=](int64_t p, T g) {
+      sum_outer_each<Exec>(grad_A, delta, in_prev, B, n, K, [=](Index p) { return l2 * Am[p]; },
+                           [=](Index p, T g) {
                              Am[p] -= step_a * g;
                              if (copy) Af[p] = Am[p];
                            },
                            /*keep=*/false);
     }
-    Exec::loop(1, 1, [&](int64_t) { count[0] = refresh ? T(0) : count[0] + T(1); });
-    if (approximate_jacobian && late_jacobian) Exec::loop(n * n, 1, [&](int64_t p) { J[p] -= lr_j * grad_J[p]; });
+    Exec::loop(1, 1, [&](Index) { count[0] = refresh ? T(0) : count[0] + T(1); });
+    if (approximate_jacobian && late_jacobian) Exec::loop(n * n, 1, [&](Index p) { J[p] -= lr_j * grad_J[p]; });
     Exec::sync();
 
     // 6. U_t with the updated apical weights (or the supplied credit) and G's factors; the record, with the
     //    weights still those of this step's forward; q_prev <- q_t, label_prev <- y*_t (last read in phases 4
     //    and 1).
     const T direct = w * net.alpha;
-    Exec::loop2(B, n, K + n + I, [&](int64_t b, int64_t i) {
-      const int64_t r = b * n + i;
+    Exec::loop2(B, n, K + n + I, [&](Index b, Index i) {
+      const Index r = b * n + i;
       const T st = credit != nullptr ? credit[act.t * Bn + r] : dot(A + i * K, in_now + b * K, K);
       unit_factors(net, x, act, b, i, st, w, direct, r);
     });
@@ -203,7 +211,7 @@ struct DniStep {
       apply_eligibility_gradient(net);
     } else {  // add_credit_outer's products, in its order
       const T *const rw = row, *const ah = ahat;
-      apply_summed_gradient<Exec>(net, B, 1, [=](int64_t i, int64_t b, int64_t j) {
+      apply_summed_gradient<Exec>(net, B, 1, [=](Index i, Index b, Index j) {
         return rw[b * n + i] * ah[b * m + j];
       }, G, rec_grad);
     }
@@ -213,7 +221,8 @@ struct DniStep {
   // the GEMMs and the phases that read them back). scratch, delta and row hold (n, B) columns here where
   // step keeps (B, n) rows (scratch stays (B, n) with the exact Jacobian).
   TLR_STEP void step_gemm(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
-    const int64_t B = net.B, n = net.n, I = net.I, O = net.O, m = n + I + 1, K = n + O + 1;
+    using Index = IndexOf<Exec>;
+    const Index B = Index(net.B), n = Index(net.n), I = Index(net.I), O = Index(net.O), m = n + I + 1, K = n + O + 1;
     const T w = T(1) / T(B), alpha = net.alpha;
     const bool refresh = static_cast<int64_t>(count[0]) >= fix_interval - 1;  // read before phase 5b writes it
     const bool approx = approximate_jacobian, learn_now = approx && !late_jacobian, tanh_v = tanh_target;
@@ -236,8 +245,8 @@ struct DniStep {
       const T *const pa = prod_a, *const pb = prod_b, *const pc = prod_c, *const state = act.state,
                      *const dphi = act.dphi;
       T *const uu = u, *const vv = v, *const sc = scratch;
-      Exec::loop2(B, n, 1, [=](int64_t b, int64_t i) {
-        const int64_t r = b * n + i, c = i * B + b;
+      Exec::loop2(B, n, 1, [=](Index b, Index i) {
+        const Index r = b * n + i, c = i * B + b;
         if (approx) sc[c] = w * (pa[c] - state[r]);
         uu[r] = pb[c];
         const T boot = pc[c];
@@ -261,7 +270,7 @@ struct DniStep {
         T* const Jm = J;
         const T *const gJ = grad_J;
         const T step_j = lr_j;
-        Exec::loop(n * n, 1, [=](int64_t p) { Jm[p] -= step_j * gJ[p]; });
+        Exec::loop(n * n, 1, [=](Index p) { Jm[p] -= step_j * gJ[p]; });
         Exec::sync();
       }
       streams_times_matrix<Exec>(v, B, J, n, n, back);
@@ -272,8 +281,8 @@ struct DniStep {
     {
       const T *const qp = q_prev, *const bk = back, *const vv = v, *const uu = u;
       T *const tg = target, *const dl = delta;
-      Exec::loop2(B, n, 1, [=](int64_t b, int64_t i) {
-        const int64_t r = b * n + i;
+      Exec::loop2(B, n, 1, [=](Index b, Index i) {
+        const Index r = b * n + i;
         tg[r] = qp[r] + (approx ? bk[r] : (T(1) - alpha) * vv[r] + bk[r]);
         dl[i * B + b] = w * (uu[r] - tg[r]);
       });
@@ -290,13 +299,13 @@ struct DniStep {
       const T *const gA = grad_A;
       const T l2 = sg_l2, step_a = lr_sg;
       const bool copy = refresh;
-      Exec::loop(n * K, 1, [=](int64_t p) {
+      Exec::loop(n * K, 1, [=](Index p) {
         Am[p] -= step_a * (l2 * Am[p] + gA[p]);
         if (copy) Af[p] = Am[p];
       });
     }
-    Exec::loop(1, 1, [&](int64_t) { count[0] = refresh ? T(0) : count[0] + T(1); });
-    if (approx && late_jacobian) Exec::loop(n * n, 1, [&](int64_t p) { J[p] -= lr_j * grad_J[p]; });
+    Exec::loop(1, 1, [&](Index) { count[0] = refresh ? T(0) : count[0] + T(1); });
+    if (approx && late_jacobian) Exec::loop(n * n, 1, [&](Index p) { J[p] -= lr_j * grad_J[p]; });
     Exec::sync();
 
     // 6a. U_t = A in_now with the updated A (unless the credit is supplied).
@@ -306,10 +315,10 @@ struct DniStep {
     }
 
     // 6. G's factors (as columns without the trace), the record, q_prev <- q_t, label_prev <- y*_t.
-    const int64_t Bn = B * n;
+    const Index Bn = B * n;
     const T direct = w * net.alpha;
-    Exec::loop2(B, n, record != nullptr ? n + I : 1, [&](int64_t b, int64_t i) {
-      const int64_t r = b * n + i;
+    Exec::loop2(B, n, record != nullptr ? n + I : 1, [&](Index b, Index i) {
+      const Index r = b * n + i;
       const T st = credit != nullptr ? credit[act.t * Bn + r] : prod_a[i * B + b];
       unit_factors(net, x, act, b, i, st, w, direct, i * B + b);
     });

@@ -61,7 +61,8 @@ struct FactoredStreams {
   T* prod;       // (n, B): its product, W_hh A_b for every stream
   int64_t B, width;
 
-  TLR_STEP FactorCoefficients<T> coefficients(int64_t b) const {
+  template <typename Index>  // the caller's (common/online_step.h's IndexOf)
+  TLR_STEP FactorCoefficients<T> coefficients(Index b) const {
     const T* c = coef + 4 * b;
     return {c[0], c[1], c[2], c[3]};
   }
@@ -114,9 +115,10 @@ struct NormOperand {
 // R-KF-RTRL). One phase.
 template <typename Exec, typename T>
 TLR_STEP void noise_row_scale(const FactoredCtx<T>& c, const FactoredStreams<T>& s, const T* dphi) {
-  const int64_t n = c.n;
-  Exec::loop2(s.B, n, 1, [=](int64_t b, int64_t i) {
-    s.p[b * n + i] = s.nu[b * s.width + i] * c.alpha_m * dphi[b * n + i];
+  using Index = IndexOf<Exec>;
+  const Index n = Index(c.n), width = Index(s.width);
+  Exec::loop2(s.B, n, 1, [=](Index b, Index i) {
+    s.p[b * n + i] = s.nu[b * width + i] * c.alpha_m * dphi[b * n + i];
   });
 }
 
@@ -132,13 +134,14 @@ TLR_STEP FactorCoefficients<T> noise_vector_coefficients(const FactoredCtx<T>& c
 template <typename Exec, typename T>
 TLR_STEP void noise_vector_update(const FactoredCtx<T>& c, const FactoredStreams<T>& s, const T* a_from,
                                   const T* b_from) {
-  const int64_t n = c.n, m = c.m;
-  Exec::loop2(s.B, n, 1, [=](int64_t b, int64_t i) {
+  using Index = IndexOf<Exec>;
+  const Index n = Index(c.n), m = Index(c.m), width = Index(s.width);
+  Exec::loop2(s.B, n, 1, [=](Index b, Index i) {
     const FactorCoefficients<T> k = s.coefficients(b);
-    s.A[b * n + i] = k.a_keep * a_from[b * n + i] + k.a_add * s.nu[b * s.width + i];
+    s.A[b * n + i] = k.a_keep * a_from[b * n + i] + k.a_add * s.nu[b * width + i];
   });
-  Exec::loop2(s.B * n, m, 1, [=](int64_t r, int64_t j) {
-    const int64_t b = r / n;
+  Exec::loop2(s.B * n, m, 1, [=](Index r, Index j) {
+    const Index b = r / n;
     const FactorCoefficients<T> k = s.coefficients(b);
     s.Bk[r * m + j] = k.b_keep * b_from[r * m + j] + (k.b_add * s.p[r]) * s.ahat[b * m + j];
   });
@@ -155,8 +158,9 @@ struct PropagatedFactorB {
 
   // r_b = B_b^T q_b (b_cols values at r + b * m), k in order into each entry. One phase.
   TLR_STEP static void contract(const FactoredCtx<T>& c, const FactoredStreams<T>& s, const T* q) {
-    const int64_t n = c.n, m = c.m, cols = c.b_cols;
-    Exec::loop_owned(s.B, n, cols, 1, [=](int64_t b, int64_t k, int64_t j) {
+    using Index = IndexOf<Exec>;
+    const Index n = Index(c.n), m = Index(c.m), cols = Index(c.b_cols);
+    Exec::loop_owned(s.B, n, cols, 1, [=](Index b, Index k, Index j) {
       T& o = s.r[b * m + j];
       o = (k == 0 ? T(0) : o) + q[b * n + k] * s.Bk[(b * n + k) * cols + j];
     });
@@ -171,6 +175,7 @@ template <typename Exec, template <typename, typename> class Rule, typename T>
 TLR_STEP void factored_step(const FactoredCtx<T>& c, const FactoredStreams<T>& s, const T* prev, const T* x,
                             const T* next, const T* dphi, const T* q) {
   using R = Rule<Exec, T>;
+  using Index = IndexOf<Exec>;
   presynaptic<Exec>(prev, x, s.B, c.n, c.I, s.ahat);
   R::propagate(c, s, prev, x, next, dphi);
   Exec::sync();
@@ -178,16 +183,18 @@ TLR_STEP void factored_step(const FactoredCtx<T>& c, const FactoredStreams<T>& s
   R::norm_operands(c, s, dphi, operand);
   for (int k = 0; k < 4; ++k) {
     const NormOperand<T> o = operand[k];
-    Exec::sums(s.B, o.count, [=](int64_t b, int64_t e) {
-      const T v = o.v[b * o.count + e];
+    const Index count = Index(o.count);
+    Exec::sums(s.B, o.count, [=](Index b, Index e) {
+      const T v = o.v[b * count + e];
       return v * v;
     }, s.norms + k * s.B);
   }
   Exec::sync();
-  Exec::loop(s.B, 4, [=](int64_t b) {
-    const T norm[4] = {std::sqrt(s.norms[b]), std::sqrt(s.norms[s.B + b]), std::sqrt(s.norms[2 * s.B + b]),
-                       std::sqrt(s.norms[3 * s.B + b])};
-    const FactorCoefficients<T> k = R::coefficients(c, norm, s.nu + b * s.width);
+  const Index B = Index(s.B), width = Index(s.width);
+  Exec::loop(s.B, 4, [=](Index b) {
+    const T norm[4] = {std::sqrt(s.norms[b]), std::sqrt(s.norms[B + b]), std::sqrt(s.norms[2 * B + b]),
+                       std::sqrt(s.norms[3 * B + b])};
+    const FactorCoefficients<T> k = R::coefficients(c, norm, s.nu + b * width);
     T* out = s.coef + 4 * b;
     out[0] = k.a_keep, out[1] = k.a_add, out[2] = k.b_keep, out[3] = k.b_add;
   });
@@ -201,8 +208,9 @@ TLR_STEP void factored_step(const FactoredCtx<T>& c, const FactoredStreams<T>& s
 // G += sum_b scale G_b, b in order, each entry owned by one worker. One phase.
 template <typename Exec, template <typename, typename> class Rule, typename T>
 TLR_STEP void add_factored_gradient(const FactoredCtx<T>& c, const FactoredStreams<T>& s, T* G, T scale) {
-  const int64_t m = c.m;
-  Exec::loop_owned(c.n, s.B, m, 1, [=](int64_t i, int64_t b, int64_t j) {
+  using Index = IndexOf<Exec>;
+  const Index m = Index(c.m);
+  Exec::loop_owned(c.n, s.B, m, 1, [=](Index i, Index b, Index j) {
     G[i * m + j] += Rule<Exec, T>::gradient_term(c, s, b, i, j, scale);
   });
 }
@@ -218,6 +226,7 @@ struct FactoredOnline {
   T* rec_grad;         // (n, m) or null
 
   TLR_STEP void step(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
+    using Index = IndexOf<Exec>;
     FactoredCtx<T> c = ctx;
     c.w_hh = net.weight_hh;
     c.w_ih = net.weight_ih;
@@ -227,7 +236,7 @@ struct FactoredOnline {
     factored_step<Exec, Rule>(c, s, act.prev, x, act.state, act.dphi, act.q);
     const T scale = T(1) / T(net.B);
     // G summed over the streams and W updated in one pass; touches neither the readout nor the feedback
-    apply_summed_gradient<Exec>(net, net.B, 1, [=](int64_t i, int64_t b, int64_t j) {
+    apply_summed_gradient<Exec>(net, net.B, 1, [=](Index i, Index b, Index j) {
       return Rule<Exec, T>::gradient_term(c, s, b, i, j, scale);
     }, G, rec_grad);
   }

@@ -36,23 +36,26 @@ struct KfRtrlStep : PropagatedFactorB<Exec, T> {  // contract: r_b = B_b^T q_b (
 
   // A and B_f's share, then the diagonal D term: two phases, synced between.
   TLR_STEP static void update(const FactoredCtx<T>& c, const FactoredStreams<T>& s, const T* dphi) {
-    const int64_t n = c.n, m = c.m;
-    Exec::loop2(s.B, m, 1, [=](int64_t b, int64_t j) {
+    using Index = IndexOf<Exec>;
+    const Index n = Index(c.n), m = Index(c.m);
+    Exec::loop2(s.B, m, 1, [=](Index b, Index j) {
       const FactorCoefficients<T> k = s.coefficients(b);
       s.A[b * m + j] = k.a_keep * s.A[b * m + j] + k.a_add * s.ahat[b * m + j];
     });
     Exec::loop2(s.B * n, n, 1,
-                [=](int64_t r, int64_t l) { s.Bk[r * n + l] = s.coefficients(r / n).b_keep * s.jx[r * n + l]; });
+                [=](Index r, Index l) { s.Bk[r * n + l] = s.coefficients(r / n).b_keep * s.jx[r * n + l]; });
     Exec::sync();
-    Exec::loop2(s.B, n, 1, [=](int64_t b, int64_t k) {
+    Exec::loop2(s.B, n, 1, [=](Index b, Index k) {
       s.Bk[(b * n + k) * n + k] += s.coefficients(b).b_add * c.alpha_m * dphi[b * n + k];
     });
   }
 
   // scale (B^T q)_i A_j.
-  TLR_STEP static T gradient_term(const FactoredCtx<T>& c, const FactoredStreams<T>& s, int64_t b, int64_t i,
-                                  int64_t j, T scale) {
-    return (scale * s.r[b * c.m + i]) * s.A[b * c.m + j];
+  TLR_STEP static T gradient_term(const FactoredCtx<T>& c, const FactoredStreams<T>& s, IndexOf<Exec> b,
+                                  IndexOf<Exec> i, IndexOf<Exec> j, T scale) {
+    using Index = IndexOf<Exec>;
+    const Index m = Index(c.m);
+    return (scale * s.r[b * m + i]) * s.A[b * m + j];
   }
 };
 

@@ -37,9 +37,11 @@ struct RkfRtrlStep : PropagatedFactorB<Exec, T> {  // contract: r_b = B_b^T q_b 
   }
 
   // scale A_i (B^T q)_j.
-  TLR_STEP static T gradient_term(const FactoredCtx<T>& c, const FactoredStreams<T>& s, int64_t b, int64_t i,
-                                  int64_t j, T scale) {
-    return (scale * s.A[b * c.n + i]) * s.r[b * c.m + j];
+  TLR_STEP static T gradient_term(const FactoredCtx<T>& c, const FactoredStreams<T>& s, IndexOf<Exec> b,
+                                  IndexOf<Exec> i, IndexOf<Exec> j, T scale) {
+    using Index = IndexOf<Exec>;
+    const Index n = Index(c.n), m = Index(c.m);
+    return (scale * s.A[b * n + i]) * s.r[b * m + j];
   }
 };
 

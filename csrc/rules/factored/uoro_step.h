@@ -21,7 +21,8 @@ struct UoroStep {
   // h = a_{t-1} + eps A (kept in r, free until the contraction): two phases, synced between.
   TLR_STEP static void propagate(const FactoredCtx<T>& c, const FactoredStreams<T>& s, const T* prev, const T* x,
                                  const T* next, const T* dphi) {
-    const int64_t n = c.n, m = c.m, I = c.I;
+    using Index = IndexOf<Exec>;
+    const Index n = Index(c.n), m = Index(c.m), I = Index(c.I);
     noise_row_scale<Exec>(c, s, dphi);
     if (!(c.epsilon > 0)) {  // J_t A_b; with B >= kStreamGemmMin streams W_hh is read once for all of them
       if (streams_as_gemm(s.B)) {
@@ -32,9 +33,9 @@ struct UoroStep {
       return;
     }
     const T eps = static_cast<T>(c.epsilon);
-    Exec::loop2(s.B, n, 1, [=](int64_t b, int64_t j) { s.r[b * m + j] = prev[b * n + j] + eps * s.A[b * n + j]; });
+    Exec::loop2(s.B, n, 1, [=](Index b, Index j) { s.r[b * m + j] = prev[b * n + j] + eps * s.A[b * n + j]; });
     Exec::sync();
-    Exec::loop2(s.B, n, n + I, [=](int64_t b, int64_t k) {
+    Exec::loop2(s.B, n, n + I, [=](Index b, Index k) {
       const T* h = s.r + b * m;
       const T v = preactivation<Exec::kRotatedRows>(c.w_hh, c.w_ih, c.bias, n, I, k, h, x + b * I);
       s.jx[b * n + k] = ((T(1) - c.alpha) * h[k] + c.alpha * activate(c.f, v) - next[b * n + k]) / eps;
@@ -58,14 +59,17 @@ struct UoroStep {
 
   // Q_b = q_b . A_b into r[b, 0].
   TLR_STEP static void contract(const FactoredCtx<T>& c, const FactoredStreams<T>& s, const T* q) {
-    const int64_t n = c.n;
-    Exec::loop(s.B, n, [=](int64_t b) { s.r[b * c.m] = dot(q + b * n, s.A + b * n, n); });
+    using Index = IndexOf<Exec>;
+    const Index n = Index(c.n), m = Index(c.m);
+    Exec::loop(s.B, n, [=](Index b) { s.r[b * m] = dot(q + b * n, s.A + b * n, n); });
   }
 
   // scale (q . A) B_ij.
-  TLR_STEP static T gradient_term(const FactoredCtx<T>& c, const FactoredStreams<T>& s, int64_t b, int64_t i,
-                                  int64_t j, T scale) {
-    return (scale * s.r[b * c.m]) * s.Bk[(b * c.n + i) * c.m + j];
+  TLR_STEP static T gradient_term(const FactoredCtx<T>& c, const FactoredStreams<T>& s, IndexOf<Exec> b,
+                                  IndexOf<Exec> i, IndexOf<Exec> j, T scale) {
+    using Index = IndexOf<Exec>;
+    const Index n = Index(c.n), m = Index(c.m);
+    return (scale * s.r[b * m]) * s.Bk[(b * n + i) * m + j];
   }
 };
 

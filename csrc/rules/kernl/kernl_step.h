@@ -58,7 +58,8 @@ struct KernlStep {
   // Eight phases. The reset flag is read before the first sync; the counter is written in phase 5. With B >=
   // kStreamGemmMin streams step_gemm runs instead (B = 1 runs this code unchanged).
   TLR_STEP void step(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
-    const int64_t B = net.B, n = net.n, I = net.I, m = n + I + 1, Bn = B * n;
+    using Index = IndexOf<Exec>;
+    const Index B = Index(net.B), n = Index(net.n), I = Index(net.I), m = n + I + 1, Bn = B * n;
     const T alpha = net.alpha, w = T(1) / T(B);
     const bool reset = reset_interval > 0 && count[0] == T(0);
     if (streams_as_gemm(B)) {
@@ -73,8 +74,8 @@ struct KernlStep {
       fill_values<Exec>(gamma, Bn, T(0));
       fill_values<Exec>(trace, Bn * m, T(0));
     }
-    Exec::loop(Bn, 1, [&](int64_t r) { moved[r] = (reset ? act.state[r] : perturbed[r]) + zeta[r]; });
-    Exec::loop(n, 1, [&](int64_t i) { k[i] = kernl_kernel(version, rates[i]); });
+    Exec::loop(Bn, 1, [&](Index r) { moved[r] = (reset ? act.state[r] : perturbed[r]) + zeta[r]; });
+    Exec::loop(n, 1, [&](Index i) { k[i] = kernl_kernel(version, rates[i]); });
     presynaptic<Exec>(act.prev, x, B, n, I, ahat);
     fill_values<Exec>(ate, Bn, T(0));
     fill_values<Exec>(aq, Bn, T(0));
@@ -83,8 +84,8 @@ struct KernlStep {
     // 2. The perturbed copy's step with the current weights and the same input, the new zeta, the filters;
     //    the trace's immediate factor.
     const T* nu = noise + act.t * Bn;
-    Exec::loop2(B, n, n + I, [&](int64_t b, int64_t i) {
-      const int64_t r = b * n + i;
+    Exec::loop2(B, n, n + I, [&](Index b, Index i) {
+      const Index r = b * n + i;
       const T h = preactivation<Exec::kRotatedRows>(net.weight_hh, net.weight_ih, net.bias, n, I, i, moved + b * n,
                                                     x + b * I);
       perturbed[r] = (T(1) - alpha) * moved[r] + alpha * activate(net.f, h);
@@ -95,8 +96,8 @@ struct KernlStep {
     Exec::sync();
 
     // 3. eps_b = A Omega_b - (a~_b - a_{t,b}).
-    Exec::loop2(B, n, n, [&](int64_t b, int64_t i) {
-      const int64_t r = b * n + i;
+    Exec::loop2(B, n, n, [&](Index b, Index i) {
+      const Index r = b * n + i;
       eps[r] = (act.state[r] - perturbed[r]) + dot(A + i * n, omega + b * n, n);
       weps[r] = w * eps[r];
     });
@@ -104,7 +105,7 @@ struct KernlStep {
 
     // 4. A^T eps_b before A moves, and A's stream-averaged gradient.
     add_transpose_times_each<Exec>(A, eps, B, n, n, ate);
-    sum_outer_each<Exec>(grad_A, weps, omega, B, n, n, [](int64_t) { return T(0); }, [](int64_t, T) {});
+    sum_outer_each<Exec>(grad_A, weps, omega, B, n, n, [](Index) { return T(0); }, [](Index, T) {});
     Exec::sync();
 
     finish(net, act);
@@ -112,17 +113,20 @@ struct KernlStep {
 
   // Phases 5-7 of both paths (the updates of A and alpha~, A^T q_b, the traces and W).
   TLR_STEP void finish(const OnlineNet<T>& net, const OnlineActivity<T>& act) const {
-    const int64_t B = net.B, n = net.n, I = net.I, m = n + I + 1;
+    using Index = IndexOf<Exec>;
+    const Index B = Index(net.B), n = Index(net.n), I = Index(net.I), m = n + I + 1;
     const T w = T(1) / T(B);
     // 5. SGD on A and alpha~ (each rate's sum over streams by its owner), and the reset counter.
-    Exec::loop(n * n, 1, [&](int64_t p) { A[p] -= lr * grad_A[p]; });
-    Exec::loop(n, B, [&](int64_t j) {
+    Exec::loop(n * n, 1, [&](Index p) { A[p] -= lr * grad_A[p]; });
+    Exec::loop(n, B, [&](Index j) {
       T g = 0;
-      for (int64_t b = 0; b < B; ++b) g += w * ate[b * n + j] * gamma[b * n + j];
+      for (Index b = 0; b < B; ++b) g += w * ate[b * n + j] * gamma[b * n + j];
       rates[j] -= lr * g;
     });
     if (reset_interval > 0) {
-      Exec::loop(1, 1, [&](int64_t) { count[0] = static_cast<T>((static_cast<int64_t>(count[0]) + 1) % reset_interval); });
+      Exec::loop(1, 1, [&](Index) {
+        count[0] = static_cast<T>((static_cast<int64_t>(count[0]) + 1) % reset_interval);
+      });
     }
     Exec::sync();
 
@@ -141,8 +145,8 @@ struct KernlStep {
     const T *const kk = k, *const im = imm, *const ah = ahat, *const aqs = aq;
     T* const tr = trace;
     const T per_stream = T(B);
-    apply_summed_gradient<Exec>(net, B, 2, [=](int64_t i, int64_t b, int64_t j) {
-      const int64_t r = b * n + i;
+    apply_summed_gradient<Exec>(net, B, 2, [=](Index i, Index b, Index j) {
+      const Index r = b * n + i;
       T& e = tr[r * m + j];
       e = kk[i] * e + im[r] * ah[b * m + j];
       return (aqs[r] / per_stream) * e;
@@ -152,7 +156,8 @@ struct KernlStep {
   // step's phases 1-4 with the products as GEMMs over the B streams (common/stream_products.h): the perturbed
   // forward, A Omega_b, A^T eps_b and A's gradient; finish's phase 6 likewise. Eleven phases in all.
   TLR_STEP void step_gemm(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act, bool reset) const {
-    const int64_t B = net.B, n = net.n, I = net.I, Bn = B * n;
+    using Index = IndexOf<Exec>;
+    const Index B = Index(net.B), n = Index(net.n), I = Index(net.I), Bn = B * n;
     const T alpha = net.alpha, w = T(1) / T(B);
 
     // 1. As step's, with the perturbed forward's operands as columns; ate and aq are GEMM outputs, not sums.
@@ -161,13 +166,13 @@ struct KernlStep {
       fill_values<Exec>(gamma, Bn, T(0));
       fill_values<Exec>(trace, Bn * (n + I + 1), T(0));
     }
-    Exec::loop(Bn, 1, [&](int64_t r) { moved[r] = (reset ? act.state[r] : perturbed[r]) + zeta[r]; });
-    Exec::loop(n, 1, [&](int64_t i) { k[i] = kernl_kernel(version, rates[i]); });
+    Exec::loop(Bn, 1, [&](Index r) { moved[r] = (reset ? act.state[r] : perturbed[r]) + zeta[r]; });
+    Exec::loop(n, 1, [&](Index i) { k[i] = kernl_kernel(version, rates[i]); });
     presynaptic<Exec>(act.prev, x, B, n, I, ahat);
     {
       const T* from = reset ? act.state : perturbed;
       T *const mt = moved_t, *const z = zeta;
-      Exec::loop2(n, B, 1, [=](int64_t j, int64_t b) { mt[j * B + b] = from[b * n + j] + z[b * n + j]; });
+      Exec::loop2(n, B, 1, [=](Index j, Index b) { mt[j * B + b] = from[b * n + j] + z[b * n + j]; });
     }
     transpose_streams<Exec>(x, B, I, x_t);
     Exec::sync();
@@ -180,8 +185,8 @@ struct KernlStep {
     // 2. The perturbed copy's step from the products (preactivation's order: b + W_hh v + W_ih x), Omega as
     //    columns too.
     const T* nu = noise + act.t * Bn;
-    Exec::loop2(B, n, 16, [&](int64_t b, int64_t i) {
-      const int64_t r = b * n + i;
+    Exec::loop2(B, n, 16, [&](Index b, Index i) {
+      const Index r = b * n + i;
       const T h = net.bias[i] + prod_t[i * B + b] + in_t[i * B + b];
       perturbed[r] = (T(1) - alpha) * moved[r] + alpha * activate(net.f, h);
       zeta[r] = sigma * nu[r];
@@ -195,8 +200,8 @@ struct KernlStep {
     //    the left operand of A's gradient.
     matrix_times_streams<Exec>(A, n, n, omega_t, B, prod_t);
     Exec::sync();
-    Exec::loop2(B, n, 1, [&](int64_t b, int64_t i) {
-      const int64_t r = b * n + i;
+    Exec::loop2(B, n, 1, [&](Index b, Index i) {
+      const Index r = b * n + i;
       eps[r] = (act.state[r] - perturbed[r]) + prod_t[i * B + b];
       weps[i * B + b] = w * eps[r];
     });

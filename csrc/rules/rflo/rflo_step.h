@@ -24,7 +24,8 @@ struct RfloTrace {
   // One phase over W's three blocks (Exec::loop_owned3), each reading its part of ahat_t where it lies
   // (a_{t-1}, x_t, 1): no ahat copy, no phase before it.
   TLR_STEP void step(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
-    const int64_t B = net.B, n = net.n, I = net.I, m = n + I + 1;
+    using Index = IndexOf<Exec>;
+    const Index B = Index(net.B), n = Index(net.n), I = Index(net.I), m = n + I + 1;
     const T decay = T(1) - rate, step_size = net.lr / T(B), k = rate;
     T *const tr = trace, *const w_hh = net.weight_hh, *const w_ih = net.weight_ih, *const bias = net.bias;
     const T *const prev = act.prev, *const dphi = act.dphi, *const q = act.q;
@@ -32,8 +33,8 @@ struct RfloTrace {
       // G = (1/B) sum_b diag(q_b) B_b formed: captured for another optimiser than sgd, or summed into rec_grad
       // (then W moves by -lr G once per step rather than stream by stream: equal up to rounding)
       const T per_stream = T(B);
-      apply_summed_gradient<Exec>(net, B, 2, [=](int64_t i, int64_t b, int64_t j) {
-        const int64_t r = b * n + i;
+      apply_summed_gradient<Exec>(net, B, 2, [=](Index i, Index b, Index j) {
+        const Index r = b * n + i;
         T& e = tr[r * m + j];
         e = decay * e + (k * dphi[r]) * presynaptic_entry(prev + b * n, x + b * I, n, I, j);
         return (q[r] / per_stream) * e;
@@ -45,9 +46,9 @@ struct RfloTrace {
     // CPU's memory element as before, a register on the GPU), and a stream's reads (its trace entry, phi', q
     // and the presynaptic entry) come before its update's writes, so the GPU issues several streams' reads
     // before it stores (common/online_step.h): one thread's streams are then chained only through w.
-    const auto stage = [=](int64_t i, int64_t b, int64_t j, T pre) TLR_INLINE_ELEMENT {
-      const int64_t r = b * n + i;
-      T* const entry = tr + r * m + j;
+    const auto stage = [=](Index i, Index b, Index j, T pre) TLR_INLINE_ELEMENT {
+      const Index r = b * n + i;
+      T* const entry = tr + (r * m + j);  // one index: (tr + r m) + j would widen and add twice on the GPU
       const T old = *entry, drive = (k * dphi[r]) * pre, gain = step_size * q[r];
       return [=](T& w) TLR_INLINE_ELEMENT {
         const T e = decay * old + drive;
@@ -56,12 +57,12 @@ struct RfloTrace {
       };
     };
     Exec::loop_owned3_acc(
-        n, B, n, I, 1, 2, [=](int64_t i, int64_t j) -> T& { return w_hh[i * n + j]; },
-        [=](int64_t i, int64_t b, int64_t j) TLR_INLINE_ELEMENT { return stage(i, b, j, prev[b * n + j]); },
-        [=](int64_t i, int64_t j) -> T& { return w_ih[i * I + j]; },
-        [=](int64_t i, int64_t b, int64_t j) TLR_INLINE_ELEMENT { return stage(i, b, n + j, x[b * I + j]); },
-        [=](int64_t i, int64_t) -> T& { return bias[i]; },
-        [=](int64_t i, int64_t b, int64_t) TLR_INLINE_ELEMENT { return stage(i, b, n + I, T(1)); });
+        n, B, n, I, 1, 2, [=](Index i, Index j) -> T& { return w_hh[i * n + j]; },
+        [=](Index i, Index b, Index j) TLR_INLINE_ELEMENT { return stage(i, b, j, prev[b * n + j]); },
+        [=](Index i, Index j) -> T& { return w_ih[i * I + j]; },
+        [=](Index i, Index b, Index j) TLR_INLINE_ELEMENT { return stage(i, b, n + j, x[b * I + j]); },
+        [=](Index i, Index) -> T& { return bias[i]; },
+        [=](Index i, Index b, Index) TLR_INLINE_ELEMENT { return stage(i, b, n + I, T(1)); });
   }
 
   // The state the one-block GPU kernel keeps in shared memory next to the weights when all of it fits

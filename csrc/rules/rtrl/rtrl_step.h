@@ -39,26 +39,28 @@ TLR_STEP T rtrl_gradient_term(T scale, T q_k, T m) {
 // on k == i in the row loop would cost every entry). Three phases, synced between; tmp (n, n*m) must not
 // alias M.
 template <typename Exec, typename T>
-TLR_STEP void rtrl_influence_step(const T* weight_hh, int64_t n, int64_t m, T alpha, T alpha_m, const T* dphi,
-                                  const T* ahat, T* M, T* tmp) {
-  const int64_t row = n * m;
+TLR_STEP void rtrl_influence_step(const T* weight_hh, IndexOf<Exec> n, IndexOf<Exec> m, T alpha, T alpha_m,
+                                  const T* dphi, const T* ahat, T* M, T* tmp) {
+  using Index = IndexOf<Exec>;
+  const Index row = n * m;
   Exec::matmul(n, row, n, weight_hh, n, M, row, tmp, row);
   Exec::sync();
-  Exec::loop_owned(n, 1, row, 1, [=](int64_t k, int64_t, int64_t p) {
+  Exec::loop_owned(n, 1, row, 1, [=](Index k, Index, Index p) {
     T& e = M[k * row + p];
     e = rtrl_propagated(alpha, dphi[k], e, tmp[k * row + p]);
   });
   Exec::sync();
   Exec::loop2(n, m, 1,
-              [=](int64_t i, int64_t j) { M[i * row + i * m + j] += rtrl_immediate(alpha_m, dphi[i], ahat[j]); });
+              [=](Index i, Index j) { M[i * row + i * m + j] += rtrl_immediate(alpha_m, dphi[i], ahat[j]); });
 }
 
 // G += scale sum_k q_k M[k, :] with G viewed as (n, m), k in order for each entry: one phase, one worker
 // per entry (i, j) (the CPU walks i, then k, then the contiguous j).
 template <typename Exec, typename T>
-TLR_STEP void rtrl_add_gradient(const T* M, const T* q, int64_t n, int64_t m, T scale, T* G) {
-  const int64_t row = n * m;
-  Exec::loop_owned(n, n, m, 1, [=](int64_t i, int64_t k, int64_t j) {
+TLR_STEP void rtrl_add_gradient(const T* M, const T* q, IndexOf<Exec> n, IndexOf<Exec> m, T scale, T* G) {
+  using Index = IndexOf<Exec>;
+  const Index row = n * m;
+  Exec::loop_owned(n, n, m, 1, [=](Index i, Index k, Index j) {
     G[i * m + j] += rtrl_gradient_term(scale, q[k], M[k * row + i * m + j]);
   });
 }
@@ -80,12 +82,13 @@ struct RtrlInfluence {
   TLR_STEP static int64_t grid_items(int64_t /*B*/, int64_t n, int64_t I) { return n * n * (n + I + 1); }
 
   TLR_STEP void step(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) const {
-    const int64_t B = net.B, n = net.n, m = n + net.I + 1;
+    using Index = IndexOf<Exec>;
+    const Index B = Index(net.B), n = Index(net.n), I = Index(net.I), m = n + I + 1;
     const T scale = T(1) / T(B);
-    presynaptic<Exec>(act.prev, x, B, n, net.I, ahat);
+    presynaptic<Exec>(act.prev, x, B, n, I, ahat);
     fill_values<Exec>(G, n * m, T(0));
     Exec::sync();
-    for (int64_t b = 0; b < B; ++b) {
+    for (Index b = 0; b < B; ++b) {
       T* M = influence + b * n * n * m;
       rtrl_influence_step<Exec>(net.weight_hh, n, m, net.alpha, alpha_m, act.dphi + b * n, ahat + b * m, M, tmp);
       Exec::sync();

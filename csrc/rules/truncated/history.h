@@ -26,11 +26,12 @@ struct CreditSteps {
   // out = J_newer^T v, then c_{newer-1} += out. Three phases, synced between (not after); out must not
   // alias v or the credit.
   TLR_STEP void carry_back(const T* weight_hh, T alpha, int64_t newer, const T* v, T* out) const {
-    const int64_t Sn = S * n;
+    using Index = IndexOf<Exec>;
+    const Index Sn = Index(S) * Index(n);
     jacobian_transpose<Exec>(weight_hh, S, n, alpha, dphi + at(newer), v, out, work);
     Exec::sync();
     T* older = credit + at(newer - 1);
-    Exec::loop(Sn, 1, [&](int64_t r) { older[r] += out[r]; });
+    Exec::loop(Sn, 1, [&](Index r) { older[r] += out[r]; });
   }
 
   // E-BPTT's walk: c_{s-1} += J_s^T c_s for s = last down to first + 1; each(s) runs once c_s is final,
@@ -85,7 +86,7 @@ struct History {
   // One phase (one worker writes); call after a sync that follows every count_now of the step.
   TLR_STEP void set_count(int64_t value) const {
     T* const c = count;
-    Exec::loop(1, 1, [&](int64_t) { *c = static_cast<T>(value); });
+    Exec::loop(1, 1, [&](IndexOf<Exec>) { *c = static_cast<T>(value); });
   }
 
   // Writes step t's phi'(h_t), ahat_t and c_t = q_t into ring slot `slot`. One phase.
