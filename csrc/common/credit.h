@@ -51,7 +51,7 @@ TLR_STEP void apply_recurrent_update(const OnlineNet<T>& net, const T* G, T* rec
   using Index = IndexOf<Exec>;
   const Index m = Index(net.n + net.I + 1);
   const T lr = net.lr;
-  if (net.opt.captures()) {
+  if (captures_gradients<Exec>(net)) {
     T* const captured = net.opt.grad_rec;
     Exec::loop(net.n * m, 1, [=](Index k) { captured[k] = G[k]; });
   } else {
@@ -74,7 +74,7 @@ TLR_STEP void apply_summed_gradient(const OnlineNet<T>& net, IndexOf<Exec> inner
   using Index = IndexOf<Exec>;
   const Index m = Index(net.n + net.I + 1), last = inner - 1;
   const T lr = net.lr;
-  T* const captured = net.opt.captures() ? net.opt.grad_rec : nullptr;
+  T* const captured = captures_gradients<Exec>(net) ? net.opt.grad_rec : nullptr;
   if (inner == 1) {  // one stream (the papers' setting): no running sum to keep, so G is not written at all
     if (captured != nullptr) {
       for_each_weight<Exec>(net, 1, work, [=](Index i, Index, Index j, T&) {

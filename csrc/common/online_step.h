@@ -51,7 +51,12 @@
 //                                              whole (its pre-activation: common/dot.h's preactivation) is
 //                                              summed in an order permuted by the row (dot_rotated; GPU:
 //                                              true, so a warp's loads spread over the shared-memory banks)
-//                                              or in dot()'s (CPU: its vectorised loop).
+//                                              or in dot()'s (CPU: its vectorised loop);
+//   Exec::kOptionPaths                         (optional, a constexpr bool, true when absent) whether the
+//                                              steps carry the per-call options' paths: an optimiser other
+//                                              than sgd, the L2 decay, a learning-rate schedule, the credit
+//                                              mode (captures_gradients, option below). The GPU builds its
+//                                              online kernels twice, with and without (docs/design.md §3.7).
 // `work` is the multiply-adds per item: the CPU stays on the calling thread below kWorkGrain in all.
 // Within one phase no element may read what another element of it writes; the GPU runs them at once.
 //
@@ -66,6 +71,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 #include "activation.h"
 #include "dot.h"
@@ -91,6 +97,45 @@ namespace torch_local_rnn {
 // per-step record's row) stays int64_t: it grows with the call's length, not with the network's size.
 template <typename Exec>
 using IndexOf = typename Exec::Index;
+
+// Exec::kOptionPaths, true unless the policy sets it false.
+template <typename Exec, typename = void>
+struct OptionPathsOf {
+  static constexpr bool value = true;
+};
+template <typename Exec>
+struct OptionPathsOf<Exec, std::void_t<decltype(Exec::kOptionPaths)>> {
+  static constexpr bool value = Exec::kOptionPaths;
+};
+
+// A policy built without the options' paths runs only calls that use none of them (plain_online_options,
+// checked before its launch), so there these are compile-time constants and the paths are dead code: ptxas
+// allocates a kernel's registers for its most demanding path, and the optimiser's, L2's and the credit mode's
+// cost the papers' plain sgd step registers and spills (docs/design.md §3.7).
+template <typename Exec, typename T>
+TLR_STEP bool captures_gradients(const OnlineNet<T>& net) {
+  if constexpr (OptionPathsOf<Exec>::value) {
+    return net.opt.captures();
+  } else {
+    return false;
+  }
+}
+// An option's buffer (net.decay, net.lr_schedule, net.credit): null under a policy without the options' paths
+// (whose calls have l2 = 0 too: the readout's decay is gated the same way).
+template <typename Exec, typename P>
+TLR_STEP P* option(P* buffer) {
+  if constexpr (OptionPathsOf<Exec>::value) {
+    return buffer;
+  } else {
+    return nullptr;
+  }
+}
+// Whether a call uses none of the options' paths, so that a policy without them may run it (host).
+template <typename T>
+inline bool plain_online_options(const OnlineNet<T>& net) {
+  return !net.opt.captures() && net.decay == nullptr && net.lr_schedule == nullptr && net.credit == nullptr &&
+         net.l2 == T(0);
+}
 
 // prev, state, dphi, q: B*n each; error: B*O.
 TLR_STEP int64_t online_activity_numel(int64_t B, int64_t n, int64_t O) { return 4 * B * n + B * O; }
@@ -214,7 +259,7 @@ TLR_STEP void online_readout_sgd(const OnlineNet<T>& net, const OnlineActivity<T
   const T step = net.lr / T(net.B), shrink = net.lr * net.l2;
   Exec::loop2(O, n, net.B, [&](Index o, Index i) {
     T v = net.weight_out[o * n + i];
-    if (net.l2 > T(0)) v -= shrink * v;
+    if (OptionPathsOf<Exec>::value && net.l2 > T(0)) v -= shrink * v;
     for (Index b = 0; b < B; ++b) v -= step * act.error[b * O + o] * act.state[b * n + i];
     net.weight_out[o * n + i] = v;
   });
@@ -262,25 +307,29 @@ TLR_STEP void run_online_steps(const OnlineNet<T>& net_in, Rule& rule, const T* 
   using Index = IndexOf<Exec>;
   OnlineNet<T> net = net_in;  // lr changes per step under a schedule
   const int64_t Bn = net.B * net.n, nn = net.n * net.n, nI = net.n * net.I, nm = net.n * (net.n + net.I + 1);
-  const bool captures = net.opt.captures();
+  const bool captures = captures_gradients<Exec>(net);
+  // null under a policy without the options' paths (which then runs only calls without them)
+  const T* const lr_schedule = option<Exec>(net.lr_schedule);
+  T* const decay = option<Exec>(net.decay);
+  const T* const credit = option<Exec>(net.credit);
   Exec::loop(Bn, 1, [&](Index k) { act.prev[k] = hidden[k]; });
   Exec::sync();
   for (int64_t t = 0; t < steps; ++t) {
     const T* xt = x + t * net.B * net.I;
-    if (net.lr_schedule != nullptr) net.lr = net.lr_schedule[t];
+    if (lr_schedule != nullptr) net.lr = lr_schedule[t];
     act.label = y + t * net.B * net.O;
     act.t = t;
     online_forward<Exec>(net, xt, act);
-    if (net.decay != nullptr) {  // read-only here, like the forward
-      Exec::loop(nn, 1, [&](Index k) { net.decay[k] = net.weight_hh[k]; });
-      Exec::loop(nI, 1, [&](Index k) { net.decay[Index(nn) + k] = net.weight_ih[k]; });
+    if (decay != nullptr) {  // read-only here, like the forward
+      Exec::loop(nn, 1, [&](Index k) { decay[k] = net.weight_hh[k]; });
+      Exec::loop(nI, 1, [&](Index k) { decay[Index(nn) + k] = net.weight_ih[k]; });
     }
     if (captures) {
       T* const captured = net.opt.grad_rec;
       Exec::loop(nm, 1, [=](Index k) { captured[k] = T(0); });
     }
-    if (net.credit != nullptr) {  // q_t given; the caller's readout is not ours to evaluate or update
-      const T* given = net.credit + t * Bn;
+    if (credit != nullptr) {  // q_t given; the caller's readout is not ours to evaluate or update
+      const T* given = credit + t * Bn;
       T* const q = act.q;
       T* const step_losses = losses + t * net.B;
       Exec::loop(Bn, 1, [=](Index k) { q[k] = given[k]; });
@@ -307,15 +356,15 @@ TLR_STEP void run_online_steps(const OnlineNet<T>& net_in, Rule& rule, const T* 
       }
     }
     Exec::sync();
-    if (net.decay != nullptr) {
+    if (decay != nullptr) {
       const T shrink = net.lr * net.l2;
-      Exec::loop(nn, 1, [&](Index k) { net.weight_hh[k] -= shrink * net.decay[k]; });
-      Exec::loop(nI, 1, [&](Index k) { net.weight_ih[k] -= shrink * net.decay[Index(nn) + k]; });
+      Exec::loop(nn, 1, [&](Index k) { net.weight_hh[k] -= shrink * decay[k]; });
+      Exec::loop(nI, 1, [&](Index k) { net.weight_ih[k] -= shrink * decay[Index(nn) + k]; });
       Exec::sync();
     }
     if (captures && net.opt.kind != Optimizer::None) {
       apply_optimizer<Exec>(net, net.opt, optimizer_scalars(net.opt, net.lr, net.opt.steps_before + t + 1),
-                            net.credit == nullptr);
+                            credit == nullptr);
       Exec::sync();
     }
     T* const next = act.state;  // a_t becomes the next step's a_{t-1}

@@ -1,9 +1,9 @@
 // The GPU side of online_learn's rule table (mirror of cpu/online_step_cpu.h's run_online_call): builds the
 // network view and the activity workspace, picks the kernel (docs/design.md §3.7) and launches it with the
 // rule make_rule(scalar_t{}, exec) returns for that kernel's execution policy exec (kernels::BlockExec32, in
-// 32 bits where every index of the call fits, else an error; or kernels::GridExec; every rule struct is
-// templated on it). The rule's buffers are allocated by the caller
-// before this call; nothing is allocated inside the time loop.
+// 32 bits where every index of the call fits, else an error; or kernels::GridExec; each with a build without
+// the per-call options' paths, ...Plain, for calls that use none; every rule struct is templated on it). The
+// rule's buffers are allocated by the caller before this call; nothing is allocated inside the time loop.
 //   block: one persistent block (kernels/online_rule.cuh), latency-bound small networks;
 //   grid:  a cooperative grid (kernels/online_rule_grid.cuh), networks too wide for one SM;
 // chosen per call by TLR_CUDA_ONLINE (common/gpu_paths.h) = auto (unset: grid when the step's widest phase has at least
@@ -74,27 +74,45 @@ void run(const OnlineCall& c, const RuleBuffers<Held...>& held, MakeRule& make_r
   AT_DISPATCH_FLOATING_TYPES(c.x.scalar_type(), "online_learn", [&] {
     using GridRule = decltype(make_rule(scalar_t{}, kernels::GridExec{}));
     const int64_t items = kernels::online_grid_items<GridRule>(c.args.B, c.args.n, c.args.I);
-    if (path == OnlinePath::Grid || (path == OnlinePath::Auto && items >= kernels::kGridOnlineMinItems)) {
-      const kernels::OnlineGridPlan plan = kernels::plan_online_grid<scalar_t, GridRule>(items);
+    // A call without options runs the kernels' build without their paths (kernels::BlockExec32Plain,
+    // GridExecPlain: docs/design.md §3.7), a call with any the full build; the same arithmetic either way.
+    const bool plain = plain_online_options(make_online_net<scalar_t>(c, buffers));
+    // Launches on the grid under `exec` (GridExec or GridExecPlain); false where the grid cannot run here.
+    const auto on_grid = [&](auto exec) {
+      using Exec = decltype(exec);
+      using Rule = decltype(make_rule(scalar_t{}, exec));
+      const kernels::OnlineGridPlan plan = kernels::plan_online_grid<Exec, scalar_t, Rule>(items);
       TORCH_CHECK(plan.fits || path == OnlinePath::Auto, "online_learn (CUDA): TLR_CUDA_ONLINE=grid, but the grid ",
                   "kernel cannot run on this device: ", plan.why, "; unset TLR_CUDA_ONLINE to run the one-block kernel");
-      if (plan.fits) {  // never deferred: one such network fills the GPU by itself
-        const GridRule rule = make_rule(scalar_t{}, kernels::GridExec{});
-        C10_CUDA_CHECK(kernels::launch_online_rule_grid(rule_params<scalar_t>(c, buffers, rule), plan, stream.stream()));
-        return;
-      }
+      if (!plan.fits) return false;
+      const Rule rule = make_rule(scalar_t{}, exec);  // never deferred: one such network fills the GPU by itself
+      C10_CUDA_CHECK(kernels::launch_online_rule_grid<Exec>(rule_params<scalar_t>(c, buffers, rule), plan,
+                                                            stream.stream()));
+      return true;
+    };
+    if (path == OnlinePath::Grid || (path == OnlinePath::Auto && items >= kernels::kGridOnlineMinItems)) {
+      if (plain ? on_grid(kernels::GridExecPlain{}) : on_grid(kernels::GridExec{})) return;
     }
     check_block_indices(kernels::online_index_extent<GridRule>(c.args.B, c.args.n, c.args.I, c.args.O), c.args.B,
                         c.args.n, c.args.I, c.args.O);
-    const auto rule = make_rule(scalar_t{}, kernels::BlockExec32{});
-    auto p = rule_params<scalar_t>(c, buffers, rule);
-    const size_t shared_bytes = kernels::prepare_online_block(p);
-    if (OnlineMemberBatch* const batch = OnlineMemberBatch::current()) {
-      batch->add(p, shared_bytes, stream, hold(buffers, held));  // after make_rule: it may have filled `held`
-      return;
+    // Launches one block under `exec` (BlockExec32 or BlockExec32Plain), or hands it to the open member batch.
+    const auto on_block = [&](auto exec) {
+      using Exec = decltype(exec);
+      const auto rule = make_rule(scalar_t{}, exec);
+      auto p = rule_params<scalar_t>(c, buffers, rule);
+      const size_t shared_bytes = kernels::prepare_online_block(p);
+      if (OnlineMemberBatch* const batch = OnlineMemberBatch::current()) {
+        batch->add<Exec>(p, shared_bytes, stream, hold(buffers, held));  // after make_rule: it may have filled `held`
+        return;
+      }
+      kernels::launch_online_rule<Exec>(p, shared_bytes, stream.stream());
+      C10_CUDA_KERNEL_LAUNCH_CHECK();
+    };
+    if (plain) {
+      on_block(kernels::BlockExec32Plain{});
+    } else {
+      on_block(kernels::BlockExec32{});
     }
-    kernels::launch_online_rule(p, shared_bytes, stream.stream());
-    C10_CUDA_KERNEL_LAUNCH_CHECK();
   });
 }
 

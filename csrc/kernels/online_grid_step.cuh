@@ -36,5 +36,10 @@ struct GridExec : TeamExec<GridTeam, int64_t> {
   }
 };
 
+// GridExec without the per-call options' paths, for the calls without options (as BlockExec32Plain).
+struct GridExecPlain : GridExec {
+  static constexpr bool kOptionPaths = false;
+};
+
 }  // namespace kernels
 }  // namespace torch_local_rnn

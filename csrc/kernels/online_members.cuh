@@ -21,11 +21,11 @@ namespace kernels {
 // of 64 registers (8 blocks of 128 threads) spilled ~5 KB for RFLO too.
 constexpr int kMemberMinBlocksPerSmCapped = 2;
 
-template <typename T, typename Rule, int MinBlocksPerSm>
+template <typename Exec, typename T, typename Rule, int MinBlocksPerSm>
 __global__ void __launch_bounds__(kOnlineThreads, MinBlocksPerSm)
     online_members_kernel(const OnlineRuleParams<T, Rule>* params) {
   OnlineRuleParams<T, Rule> p = params[blockIdx.x];  // this block's own copy (run_online_block's contract)
-  run_online_block(p);
+  run_online_block<Exec>(p);
 }
 
 struct MembersLaunch {
@@ -40,15 +40,16 @@ struct MembersLaunch {
 // registers change no value), only its speed: a wide block shortens one member's step and spills cost, while
 // blocks left waiting for a free SM double the run. 1,024 papers'-size members (n = 32, B = 1) on an H200 fit
 // only the capped build at 64 threads.
-template <typename T, typename Rule>
+template <typename Exec, typename T, typename Rule>
 MembersLaunch plan_online_members(int64_t members, size_t shared_bytes) {
   MembersLaunch plan;
   DeviceLimits device;
   if (current_device_limits(device) != nullptr) return plan;
   for (const bool capped : {false, true}) {
     const void* kernel = capped
-                             ? reinterpret_cast<const void*>(online_members_kernel<T, Rule, kMemberMinBlocksPerSmCapped>)
-                             : reinterpret_cast<const void*>(online_members_kernel<T, Rule, 1>);
+                             ? reinterpret_cast<const void*>(
+                                   online_members_kernel<Exec, T, Rule, kMemberMinBlocksPerSmCapped>)
+                             : reinterpret_cast<const void*>(online_members_kernel<Exec, T, Rule, 1>);
     for (int threads = kOnlineThreads; threads >= 64; threads /= 2) {
       int per_sm = 0;
       if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, shared_bytes) != cudaSuccess) {
@@ -64,18 +65,18 @@ MembersLaunch plan_online_members(int64_t members, size_t shared_bytes) {
 // Runs `members` members whose params (prepared by prepare_online_block, which returned shared_bytes, the same
 // for all) are in device memory at `params`; one launch per 2^31 - 1 members (gridDim.x's bound). Returns the
 // first launch error.
-template <typename T, typename Rule>
+template <typename Exec, typename T, typename Rule>
 cudaError_t launch_online_members(const OnlineRuleParams<T, Rule>* params, int64_t members, size_t shared_bytes,
                                   cudaStream_t stream) {
-  const MembersLaunch plan = plan_online_members<T, Rule>(members, shared_bytes);
+  const MembersLaunch plan = plan_online_members<Exec, T, Rule>(members, shared_bytes);
   for (int64_t first = 0; first < members; first += kMaxGridBlocks) {
     const int64_t count = members - first < kMaxGridBlocks ? members - first : kMaxGridBlocks;
     const unsigned int blocks = static_cast<unsigned int>(count);
     if (plan.capped) {
-      online_members_kernel<T, Rule, kMemberMinBlocksPerSmCapped>
+      online_members_kernel<Exec, T, Rule, kMemberMinBlocksPerSmCapped>
           <<<blocks, plan.threads, shared_bytes, stream>>>(params + first);
     } else {
-      online_members_kernel<T, Rule, 1><<<blocks, plan.threads, shared_bytes, stream>>>(params + first);
+      online_members_kernel<Exec, T, Rule, 1><<<blocks, plan.threads, shared_bytes, stream>>>(params + first);
     }
     const cudaError_t error = cudaGetLastError();
     if (error != cudaSuccess) return error;

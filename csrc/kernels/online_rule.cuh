@@ -110,9 +110,10 @@ __device__ void move_weights(const OnlineNet<T>& global, T* cache, bool to_cache
   }
 }
 
-// One network's whole online loop in this block, its dynamic shared memory as prepare_online_block sized
-// it. p is the block's own copy (the rule's step may keep per-call values in it).
-template <typename T, typename Rule>
+// One network's whole online loop in this block under the policy Exec (BlockExec32, or BlockExec32Plain for a
+// call without options), its dynamic shared memory as prepare_online_block sized it. p is the block's own
+// copy (the rule's step may keep per-call values in it).
+template <typename Exec, typename T, typename Rule>
 __device__ __forceinline__ void run_online_block(OnlineRuleParams<T, Rule>& p) {
   extern __shared__ __align__(16) unsigned char online_shared[];
   T* shared = reinterpret_cast<T*>(online_shared);
@@ -142,8 +143,7 @@ __device__ __forceinline__ void run_online_block(OnlineRuleParams<T, Rule>& p) {
     }
     __syncthreads();
   }
-  run_online_steps<BlockExec32>(net, rule, p.x, p.y, p.hidden, p.losses, p.steps,
-                              carve_online_activity(base, net.B, net.n));
+  run_online_steps<Exec>(net, rule, p.x, p.y, p.hidden, p.losses, p.steps, carve_online_activity(base, net.B, net.n));
   if (p.weights_in_shared) {
     __syncthreads();
     T* cache = shared + (p.activity_in_shared ? online_activity_numel(net.B, net.n, net.O) : 0);
@@ -160,15 +160,15 @@ __device__ __forceinline__ void run_online_block(OnlineRuleParams<T, Rule>& p) {
   }
 }
 
-template <typename T, typename Rule>
+template <typename Exec, typename T, typename Rule>
 __global__ void __launch_bounds__(kOnlineThreads) online_rule_kernel(OnlineRuleParams<T, Rule> p) {
-  run_online_block(p);
+  run_online_block<Exec>(p);
 }
 
 // One block of kOnlineThreads; p prepared by prepare_online_block, which returned shared_bytes.
-template <typename T, typename Rule>
+template <typename Exec, typename T, typename Rule>
 void launch_online_rule(const OnlineRuleParams<T, Rule>& p, size_t shared_bytes, cudaStream_t stream) {
-  online_rule_kernel<T, Rule><<<1, kOnlineThreads, shared_bytes, stream>>>(p);
+  online_rule_kernel<Exec, T, Rule><<<1, kOnlineThreads, shared_bytes, stream>>>(p);
 }
 
 }  // namespace kernels

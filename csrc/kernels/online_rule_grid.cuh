@@ -28,11 +28,12 @@ constexpr int64_t kGridOnlineMinItems = int64_t(1) << 18;
 // thread), so that the memory-bound trace phases keep enough loads in flight.
 constexpr int kGridMinBlocksPerSm = 3;
 
-template <typename T, typename Rule>
+// Exec: GridExec, or GridExecPlain for a call without options (online_grid_step.cuh).
+template <typename Exec, typename T, typename Rule>
 __global__ void __launch_bounds__(kOnlineThreads, kGridMinBlocksPerSm)
     online_rule_grid_kernel(OnlineRuleParams<T, Rule> p) {
-  run_online_steps<GridExec>(p.net, p.rule, p.x, p.y, p.hidden, p.losses, p.steps,
-                             carve_online_activity(p.workspace, p.net.B, p.net.n));
+  run_online_steps<Exec>(p.net, p.rule, p.x, p.y, p.hidden, p.losses, p.steps,
+                         carve_online_activity(p.workspace, p.net.B, p.net.n));
 }
 
 struct OnlineGridPlan {
@@ -43,7 +44,7 @@ struct OnlineGridPlan {
 
 // The grid for a step whose widest phase has `items` elements on the current device: min(resident blocks,
 // blocks for one element per thread), or fits = false (with why) where no cooperative grid can run.
-template <typename T, typename Rule>
+template <typename Exec, typename T, typename Rule>
 OnlineGridPlan plan_online_grid(int64_t items) {
   OnlineGridPlan plan;
   DeviceLimits device;
@@ -57,7 +58,8 @@ OnlineGridPlan plan_online_grid(int64_t items) {
     return plan;
   }
   int per_sm = 0;
-  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, online_rule_grid_kernel<T, Rule>, kOnlineThreads, 0) !=
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, online_rule_grid_kernel<Exec, T, Rule>, kOnlineThreads,
+                                                    0) !=
           cudaSuccess ||
       per_sm < 1) {
     cudaGetLastError();
@@ -72,12 +74,12 @@ OnlineGridPlan plan_online_grid(int64_t items) {
 }
 
 // Launches the planned grid on `stream` (no dynamic shared memory); returns the launch's error.
-template <typename T, typename Rule>
+template <typename Exec, typename T, typename Rule>
 cudaError_t launch_online_rule_grid(OnlineRuleParams<T, Rule> p, const OnlineGridPlan& plan, cudaStream_t stream) {
   p.activity_in_shared = false;
   p.weights_in_shared = false;
   void* args[] = {&p};
-  return cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(online_rule_grid_kernel<T, Rule>),
+  return cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(online_rule_grid_kernel<Exec, T, Rule>),
                                      dim3(plan.blocks), dim3(kOnlineThreads), args, 0, stream);
 }
 

@@ -114,6 +114,12 @@ struct BlockExec : TeamExec<BlockTeam, int64_t> {};
 // The online one-block and member kernels' policy, in 32 bits: online_learn runs a call on it only when every
 // index of the call fits (online_indices_fit, online_rule.cuh), else on the grid (docs/design.md §3.7).
 struct BlockExec32 : TeamExec<BlockTeam, int32_t> {};
+// BlockExec32 without the per-call options' paths (common/online_step.h's Exec::kOptionPaths): the build of
+// the one-block and member kernels that the calls without options run (plain_online_options), so ptxas need
+// not size the plain step's registers for the optimiser's, L2's and the credit mode's code (docs/design.md §3.7).
+struct BlockExec32Plain : BlockExec32 {
+  static constexpr bool kOptionPaths = false;
+};
 
 }  // namespace kernels
 }  // namespace torch_local_rnn

@@ -87,4 +87,11 @@ struct EmulatedTeamExec {
   static void sync() {}
 };
 
+// The policy built without the per-call options' paths (kernels/online_step.cuh's BlockExec32Plain): the same
+// loops, the optimiser's, L2's, the schedule's and the credit mode's code compiled out (common/online_step.h).
+template <int64_t Size>
+struct EmulatedTeamExecPlain : EmulatedTeamExec<Size> {
+  static constexpr bool kOptionPaths = false;
+};
+
 }  // namespace tlr_test

@@ -264,17 +264,22 @@ void expect_bits(const Case& got, const Case& want, const char* what) {
 }
 
 // The GPU's policy at the member block's 64 threads, one block's 256 and an odd 96 against the CPU's, in the
-// one-block kernels' 32-bit indices (BlockExec32) and, at 64 threads, in the grid's 64-bit ones: the index
-// type moves no value, so the bits agree.
+// one-block kernels' 32-bit indices (BlockExec32) and, at 64 threads, in the grid's 64-bit ones and without
+// the options' paths (BlockExec32Plain, which the GPU runs for a call without options, as these cases are):
+// neither the index type nor the compiled-out paths move a value, so the bits agree.
 template <typename Make>
 void expect_policies_agree(const Case& start, Make make, const char* what) {
+  Case options = start;
+  ASSERT_TRUE(torch_local_rnn::plain_online_options(options.net())) << what;
   const Case cpu = run_case<CpuExec>(start, make);
   const Case team64 = run_case<tlr_test::EmulatedTeamExec<64>>(start, make);
   const Case team64_wide = run_case<tlr_test::EmulatedTeamExec<64, int64_t>>(start, make);
+  const Case team64_plain = run_case<tlr_test::EmulatedTeamExecPlain<64>>(start, make);
   const Case team96 = run_case<tlr_test::EmulatedTeamExec<96>>(start, make);
   const Case team256 = run_case<tlr_test::EmulatedTeamExec<256>>(start, make);
   expect_close(team64, cpu, 1e-10, what);
   expect_bits(team64_wide, team64, what);
+  expect_bits(team64_plain, team64, what);
   expect_bits(team96, team64, what);
   expect_bits(team256, team64, what);
   // the weights did move: a test of a step that does nothing would pass the above
@@ -300,6 +305,55 @@ TEST(TeamExecEmulation, RfloStepEqualsCpuPolicy) {
     // with rec_grad: G summed over streams, then one update (common/credit.h's apply_summed_gradient)
     expect_policies_agree(start, [](auto exec, Case& c) { return rflo_on<decltype(exec)>(c, true); }, "rflo summed");
   }
+}
+
+// The GPU runs its build without the options' paths only where the call uses none (cuda/online_cuda.h): each
+// option alone makes a call not plain.
+TEST(TeamExecEmulation, EveryOptionMakesACallNotPlain) {
+  Case c(1, 4, 0);
+  std::vector<double> buffer(64, 0.0);
+  EXPECT_TRUE(torch_local_rnn::plain_online_options(c.net()));
+  for (const auto kind : {torch_local_rnn::Optimizer::Momentum, torch_local_rnn::Optimizer::Adam,
+                          torch_local_rnn::Optimizer::AdamW, torch_local_rnn::Optimizer::None}) {
+    OnlineNet<double> net = c.net();
+    net.opt.kind = kind;
+    EXPECT_FALSE(torch_local_rnn::plain_online_options(net)) << int(kind);
+  }
+  OnlineNet<double> net = c.net();
+  net.decay = buffer.data();
+  EXPECT_FALSE(torch_local_rnn::plain_online_options(net)) << "decay";
+  net = c.net();
+  net.l2 = 1e-3;
+  EXPECT_FALSE(torch_local_rnn::plain_online_options(net)) << "l2";
+  net = c.net();
+  net.lr_schedule = buffer.data();
+  EXPECT_FALSE(torch_local_rnn::plain_online_options(net)) << "lr_schedule";
+  net = c.net();
+  net.credit = buffer.data();
+  EXPECT_FALSE(torch_local_rnn::plain_online_options(net)) << "credit";
+}
+
+// An option the plain build would drop does reach the full one: with a learning-rate schedule of zeros nothing
+// learns under the full emulated policy, while the plain policy (wrongly given that call) learns; so the
+// compiled-out path is really the schedule's, and the launch's check above is what keeps such a call off it.
+TEST(TeamExecEmulation, PlainPolicyDropsTheOptionsPaths) {
+  const Case start(1, 8, 0);
+  std::vector<double> zeros(start.steps, 0.0);
+  const auto with_schedule = [&](auto exec) {
+    using Exec = decltype(exec);
+    Case c = start;
+    std::vector<double> activity(torch_local_rnn::online_activity_numel(c.B, c.n, c.O));
+    OnlineNet<double> net = c.net();
+    net.lr_schedule = zeros.data();
+    torch_local_rnn::NoRecurrentLearning rule;
+    torch_local_rnn::run_online_steps<Exec>(net, rule, c.x.data(), c.y.data(), c.hidden.data(), c.losses.data(),
+                                            c.steps, torch_local_rnn::carve_online_activity(activity.data(), c.B, c.n));
+    return c;
+  };
+  const Case full = with_schedule(tlr_test::EmulatedTeamExec<64>{});
+  const Case plain = with_schedule(tlr_test::EmulatedTeamExecPlain<64>{});
+  EXPECT_EQ(full.w_out, start.w_out);  // lr 0 at every step
+  EXPECT_NE(plain.w_out, start.w_out);
 }
 
 TEST(TeamExecEmulation, OutputOnlyStepEqualsCpuPolicy) {

@@ -22,6 +22,7 @@ IDS = [name for name, _ in CONFIGS]
 # phases span dozens of blocks (B n m = 12,480 elements; RTRL's product 48 x 2,496)
 SIZES = {"small": (1, 6, 2), "wide": (5, 48, 3)}
 STEPS, CHUNK = 24, 10  # three calls per fit: the carried state crosses calls
+LEARNER_LR = 0.05  # cuda_configs.build_learner's
 
 
 def records(config):
@@ -84,6 +85,24 @@ def test_grid_kernel_gives_the_block_kernels_bits(name, config, size, dtype, mon
     assert torch.equal(got, want), f"{name} {size} losses: grid and block kernels differ"
     assert_same_signals(got_signals, signals, None, f"{name} {size} grid vs block")
     assert_same_learner(grid, block, f"{name} {size} grid vs block")
+
+
+@DTYPES
+@pytest.mark.parametrize("path", ["block", "grid"])
+@pytest.mark.parametrize("name,config", CONFIGS, ids=IDS)
+def test_the_build_without_options_gives_the_full_builds_bits(name, config, path, dtype, monkeypatch):
+    """A call without options runs the kernels' build without the options' paths (BlockExec32Plain,
+    GridExecPlain: docs/design.md §3.7); a learning-rate schedule equal to the learner's lr at every step sends
+    the same call to the full build, whose arithmetic is the same, so the two agree bitwise."""
+    batch, n, I = SIZES["wide"]
+    x, y = stream(STEPS, batch, I=I, dtype=dtype)
+    monkeypatch.setenv("TLR_CUDA_ONLINE", path)
+    plain, full = (build_learner(config, dtype, batch, I=I, n=n).to(CUDA) for _ in range(2))
+    got = plain.fit(x.to(CUDA), y.to(CUDA), chunk_size=CHUNK)
+    want = full.fit(x.to(CUDA), y.to(CUDA), chunk_size=CHUNK,
+                    lr_schedule=torch.full((STEPS,), LEARNER_LR, dtype=dtype, device=CUDA))
+    assert torch.equal(got, want), f"{name} {path} losses: the builds with and without the options differ"
+    assert_same_learner(plain, full, f"{name} {path} plain vs full build")
 
 
 # The grid policy's tiled product (kernels/tiled_matmul.cuh) runs where C is at least 32 x 32: RTRL's W_hh M
@@ -189,7 +208,8 @@ def assert_close_learner(got, want, tol, context):
 @DTYPES
 @pytest.mark.parametrize("name", MEMBER_RULES)
 def test_members_in_one_launch_equal_their_solo_runs(name, dtype, monkeypatch):
-    """online_learn_members on CUDA launches every member at once (cuda/online_members_cuda.h): each member is
+    """online_learn_members on CUDA launches every member at once (cuda/online_members_cuda.h; one launch per kind:
+    the members with l2 > 0 run the build with the options' paths, the others the build without): each member is
     bitwise its learner run alone on CUDA, and the stack equals the CPU stack to the CUDA tolerance."""
     monkeypatch.delenv("TLR_CUDA_ONLINE", raising=False)
     x, y = member_data(dtype)

@@ -29,7 +29,8 @@ struct RfloTrace {
     const T decay = T(1) - rate, step_size = net.lr / T(B), k = rate;
     T *const tr = trace, *const w_hh = net.weight_hh, *const w_ih = net.weight_ih, *const bias = net.bias;
     const T *const prev = act.prev, *const dphi = act.dphi, *const q = act.q;
-    if (net.opt.captures() || rec_grad != nullptr) {
+    const bool captures = captures_gradients<Exec>(net);
+    if (captures || rec_grad != nullptr) {
       // G = (1/B) sum_b diag(q_b) B_b formed: captured for another optimiser than sgd, or summed into rec_grad
       // (then W moves by -lr G once per step rather than stream by stream: equal up to rounding)
       const T per_stream = T(B);
@@ -38,7 +39,7 @@ struct RfloTrace {
         T& e = tr[r * m + j];
         e = decay * e + (k * dphi[r]) * presynaptic_entry(prev + b * n, x + b * I, n, I, j);
         return (q[r] / per_stream) * e;
-      }, net.opt.captures() ? net.opt.grad_rec : scratch, rec_grad);
+      }, captures ? net.opt.grad_rec : scratch, rec_grad);
       return;
     }
     // By value (common/credit.h: a capture by reference is re-read after every store, which stops GCC
