@@ -43,7 +43,9 @@ def cmake_args():
     return [f"-DCMAKE_PREFIX_PATH={torch.utils.cmake_prefix_path}",
             f"-DCMAKE_BUILD_TYPE={'Debug' if flag('TLR_DEBUG') else 'Release'}",
             f"-DTLR_CUDA={cuda}", f"-DTLR_CPU_AVX2_STEP={'OFF' if flag('TLR_NO_AVX2_STEP') else 'ON'}",
-            f"-DPython_EXECUTABLE={sys.executable}"]
+            f"-DPython_EXECUTABLE={sys.executable}",
+            # ptxas threads per CUDA file (CMakeLists.txt); unset: CMake's default by the core count
+            *([f"-DTLR_PTXAS_THREADS={os.environ['TLR_PTXAS_THREADS']}"] if "TLR_PTXAS_THREADS" in os.environ else [])]
 
 
 class CMakeBuild(build_ext):

@@ -9,7 +9,8 @@
 # failed tests too (its numbers are wanted either way), not after a failed build or import.
 #
 #   bash scripts/gpu_check.sh            # PYTHON (default python3), MAX_JOBS (default: all cores),
-#                                        # BENCH=0 skips the benchmark, TLR_NO_AVX2_STEP (default 1)
+#                                        # BENCH=0 skips the benchmark, TLR_NO_AVX2_STEP (default 1),
+#                                        # TLR_PTXAS_THREADS (ptxas threads; default 0, one per CPU)
 #
 # Time: the whole script aims to end within TOTAL_BUDGET seconds (default 570: the device tool stops a
 # command at 600 s). The tests get at most TEST_TIMEOUT (default 300) and leave BENCH_RESERVE (default 180)
@@ -27,6 +28,7 @@ BENCH_JSON="docs/results/gpu_bench.json"
 export PYTHONUNBUFFERED=1
 export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"
 export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
+export TLR_PTXAS_THREADS="${TLR_PTXAS_THREADS:-0}"  # the slowest files' kernels side by side (docs/design.md §2.3)
 export TLR_FORCE_CUDA="${TLR_FORCE_CUDA:-1}"  # fail at configure rather than build a CPU-only library
 # The CPU online step's AVX2 copy (cpu/online_step_cpu.h, docs/design.md §1.6) is most of the CPU compile
 # time and gives bitwise the baseline copy's results; here the CPU op is only the CUDA tests' reference
@@ -80,7 +82,7 @@ say "gpu: $gpu"
 say "nvcc: $(nvcc --version 2>/dev/null | tail -1)"
 say "torch: $torch_info; python $("$PYTHON" -c 'import platform; print(platform.python_version())' 2>&1)"
 say "cpu: $(nproc) cores; MAX_JOBS=$MAX_JOBS TORCH_CUDA_ARCH_LIST=$TORCH_CUDA_ARCH_LIST" \
-    "TLR_NO_AVX2_STEP=$TLR_NO_AVX2_STEP"
+    "TLR_NO_AVX2_STEP=$TLR_NO_AVX2_STEP TLR_PTXAS_THREADS=$TLR_PTXAS_THREADS"
 
 # --no-deps: the GPU machine has no network; its image already has numpy, tqdm, matplotlib.
 start=$SECONDS

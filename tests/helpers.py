@@ -8,6 +8,16 @@ import os
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
+
+
+def same_package_env() -> dict:
+    """os.environ for a fresh Python process that imports the torch_local_rnn these tests imported (its folder
+    first on PYTHONPATH), not the checkout's: under scripts/check_cuda_link.sh the tests import a copy of the
+    package that holds the CUDA build, while the checkout's holds the CPU library or none. Such a process should
+    not run in the checkout either: `python -c` puts its working directory first on sys.path."""
+    import torch_local_rnn
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(torch_local_rnn.__file__)))
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])]))
 DT = torch.float64
 TOL = 1e-10          # exactness tolerance of float64 comparisons (relative, ||a - b|| / ||b||)
 ONLINE_TOL = 1e-9    # the same after hundreds of online SGD steps

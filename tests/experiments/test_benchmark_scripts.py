@@ -10,9 +10,7 @@ import sys
 
 import pytest
 
-import torch_local_rnn
-
-from helpers import ROOT
+from helpers import ROOT, same_package_env
 
 pytestmark = pytest.mark.slow  # each test runs a benchmark script in a subprocess
 
@@ -31,11 +29,8 @@ RULES = ("output_only", "rflo", "rtrl", "f_bptt", "e_bptt", "uoro", "kf_rtrl", "
 
 
 def run_script(script, *args, timeout=600):
-    env = dict(os.environ)
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(torch_local_rnn.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
-    return subprocess.run([sys.executable, os.path.join(BENCHMARKS, script), *args], env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run([sys.executable, os.path.join(BENCHMARKS, script), *args], env=same_package_env(),
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def positive(value):

@@ -10,9 +10,7 @@ import sys
 
 import pytest
 
-import torch_local_rnn
-
-from helpers import ROOT
+from helpers import ROOT, same_package_env
 
 pytestmark = pytest.mark.slow  # every test runs an example script in a subprocess
 
@@ -24,11 +22,9 @@ GRID_RULES = ("output_only", "rtrl", "uoro", "kf_rtrl", "rkf_rtrl", "rflo", "ker
 def run_example(script, out, cwd, *extra):
     """Runs ``script --quick --out out *extra`` in a fresh process that imports the same torch_local_rnn as the
     tests."""
-    env = dict(os.environ)
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(torch_local_rnn.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join([package_root, *filter(None, [env.get("PYTHONPATH")])])
     proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), "--quick", "--no-progress", "--out",
-                           str(out), *extra], cwd=str(cwd), env=env, capture_output=True, text=True, timeout=300)
+                           str(out), *extra], cwd=str(cwd), env=same_package_env(), capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     with open(os.path.join(out, "timing.json")) as f:
         return proc.stdout, json.load(f)
@@ -152,7 +148,5 @@ def test_p1_dni_b_quick(tmp_path):
 @pytest.mark.parametrize("script", ["jmlr_grid.py", "p1_dni_b.py"])
 def test_help(script):
     proc = subprocess.run([sys.executable, os.path.join(EXAMPLES, script), "--help"], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "PYTHONPATH": os.pathsep.join(
-                              [os.path.dirname(os.path.dirname(os.path.abspath(torch_local_rnn.__file__))),
-                               *filter(None, [os.environ.get("PYTHONPATH")])])})
+                          timeout=120, env=same_package_env())
     assert proc.returncode == 0 and "--quick" in proc.stdout

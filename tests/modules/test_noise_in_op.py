@@ -10,11 +10,10 @@ import sys
 import pytest
 import torch
 
-from helpers import DT, assert_rel, generator
+from helpers import DT, assert_rel, generator, same_package_env
 from torch_local_rnn import LocalRNN, ops
 
 SEQUENCE_RULES = [r for r in ops.rule_names() if ops.rule_info(r).sequence_form]
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 script_ok = pytest.mark.filterwarnings("ignore:`torch.jit.script.*` is deprecated:DeprecationWarning")
 T, B, I, N = 6, 3, 2, 4
 
@@ -61,8 +60,8 @@ def test_scripted_modules_save_and_run_in_a_fresh_process(tmp_path):
             f"for rule in {SEQUENCE_RULES!r}:\n"
             f"    torch.save(run(torch.jit.load({str(tmp_path)!r} + '/' + rule + '.pt'), x), "
             f"{str(tmp_path)!r} + '/' + rule + '.out')\n")
-    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=same_package_env(),
+                            cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     for rule in SEQUENCE_RULES:
         compare(torch.load(tmp_path / f"{rule}.out"), run(make(rule), x), f"{rule} scripted, loaded elsewhere")

@@ -11,6 +11,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 import torch_local_rnn as tlr
+from helpers import same_package_env
 
 D = torch.float64
 T, B, N, I, O = 12, 2, 5, 3, 2
@@ -164,7 +165,7 @@ def test_torchrun_example_equals_one_process(tmp_path):
     import sys
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     script = os.path.join(root, "examples", "online_data_parallel.py")
-    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = same_package_env()
     common = ["--chunk", "40", "--dtype", "float64", "--optimizer", "adam"]
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", script]
     subprocess.run(torchrun + ["--batch", "2", "--steps", "60", "--out", str(tmp_path / "half.pt")] + common,

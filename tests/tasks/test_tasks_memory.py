@@ -2,7 +2,6 @@
 match-to-sample and sine-wave generation. Labels and reference levels are recomputed here
 independently (plain loops, closed forms derived here, Monte-Carlo estimates)."""
 import math
-import os
 import subprocess
 import sys
 
@@ -10,7 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from helpers import ROOT
+from helpers import same_package_env
 from torch_local_rnn.losses import LOSSES, per_step_loss
 from torch_local_rnn.tasks import (CopyTask, DelayedMatchToSampleTask, FlipFlopTask, MimicTask, SineWaveTask, Task,
                                    TaskStream, binary_entropy)
@@ -155,7 +154,7 @@ def test_bad_stream_arguments(name):
 
 
 @pytest.mark.slow  # 4 x 10^6 steps in a subprocess
-def test_memory_is_per_chunk():
+def test_memory_is_per_chunk(tmp_path):
     """10^6 steps of B = 16 streams (192 MB to 640 MB per task if held whole) stream in O(chunk)."""
     script = (
         "import resource, torch\n"
@@ -166,8 +165,8 @@ def test_memory_is_per_chunk():
         "    n = sum(x.shape[0] for x, y in make_task(name).stream(10**6, batch=16, chunk_size=1000))\n"
         "    assert n == 10**6, n\n"
         "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)\n")
-    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=600)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=same_package_env(),
+                         cwd=tmp_path, timeout=600)
     assert out.returncode == 0, out.stderr
     assert int(out.stdout.split()[-1]) < 64  # MB of peak-memory growth
 
