@@ -8,6 +8,9 @@ import os
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
+DT = torch.float64
+TOL = 1e-10          # exactness tolerance of float64 comparisons (relative, ||a - b|| / ||b||)
+ONLINE_TOL = 1e-9    # the same after hundreds of online SGD steps
 
 
 def same_package_env() -> dict:
@@ -18,9 +21,6 @@ def same_package_env() -> dict:
     import torch_local_rnn
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(torch_local_rnn.__file__)))
     return dict(os.environ, PYTHONPATH=os.pathsep.join([package_root, *filter(None, [os.environ.get("PYTHONPATH")])]))
-DT = torch.float64
-TOL = 1e-10          # exactness tolerance of float64 comparisons (relative, ||a - b|| / ||b||)
-ONLINE_TOL = 1e-9    # the same after hundreds of online SGD steps
 
 
 def rel_err(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -11,7 +11,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 import torch_local_rnn as tlr
-from helpers import same_package_env
+from helpers import ROOT, same_package_env
 
 D = torch.float64
 T, B, N, I, O = 12, 2, 5, 3, 2
@@ -163,8 +163,7 @@ def test_torchrun_example_equals_one_process(tmp_path):
     checkpoint, equals the same script in one process with 4 streams."""
     import subprocess
     import sys
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    script = os.path.join(root, "examples", "online_data_parallel.py")
+    script = os.path.join(ROOT, "examples", "online_data_parallel.py")
     env = same_package_env()
     common = ["--chunk", "40", "--dtype", "float64", "--optimizer", "adam"]
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", script]
