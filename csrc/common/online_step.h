@@ -41,6 +41,12 @@
 //   Exec::sums(rows, count, f(r, k), out)      out[r] = sum_k f(r, k), in a fixed order on each backend
 //                                              (CPU: dot()'s eight partial sums; GPU: a warp per row, a fixed
 //                                              shuffle tree);
+//   Exec::preactivations(batch)                (optional, with a constexpr bool kBatchPreactivations = true) the
+//                                              forward's pre-activations of the whole batch
+//                                              (common/preactivation_batch.h) in
+//                                              preactivation<kRotatedRows>'s order, or false where it does not
+//                                              run and the forward's per-element loop does (GPU grid: tiles of
+//                                              units x streams staged in shared memory, docs/design.md §3.7);
 //   Exec::sync()                               every write of the phases before is visible after;
 //   Exec::Index                                the integer type the loops pass their indices in, and the one
 //                                              the step computes its indices in (IndexOf<Exec>): int64_t on
@@ -76,6 +82,7 @@
 #include "activation.h"
 #include "dot.h"
 #include "online_net.h"
+#include "preactivation_batch.h"
 
 // Host and device: each template is instantiated with a CPU policy (host) or a GPU policy (device).
 #if defined(__CUDACC__)
@@ -106,6 +113,16 @@ struct OptionPathsOf {
 template <typename Exec>
 struct OptionPathsOf<Exec, std::void_t<decltype(Exec::kOptionPaths)>> {
   static constexpr bool value = Exec::kOptionPaths;
+};
+
+// Exec::kBatchPreactivations, false unless the policy sets it true.
+template <typename Exec, typename = void>
+struct BatchPreactivationsOf {
+  static constexpr bool value = false;
+};
+template <typename Exec>
+struct BatchPreactivationsOf<Exec, std::void_t<decltype(Exec::kBatchPreactivations)>> {
+  static constexpr bool value = Exec::kBatchPreactivations;
 };
 
 // A policy built without the options' paths runs only calls that use none of them (plain_online_options,
@@ -168,18 +185,24 @@ TLR_STEP TLR_OWN_FUNCTION void leaky_units(T alpha, const T* prev, int64_t count
 }
 
 // h_t = W_hh a_{t-1} + W_ih x_t + b; a_t = (1 - alpha) a_{t-1} + alpha phi(h_t); keeps phi'(h_t). Two phases:
-// the pre-activations (one element per (b, i), into act.dphi), then the units. At the papers' size the
-// nonlinearity was a third of the CPU's step when each unit's tanh was a libm call inside the dot products'
-// loop (docs/design.md §3.1); apart, the second phase is one vectorised loop.
+// the pre-activations (one element per (b, i), or the policy's batch form where it has one, into act.dphi), then
+// the units. At the papers' size the nonlinearity was a third of the CPU's step when each unit's tanh was a libm
+// call inside the dot products' loop (docs/design.md §3.1); apart, the second phase is one vectorised loop.
 template <typename Exec, typename T>
 TLR_STEP void online_forward(const OnlineNet<T>& net, const T* x, const OnlineActivity<T>& act) {
   using Index = IndexOf<Exec>;
   const Index n = Index(net.n), I = Index(net.I), Bn = Index(net.B) * n;
   const T *const w_hh = net.weight_hh, *const w_ih = net.weight_ih, *const bias = net.bias, *const prev = act.prev;
   T *const pre = act.dphi, *const state = act.state;
-  Exec::loop2(net.B, n, n + I, [=](Index b, Index i) {
-    pre[b * n + i] = preactivation<Exec::kRotatedRows>(w_hh, w_ih, bias, n, I, i, prev + b * n, x + b * I);
-  });
+  bool batched = false;
+  if constexpr (BatchPreactivationsOf<Exec>::value) {
+    batched = Exec::preactivations(PreactivationBatch<T>{net.B, net.n, net.I, w_hh, w_ih, bias, prev, x, pre});
+  }
+  if (!batched) {
+    Exec::loop2(net.B, n, n + I, [=](Index b, Index i) {
+      pre[b * n + i] = preactivation<Exec::kRotatedRows>(w_hh, w_ih, bias, n, I, i, prev + b * n, x + b * I);
+    });
+  }
   Exec::sync();
   switch (net.f) {
     case Nonlinearity::Tanh: leaky_units<Exec, Nonlinearity::Tanh>(net.alpha, prev, Bn, state, pre); break;

@@ -5,14 +5,15 @@
 // xor-shuffle order, and a grid barrier (cooperative groups) between phases, which also makes every write
 // before it visible to every thread after it; the kernel must be launched with cudaLaunchCooperativeKernel
 // (online_rule_grid.cuh), the only launch that guarantees every block is resident at the barrier.
-// The one phase shaped differently is the matrix product, tiled (tiled_matmul.cuh) with the same per-entry
-// sum, so a result is bitwise BlockExec's.
+// The two phases shaped differently are the matrix product (tiled_matmul.cuh) and the forward's pre-activations
+// (tiled_preactivations.cuh), tiled with the same per-entry sums, so a result is bitwise BlockExec's.
 #pragma once
 
 #include <cooperative_groups.h>
 
 #include "online_step.cuh"
 #include "tiled_matmul.cuh"
+#include "tiled_preactivations.cuh"
 
 namespace torch_local_rnn {
 namespace kernels {
@@ -25,6 +26,15 @@ struct GridTeam {
 };
 
 struct GridExec : TeamExec<GridTeam, int64_t> {
+  // The forward's pre-activations by tiles where the units fill them (tiled_preactivations.cuh), else false and
+  // the per-element forward runs; the same bits either way.
+  static constexpr bool kBatchPreactivations = true;
+  template <typename T>
+  __device__ static bool preactivations(const PreactivationBatch<T>& batch) {
+    if (!tiled_preactivations_fit(batch.n)) return false;
+    tiled_preactivations(batch);
+    return true;
+  }
   template <typename T>
   __device__ static void matmul(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb,
                                 T* C, int64_t ldc) {

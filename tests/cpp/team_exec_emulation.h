@@ -7,9 +7,13 @@
 // IndexT is the policy's index type, as TeamExec's (int32_t in the GPU's one-block and member kernels).
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <iterator>
+#include <limits>
 
+#include "common/preactivation_tiles.h"
 #include "common/team_loops.h"
 
 namespace tlr_test {
@@ -92,6 +96,43 @@ struct EmulatedTeamExec {
 template <int64_t Size>
 struct EmulatedTeamExecPlain : EmulatedTeamExec<Size> {
   static constexpr bool kOptionPaths = false;
+};
+
+// A block of the grid's tiled forward (kernels/tiled_preactivations.cuh) emulated: f for rank 0, 1, ... in turn,
+// each with its own sums, and no barrier needed between phases that already ran in turn.
+template <typename T>
+struct EmulatedPreactivationTeam {
+  std::array<torch_local_rnn::PreactivationAcc<T>, torch_local_rnn::kPreTileThreads> acc{};
+  template <typename F>
+  void each(F&& f) {
+    for (int rank = 0; rank < torch_local_rnn::kPreTileThreads; ++rank) f(rank, acc[rank]);
+  }
+  void sync() {}
+};
+
+// Every tile of the tiled forward, as the grid's blocks run them (which block takes a tile decides nothing). The
+// slabs start as NaN, as shared memory starts undefined: a sum that read an entry no stage wrote would be NaN.
+template <typename T>
+void emulated_tiled_preactivations(const torch_local_rnn::PreactivationBatch<T>& batch) {
+  EmulatedPreactivationTeam<T> team;
+  torch_local_rnn::PreactivationSlabs<T> slabs;
+  for (auto& row : slabs.w) std::fill(std::begin(row), std::end(row), std::numeric_limits<T>::quiet_NaN());
+  for (auto& row : slabs.v) std::fill(std::begin(row), std::end(row), std::numeric_limits<T>::quiet_NaN());
+  for (int64_t tile = 0; tile < torch_local_rnn::preactivation_tiles(batch); ++tile) {
+    torch_local_rnn::preactivation_tile(team, slabs, batch, tile);
+  }
+}
+
+// The grid's policy (kernels/online_grid_step.cuh's GridExec, 64-bit indices): the team loops as above and the
+// forward by tiles at every size (the GPU takes the tiles from 32 units on; the bits are the same either way).
+template <int64_t Size>
+struct EmulatedGridExec : EmulatedTeamExec<Size, int64_t> {
+  static constexpr bool kBatchPreactivations = true;
+  template <typename T>
+  static bool preactivations(const torch_local_rnn::PreactivationBatch<T>& batch) {
+    emulated_tiled_preactivations(batch);
+    return true;
+  }
 };
 
 }  // namespace tlr_test

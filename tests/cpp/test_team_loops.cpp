@@ -1,9 +1,10 @@
 // The GPU's team loops (common/team_loops.h, what kernels/online_step.cuh's TeamExec runs on each thread),
 // tested on the CPU: each covers its elements once for every team size and shape, the owned loops keep k in
 // order per element, the staged owned loop issues several reads before its first write and still applies
-// every element's updates in k order, the rotated rows' dot (dot_rotated) is dot() of the permuted row; and whole
-// online steps under the emulated GPU policy
-// (team_exec_emulation.h) equal the CPU policy's (float64, 1e-10) and do not depend on the team's size (bits).
+// every element's updates in k order, the rotated rows' dot (dot_rotated) is dot() of the permuted row, the grid's
+// tiled forward gives the per-element forward's bits; and whole online steps under the emulated GPU policies
+// (team_exec_emulation.h) equal the CPU policy's (float64, 1e-10) and do not depend on the team's size or on the
+// tiled forward (bits).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -190,6 +191,43 @@ TEST(TeamLoops, DotRotatedIsDotOfThePermutedRow) {
   }
 }
 
+// The grid's tiled forward (common/preactivation_tiles.h) gives each (b, i) the bits of preactivation<true>, the
+// per-element forward's: ragged tiles both ways (units past 32, streams past 16), fewer units than a row group,
+// inputs with no block of 8, one, and a tail; values of wide magnitude, so that another order rounds differently.
+template <typename T>
+void expect_tiles_equal_elements(int64_t B, int64_t n, int64_t I) {
+  auto fill = [](std::vector<T>& v, int64_t count, double phase) {
+    v.resize(count);
+    for (int64_t k = 0; k < count; ++k) {
+      v[k] = T(std::sin(phase + 1.3 * double(k)) * std::pow(10.0, double((k * 7) % 9) - 4));
+    }
+  };
+  std::vector<T> w_hh, w_ih, bias, v, x, out(B * n, T(-1));
+  fill(w_hh, n * n, 0.1), fill(w_ih, n * I, 0.2), fill(bias, n, 0.3), fill(v, B * n, 0.4), fill(x, B * I, 0.5);
+  tlr_test::emulated_tiled_preactivations(
+      torch_local_rnn::PreactivationBatch<T>{B, n, I, w_hh.data(), w_ih.data(), bias.data(), v.data(), x.data(),
+                                             out.data()});
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t i = 0; i < n; ++i) {
+      const T want = torch_local_rnn::preactivation<true>(w_hh.data(), w_ih.data(), bias.data(), n, I, i,
+                                                          v.data() + b * n, x.data() + b * I);
+      ASSERT_EQ(out[b * n + i], want) << "B " << B << ", n " << n << ", I " << I << ": (b, i) = (" << b << ", " << i
+                                      << ")";
+    }
+  }
+}
+
+TEST(TiledPreactivations, EqualThePerElementForwardBitwise) {
+  for (const int64_t B : {1, 8, 16, 17, 33}) {
+    for (const int64_t n : {3, 8, 31, 32, 33, 80, 130}) {
+      for (const int64_t I : {1, 2, 8, 19}) {
+        expect_tiles_equal_elements<double>(B, n, I);
+        expect_tiles_equal_elements<float>(B, n, I);
+      }
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------------------------ whole steps
 using torch_local_rnn::CpuExec;
 using torch_local_rnn::OnlineNet;
@@ -277,7 +315,9 @@ void expect_policies_agree(const Case& start, Make make, const char* what) {
   const Case team64_plain = run_case<tlr_test::EmulatedTeamExecPlain<64>>(start, make);
   const Case team96 = run_case<tlr_test::EmulatedTeamExec<96>>(start, make);
   const Case team256 = run_case<tlr_test::EmulatedTeamExec<256>>(start, make);
+  const Case grid = run_case<tlr_test::EmulatedGridExec<256>>(start, make);
   expect_close(team64, cpu, 1e-10, what);
+  expect_bits(grid, team64, what);
   expect_bits(team64_wide, team64, what);
   expect_bits(team64_plain, team64, what);
   expect_bits(team96, team64, what);

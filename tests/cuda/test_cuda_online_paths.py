@@ -1,9 +1,9 @@
 """The online kernels beyond one block (docs/design.md §3.7), CUDA against the CPU: the grid kernel
-(TLR_CUDA_ONLINE=grid) for every online rule config at a size where many blocks have work and at a small one,
-float64 and float32, and the same bits as the one-block kernel; the tiled products of the grid policy at sizes
-with several ragged tiles; the `auto` switch above its threshold; online_learn_members / OnlineEnsemble in one
-launch, each member bitwise its solo CUDA run and the CPU stack to the tolerance; the switch's error. Skipped
-without a GPU."""
+(TLR_CUDA_ONLINE=grid) for every online rule config at a size where many blocks have work, at a small one and at
+one its forward takes by tiles, float64 and float32, and the same bits as the one-block kernel; the tiled products
+of the grid policy at sizes with several ragged tiles; the `auto` switch above its threshold; online_learn_members
+/ OnlineEnsemble in one launch, each member bitwise its solo CUDA run and the CPU stack to the tolerance; the
+switch's error. Skipped without a GPU."""
 import pytest
 import torch
 from torch import nn
@@ -18,9 +18,11 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available() or not torch_local
 
 CONFIGS = ONLINE + [("rflo", rules.RFLO()), ("eprop", rules.EProp())]
 IDS = [name for name, _ in CONFIGS]
-# (batch, hidden, input): one small network (the grid's first block has all the work), and one whose widest
-# phases span dozens of blocks (B n m = 12,480 elements; RTRL's product 48 x 2,496)
-SIZES = {"small": (1, 6, 2), "wide": (5, 48, 3)}
+# (batch, hidden, input): one small network (the grid's first block has all the work), one whose widest
+# phases span dozens of blocks (B n m = 12,480 elements; RTRL's product 48 x 2,496), and one whose forward the
+# grid takes by a full tile of streams (kernels/tiled_preactivations.cuh, from n = 32 on, so `wide` too: 40 units
+# and 17 streams leave ragged tiles both ways, 19 inputs two blocks of 8 and a tail in dot_rotated's order)
+SIZES = {"small": (1, 6, 2), "wide": (5, 48, 3), "tiles": (17, 40, 19)}
 STEPS, CHUNK = 24, 10  # three calls per fit: the carried state crosses calls
 LEARNER_LR = 0.05  # cuda_configs.build_learner's
 
