@@ -1,6 +1,6 @@
 // The forward's pre-activations by whole blocks of the grid, tile by tile (common/preactivation_tiles.h): GridExec's
-// forward (online_grid_step.cuh) where the batch fills tiles, in the per-element forward's order, so the grid
-// kernel's bits stay the one-block kernel's (docs/design.md §3.7).
+// forward (online_grid_step.cuh) from 32 units on, in the per-element forward's order, so the grid kernel's bits
+// stay the one-block kernel's (docs/design.md §3.7).
 #pragma once
 
 #include "../common/preactivation_tiles.h"
