@@ -31,6 +31,11 @@ SequencePath sequence_path(const char* op) {
   return static_cast<SequencePath>(env_choice(op, "TLR_CUDA_SEQUENCE", kChoices));
 }
 
+SequenceExchange sequence_exchange(const char* op) {
+  static constexpr const char* kChoices[] = {"auto", "cluster", "flags"};  // SequenceExchange's order
+  return static_cast<SequenceExchange>(env_choice(op, "TLR_CUDA_SEQUENCE_EXCHANGE", kChoices));
+}
+
 OnlinePath online_path() {
   static constexpr const char* kChoices[] = {"auto", "block", "grid"};  // OnlinePath's order
   return static_cast<OnlinePath>(env_choice("online_learn (CUDA)", "TLR_CUDA_ONLINE", kChoices));

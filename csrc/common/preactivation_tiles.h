@@ -61,6 +61,17 @@ TLR_HOST_DEVICE int64_t preactivation_tiles(const PreactivationBatch<T>& a) {
   return preactivation_row_tiles(a) * ((a.B + kPreTileStreams - 1) / kPreTileStreams);
 }
 
+// A thread's place in its tile: lane r is unit i0 + r, warp w takes the streams in slots w + 8j (j <
+// kPreStreamsPerThread), b0 + slot.
+struct PreTileThread {
+  int r, warp;
+  int64_t i, b0;
+  TLR_HOST_DEVICE PreTileThread(int rank, int64_t i0, int64_t b0_)
+      : r(rank % kPreTileRows), warp(rank / kPreTileRows), i(i0 + r), b0(b0_) {}
+  TLR_HOST_DEVICE int slot(int j) const { return warp + kPreTileWarps * j; }
+  TLR_HOST_DEVICE int64_t stream(int j) const { return b0 + slot(j); }
+};
+
 // One product of a tile, W (n x K, row-major) against the streams' vectors V (B x K): its blocks of 8 columns,
 // the tile's steps over them, and the block at step 0.
 template <typename T>
@@ -101,19 +112,18 @@ template <typename T>
 TLR_HOST_DEVICE void accumulate_preactivation_slab(int rank, const PreactivationSlabs<T>& slabs,
                                                    const RotatedProduct<T>& p, int64_t n, int64_t B, int64_t i0,
                                                    int64_t b0, int64_t s0, PreactivationAcc<T>& acc) {
-  const int r = rank % kPreTileRows, warp = rank / kPreTileRows, g = r / 8;
-  const int64_t i = i0 + r;
-  if (i >= n) return;
-  const int shift = int(i & 7);
+  const PreTileThread t(rank, i0, b0);
+  const int g = t.r / 8;
+  if (t.i >= n) return;
+  const int shift = int(t.i & 7);
   for (int slab_block = 0; slab_block < kPreSlabBlocks; ++slab_block) {
     const int64_t step = s0 + slab_block;
     if (step < g || step >= g + p.blocks || step >= p.steps) continue;
     T w[8];  // read once for both streams (the compiler re-read the slab for each)
-    for (int u = 0; u < 8; ++u) w[u] = slabs.w[r][8 * slab_block + u];
+    for (int u = 0; u < 8; ++u) w[u] = slabs.w[t.r][8 * slab_block + u];
     for (int j = 0; j < kPreStreamsPerThread; ++j) {
-      const int sb = warp + kPreTileWarps * j;
-      if (b0 + sb >= B) continue;
-      const T* v = slabs.v[sb] + 8 * slab_block;
+      if (t.stream(j) >= B) continue;
+      const T* v = slabs.v[t.slot(j)] + 8 * slab_block;
       for (int u = 0; u < 8; ++u) acc.s[j][u] += w[u] * v[(u + shift) & 7];
     }
   }
@@ -126,11 +136,11 @@ template <typename T>
 TLR_HOST_DEVICE void finish_preactivation_product(int rank, const RotatedProduct<T>& p, const T* bias, int64_t n,
                                                   int64_t B, int64_t i0, int64_t b0, bool first,
                                                   PreactivationAcc<T>& acc) {
-  const int r = rank % kPreTileRows, warp = rank / kPreTileRows;
-  const int64_t i = i0 + r;
+  const PreTileThread t(rank, i0, b0);
+  const int64_t i = t.i;
   if (i >= n) return;
   for (int j = 0; j < kPreStreamsPerThread; ++j) {
-    const int64_t b = b0 + warp + kPreTileWarps * j;
+    const int64_t b = t.stream(j);
     if (b >= B) continue;
     T tail = 0;
     for (int64_t k = 8 * p.blocks; k < p.K; ++k) tail += p.W[i * p.K + k] * p.V[b * p.K + k];
@@ -140,23 +150,21 @@ TLR_HOST_DEVICE void finish_preactivation_product(int rank, const RotatedProduct
   }
 }
 
+// The partial sums start at zero; `sum` needs no start: the first product sets it (bias + W_hh's total).
 template <typename T>
 TLR_HOST_DEVICE void clear_preactivation_acc(PreactivationAcc<T>& acc) {
   for (int j = 0; j < kPreStreamsPerThread; ++j) {
     for (int u = 0; u < 8; ++u) acc.s[j][u] = T(0);
-    acc.sum[j] = T(0);
   }
 }
 
 template <typename T>
 TLR_HOST_DEVICE void store_preactivations(int rank, const PreactivationBatch<T>& a, int64_t i0, int64_t b0,
                                           const PreactivationAcc<T>& acc) {
-  const int r = rank % kPreTileRows, warp = rank / kPreTileRows;
-  const int64_t i = i0 + r;
-  if (i >= a.n) return;
+  const PreTileThread t(rank, i0, b0);
+  if (t.i >= a.n) return;
   for (int j = 0; j < kPreStreamsPerThread; ++j) {
-    const int64_t b = b0 + warp + kPreTileWarps * j;
-    if (b < a.B) a.out[b * a.n + i] = acc.sum[j];
+    if (t.stream(j) < a.B) a.out[t.stream(j) * a.n + t.i] = acc.sum[j];
   }
 }
 

@@ -43,11 +43,12 @@ std::tuple<at::Tensor, at::Tensor> leaky_rnn_forward_cuda(const at::Tensor& x, c
   const at::Tensor prev0 = h0.contiguous();
   const at::Tensor w_hh = weight_hh.contiguous();
   const SequencePath path = sequence_path(op);
+  const SequenceExchange exchange = sequence_exchange(op);
   const char* why_not = nullptr;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), op, [&] {
     const kernels::LeakyForwardCell<scalar_t> cell{output.data_ptr<scalar_t>(), dphi.data_ptr<scalar_t>(),
                                                    prev0.data_ptr<scalar_t>(), B * n, static_cast<scalar_t>(alpha), f};
-    why_not = run_persistent_sequence<scalar_t>(path, w_hh, false, B, T, cell, nullptr, stream);
+    why_not = run_persistent_sequence<scalar_t>(path, exchange, w_hh, false, B, T, cell, nullptr, stream);
   });
   if (persistent_ran(op, path, why_not, n, B, T)) return {output, dphi};
 

@@ -28,9 +28,10 @@ inline unsigned int grid_size(int64_t count) {
 }
 
 // What the launch planners need of the current device (the persistent sequence kernel, the online grid and
-// member kernels): its SM count, its opt-in shared memory per block, whether it runs cooperative launches.
+// member kernels): its SM count, its opt-in shared memory per block, whether it runs cooperative launches, its
+// compute capability's major version (thread-block clusters from 9 on).
 struct DeviceLimits {
-  int sms = 0, shared_optin = 0;
+  int sms = 0, shared_optin = 0, major = 0;
   bool cooperative = false;
 };
 
@@ -40,7 +41,8 @@ inline const char* current_device_limits(DeviceLimits& limits) {
   if (cudaGetDevice(&device) != cudaSuccess ||
       cudaDeviceGetAttribute(&limits.sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess ||
       cudaDeviceGetAttribute(&limits.shared_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device) != cudaSuccess) {
+      cudaDeviceGetAttribute(&cooperative, cudaDevAttrCooperativeLaunch, device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&limits.major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
     cudaGetLastError();
     return "the device's attributes could not be read";
   }

@@ -27,13 +27,19 @@ struct LeakyForwardCell {
   __device__ bool source_is_input(int s) const { return s == 0; }
   __device__ T initial(int64_t k) const { return h0[k]; }
   __device__ Inputs load(int s, int64_t k) const { return {output[s * Bn + k]}; }
-  __device__ T finish(int s, int64_t k, T acc, const Inputs& in, T& prev) const {
+  struct Outputs {
     T state, slope;
-    leaky_unit(f, alpha, prev, in.drive + acc, state, slope);
-    output[s * Bn + k] = state;
-    dphi[s * Bn + k] = slope;
-    prev = state;
-    return state;
+    __device__ T value() const { return state; }
+  };
+  __device__ Outputs finish(int, T acc, const Inputs& in, T& prev) const {
+    Outputs out;
+    leaky_unit(f, alpha, prev, in.drive + acc, out.state, out.slope);
+    prev = out.state;
+    return out;
+  }
+  __device__ void store(int s, int64_t k, const Outputs& out) const {
+    output[s * Bn + k] = out.state;
+    dphi[s * Bn + k] = out.slope;
   }
 };
 

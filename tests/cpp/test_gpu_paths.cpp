@@ -1,12 +1,15 @@
 // The GPU path switches and their errors (common/gpu_paths.h), which are host code and so testable without a
-// GPU: TLR_CUDA_SEQUENCE's and TLR_CUDA_ONLINE's values and errors, the errors that name sizes (built
-// without an ostream), and the extent that keeps a call off the 32-bit one-block kernels (common/online_extent.h).
+// GPU: TLR_CUDA_SEQUENCE's, TLR_CUDA_SEQUENCE_EXCHANGE's and TLR_CUDA_ONLINE's values and errors, the errors that
+// name sizes (built without an ostream), and the extent that keeps a call off the 32-bit one-block kernels
+// (common/online_extent.h).
 #include <gtest/gtest.h>
 
 #include <c10/util/Exception.h>
 
 #include <cstdlib>
+#include <initializer_list>
 #include <string>
+#include <utility>
 
 #include "common/gpu_paths.h"
 #include "common/online_extent.h"
@@ -18,6 +21,7 @@
 namespace {
 
 using torch_local_rnn::OnlinePath;
+using torch_local_rnn::SequenceExchange;
 using torch_local_rnn::SequencePath;
 
 // fn() must throw a c10::Error whose message holds `expected`.
@@ -36,14 +40,23 @@ void expect_error_containing(F&& fn, const std::string& expected) {
 class Switches : public ::testing::Test {
  protected:
   void SetUp() override {
-    for (int i = 0; i < 2; ++i) {
+    for (int i = 0; i < kCount; ++i) {
       const char* old = std::getenv(kNames[i]);
       had_[i] = old != nullptr;
       if (had_[i]) old_[i] = old;
     }
   }
   void TearDown() override {
-    for (int i = 0; i < 2; ++i) set(kNames[i], had_[i] ? old_[i].c_str() : nullptr);
+    for (int i = 0; i < kCount; ++i) set(kNames[i], had_[i] ? old_[i].c_str() : nullptr);
+  }
+  // Each value of `variable` (nullptr: unset) parses to its choice.
+  template <typename Choice, typename Parse>
+  static void expect_choices(const char* variable, Parse parse,
+                             std::initializer_list<std::pair<const char*, Choice>> cases) {
+    for (const auto& [value, expected] : cases) {
+      set(variable, value);
+      EXPECT_EQ(parse(), expected) << variable << " = " << (value == nullptr ? "(unset)" : value);
+    }
   }
   static void set(const char* name, const char* value) {
     if (value == nullptr) {
@@ -54,22 +67,19 @@ class Switches : public ::testing::Test {
   }
 
  private:
-  static constexpr const char* kNames[2] = {"TLR_CUDA_SEQUENCE", "TLR_CUDA_ONLINE"};
-  bool had_[2] = {false, false};
-  std::string old_[2];
+  static constexpr int kCount = 3;
+  static constexpr const char* kNames[kCount] = {"TLR_CUDA_SEQUENCE", "TLR_CUDA_SEQUENCE_EXCHANGE", "TLR_CUDA_ONLINE"};
+  bool had_[kCount] = {false, false, false};
+  std::string old_[kCount];
 };
 
 TEST_F(Switches, SequenceParsesEveryValue) {
-  set("TLR_CUDA_SEQUENCE", nullptr);
-  EXPECT_EQ(torch_local_rnn::sequence_path("op"), SequencePath::Auto);
-  set("TLR_CUDA_SEQUENCE", "");
-  EXPECT_EQ(torch_local_rnn::sequence_path("op"), SequencePath::Auto);
-  set("TLR_CUDA_SEQUENCE", "auto");
-  EXPECT_EQ(torch_local_rnn::sequence_path("op"), SequencePath::Auto);
-  set("TLR_CUDA_SEQUENCE", "persistent");
-  EXPECT_EQ(torch_local_rnn::sequence_path("op"), SequencePath::Persistent);
-  set("TLR_CUDA_SEQUENCE", "stepwise");
-  EXPECT_EQ(torch_local_rnn::sequence_path("op"), SequencePath::Stepwise);
+  expect_choices<SequencePath>("TLR_CUDA_SEQUENCE", [] { return torch_local_rnn::sequence_path("op"); },
+                               {{nullptr, SequencePath::Auto},
+                                {"", SequencePath::Auto},
+                                {"auto", SequencePath::Auto},
+                                {"persistent", SequencePath::Persistent},
+                                {"stepwise", SequencePath::Stepwise}});
 }
 
 TEST_F(Switches, SequenceBadValueNamesTheVariableTheValueAndTheChoices) {
@@ -79,15 +89,29 @@ TEST_F(Switches, SequenceBadValueNamesTheVariableTheValueAndTheChoices) {
                           "'persistent' or 'stepwise' (unset: 'auto'), but got 'fast'");
 }
 
+TEST_F(Switches, ExchangeParsesEveryValue) {
+  const auto parse = [] { return torch_local_rnn::sequence_exchange("op"); };
+  expect_choices<SequenceExchange>("TLR_CUDA_SEQUENCE_EXCHANGE", parse,
+                                   {{nullptr, SequenceExchange::Auto},
+                                    {"", SequenceExchange::Auto},
+                                    {"auto", SequenceExchange::Auto},
+                                    {"cluster", SequenceExchange::Cluster},
+                                    {"flags", SequenceExchange::Flags}});
+}
+
+TEST_F(Switches, ExchangeBadValueNamesTheVariableTheValueAndTheChoices) {
+  set("TLR_CUDA_SEQUENCE_EXCHANGE", "dsmem");
+  expect_error_containing([] { torch_local_rnn::sequence_exchange("leaky_rnn_bptt_backward"); },
+                          "leaky_rnn_bptt_backward: expected the environment variable TLR_CUDA_SEQUENCE_EXCHANGE to be "
+                          "'auto', 'cluster' or 'flags' (unset: 'auto'), but got 'dsmem'");
+}
+
 TEST_F(Switches, OnlineParsesEveryValue) {
-  set("TLR_CUDA_ONLINE", nullptr);
-  EXPECT_EQ(torch_local_rnn::online_path(), OnlinePath::Auto);
-  set("TLR_CUDA_ONLINE", "auto");
-  EXPECT_EQ(torch_local_rnn::online_path(), OnlinePath::Auto);
-  set("TLR_CUDA_ONLINE", "block");
-  EXPECT_EQ(torch_local_rnn::online_path(), OnlinePath::Block);
-  set("TLR_CUDA_ONLINE", "grid");
-  EXPECT_EQ(torch_local_rnn::online_path(), OnlinePath::Grid);
+  expect_choices<OnlinePath>("TLR_CUDA_ONLINE", [] { return torch_local_rnn::online_path(); },
+                             {{nullptr, OnlinePath::Auto},
+                              {"auto", OnlinePath::Auto},
+                              {"block", OnlinePath::Block},
+                              {"grid", OnlinePath::Grid}});
 }
 
 TEST_F(Switches, OnlineBadValueNamesTheVariableTheValueAndTheChoices) {

@@ -1,7 +1,9 @@
 """The persistent sequence kernel (docs/design.md §3.6) against the CPU kernels and against the stepwise CUDA
 path, switched by TLR_CUDA_SEQUENCE: the forward and exact BPTT's backward at sizes that fill one warp tile,
-many blocks and ragged tiles (hidden and batch sizes not multiples of the 4 x 8 warp tile), every nonlinearity;
-the fallback where W_hh's tiles do not fit on chip; the switch's errors. Skipped without a GPU."""
+many blocks and ragged tiles (hidden and batch sizes not multiples of the 4 x 8 warp tile), every nonlinearity,
+under both exchanges (TLR_CUDA_SEQUENCE_EXCHANGE: thread-block clusters and flags, bit for bit alike); the
+fallbacks where W_hh's tiles do not fit on chip or a stream group does not fit a cluster; the switches' errors.
+Skipped without a GPU."""
 import pytest
 import torch
 
@@ -18,15 +20,19 @@ DTYPES = pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["
 NET = ["x", "h0", "weight_hh", "weight_ih", "bias"]
 GRADS = ["grad_x", "grad_h0", "grad_weight_hh", "grad_weight_ih", "grad_bias"]
 # (T, B, I, n): one block; the papers' size; ragged tiles; several stream groups; many row blocks
+# (row blocks per stream group: 1, 1, 3, 3 and 9, the last a cluster beyond the portable 8 blocks)
 SIZES = [(6, 1, 2, 4), (9, 1, 2, 32), (7, 13, 3, 37), (5, 40, 3, 70), (4, 9, 5, 260)]
+# How a step's outputs reach the other blocks of a stream group (kernels/sequence_exchange.cuh)
+EXCHANGES = ["cluster", "flags"]
 
 
 def on(device, p):
     return [p[k].to(device) for k in NET]
 
 
-def forward(p, device, alpha, nonlinearity, path, monkeypatch):
+def forward(p, device, alpha, nonlinearity, path, monkeypatch, exchange="auto"):
     monkeypatch.setenv("TLR_CUDA_SEQUENCE", path)
+    monkeypatch.setenv("TLR_CUDA_SEQUENCE_EXCHANGE", exchange)
     return ops.leaky_rnn_forward(*on(device, p), alpha, nonlinearity)
 
 
@@ -36,6 +42,12 @@ def assert_same(got, want, names, dtype, context):
         assert_rel(g.cpu(), w.cpu(), TOLERANCE[dtype], f"{context} {name}")
 
 
+def assert_bitwise(got, want, names, context):
+    """The two exchanges hand the same values to the same products in the same order: the same bits."""
+    for g, w, name in zip(got, want, names):
+        assert torch.equal(g, w), f"{context} {name}: differs in {(g != w).sum().item()} entries"
+
+
 @DTYPES
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu", "sigmoid"])
 @pytest.mark.parametrize("size", SIZES, ids=[f"T{t}B{b}I{i}n{n}" for t, b, i, n in SIZES])
@@ -43,10 +55,13 @@ def test_forward_persistent_equals_cpu_and_stepwise(dtype, nonlinearity, size, m
     T, B, I, n = size
     p = problem(T=T, B=B, I=I, n=n, seed=11, dtype=dtype)
     want = ops.leaky_rnn_forward(*on("cpu", p), 0.4, nonlinearity)
-    persistent = forward(p, CUDA, 0.4, nonlinearity, "persistent", monkeypatch)
     stepwise = forward(p, CUDA, 0.4, nonlinearity, "stepwise", monkeypatch)
-    assert_same(persistent, want, ["output", "dphi"], dtype, f"persistent vs cpu {nonlinearity} {size}")
-    assert_same(persistent, stepwise, ["output", "dphi"], dtype, f"persistent vs stepwise {nonlinearity} {size}")
+    results = {}
+    for exchange in EXCHANGES:
+        results[exchange] = got = forward(p, CUDA, 0.4, nonlinearity, "persistent", monkeypatch, exchange)
+        assert_same(got, want, ["output", "dphi"], dtype, f"persistent ({exchange}) vs cpu {nonlinearity} {size}")
+        assert_same(got, stepwise, ["output", "dphi"], dtype, f"persistent ({exchange}) vs stepwise {size}")
+    assert_bitwise(results["cluster"], results["flags"], ["output", "dphi"], f"cluster vs flags {size}")
 
 
 @DTYPES
@@ -59,11 +74,14 @@ def test_bptt_backward_persistent_equals_cpu_and_stepwise(dtype, alpha, size, mo
     inputs = [p["grad_output"], p["x"], p["h0"], p["weight_hh"], p["weight_ih"], output, dphi]
     want = ops.leaky_rnn_bptt_backward(*inputs, alpha)
     results = {}
-    for path in ("persistent", "stepwise"):
+    for path, exchange in [("stepwise", "auto")] + [("persistent", e) for e in EXCHANGES]:
         monkeypatch.setenv("TLR_CUDA_SEQUENCE", path)
-        results[path] = ops.leaky_rnn_bptt_backward(*[t.to(CUDA) for t in inputs], alpha)
-    assert_same(results["persistent"], want, GRADS, dtype, f"persistent vs cpu {size} alpha={alpha}")
-    assert_same(results["persistent"], results["stepwise"], GRADS, dtype, f"persistent vs stepwise {size}")
+        monkeypatch.setenv("TLR_CUDA_SEQUENCE_EXCHANGE", exchange)
+        results[exchange] = ops.leaky_rnn_bptt_backward(*[t.to(CUDA) for t in inputs], alpha)
+    for exchange in EXCHANGES:
+        assert_same(results[exchange], want, GRADS, dtype, f"persistent ({exchange}) vs cpu {size} alpha={alpha}")
+        assert_same(results[exchange], results["auto"], GRADS, dtype, f"persistent ({exchange}) vs stepwise {size}")
+    assert_bitwise(results["cluster"], results["flags"], GRADS, f"cluster vs flags {size} alpha={alpha}")
 
 
 @pytest.mark.parametrize("rule", ["bptt", "rflo"])
@@ -83,12 +101,14 @@ def test_module_training_step_on_the_persistent_path(rule, monkeypatch):
         assert_rel(b.grad.cpu(), a.grad, 1e-9, f"{rule} {name}.grad")
 
 
-def test_persistent_runs_repeatedly_and_deterministically(monkeypatch):
-    """Counters are fresh per call and the reduction order is fixed: the same call gives bitwise the same result."""
+@pytest.mark.parametrize("exchange", EXCHANGES)
+def test_persistent_runs_repeatedly_and_deterministically(exchange, monkeypatch):
+    """Flags are fresh per call, the double-buffered stream tiles of a cluster hold no step's values into the
+    next call, and the reduction order is fixed: the same call gives bitwise the same result, over 50 steps."""
     p = problem(T=50, B=20, I=3, n=96, seed=13, dtype=torch.float32)
-    first = forward(p, CUDA, 0.5, "tanh", "persistent", monkeypatch)
+    first = forward(p, CUDA, 0.5, "tanh", "persistent", monkeypatch, exchange)
     for _ in range(3):
-        again = forward(p, CUDA, 0.5, "tanh", "persistent", monkeypatch)
+        again = forward(p, CUDA, 0.5, "tanh", "persistent", monkeypatch, exchange)
         for a, b in zip(first, again):
             assert torch.equal(a, b)
 
@@ -101,6 +121,25 @@ def test_auto_falls_back_where_the_tiles_do_not_fit(monkeypatch):
     assert_same(forward(p, CUDA, 0.5, "tanh", "auto", monkeypatch), want, ["output", "dphi"], torch.float64, "auto")
     with pytest.raises(RuntimeError, match="TLR_CUDA_SEQUENCE=persistent.*hidden_size = 1000"):
         forward(p, CUDA, 0.5, "tanh", "persistent", monkeypatch)
+
+
+def test_auto_exchanges_through_flags_where_a_group_does_not_fit_a_cluster(monkeypatch):
+    """float32 at n = 600: every block shape needs at least 19 row blocks a stream group, beyond a cluster's 16,
+    so auto exchanges through flags (same results as the CPU) and cluster alone is refused, naming clusters."""
+    p = problem(T=4, B=5, I=2, n=600, seed=16, dtype=torch.float32)
+    want = ops.leaky_rnn_forward(*on("cpu", p), 0.5, "tanh")
+    got = forward(p, CUDA, 0.5, "tanh", "persistent", monkeypatch, "auto")
+    assert_same(got, want, ["output", "dphi"], torch.float32, "auto exchange")
+    assert_bitwise(got, forward(p, CUDA, 0.5, "tanh", "persistent", monkeypatch, "flags"), ["output", "dphi"],
+                   "auto vs flags")
+    with pytest.raises(RuntimeError, match="TLR_CUDA_SEQUENCE=persistent.*hidden_size = 600.*thread-block cluster"):
+        forward(p, CUDA, 0.5, "tanh", "persistent", monkeypatch, "cluster")
+
+
+def test_bad_exchange_value_is_an_error_naming_it(monkeypatch):
+    p = problem(T=2, B=1, I=2, n=4, seed=15)
+    with pytest.raises(RuntimeError, match="TLR_CUDA_SEQUENCE_EXCHANGE.*'auto', 'cluster' or 'flags'.*'dsmem'"):
+        forward(p, CUDA, 0.5, "tanh", "persistent", monkeypatch, "dsmem")
 
 
 def test_bad_switch_value_is_an_error_naming_it(monkeypatch):

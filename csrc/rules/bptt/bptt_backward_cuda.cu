@@ -25,12 +25,14 @@ BackwardResult bptt_backward_cuda(const SequenceArgs& a) {
   at::Tensor delta = at::empty({B, n}, a.x.options());
   constexpr const char* op = "leaky_rnn_bptt_backward";
   const SequencePath path = sequence_path(op);
+  const SequenceExchange exchange = sequence_exchange(op);
   const char* why_not = nullptr;
   AT_DISPATCH_FLOATING_TYPES(a.x.scalar_type(), op, [&] {
     const kernels::BpttAdjointCell<scalar_t> cell{credit.data_ptr<scalar_t>(), a.grad_output.data_ptr<scalar_t>(),
                                                   a.dphi.data_ptr<scalar_t>(), Bn, static_cast<int>(T),
                                                   static_cast<scalar_t>(a.alpha)};
-    why_not = run_persistent_sequence<scalar_t>(path, a.weight_hh, true, B, T, cell, delta.data_ptr<scalar_t>(), stream);
+    why_not = run_persistent_sequence<scalar_t>(path, exchange, a.weight_hh, true, B, T, cell,
+                                                delta.data_ptr<scalar_t>(), stream);
   });
   if (persistent_ran(op, path, why_not, n, B, T)) return bptt_result(a, credit, delta);
   return bptt_backward(a, [&](int64_t t, const at::Tensor& credit, at::Tensor& delta, const at::Tensor& recurrent,

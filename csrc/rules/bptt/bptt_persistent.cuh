@@ -30,13 +30,16 @@ struct BpttAdjointCell {
     const int64_t at = time(s) * Bn + k;
     return {grad[at], dphi[at]};
   }
-  __device__ T finish(int s, int64_t k, T acc, const Inputs& in, T& delta) const {
+  struct Outputs {
+    T credit;
+    __device__ T value() const { return credit; }
+  };
+  __device__ Outputs finish(int s, T acc, const Inputs& in, T& delta) const {
     const T carry = s == 0 ? T(0) : T(1) - alpha;
     delta = in.grad + carry * delta + acc;
-    const T c = alpha * in.slope * delta;
-    credit[time(s) * Bn + k] = c;
-    return c;
+    return {alpha * in.slope * delta};
   }
+  __device__ void store(int s, int64_t k, const Outputs& out) const { credit[time(s) * Bn + k] = out.credit; }
 };
 
 }  // namespace kernels
