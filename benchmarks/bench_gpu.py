@@ -12,8 +12,8 @@ The cases (float32; B batch, n hidden units, I inputs, T steps, E members):
   seq_{rflo,bptt}_step_B{B}_n{n}_T1000   the training step: zero_grad, forward, out.sum().backward(), against
                                   nn.RNN's. Sizes B64 n512 I64, B32 n256 I32, B1 n32 I2; B64 also with
                                   TLR_CUDA_SEQUENCE=stepwise ("stepwise_ms"; a library without the switch ignores it).
-                                  On a GPU each also under either exchange of the persistent kernel alone
-                                  (TLR_CUDA_SEQUENCE_EXCHANGE=cluster / flags: "exchange_ms", or the error where a
+                                  On a GPU each also under every persistent kernel alone
+                                  (TLR_CUDA_PERSISTENT=warp / cluster / flags: "kernel_ms", or the error where a
                                   size does not fit one).
   online_rflo_ensemble_E1024_n32  E RFLO learners (B=1, I=2, O=2) in one OnlineEnsemble: network-steps/s
                                   (E * steps / s), beside one OnlineLearner alone and the E members on the CPU;
@@ -42,13 +42,14 @@ from torch import nn
 
 from torch_local_rnn import LocalRNN, OnlineLearner, rules
 
-from _gpu_record import (EXCHANGE_SWITCH, ONLINE_SWITCH, SEQUENCE_SWITCH, START, Record, environment, has_error,
+from _gpu_record import (ONLINE_SWITCH, PERSISTENT_SWITCH, SEQUENCE_SWITCH, START, Record, environment, has_error,
                          library_paths, measure_ms, measure_rate, ratio, reraise, say, sync)
 
 ALL_RULES = [rules.OutputOnly(), rules.RFLO(), rules.RTRL(), rules.FBPTT(21), rules.EBPTT(20), rules.UORO(),
              rules.KFRTRL(), rules.RKFRTRL(), rules.KeRNL(), rules.DNI(), rules.DNIb()]
 CPU = torch.device("cpu")
-EXCHANGES = ["cluster", "flags"]  # how the persistent kernel's blocks hand each other a step (docs/design.md §3.6)
+# the persistent kernels (docs/design.md §3.6): a warp per stream (n <= 32), the tiled kernel's two exchanges
+PERSISTENT_KERNELS = ["warp", "cluster", "flags"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -109,21 +110,21 @@ class SequenceBench:
             line += f"   {SEQUENCE_SWITCH}=stepwise {result['stepwise_ms']:9.3f} ms"
         say(line)
         if self.device.type == "cuda":
-            result["exchange_ms"] = self.exchanges(fn)
+            result["kernel_ms"] = self.kernels(fn)
         return result
 
-    def exchanges(self, fn):
-        """The persistent kernel under each exchange alone (TLR_CUDA_SEQUENCE=persistent, so a size that one
-        cannot run is an error here, not a silent stepwise time)."""
+    def kernels(self, fn):
+        """Each persistent kernel alone (TLR_CUDA_SEQUENCE=persistent, so a size that one cannot run is an error
+        here, not a silent stepwise time)."""
         times = {}
-        for exchange in EXCHANGES:
+        for kernel in PERSISTENT_KERNELS:
             try:
-                with environment(SEQUENCE_SWITCH, "persistent"), environment(EXCHANGE_SWITCH, exchange):
-                    times[exchange] = measure_ms(fn, self.device, self.budget)
-                say(f"    {EXCHANGE_SWITCH}={exchange:<7} {times[exchange]:9.3f} ms")
-            except Exception as error:  # noqa: BLE001 (a record: the size does not fit that exchange)
-                times[exchange] = {"error": str(error).splitlines()[0][:300]}
-                say(f"    {EXCHANGE_SWITCH}={exchange:<7} not run: {times[exchange]['error']}")
+                with environment(SEQUENCE_SWITCH, "persistent"), environment(PERSISTENT_SWITCH, kernel):
+                    times[kernel] = measure_ms(fn, self.device, self.budget)
+                say(f"    {PERSISTENT_SWITCH}={kernel:<7} {times[kernel]:9.3f} ms")
+            except Exception as error:  # noqa: BLE001 (a record: the size does not fit that kernel)
+                times[kernel] = {"error": str(error).splitlines()[0][:300]}
+                say(f"    {PERSISTENT_SWITCH}={kernel:<7} not run: {times[kernel]['error']}")
         return times
 
 

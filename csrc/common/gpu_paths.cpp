@@ -3,6 +3,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -13,14 +14,20 @@ namespace {
 
 // The index of the environment variable's value among `choices` (unset or empty: 0, the default), read per call
 // (the tests switch it); any other value is an error naming op, the variable, the value and the choices.
-int env_choice(const char* op, const char* variable, const char* const (&choices)[3]) {
+template <std::size_t N>
+int env_choice(const char* op, const char* variable, const char* const (&choices)[N]) {
+  static_assert(N >= 2, "a switch has a default and at least one other value");
   const char* const value = std::getenv(variable);
   if (value == nullptr || *value == '\0') return 0;
-  for (int i = 0; i < 3; ++i) {
-    if (std::strcmp(value, choices[i]) == 0) return i;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (std::strcmp(value, choices[i]) == 0) return static_cast<int>(i);
   }
-  TORCH_CHECK(false, op, ": expected the environment variable ", variable, " to be '", choices[0], "', '", choices[1],
-              "' or '", choices[2], "' (unset: '", choices[0], "'), but got '", value, "'");
+  std::string accepted;  // 'a', 'b' or 'c'
+  for (std::size_t i = 0; i < N; ++i) {
+    accepted += std::string(i == 0 ? "" : (i + 1 == N ? " or " : ", ")) + "'" + choices[i] + "'";
+  }
+  TORCH_CHECK(false, op, ": expected the environment variable ", variable, " to be ", accepted, " (unset: '",
+              choices[0], "'), but got '", value, "'");
   return 0;
 }
 
@@ -31,9 +38,9 @@ SequencePath sequence_path(const char* op) {
   return static_cast<SequencePath>(env_choice(op, "TLR_CUDA_SEQUENCE", kChoices));
 }
 
-SequenceExchange sequence_exchange(const char* op) {
-  static constexpr const char* kChoices[] = {"auto", "cluster", "flags"};  // SequenceExchange's order
-  return static_cast<SequenceExchange>(env_choice(op, "TLR_CUDA_SEQUENCE_EXCHANGE", kChoices));
+PersistentKernel persistent_kernel(const char* op) {
+  static constexpr const char* kChoices[] = {"auto", "warp", "cluster", "flags"};  // PersistentKernel's order
+  return static_cast<PersistentKernel>(env_choice(op, "TLR_CUDA_PERSISTENT", kChoices));
 }
 
 OnlinePath online_path() {

@@ -15,12 +15,13 @@ namespace torch_local_rnn {
 enum class SequencePath { Auto, Persistent, Stepwise };
 SequencePath sequence_path(const char* op);
 
-// TLR_CUDA_SEQUENCE_EXCHANGE, how the persistent kernel's blocks hand each other a step's outputs
-// (kernels/sequence_exchange.cuh): auto (unset; on chip in a thread-block cluster where a stream group fits one,
-// else through L2 and flags), cluster or flags (only that one: where it cannot run, the persistent kernel does
-// not fit). Other values: an error as for TLR_CUDA_SEQUENCE.
-enum class SequenceExchange { Auto, Cluster, Flags };
-SequenceExchange sequence_exchange(const char* op);
+// TLR_CUDA_PERSISTENT, which persistent kernel runs where TLR_CUDA_SEQUENCE allows one (docs/design.md §3.6):
+// auto (unset; a warp per stream where hidden_size <= 32, else the tiled kernel, its stream groups exchanging a
+// step on chip in a thread-block cluster where a group fits one, else through L2 and flags), warp, cluster or
+// flags (only that one: where it cannot run, the persistent kernel does not fit). Other values: an error as for
+// TLR_CUDA_SEQUENCE.
+enum class PersistentKernel { Auto, Warp, Cluster, Flags };
+PersistentKernel persistent_kernel(const char* op);
 
 // TLR_CUDA_ONLINE: auto (unset; the grid kernel for wide networks, else one block), block, or grid (an error
 // where the device cannot run it). Other values: an error as for TLR_CUDA_SEQUENCE.

@@ -1,8 +1,8 @@
 // Leaky-RNN forward on the GPU (docs/algorithms.md §1):
 //   h_t = W_hh a_{t-1} + W_ih x_t + b,   a_t = (1 - alpha) a_{t-1} + alpha phi(h_t).
-// The input drive of all T steps is one GEMM; the recurrence is then one launch of the persistent sequence
-// kernel (kernels/leaky_rnn_persistent.cuh, docs/design.md §3.6) where W_hh's row tiles fit on chip at once,
-// else the stepwise path: per step one in-place GEMM on the current stream and one fused pointwise kernel
+// The input drive of all T steps is one GEMM; the recurrence is then one launch of a persistent sequence
+// kernel (the cell kernels/leaky_rnn_persistent.cuh, docs/design.md §3.6: a warp per stream up to 32 units, else
+// W_hh's row tiles on chip where they fit at once), else the stepwise path: per step one in-place GEMM on the current stream and one fused pointwise kernel
 // (kernels/leaky_rnn_pointwise.cuh). Buffers and per-step views are made before the loop; nothing is
 // allocated in it.
 // Per-operator ATen headers: only the ops this glue calls, which also keeps nvcc fast.
@@ -43,12 +43,12 @@ std::tuple<at::Tensor, at::Tensor> leaky_rnn_forward_cuda(const at::Tensor& x, c
   const at::Tensor prev0 = h0.contiguous();
   const at::Tensor w_hh = weight_hh.contiguous();
   const SequencePath path = sequence_path(op);
-  const SequenceExchange exchange = sequence_exchange(op);
+  const PersistentKernel kernel = persistent_kernel(op);
   const char* why_not = nullptr;
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), op, [&] {
     const kernels::LeakyForwardCell<scalar_t> cell{output.data_ptr<scalar_t>(), dphi.data_ptr<scalar_t>(),
                                                    prev0.data_ptr<scalar_t>(), B * n, static_cast<scalar_t>(alpha), f};
-    why_not = run_persistent_sequence<scalar_t>(path, exchange, w_hh, false, B, T, cell, nullptr, stream);
+    why_not = run_persistent_sequence<scalar_t>(path, kernel, w_hh, false, B, T, cell, nullptr, stream);
   });
   if (persistent_ran(op, path, why_not, n, B, T)) return {output, dphi};
 

@@ -1,6 +1,7 @@
-// ATen glue of the persistent sequence kernel (kernels/sequence_persistent.cuh, docs/design.md §3.6), shared by
-// the forward (cuda/leaky_rnn_forward_cuda.cu) and exact BPTT (rules/bptt/bptt_backward_cuda.cu): the path and
-// exchange switches, the plan, the zeroed flags where the plan exchanges through them, and the launch.
+// ATen glue of the persistent sequence kernels (kernels/sequence_warp.cuh, kernels/sequence_persistent.cuh,
+// docs/design.md §3.6), shared by the forward (cuda/leaky_rnn_forward_cuda.cu) and exact BPTT
+// (rules/bptt/bptt_backward_cuda.cu): the path and kernel switches, the warp kernel or the tiled kernel's plan,
+// the zeroed flags where the plan exchanges through them, and the launch.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -9,23 +10,35 @@
 
 #include "../common/gpu_paths.h"
 #include "../kernels/sequence_persistent_plan.cuh"
+#include "../kernels/sequence_warp.cuh"
 
 namespace torch_local_rnn {
 
-// Runs the recurrence of `cell` over `steps` steps with the persistent kernel (matrix = W_hh, used transposed
-// when `transpose`), exchanging a step's outputs as `exchange` allows (TLR_CUDA_SEQUENCE_EXCHANGE). Returns null
-// when it ran, else why not (the switch says stepwise, or the sizes do not fit): then the caller runs its stepwise
-// path. It throws nothing itself (it runs inside the dtype dispatch); the caller's persistent_ran
-// (common/gpu_paths.h) gives the error where TLR_CUDA_SEQUENCE=persistent asked for it.
+// Runs the recurrence of `cell` over `steps` steps with a persistent kernel (matrix = W_hh, used transposed when
+// `transpose`), the one `kernel` names (TLR_CUDA_PERSISTENT; auto: a warp per stream where it fits, else the tiled
+// kernel with the exchange its planner picks). Returns null when it ran, else why not (the switch says stepwise,
+// or the sizes do not fit): then the caller runs its stepwise path. It throws nothing itself (it runs inside the
+// dtype dispatch); the caller's persistent_ran (common/gpu_paths.h) gives the error where
+// TLR_CUDA_SEQUENCE=persistent asked for it.
 template <typename T, typename Cell>
-const char* run_persistent_sequence(SequencePath path, SequenceExchange exchange, const at::Tensor& matrix,
+const char* run_persistent_sequence(SequencePath path, PersistentKernel kernel, const at::Tensor& matrix,
                                     bool transpose, int64_t B, int64_t steps, const Cell& cell, T* last,
                                     cudaStream_t stream) {
   if (path == SequencePath::Stepwise) return "TLR_CUDA_SEQUENCE=stepwise";
   const int64_t n = matrix.size(0);
+  if (B > (1 << 30) || steps > (1 << 30)) return "the sizes exceed the persistent kernels' index range";
+  if (kernel == PersistentKernel::Auto || kernel == PersistentKernel::Warp) {
+    if (kernels::warp_sequence_fits(n)) {
+      const kernels::WarpSequenceParams<T, Cell> p{matrix.data_ptr<T>(), transpose, static_cast<int>(n),
+                                                   static_cast<int>(B), static_cast<int>(steps), last, cell};
+      C10_CUDA_CHECK(kernels::launch_warp_sequence(p, stream));
+      return nullptr;
+    }
+    if (kernel == PersistentKernel::Warp) return "the warp kernel holds one unit a lane, at most 32 units";
+  }
   kernels::ExchangeChoice choice;
-  choice.cluster = exchange != SequenceExchange::Flags;
-  choice.flags = exchange != SequenceExchange::Cluster;
+  choice.cluster = kernel != PersistentKernel::Flags;
+  choice.flags = kernel != PersistentKernel::Cluster;
   const kernels::PersistentPlan plan = kernels::plan_persistent<T, Cell>(n, B, steps, choice);
   if (!plan.fits) return plan.why;
   at::Tensor flags;

@@ -1,5 +1,5 @@
-// The leaky-RNN forward as a cell of the persistent sequence kernel (kernels/sequence_persistent.cuh,
-// docs/algorithms.md §1):
+// The leaky-RNN forward as a cell of the persistent sequence kernels (kernels/sequence_warp.cuh,
+// kernels/sequence_persistent.cuh; docs/algorithms.md §1):
 //   h_t = W_hh a_{t-1} + (W_ih x_t + b),   a_t = (1 - alpha) a_{t-1} + alpha phi(h_t),   dphi_t = phi'(h_t).
 // The input drive W_ih x_t + b of all steps is one GEMM before the launch, written into `output`, which each
 // step overwrites with a_t; a_{t-1} of the lane's own unit is carried in a register.

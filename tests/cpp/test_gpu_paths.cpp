@@ -1,5 +1,5 @@
 // The GPU path switches and their errors (common/gpu_paths.h), which are host code and so testable without a
-// GPU: TLR_CUDA_SEQUENCE's, TLR_CUDA_SEQUENCE_EXCHANGE's and TLR_CUDA_ONLINE's values and errors, the errors that
+// GPU: TLR_CUDA_SEQUENCE's, TLR_CUDA_PERSISTENT's and TLR_CUDA_ONLINE's values and errors, the errors that
 // name sizes (built without an ostream), and the extent that keeps a call off the 32-bit one-block kernels
 // (common/online_extent.h).
 #include <gtest/gtest.h>
@@ -21,7 +21,7 @@
 namespace {
 
 using torch_local_rnn::OnlinePath;
-using torch_local_rnn::SequenceExchange;
+using torch_local_rnn::PersistentKernel;
 using torch_local_rnn::SequencePath;
 
 // fn() must throw a c10::Error whose message holds `expected`.
@@ -68,7 +68,7 @@ class Switches : public ::testing::Test {
 
  private:
   static constexpr int kCount = 3;
-  static constexpr const char* kNames[kCount] = {"TLR_CUDA_SEQUENCE", "TLR_CUDA_SEQUENCE_EXCHANGE", "TLR_CUDA_ONLINE"};
+  static constexpr const char* kNames[kCount] = {"TLR_CUDA_SEQUENCE", "TLR_CUDA_PERSISTENT", "TLR_CUDA_ONLINE"};
   bool had_[kCount] = {false, false, false};
   std::string old_[kCount];
 };
@@ -89,21 +89,21 @@ TEST_F(Switches, SequenceBadValueNamesTheVariableTheValueAndTheChoices) {
                           "'persistent' or 'stepwise' (unset: 'auto'), but got 'fast'");
 }
 
-TEST_F(Switches, ExchangeParsesEveryValue) {
-  const auto parse = [] { return torch_local_rnn::sequence_exchange("op"); };
-  expect_choices<SequenceExchange>("TLR_CUDA_SEQUENCE_EXCHANGE", parse,
-                                   {{nullptr, SequenceExchange::Auto},
-                                    {"", SequenceExchange::Auto},
-                                    {"auto", SequenceExchange::Auto},
-                                    {"cluster", SequenceExchange::Cluster},
-                                    {"flags", SequenceExchange::Flags}});
+TEST_F(Switches, PersistentKernelParsesEveryValue) {
+  expect_choices<PersistentKernel>("TLR_CUDA_PERSISTENT", [] { return torch_local_rnn::persistent_kernel("op"); },
+                                   {{nullptr, PersistentKernel::Auto},
+                                    {"", PersistentKernel::Auto},
+                                    {"auto", PersistentKernel::Auto},
+                                    {"warp", PersistentKernel::Warp},
+                                    {"cluster", PersistentKernel::Cluster},
+                                    {"flags", PersistentKernel::Flags}});
 }
 
-TEST_F(Switches, ExchangeBadValueNamesTheVariableTheValueAndTheChoices) {
-  set("TLR_CUDA_SEQUENCE_EXCHANGE", "dsmem");
-  expect_error_containing([] { torch_local_rnn::sequence_exchange("leaky_rnn_bptt_backward"); },
-                          "leaky_rnn_bptt_backward: expected the environment variable TLR_CUDA_SEQUENCE_EXCHANGE to be "
-                          "'auto', 'cluster' or 'flags' (unset: 'auto'), but got 'dsmem'");
+TEST_F(Switches, PersistentKernelBadValueNamesTheVariableTheValueAndTheChoices) {
+  set("TLR_CUDA_PERSISTENT", "dsmem");
+  expect_error_containing([] { torch_local_rnn::persistent_kernel("leaky_rnn_bptt_backward"); },
+                          "leaky_rnn_bptt_backward: expected the environment variable TLR_CUDA_PERSISTENT to be "
+                          "'auto', 'warp', 'cluster' or 'flags' (unset: 'auto'), but got 'dsmem'");
 }
 
 TEST_F(Switches, OnlineParsesEveryValue) {

@@ -1,6 +1,6 @@
-// Exact BPTT on the GPU (docs/algorithms.md §1, §4.3 step 1): the adjoint recursion in one launch of the
-// persistent sequence kernel (rules/bptt/bptt_persistent.cuh, docs/design.md §3.6) where W_hh's tiles fit on
-// chip at once, else the shared stepwise plan (common/exact_sequence.h): its per-step GEMM on cuBLAS and one
+// Exact BPTT on the GPU (docs/algorithms.md §1, §4.3 step 1): the adjoint recursion in one launch of a
+// persistent sequence kernel (the cell rules/bptt/bptt_persistent.cuh, docs/design.md §3.6: a warp per stream up
+// to 32 units, else W_hh's tiles on chip where they fit at once), else the shared stepwise plan (common/exact_sequence.h): its per-step GEMM on cuBLAS and one
 // fused pointwise kernel per step (rules/bptt/bptt_pointwise.cuh). The gradients from the credit are shared.
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAException.h>
@@ -25,13 +25,13 @@ BackwardResult bptt_backward_cuda(const SequenceArgs& a) {
   at::Tensor delta = at::empty({B, n}, a.x.options());
   constexpr const char* op = "leaky_rnn_bptt_backward";
   const SequencePath path = sequence_path(op);
-  const SequenceExchange exchange = sequence_exchange(op);
+  const PersistentKernel kernel = persistent_kernel(op);
   const char* why_not = nullptr;
   AT_DISPATCH_FLOATING_TYPES(a.x.scalar_type(), op, [&] {
     const kernels::BpttAdjointCell<scalar_t> cell{credit.data_ptr<scalar_t>(), a.grad_output.data_ptr<scalar_t>(),
                                                   a.dphi.data_ptr<scalar_t>(), Bn, static_cast<int>(T),
                                                   static_cast<scalar_t>(a.alpha)};
-    why_not = run_persistent_sequence<scalar_t>(path, exchange, a.weight_hh, true, B, T, cell,
+    why_not = run_persistent_sequence<scalar_t>(path, kernel, a.weight_hh, true, B, T, cell,
                                                 delta.data_ptr<scalar_t>(), stream);
   });
   if (persistent_ran(op, path, why_not, n, B, T)) return bptt_result(a, credit, delta);

@@ -1,5 +1,5 @@
-// Exact BPTT's adjoint as a cell of the persistent sequence kernel (kernels/sequence_persistent.cuh), the
-// recursion of common/exact_sequence.h in reverse time, step s handling t = T - 1 - s:
+// Exact BPTT's adjoint as a cell of the persistent sequence kernels (kernels/sequence_warp.cuh,
+// kernels/sequence_persistent.cuh), the recursion of common/exact_sequence.h in reverse time, step s handling t = T - 1 - s:
 //   delta_t = g_t + (1 - alpha) delta_{t+1} + (W_hh^T C_{t+1}),   C_t = alpha phi'(h_t) (.) delta_t,
 // with delta_T = 0 and no product at the last step. The kernel's matrix is W_hh transposed; delta is the
 // carried register, written to `last` at the end (delta_1, for dL/da_0).
