@@ -21,6 +21,7 @@ import torch_local_rnn
 from torch_local_rnn import ops
 
 SEQUENCE_SWITCH, PERSISTENT_SWITCH, ONLINE_SWITCH = "TLR_CUDA_SEQUENCE", "TLR_CUDA_PERSISTENT", "TLR_CUDA_ONLINE"
+MEMBERS_SWITCH = "TLR_CUDA_MEMBERS"
 START = time.perf_counter()
 
 
@@ -111,7 +112,7 @@ def library_paths():
             found[name] = value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
         except Exception as error:  # noqa: BLE001 (a record, not a check)
             found[name] = f"error: {error}"
-    for switch in (SEQUENCE_SWITCH, PERSISTENT_SWITCH, ONLINE_SWITCH):
+    for switch in (SEQUENCE_SWITCH, PERSISTENT_SWITCH, ONLINE_SWITCH, MEMBERS_SWITCH):
         if switch in os.environ:
             found[switch] = os.environ[switch]
     return found

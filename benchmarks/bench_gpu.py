@@ -18,7 +18,8 @@ The cases (float32; B batch, n hidden units, I inputs, T steps, E members):
   online_rflo_ensemble_E1024_n32  E RFLO learners (B=1, I=2, O=2) in one OnlineEnsemble: network-steps/s
                                   (E * steps / s), beside one OnlineLearner alone and the E members on the CPU;
                                   on a GPU also a member's step time at 1, SMs and 4 x SMs members
-                                  ("members_scaling").
+                                  ("members_scaling") and the E members under each launch TLR_CUDA_MEMBERS
+                                  fixes ("member_launches").
   online_rflo_n1024_B64           RFLO online: the trace pass's time (RFLO's step minus output_only's) against the
                                   trace's memory traffic (read + written once a step, 2 * B*n*(n+I+1)*4 bytes) and
                                   a device copy of the trace's size: "fraction_of_copy_bandwidth"; the whole
@@ -42,14 +43,16 @@ from torch import nn
 
 from torch_local_rnn import LocalRNN, OnlineLearner, rules
 
-from _gpu_record import (ONLINE_SWITCH, PERSISTENT_SWITCH, SEQUENCE_SWITCH, START, Record, environment, has_error,
-                         library_paths, measure_ms, measure_rate, ratio, reraise, say, sync)
+from _gpu_record import (MEMBERS_SWITCH, ONLINE_SWITCH, PERSISTENT_SWITCH, SEQUENCE_SWITCH, START, Record,
+                         environment, has_error, library_paths, measure_ms, measure_rate, ratio, reraise, say, sync)
 
 ALL_RULES = [rules.OutputOnly(), rules.RFLO(), rules.RTRL(), rules.FBPTT(21), rules.EBPTT(20), rules.UORO(),
              rules.KFRTRL(), rules.RKFRTRL(), rules.KeRNL(), rules.DNI(), rules.DNIb()]
 CPU = torch.device("cpu")
 # the persistent kernels (docs/design.md §3.6): a warp per stream (n <= 32), the tiled kernel's two exchanges
 PERSISTENT_KERNELS = ["warp", "cluster", "flags"]
+# online_learn_members' launches (TLR_CUDA_MEMBERS): threads a member, unbounded or register-capped build
+MEMBER_LAUNCHES = ["32", "64", "128", "256", "capped64", "capped128"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -198,6 +201,7 @@ def ensemble_case(device, E, n, max_steps, budget, cpu_budget):
         result["members_scaling"] = scaling
         say("  a member's step, by members: " + ", ".join(
             f"E={k}: {v['step_us']:.2f} us" if "step_us" in v else f"E={k}: error" for k, v in scaling.items()))
+        result["member_launches"] = member_launches(device, E, n, max_steps, budget / 4)
     x, y = online_data(max_steps, 1, device=device)
     one = fit_rate(make_learner(rules.RFLO(), n, 1, device), x, y, device, budget / 2)
     result["one_learner"] = {"steps_per_s": one["rate"], "steps": one["count"], "seconds": one["seconds"]}
@@ -216,6 +220,24 @@ def ensemble_case(device, E, n, max_steps, budget, cpu_budget):
             result["cpu"] = {"error": f"{type(error).__name__}: {error}"[:2000]}
             say(f"  cpu ensemble: ERROR {result['cpu']['error'][:300]}")
     return result
+
+
+def member_launches(device, E, n, max_steps, budget):
+    """The E members under each launch TLR_CUDA_MEMBERS fixes (threads a member, the unbounded or the capped
+    build; docs/design.md §3.7), one ensemble for all: which launch `auto` should take is measured here."""
+    ensemble = OnlineLearner.stack([make_learner(rules.RFLO(), n, 1, device, seed=s) for s in range(E)])
+    x, y = online_data(max_steps, 1, device=device)
+    launches = {}
+    for launch in MEMBER_LAUNCHES:
+        try:
+            with environment(MEMBERS_SWITCH, launch):
+                m = fit_rate(ensemble, x, y, device, budget)
+            launches[launch] = {"network_steps_per_s": E * m["rate"], "step_us": 1e6 / m["rate"]}
+        except Exception as error:  # noqa: BLE001 (a record)
+            launches[launch] = {"error": f"{type(error).__name__}: {error}"[:300]}
+    say("  by launch (" + MEMBERS_SWITCH + "): " + ", ".join(
+        f"{k}: {v['network_steps_per_s']:.3g}/s" if "step_us" in v else f"{k}: error" for k, v in launches.items()))
+    return launches
 
 
 def trace_bandwidth_case(device, n, B, max_steps, budget, I=2):

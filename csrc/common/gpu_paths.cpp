@@ -48,6 +48,18 @@ OnlinePath online_path() {
   return static_cast<OnlinePath>(env_choice("online_learn (CUDA)", "TLR_CUDA_ONLINE", kChoices));
 }
 
+MembersChoice members_choice() {
+  static constexpr const char* kChoices[] = {"auto",   "32",       "64",        "128",
+                                             "256",    "capped64", "capped128", "capped256"};
+  static constexpr int kThreads[] = {0, 32, 64, 128, 256, 64, 128, 256};
+  const int choice = env_choice("online_learn_members (CUDA)", "TLR_CUDA_MEMBERS", kChoices);
+  MembersChoice members;
+  members.automatic = choice == 0;
+  members.threads = kThreads[choice];
+  members.capped = choice >= 5;
+  return members;
+}
+
 // The messages below hold integers: they are built with std::to_string and passed to TORCH_CHECK as one string,
 // which c10 forwards without an ostream (c10::str of a lone std::string). On the H200 image, streaming an
 // integer into c10::str's ostringstream from this library crashed inside libstdc++ (gpu_paths.h).

@@ -28,6 +28,19 @@ PersistentKernel persistent_kernel(const char* op);
 enum class OnlinePath { Auto, Block, Grid };
 OnlinePath online_path();
 
+// TLR_CUDA_MEMBERS: how online_learn_members launches its members' blocks (kernels/online_members.cuh,
+// docs/design.md §3.7): auto (unset; the planner: the most threads a member at which every member is resident,
+// the kernel's unbounded build first), a block of 32, 64, 128 or 256 threads a member under the unbounded build,
+// or capped64, capped128, capped256 under the build capped at 128 registers a thread; a fixed choice runs
+// whatever the occupancy (members beyond what is resident wait for a free SM). A member's result is the same bits
+// under every choice; only its speed changes. Other values: an error as for TLR_CUDA_SEQUENCE.
+struct MembersChoice {
+  bool automatic = true;
+  int threads = 0;
+  bool capped = false;
+};
+MembersChoice members_choice();
+
 // Whether the persistent kernel ran (why_not is null); an error naming the sizes where TLR_CUDA_SEQUENCE=persistent
 // asked for it and it could not run (why_not says why).
 bool persistent_ran(const char* op, SequencePath path, const char* why_not, int64_t n, int64_t B, int64_t steps);

@@ -26,6 +26,7 @@
 #include <utility>
 #include <vector>
 
+#include "../common/gpu_paths.h"
 #include "../kernels/online_members.cuh"
 
 namespace torch_local_rnn {
@@ -68,19 +69,28 @@ class OnlineMemberBatch {
   void flush() {
     std::vector<Group> groups = std::move(groups_);
     groups_.clear();
+    if (groups.empty()) {  // every member ran at once (the grid path) or none was added
+      held_.clear();
+      return;
+    }
+    const MembersChoice choice = members_choice();  // TLR_CUDA_MEMBERS, read per call (an error if bad)
+    kernels::MembersLaunch forced;
+    forced.capped = choice.capped;
+    forced.threads = choice.threads;
     for (const Group& g : groups) {
       const c10::cuda::CUDAStreamGuard guard(g.stream);  // the params' allocation is then ordered on that stream
       const at::Tensor device_params = at::empty({static_cast<int64_t>(g.params.size())},
                                                  at::TensorOptions().dtype(at::kByte).device(g.stream.device()));
       C10_CUDA_CHECK(cudaMemcpyAsync(device_params.data_ptr(), g.params.data(), g.params.size(),
                                      cudaMemcpyHostToDevice, g.stream.stream()));
-      C10_CUDA_CHECK(g.launch(device_params.data_ptr(), g.members, g.shared_bytes, g.stream.stream()));
+      C10_CUDA_CHECK(g.launch(device_params.data_ptr(), g.members, g.shared_bytes, g.stream.stream(),
+                              choice.automatic ? nullptr : &forced));
     }
     held_.clear();
   }
 
  private:
-  using Launch = cudaError_t (*)(const void*, int64_t, size_t, cudaStream_t);
+  using Launch = cudaError_t (*)(const void*, int64_t, size_t, cudaStream_t, const kernels::MembersLaunch*);
 
   struct Group {
     Launch launch;
@@ -91,9 +101,10 @@ class OnlineMemberBatch {
   };
 
   template <typename Exec, typename T, typename Rule>
-  static cudaError_t launch_members(const void* params, int64_t members, size_t shared_bytes, cudaStream_t stream) {
+  static cudaError_t launch_members(const void* params, int64_t members, size_t shared_bytes, cudaStream_t stream,
+                                    const kernels::MembersLaunch* forced) {
     return kernels::launch_online_members<Exec>(static_cast<const kernels::OnlineRuleParams<T, Rule>*>(params),
-                                                members, shared_bytes, stream);
+                                                members, shared_bytes, stream, forced);
   }
 
   static OnlineMemberBatch*& slot() {

@@ -63,12 +63,12 @@ MembersLaunch plan_online_members(int64_t members, size_t shared_bytes) {
 }
 
 // Runs `members` members whose params (prepared by prepare_online_block, which returned shared_bytes, the same
-// for all) are in device memory at `params`; one launch per 2^31 - 1 members (gridDim.x's bound). Returns the
-// first launch error.
+// for all) are in device memory at `params`, as `forced` says or, when null, as the planner does; one launch per
+// 2^31 - 1 members (gridDim.x's bound). Returns the first launch error.
 template <typename Exec, typename T, typename Rule>
 cudaError_t launch_online_members(const OnlineRuleParams<T, Rule>* params, int64_t members, size_t shared_bytes,
-                                  cudaStream_t stream) {
-  const MembersLaunch plan = plan_online_members<Exec, T, Rule>(members, shared_bytes);
+                                  cudaStream_t stream, const MembersLaunch* forced = nullptr) {
+  const MembersLaunch plan = forced != nullptr ? *forced : plan_online_members<Exec, T, Rule>(members, shared_bytes);
   for (int64_t first = 0; first < members; first += kMaxGridBlocks) {
     const int64_t count = members - first < kMaxGridBlocks ? members - first : kMaxGridBlocks;
     const unsigned int blocks = static_cast<unsigned int>(count);

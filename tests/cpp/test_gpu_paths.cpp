@@ -1,7 +1,7 @@
 // The GPU path switches and their errors (common/gpu_paths.h), which are host code and so testable without a
-// GPU: TLR_CUDA_SEQUENCE's, TLR_CUDA_PERSISTENT's and TLR_CUDA_ONLINE's values and errors, the errors that
-// name sizes (built without an ostream), and the extent that keeps a call off the 32-bit one-block kernels
-// (common/online_extent.h).
+// GPU: TLR_CUDA_SEQUENCE's, TLR_CUDA_PERSISTENT's, TLR_CUDA_ONLINE's and TLR_CUDA_MEMBERS' values and errors, the
+// errors that name sizes (built without an ostream), and the extent that keeps a call off the 32-bit one-block
+// kernels (common/online_extent.h).
 #include <gtest/gtest.h>
 
 #include <c10/util/Exception.h>
@@ -67,9 +67,10 @@ class Switches : public ::testing::Test {
   }
 
  private:
-  static constexpr int kCount = 3;
-  static constexpr const char* kNames[kCount] = {"TLR_CUDA_SEQUENCE", "TLR_CUDA_PERSISTENT", "TLR_CUDA_ONLINE"};
-  bool had_[kCount] = {false, false, false};
+  static constexpr int kCount = 4;
+  static constexpr const char* kNames[kCount] = {"TLR_CUDA_SEQUENCE", "TLR_CUDA_PERSISTENT", "TLR_CUDA_ONLINE",
+                                                 "TLR_CUDA_MEMBERS"};
+  bool had_[kCount] = {false, false, false, false};
   std::string old_[kCount];
 };
 
@@ -119,6 +120,35 @@ TEST_F(Switches, OnlineBadValueNamesTheVariableTheValueAndTheChoices) {
   expect_error_containing([] { torch_local_rnn::online_path(); },
                           "online_learn (CUDA): expected the environment variable TLR_CUDA_ONLINE to be 'auto', "
                           "'block' or 'grid' (unset: 'auto'), but got 'sideways'");
+}
+
+TEST_F(Switches, MembersParsesEveryValue) {
+  struct Expected {
+    const char* value;
+    bool automatic;
+    int threads;
+    bool capped;
+  };
+  const Expected cases[] = {{nullptr, true, 0, false},   {"", true, 0, false},          {"auto", true, 0, false},
+                            {"32", false, 32, false},    {"64", false, 64, false},      {"128", false, 128, false},
+                            {"256", false, 256, false},  {"capped64", false, 64, true}, {"capped128", false, 128, true},
+                            {"capped256", false, 256, true}};
+  for (const Expected& want : cases) {
+    set("TLR_CUDA_MEMBERS", want.value);
+    const torch_local_rnn::MembersChoice got = torch_local_rnn::members_choice();
+    const std::string what = want.value == nullptr ? "(unset)" : want.value;
+    EXPECT_EQ(got.automatic, want.automatic) << what;
+    EXPECT_EQ(got.threads, want.threads) << what;
+    EXPECT_EQ(got.capped, want.capped) << what;
+  }
+}
+
+TEST_F(Switches, MembersBadValueNamesTheVariableTheValueAndTheChoices) {
+  set("TLR_CUDA_MEMBERS", "96");
+  expect_error_containing([] { torch_local_rnn::members_choice(); },
+                          "online_learn_members (CUDA): expected the environment variable TLR_CUDA_MEMBERS to be "
+                          "'auto', '32', '64', '128', '256', 'capped64', 'capped128' or 'capped256' (unset: 'auto'), "
+                          "but got '96'");
 }
 
 TEST(PersistentRan, FallsBackUnlessPersistentWasAskedFor) {

@@ -301,9 +301,9 @@ void expect_bits(const Case& got, const Case& want, const char* what) {
   }
 }
 
-// The GPU's policy at the member block's 64 threads, one block's 256 and an odd 96 against the CPU's, in the
-// one-block kernels' 32-bit indices (BlockExec32) and, at 64 threads, in the grid's 64-bit ones and without
-// the options' paths (BlockExec32Plain, which the GPU runs for a call without options, as these cases are):
+// The GPU's policy at the member block's 64 threads (and a one-warp block's 32), one block's 256 and an odd 96
+// against the CPU's, in the one-block kernels' 32-bit indices (BlockExec32) and, at 64 threads, in the grid's
+// 64-bit ones and without the options' paths (BlockExec32Plain, which the GPU runs for a call without options, as these cases are):
 // neither the index type nor the compiled-out paths move a value, so the bits agree.
 template <typename Make>
 void expect_policies_agree(const Case& start, Make make, const char* what) {
@@ -313,6 +313,7 @@ void expect_policies_agree(const Case& start, Make make, const char* what) {
   const Case team64 = run_case<tlr_test::EmulatedTeamExec<64>>(start, make);
   const Case team64_wide = run_case<tlr_test::EmulatedTeamExec<64, int64_t>>(start, make);
   const Case team64_plain = run_case<tlr_test::EmulatedTeamExecPlain<64>>(start, make);
+  const Case team32 = run_case<tlr_test::EmulatedTeamExec<32>>(start, make);
   const Case team96 = run_case<tlr_test::EmulatedTeamExec<96>>(start, make);
   const Case team256 = run_case<tlr_test::EmulatedTeamExec<256>>(start, make);
   const Case grid = run_case<tlr_test::EmulatedGridExec<256>>(start, make);
@@ -320,6 +321,7 @@ void expect_policies_agree(const Case& start, Make make, const char* what) {
   expect_bits(grid, team64, what);
   expect_bits(team64_wide, team64, what);
   expect_bits(team64_plain, team64, what);
+  expect_bits(team32, team64, what);
   expect_bits(team96, team64, what);
   expect_bits(team256, team64, what);
   // the weights did move: a test of a step that does nothing would pass the above

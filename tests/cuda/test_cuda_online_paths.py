@@ -2,8 +2,9 @@
 (TLR_CUDA_ONLINE=grid) for every online rule config at a size where many blocks have work, at a small one and at
 one its forward takes by tiles, float64 and float32, and the same bits as the one-block kernel; the tiled products
 of the grid policy at sizes with several ragged tiles; the `auto` switch above its threshold; online_learn_members
-/ OnlineEnsemble in one launch, each member bitwise its solo CUDA run and the CPU stack to the tolerance; the
-switch's error. Skipped without a GPU."""
+/ OnlineEnsemble in one launch, each member bitwise its solo CUDA run and the CPU stack to the tolerance, also
+under every member launch TLR_CUDA_MEMBERS fixes (a warp a member among them); the switches' errors. Skipped
+without a GPU."""
 import pytest
 import torch
 from torch import nn
@@ -252,6 +253,37 @@ def test_many_tiny_members_one_launch(dtype, count, monkeypatch):
         want = alone.fit(x.to(CUDA), y.to(CUDA), chunk_size=7)
         assert torch.equal(losses[:, e], want.cpu()), f"member {e} losses"
         assert_same_learner(stacked[e], alone, f"member {e}")
+
+
+# TLR_CUDA_MEMBERS: a warp a member (new team size) for every rule, the other launches for a few
+MEMBER_LAUNCHES = ([(name, "32") for name in MEMBER_RULES] +
+                   [(name, launch) for name in ("rflo", "rtrl", "dni_b") for launch in ("64", "256", "capped64",
+                                                                                        "capped128")])
+
+
+@pytest.mark.parametrize("name, launch", MEMBER_LAUNCHES, ids=[f"{n}-{l}" for n, l in MEMBER_LAUNCHES])
+def test_members_under_every_launch_equal_their_solo_runs(name, launch, monkeypatch):
+    """TLR_CUDA_MEMBERS fixes the member blocks' threads and build (32: a warp a member): each member is still
+    bitwise its solo run, which is one block of 256 threads (a member's arithmetic does not depend on its team)."""
+    monkeypatch.delenv("TLR_CUDA_ONLINE", raising=False)
+    x, y = member_data(torch.float32)
+    monkeypatch.setenv("TLR_CUDA_MEMBERS", launch)
+    ens = OnlineLearner.stack([member(name, e, torch.float32, CUDA) for e in range(E)])
+    losses = ens.fit(x.to(CUDA), y.to(CUDA), chunk_size=5)
+    monkeypatch.delenv("TLR_CUDA_MEMBERS")
+    for e, got in enumerate(ens.unstack()):
+        alone = member(name, e, torch.float32, CUDA)
+        want = alone.fit(x.to(CUDA), y.to(CUDA), chunk_size=5)
+        assert torch.equal(losses[:, e], want.cpu()), f"{name} member {e} losses under {launch}"
+        assert_same_learner(got, alone, f"{name} member {e} under {launch}")
+
+
+def test_a_bad_members_value_is_an_error_naming_it(monkeypatch):
+    monkeypatch.setenv("TLR_CUDA_MEMBERS", "96")
+    ens = OnlineLearner.stack([member("rflo", e, torch.float32, CUDA) for e in range(2)])
+    x, y = member_data(torch.float32)
+    with pytest.raises(RuntimeError, match=r"TLR_CUDA_MEMBERS to be 'auto', '32', .* but got '96'"):
+        ens.fit(x.to(CUDA), y.to(CUDA), chunk_size=5)
 
 
 def test_members_on_the_grid_path_equal_their_solo_runs(monkeypatch):
