@@ -1,4 +1,5 @@
-// The persistent sequence kernel (docs/design.md §3.6): one launch runs a recurrence of the form
+// The tiled persistent sequence kernel (docs/design.md §3.6; up to 32 units a warp per stream runs instead,
+// sequence_warp.cuh): one launch runs a recurrence of the form
 //   acc_t[b, i] = sum_j M[i, j] v_{t-1}[b, j],   then a pointwise Cell::finish per (b, i) that gives v_t,
 // for all T steps, the way cuDNN's persistent RNN and haste keep the recurrent matrix on chip. The forward
 // (M = W_hh, v = a: kernels/leaky_rnn_persistent.cuh) and exact BPTT's adjoint (M = W_hh^T, v = C:
@@ -16,7 +17,7 @@
 // Synchronisation: only the blocks of one stream group (its row blocks) depend on each other, so there is no
 // grid-wide barrier. The group hands a step's outputs around on chip where it fits one thread-block cluster, else
 // through L2 and a flag per block (kernels/sequence_exchange.cuh; the planner's choice, or
-// TLR_CUDA_SEQUENCE_EXCHANGE). Every step writes its own slot of the (T, B, n) output, so nothing is overwritten
+// TLR_CUDA_PERSISTENT). Every step writes its own slot of the (T, B, n) output, so nothing is overwritten
 // while another block may read it. The flags' spin-wait needs every block resident at once, so that grid is
 // launched cooperatively (the launch fails rather than deadlocks); a cluster's blocks are co-scheduled by the
 // hardware and clusters do not wait on each other, so that grid needs neither.

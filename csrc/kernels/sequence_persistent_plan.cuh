@@ -10,7 +10,7 @@
 namespace torch_local_rnn {
 namespace kernels {
 
-// The exchanges the planner may choose from (TLR_CUDA_SEQUENCE_EXCHANGE narrows it to one).
+// The exchanges the planner may choose from (TLR_CUDA_PERSISTENT=cluster or flags narrows it to one).
 struct ExchangeChoice {
   bool cluster = true, flags = true;
 };
