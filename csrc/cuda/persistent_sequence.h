@@ -29,8 +29,8 @@ const char* run_persistent_sequence(SequencePath path, PersistentKernel kernel, 
   if (B > (1 << 30) || steps > (1 << 30)) return "the sizes exceed the persistent kernels' index range";
   if (kernel == PersistentKernel::Auto || kernel == PersistentKernel::Warp) {
     if (kernels::warp_sequence_fits(n)) {
-      const kernels::WarpSequenceParams<T, Cell> p{matrix.data_ptr<T>(), transpose, static_cast<int>(n),
-                                                   static_cast<int>(B), static_cast<int>(steps), last, cell};
+      const WarpSequenceParams<T, Cell> p{matrix.data_ptr<T>(), transpose, static_cast<int>(n), static_cast<int>(B),
+                                          static_cast<int>(steps), last, cell};
       C10_CUDA_CHECK(kernels::launch_warp_sequence(p, stream));
       return nullptr;
     }

@@ -5,15 +5,15 @@
 // (sequence_persistent.cuh) at this size held one block of 8 warps for 8 streams, each step a reduce-scatter of
 // 31 shuffles and a block barrier: 0.84 us a step at B = 1 on an H200 against cuDNN's 0.36 (sixth session).
 //
-// The cells are the tiled kernel's (same contract); v_s is what finish gives, kept in the lane's register. The
-// product sums in four partial sums (column j into j mod 4), so the chain of dependent multiply-adds is 8 long,
-// not 32; the CPU sums otherwise, so CUDA and CPU agree to a tolerance, as for the tiled kernel. A step's own
-// inputs are read kWarpPrefetch steps ahead (one register set each), so their global latency (~0.5 us) is
-// hidden behind the steps in between (~0.1-0.2 us each).
+// A stream's sequence is common/sequence_warp_stream.h's run_warp_stream, which the C++ tests run on the CPU for
+// 32 emulated lanes; here each lane runs it for itself. The product sums in four partial sums, the CPU op
+// otherwise, so CUDA and CPU agree to a tolerance, as for the tiled kernel. A step's own inputs are read
+// kWarpPrefetch steps ahead, so their global latency (~0.5 us) is hidden behind the steps in between.
 #pragma once
 
 #include <cstdint>
 
+#include "../common/sequence_warp_stream.h"
 #include "common.cuh"
 
 namespace torch_local_rnn {
@@ -21,68 +21,30 @@ namespace kernels {
 
 constexpr int kWarpSequenceWarps = 4;  // streams (warps) per block
 constexpr int kWarpSequenceThreads = 32 * kWarpSequenceWarps;
-constexpr int kWarpSequenceMaxUnits = 32;  // a lane per unit
-constexpr int kWarpPrefetch = 8;          // steps whose own inputs are in flight
 
+// run_warp_stream's warp on the GPU: the calling lane's state, lane j's v by a shuffle (every lane of the warp
+// calls products at the same step: run_warp_stream's branches around it depend on the step alone).
 template <typename T, typename Cell>
-struct WarpSequenceParams {
-  const T* matrix;  // M = W_hh (n, n) row-major; transposed: M[i, j] = matrix[j n + i]
-  bool transpose;
-  int n, B, steps;
-  T* last;  // (B, n): each output's carried value after the last step, or null
-  Cell cell;
+struct ThreadLane {
+  WarpLane<T, Cell> state;
+  int lane;
+  template <typename F>
+  __device__ __forceinline__ void each(F&& f) {
+    f(lane, state);
+  }
+  __device__ __forceinline__ void products(bool any) {
+    const T v = state.v;
+    state.acc = any ? warp_row_product(state.row, [v](int j) { return __shfl_sync(0xffffffffu, v, j); }) : T(0);
+  }
 };
-
-// sum_j M[i, j] v[j] over j < 32 (row[j] = 0 past n, and so is lane j's v), v[j] from lane j.
-template <typename T>
-__device__ __forceinline__ T warp_row_product(const T (&row)[kWarpSequenceMaxUnits], T v) {
-  T part[4] = {T(0), T(0), T(0), T(0)};
-#pragma unroll
-  for (int j = 0; j < kWarpSequenceMaxUnits; ++j) part[j % 4] += row[j] * __shfl_sync(0xffffffffu, v, j);
-  return (part[0] + part[1]) + (part[2] + part[3]);
-}
 
 template <typename T, typename Cell>
 __global__ void __launch_bounds__(kWarpSequenceThreads) warp_sequence_kernel(WarpSequenceParams<T, Cell> p) {
-  const int lane = threadIdx.x % 32;
   const int64_t b = static_cast<int64_t>(blockIdx.x) * kWarpSequenceWarps + threadIdx.x / 32;
   if (b >= p.B) return;  // the whole warp: b is the warp's
-  const int n = p.n;
-  const bool owner = lane < n;
-  const int64_t k = b * n + lane;
-  T row[kWarpSequenceMaxUnits];
-#pragma unroll
-  for (int j = 0; j < kWarpSequenceMaxUnits; ++j) {
-    row[j] = owner && j < n ? (p.transpose ? p.matrix[j * n + lane] : p.matrix[lane * n + j]) : T(0);
-  }
-  T carried = owner ? p.cell.initial(k) : T(0);
-  T v = T(0);  // v_{s-1}[b, lane]: what the last step's finish gave (0 on the lanes past n)
-  typename Cell::Inputs ahead[kWarpPrefetch];
-#pragma unroll
-  for (int d = 0; d < kWarpPrefetch; ++d) {
-    ahead[d] = owner && d < p.steps ? p.cell.load(d, k) : typename Cell::Inputs{};
-  }
-  // Unrolled by kWarpPrefetch, so that ahead[d] is a register (a run-time index would put it in local memory).
-  for (int s0 = 0; s0 < p.steps; s0 += kWarpPrefetch) {
-#pragma unroll
-    for (int d = 0; d < kWarpPrefetch; ++d) {
-      const int s = s0 + d;
-      if (s >= p.steps) break;
-      const T* const src = p.cell.source(s);
-      T acc = T(0);
-      if (src != nullptr) {
-        if (p.cell.source_is_input(s)) v = owner ? src[k] : T(0);
-        acc = warp_row_product(row, v);
-      }
-      if (owner) {
-        const typename Cell::Outputs outputs = p.cell.finish(s, acc, ahead[d], carried);
-        v = outputs.value();
-        p.cell.store(s, k, outputs);
-        if (s + kWarpPrefetch < p.steps) ahead[d] = p.cell.load(s + kWarpPrefetch, k);
-      }
-    }
-  }
-  if (owner && p.last != nullptr) p.last[k] = carried;
+  ThreadLane<T, Cell> warp;
+  warp.lane = static_cast<int>(threadIdx.x % 32);
+  run_warp_stream(p, b, warp);
 }
 
 // Whether the warp kernel takes a network of n units.
