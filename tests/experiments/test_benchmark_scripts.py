@@ -22,7 +22,7 @@ SEQUENCE_CASES = [f"seq_{kind}_{size}_T50" for size in ("B4_n16", "B2_n8")
                   for kind in ("forward", "rflo_step", "bptt_step")]
 ONLINE_CASES = {
     "online_rflo_ensemble_E16_n8": ("network_steps_per_s",),
-    "online_rflo_n64_B4": ("fraction_of_copy_bandwidth", "step_ms", "copy_GBps"),
+    "online_rflo_n64_B4": ("step_ms", "output_only_step_ms", "copy_GBps", "step_fraction_of_copy_bandwidth"),
     "online_rtrl_n16_B2": ("steps_per_s",),
 }
 RULES = ("output_only", "rflo", "rtrl", "f_bptt", "e_bptt", "uoro", "kf_rtrl", "rkf_rtrl", "kernl", "dni", "dni_b")
@@ -73,6 +73,16 @@ def test_bench_gpu_online_cases_carry_their_figures(gpu_record):
     for name, fields in ONLINE_CASES.items():
         for field in fields:
             assert positive(cases[name][field]), (name, field, cases[name])
+    # The trace pass is RFLO's step minus output_only's: at the smoke run's size on a busy CPU the two can come out
+    # in either order, and then the record says so instead of a figure (bench_gpu.trace_bandwidth_case).
+    trace = cases["online_rflo_n64_B4"]
+    if trace["fraction_of_copy_bandwidth"] is not None:
+        assert positive(trace["fraction_of_copy_bandwidth"]) and positive(trace["trace_pass_ms"]), trace
+        # each figure rounded to 5 significant digits in the record
+        assert trace["trace_pass_ms"] == pytest.approx(trace["step_ms"] - trace["output_only_step_ms"],
+                                                       abs=2e-4 * trace["step_ms"]), trace
+    else:
+        assert trace["step_ms"] <= trace["output_only_step_ms"] and "not shorter" in trace["note"], trace
     for name in ("online_rules_n8_B1", "online_rules_n16_B2"):
         for rule in RULES:
             rates = cases[name][rule]
