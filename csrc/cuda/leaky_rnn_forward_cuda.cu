@@ -1,10 +1,10 @@
 // Leaky-RNN forward on the GPU (docs/algorithms.md §1):
 //   h_t = W_hh a_{t-1} + W_ih x_t + b,   a_t = (1 - alpha) a_{t-1} + alpha phi(h_t).
-// The input drive of all T steps is one GEMM; the recurrence is then one launch of a persistent sequence
-// kernel (the cell kernels/leaky_rnn_persistent.cuh, docs/design.md §3.6: a warp per stream up to 32 units, else
-// W_hh's row tiles on chip where they fit at once), else the stepwise path: per step one in-place GEMM on the current stream and one fused pointwise kernel
-// (kernels/leaky_rnn_pointwise.cuh). Buffers and per-step views are made before the loop; nothing is
-// allocated in it.
+// The input drive of all T steps is one GEMM; the recurrence is then one launch of a persistent sequence kernel (the
+// cell kernels/leaky_rnn_persistent.cuh, docs/design.md §3.6: a warp per stream up to 32 units, else W_hh's row
+// tiles on chip where they fit at once), else the stepwise path: per step one in-place GEMM on the current stream
+// and one fused pointwise kernel (kernels/leaky_rnn_pointwise.cuh). Buffers and per-step views are made before the
+// loop; nothing is allocated in it.
 // Per-operator ATen headers: only the ops this glue calls, which also keeps nvcc fast.
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>

@@ -26,15 +26,15 @@ const char* run_persistent_sequence(SequencePath path, PersistentKernel kernel, 
                                     cudaStream_t stream) {
   if (path == SequencePath::Stepwise) return "TLR_CUDA_SEQUENCE=stepwise";
   const int64_t n = matrix.size(0);
-  if (B > (1 << 30) || steps > (1 << 30)) return "the sizes exceed the persistent kernels' index range";
   if (kernel == PersistentKernel::Auto || kernel == PersistentKernel::Warp) {
-    if (kernels::warp_sequence_fits(n)) {
+    const char* const warp_why_not = kernels::warp_sequence_why_not(n, B, steps);
+    if (warp_why_not == nullptr) {
       const WarpSequenceParams<T, Cell> p{matrix.data_ptr<T>(), transpose, static_cast<int>(n), static_cast<int>(B),
                                           static_cast<int>(steps), last, cell};
       C10_CUDA_CHECK(kernels::launch_warp_sequence(p, stream));
       return nullptr;
     }
-    if (kernel == PersistentKernel::Warp) return "the warp kernel holds one unit a lane, at most 32 units";
+    if (kernel == PersistentKernel::Warp) return warp_why_not;
   }
   kernels::ExchangeChoice choice;
   choice.cluster = kernel != PersistentKernel::Flags;

@@ -47,8 +47,13 @@ __global__ void __launch_bounds__(kWarpSequenceThreads) warp_sequence_kernel(War
   run_warp_stream(p, b, warp);
 }
 
-// Whether the warp kernel takes a network of n units.
-inline bool warp_sequence_fits(int64_t n) { return n >= 1 && n <= kWarpSequenceMaxUnits; }
+// Null where the warp kernel takes a network of n units, B streams and `steps` steps (a lane per unit; its
+// counts are ints), else why not.
+inline const char* warp_sequence_why_not(int64_t n, int64_t B, int64_t steps) {
+  if (n < 1 || n > kWarpSequenceMaxUnits) return "the warp kernel holds one unit a lane, at most 32 units";
+  if (B > (1 << 30) || steps > (1 << 30)) return "the sizes exceed the warp kernel's index range";
+  return nullptr;
+}
 
 // Launches a warp per stream on `stream`; returns the launch's error.
 template <typename T, typename Cell>

@@ -1,7 +1,8 @@
-// Exact BPTT on the GPU (docs/algorithms.md §1, §4.3 step 1): the adjoint recursion in one launch of a
-// persistent sequence kernel (the cell rules/bptt/bptt_persistent.cuh, docs/design.md §3.6: a warp per stream up
-// to 32 units, else W_hh's tiles on chip where they fit at once), else the shared stepwise plan (common/exact_sequence.h): its per-step GEMM on cuBLAS and one
-// fused pointwise kernel per step (rules/bptt/bptt_pointwise.cuh). The gradients from the credit are shared.
+// Exact BPTT on the GPU (docs/algorithms.md §1, §4.3 step 1): the adjoint recursion in one launch of a persistent
+// sequence kernel (the cell rules/bptt/bptt_persistent.cuh, docs/design.md §3.6: a warp per stream up to 32 units,
+// else W_hh's tiles on chip where they fit at once), else the shared stepwise plan (common/exact_sequence.h): its
+// per-step GEMM on cuBLAS and one fused pointwise kernel per step (rules/bptt/bptt_pointwise.cuh). The gradients
+// from the credit are shared.
 #include <ATen/Dispatch.h>
 #include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
