@@ -11,6 +11,13 @@
 #else
 #define TLR_HOST_DEVICE inline
 #endif
+// A loop of host-device code that the GPU build unrolls (so that its array indices are constants and the arrays
+// stay in registers); the host compiler takes the loop as it is.
+#if defined(__CUDA_ARCH__)
+#define TLR_UNROLL _Pragma("unroll")
+#else
+#define TLR_UNROLL
+#endif
 // The per-unit functions below are inlined on the host too (as __forceinline__ does on the device): a loop over
 // the units vectorises only if no call is left in it (the online step's activation phase, common/online_step.h).
 #if defined(__CUDACC__)

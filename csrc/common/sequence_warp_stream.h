@@ -47,9 +47,7 @@ struct WarpLane {
 template <typename T, typename LaneV>
 TLR_HOST_DEVICE T warp_row_product(const T (&row)[kWarpSequenceMaxUnits], const LaneV& lane_v) {
   T part[4] = {T(0), T(0), T(0), T(0)};
-#if defined(__CUDA_ARCH__)
-#pragma unroll
-#endif
+  TLR_UNROLL
   for (int j = 0; j < kWarpSequenceMaxUnits; ++j) part[j % 4] += row[j] * lane_v(j);
   return (part[0] + part[1]) + (part[2] + part[3]);
 }
@@ -73,9 +71,7 @@ TLR_HOST_DEVICE void run_warp_stream(const WarpSequenceParams<T, Cell>& p, int64
     }
   });
   for (int s0 = 0; s0 < steps; s0 += kWarpPrefetch) {
-#if defined(__CUDA_ARCH__)
-#pragma unroll
-#endif
+    TLR_UNROLL
     for (int d = 0; d < kWarpPrefetch; ++d) {
       const int s = s0 + d;
       if (s >= steps) break;

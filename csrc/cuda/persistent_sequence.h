@@ -39,17 +39,17 @@ const char* run_persistent_sequence(SequencePath path, PersistentKernel kernel, 
   kernels::ExchangeChoice choice;
   choice.cluster = kernel != PersistentKernel::Flags;
   choice.flags = kernel != PersistentKernel::Cluster;
-  const kernels::PersistentPlan plan = kernels::plan_persistent<T, Cell>(n, B, steps, choice);
+  const PersistentPlan plan = kernels::plan_persistent<T, Cell>(n, B, steps, choice);
   if (!plan.fits) return plan.why;
   at::Tensor flags;
   if (!plan.cluster) {
-    flags = at::zeros({static_cast<int64_t>(plan.row_blocks) * plan.stream_blocks * kernels::kFlagStride},
+    flags = at::zeros({static_cast<int64_t>(plan.row_blocks) * plan.stream_blocks * kFlagStride},
                       matrix.options().dtype(at::kInt));
   }
-  kernels::PersistentParams<T, Cell> p{matrix.data_ptr<T>(), transpose, static_cast<int>(n), static_cast<int>(B),
-                                       static_cast<int>(steps),
-                                       plan.cluster ? nullptr : reinterpret_cast<unsigned*>(flags.data_ptr<int>()),
-                                       last, cell, plan};
+  PersistentParams<T, Cell> p{matrix.data_ptr<T>(), transpose, static_cast<int>(n), static_cast<int>(B),
+                              static_cast<int>(steps),
+                              plan.cluster ? nullptr : reinterpret_cast<unsigned*>(flags.data_ptr<int>()),
+                              last, cell, plan};
   C10_CUDA_CHECK(kernels::launch_persistent(p, stream));
   return nullptr;
 }

@@ -65,14 +65,7 @@ inline cudaLaunchConfig_t cluster_launch_config(const PersistentPlan& plan, cuda
 template <typename T, typename Cell>
 PersistentPlan shape_plan(int warp_rows, bool cluster, int64_t n, int64_t B, const DeviceLimits& device,
                           bool multi_block_clusters) {
-  PersistentPlan plan;
-  plan.warp_rows = warp_rows;
-  plan.warp_streams = kSeqWarps / warp_rows;
-  plan.cluster = cluster;
-  const int R = kWarpRows * plan.warp_rows, S = kWarpStreams * plan.warp_streams;
-  plan.row_blocks = static_cast<int>((n + R - 1) / R);
-  plan.stream_blocks = static_cast<int>((B + S - 1) / S);
-  plan.shared_bytes = static_cast<size_t>(R + (cluster ? 2 : 1) * S) * n * sizeof(T);
+  PersistentPlan plan = persistent_shape(warp_rows, cluster, n, B, sizeof(T));
   if (plan.shared_bytes > static_cast<size_t>(device.shared_optin)) return plan;
   if (cluster ? plan.row_blocks > 1 && (!multi_block_clusters || plan.row_blocks > kMaxCluster) : !device.cooperative) {
     return plan;

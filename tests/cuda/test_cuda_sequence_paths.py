@@ -23,7 +23,7 @@ GRADS = ["grad_x", "grad_h0", "grad_weight_hh", "grad_weight_ih", "grad_bias"]
 # kernel's 8 steps of prefetch and not a multiple of them; ragged tiles; several stream groups; many row blocks
 # (the tiled kernel's row blocks per stream group: 1, 1, 1, 3, 3 and 9, the last a cluster beyond the portable 8)
 SIZES = [(6, 1, 2, 4), (9, 1, 2, 32), (21, 9, 3, 17), (7, 13, 3, 37), (5, 40, 3, 70), (4, 9, 5, 260)]
-# The tiled kernel's two exchanges (kernels/sequence_exchange.cuh) give the same bits.
+# The tiled kernel's two exchanges (common/sequence_exchange.h) give the same bits.
 EXCHANGES = ["cluster", "flags"]
 
 
