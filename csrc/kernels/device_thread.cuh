@@ -1,6 +1,7 @@
-// The GPU's primitives under the host-device kernel bodies that the C++ tests also run on the CPU (the tiled
-// persistent sequence kernel's block, common/sequence_tiled_block.h, and its exchange, common/sequence_exchange.h;
-// the CPU's primitives are tests/cpp/simt_emulation.h's fibers). Each is one intrinsic, inlined: the body compiles
+// The GPU's primitives under the host-device kernel bodies that the C++ tests also run on the CPU (the persistent
+// sequence kernels: the tiled kernel's block, common/sequence_tiled_block.h, its exchange,
+// common/sequence_exchange.h, and the warp kernel's stream, common/sequence_warp_stream.h; the CPU's primitives
+// are tests/cpp/simt_emulation.h's fibers). Each is one intrinsic, inlined: the body compiles
 // as if it called the intrinsic itself.
 #pragma once
 
@@ -26,6 +27,11 @@ struct DeviceThread {
   template <typename T>
   __device__ __forceinline__ T shfl_xor(T v, int mask) const {
     return __shfl_xor_sync(0xffffffffu, v, mask);
+  }
+  // Lane `lane`'s v; every lane of the warp calls it.
+  template <typename T>
+  __device__ __forceinline__ T shfl(T v, int lane) const {
+    return __shfl_sync(0xffffffffu, v, lane);
   }
   // A load that bypasses L1 (the value was written by another block this launch).
   template <typename T>

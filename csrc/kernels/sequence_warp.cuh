@@ -6,7 +6,7 @@
 // 31 shuffles and a block barrier: 0.84 us a step at B = 1 on an H200 against cuDNN's 0.36 (sixth session).
 //
 // A stream's sequence is common/sequence_warp_stream.h's run_warp_stream, which the C++ tests run on the CPU for
-// 32 emulated lanes; here each lane runs it for itself. The product sums in four partial sums, the CPU op
+// every lane; here each lane runs it for itself. The product sums in four partial sums, the CPU op
 // otherwise, so CUDA and CPU agree to a tolerance, as for the tiled kernel. A step's own inputs are read
 // kWarpPrefetch steps ahead, so their global latency (~0.5 us) is hidden behind the steps in between.
 #pragma once
@@ -15,6 +15,7 @@
 
 #include "../common/sequence_warp_stream.h"
 #include "common.cuh"
+#include "device_thread.cuh"
 
 namespace torch_local_rnn {
 namespace kernels {
@@ -22,29 +23,12 @@ namespace kernels {
 constexpr int kWarpSequenceWarps = 4;  // streams (warps) per block
 constexpr int kWarpSequenceThreads = 32 * kWarpSequenceWarps;
 
-// run_warp_stream's warp on the GPU: the calling lane's state, lane j's v by a shuffle (every lane of the warp
-// calls products at the same step: run_warp_stream's branches around it depend on the step alone).
-template <typename T, typename Cell>
-struct ThreadLane {
-  WarpLane<T, Cell> state;
-  int lane;
-  template <typename F>
-  __device__ __forceinline__ void each(F&& f) {
-    f(lane, state);
-  }
-  __device__ __forceinline__ void products(bool any) {
-    const T v = state.v;
-    state.acc = any ? warp_row_product(state.row, [v](int j) { return __shfl_sync(0xffffffffu, v, j); }) : T(0);
-  }
-};
-
 template <typename T, typename Cell>
 __global__ void __launch_bounds__(kWarpSequenceThreads) warp_sequence_kernel(WarpSequenceParams<T, Cell> p) {
   const int64_t b = static_cast<int64_t>(blockIdx.x) * kWarpSequenceWarps + threadIdx.x / 32;
   if (b >= p.B) return;  // the whole warp: b is the warp's
-  ThreadLane<T, Cell> warp;
-  warp.lane = static_cast<int>(threadIdx.x % 32);
-  run_warp_stream(p, b, warp);
+  DeviceThread thread;
+  run_warp_stream(p, b, static_cast<int>(threadIdx.x % 32), thread);
 }
 
 // Null where the warp kernel takes a network of n units, B streams and `steps` steps (a lane per unit; its

@@ -48,7 +48,13 @@ class Thread {
   int block() const { return block_; }
   void sync_block();
   template <typename T>
-  T shfl_xor(T v, int mask);
+  T shfl(T v, int lane) {
+    return exchange(v, lane);
+  }
+  template <typename T>
+  T shfl_xor(T v, int mask) {
+    return exchange(v, thread_ % 32 ^ mask);
+  }
   template <typename T>
   T load_l2(const T* at) const {
     return *at;
@@ -63,6 +69,8 @@ class Thread {
 
  private:
   friend class Grid;
+  template <typename T>
+  T exchange(T v, int partner);
   Grid* grid_ = nullptr;
   int block_ = 0, thread_ = 0, fiber_ = 0;
   uint64_t cluster_phase_ = 0;  // the cluster barrier's generation this thread arrived in
@@ -254,20 +262,20 @@ inline int Thread::threads() const { return grid_->shape_.threads; }
 
 inline void Thread::sync_block() { grid_->arrive(grid_->block_barriers_[block_], fiber_, true, "a block barrier"); }
 
-// Each lane posts v, the warp's barrier, each reads its partner's. The slot sets alternate, so the next shuffle's
-// posts cannot overwrite a value before every lane has read it (a lane posts again only after the barrier that
-// every lane reaches after its read).
+// A shuffle: each lane posts v, the warp's barrier, each reads its partner's. The slot sets alternate, so the next
+// shuffle's posts cannot overwrite a value before every lane has read it (a lane posts again only after the barrier
+// that every lane reaches after its read).
 template <typename T>
-T Thread::shfl_xor(T v, int mask) {
+T Thread::exchange(T v, int partner) {
   static_assert(sizeof(T) <= sizeof(uint64_t), "a shuffled value is at most 8 bytes");
   const int warp = (block_ * grid_->shape_.threads + thread_) / 32, lane = thread_ % 32;
   uint64_t* const set = grid_->slots_.data() + (static_cast<size_t>(warp) * 2 + shuffles_ % 2) * 32;
   ++shuffles_;
   std::memcpy(&set[lane], &v, sizeof(T));
   grid_->arrive(grid_->warp_barriers_[warp], fiber_, true, "a shuffle");
-  T partner;
-  std::memcpy(&partner, &set[lane ^ mask], sizeof(T));
-  return partner;
+  T value;
+  std::memcpy(&value, &set[partner], sizeof(T));
+  return value;
 }
 
 template <typename T>
