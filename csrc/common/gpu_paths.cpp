@@ -60,6 +60,11 @@ MembersChoice members_choice() {
   return members;
 }
 
+CpuOnlineOrder cpu_online_order() {
+  static constexpr const char* kChoices[] = {"cpu", "gpu"};  // CpuOnlineOrder's order
+  return static_cast<CpuOnlineOrder>(env_choice("online_learn (CPU)", "TLR_CPU_ONLINE_ORDER", kChoices));
+}
+
 // The messages below hold integers: they are built with std::to_string and passed to TORCH_CHECK as one string,
 // which c10 forwards without an ostream (c10::str of a lone std::string). On the H200 image, streaming an
 // integer into c10::str's ostringstream from this library crashed inside libstdc++ (gpu_paths.h).

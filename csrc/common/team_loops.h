@@ -1,6 +1,6 @@
 // The loops of the GPU's execution policy (kernels/online_step.cuh's TeamExec) as host-device functions of one
 // team member's rank and the team's size: TeamExec calls them with its thread's rank, and the C++ tests run
-// them on the CPU for every rank in turn (tests/cpp/team_exec_emulation.h), so the loops the GPU runs (which
+// them on the CPU for every rank in turn (cpu/team_exec_emulation.h), so the loops the GPU runs (which
 // elements a thread takes, in which order, and how the staged owned loop orders reads and writes) are tested
 // where there is no GPU. The contract they keep is common/online_step.h's.
 #pragma once

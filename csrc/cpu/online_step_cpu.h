@@ -19,7 +19,10 @@
 #include "../common/online_step.h"
 #include "../common/online_rule.h"
 #include "../common/dot.h"
+#include "../common/gpu_paths.h"
+#include "../common/online_extent.h"
 #include "claimed_loop.h"
+#include "team_exec_emulation.h"
 #include "parallel_cpu.h"
 
 namespace torch_local_rnn {
@@ -289,18 +292,34 @@ __attribute__((target("avx2"), flatten)) void run_online_steps_avx2(const Online
 bool online_step_uses_avx2();
 
 // The shared online loop for a rule of the online_learn table: builds the network view and the
-// activity workspace, then runs T steps with the rule make_rule(scalar_t{}) returns (its
-// buffers must be allocated before this call: nothing is allocated inside the loop).
+// activity workspace, then runs T steps with the rule make_rule(scalar_t{}, exec) returns for the policy
+// decltype(exec) (its buffers must be allocated before this call: nothing is allocated inside the loop). The
+// policy is the CPU's, or under TLR_CPU_ONLINE_ORDER=gpu (float64) the GPU's one-block policy emulated over a
+// team of 64 (cpu/team_exec_emulation.h), so that every rule's GPU order is tested against its CPU order on the
+// CPU (tests/rules/test_gpu_order.py).
 template <typename MakeRule>
 void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
+  const bool gpu_order = cpu_online_order() == CpuOnlineOrder::Gpu;
+  TORCH_CHECK(!gpu_order || c.x.scalar_type() == at::kDouble, "online_learn: TLR_CPU_ONLINE_ORDER=gpu runs ",
+              "float64 only, but got x of dtype ", c.x.scalar_type());
   const OnlineBuffers buffers = allocate_online_buffers(c);
   AT_DISPATCH_FLOATING_TYPES(c.x.scalar_type(), "online_learn", [&] {
     const OnlineNet<scalar_t> net = make_online_net<scalar_t>(c, buffers);
-    auto rule = make_rule(scalar_t{});
     const scalar_t *x = c.x.data_ptr<scalar_t>(), *y = c.y.data_ptr<scalar_t>();
     scalar_t *hidden = c.hidden.data_ptr<scalar_t>(), *losses = c.losses.data_ptr<scalar_t>();
     const OnlineActivity<scalar_t> act =
         carve_online_activity(buffers.workspace.data_ptr<scalar_t>(), c.args.B, c.args.n);
+    if constexpr (std::is_same_v<scalar_t, double>) {
+      if (gpu_order) {
+        using GpuOrder = EmulatedTeamExec<64>;
+        auto rule = make_rule(scalar_t{}, GpuOrder{});
+        check_block_indices(kernels::online_index_extent<decltype(rule)>(c.args.B, c.args.n, c.args.I, c.args.O),
+                            c.args.B, c.args.n, c.args.I, c.args.O);  // its indices are 32-bit, as the GPU's
+        run_online_steps<GpuOrder>(net, rule, x, y, hidden, losses, c.args.T, act);
+        return;
+      }
+    }
+    auto rule = make_rule(scalar_t{}, CpuExec{});
 #if TLR_AVX2_STEP
     if constexpr (std::is_same_v<scalar_t, float>) {
       if (online_step_uses_avx2()) {

@@ -3,7 +3,7 @@
 // order per element, the staged owned loop issues several reads before its first write and still applies
 // every element's updates in k order, the rotated rows' dot (dot_rotated) is dot() of the permuted row, the grid's
 // tiled forward gives the per-element forward's bits; and whole online steps under the emulated GPU policies
-// (team_exec_emulation.h) equal the CPU policy's (float64, 1e-10) and do not depend on the team's size or on the
+// (cpu/team_exec_emulation.h) equal the CPU policy's (float64, 1e-10) and do not depend on the team's size or on the
 // tiled forward (bits).
 #include <gtest/gtest.h>
 
@@ -16,7 +16,7 @@
 #include "cpu/online_step_cpu.h"
 #include "rules/rflo/rflo_step.h"
 #include "rules/rtrl/rtrl_step.h"
-#include "team_exec_emulation.h"
+#include "cpu/team_exec_emulation.h"
 
 namespace {
 
@@ -148,7 +148,7 @@ TEST(TeamExecEmulation, SumsEqualPlainSums) {
   const int64_t rows = 100;
   std::vector<double> out(rows, -1.0);
   auto term = [](int64_t r, int64_t k) { return std::cos(0.3 * double(r) + 0.7 * double(k)); };
-  tlr_test::EmulatedTeamExec<64>::sums(rows, rows, [&](int64_t r, int64_t k) { return k <= r ? term(r, k) : 0.0; },
+  torch_local_rnn::EmulatedTeamExec<64>::sums(rows, rows, [&](int64_t r, int64_t k) { return k <= r ? term(r, k) : 0.0; },
                                        out.data());
   for (int64_t r = 0; r < rows; ++r) {
     double want = 0;
@@ -204,7 +204,7 @@ void expect_tiles_equal_elements(int64_t B, int64_t n, int64_t I) {
   };
   std::vector<T> w_hh, w_ih, bias, v, x, out(B * n, T(-1));
   fill(w_hh, n * n, 0.1), fill(w_ih, n * I, 0.2), fill(bias, n, 0.3), fill(v, B * n, 0.4), fill(x, B * I, 0.5);
-  tlr_test::emulated_tiled_preactivations(
+  torch_local_rnn::emulated_tiled_preactivations(
       torch_local_rnn::PreactivationBatch<T>{B, n, I, w_hh.data(), w_ih.data(), bias.data(), v.data(), x.data(),
                                              out.data()});
   for (int64_t b = 0; b < B; ++b) {
@@ -310,13 +310,13 @@ void expect_policies_agree(const Case& start, Make make, const char* what) {
   Case options = start;
   ASSERT_TRUE(torch_local_rnn::plain_online_options(options.net())) << what;
   const Case cpu = run_case<CpuExec>(start, make);
-  const Case team64 = run_case<tlr_test::EmulatedTeamExec<64>>(start, make);
-  const Case team64_wide = run_case<tlr_test::EmulatedTeamExec<64, int64_t>>(start, make);
-  const Case team64_plain = run_case<tlr_test::EmulatedTeamExecPlain<64>>(start, make);
-  const Case team32 = run_case<tlr_test::EmulatedTeamExec<32>>(start, make);
-  const Case team96 = run_case<tlr_test::EmulatedTeamExec<96>>(start, make);
-  const Case team256 = run_case<tlr_test::EmulatedTeamExec<256>>(start, make);
-  const Case grid = run_case<tlr_test::EmulatedGridExec<256>>(start, make);
+  const Case team64 = run_case<torch_local_rnn::EmulatedTeamExec<64>>(start, make);
+  const Case team64_wide = run_case<torch_local_rnn::EmulatedTeamExec<64, int64_t>>(start, make);
+  const Case team64_plain = run_case<torch_local_rnn::EmulatedTeamExecPlain<64>>(start, make);
+  const Case team32 = run_case<torch_local_rnn::EmulatedTeamExec<32>>(start, make);
+  const Case team96 = run_case<torch_local_rnn::EmulatedTeamExec<96>>(start, make);
+  const Case team256 = run_case<torch_local_rnn::EmulatedTeamExec<256>>(start, make);
+  const Case grid = run_case<torch_local_rnn::EmulatedGridExec<256>>(start, make);
   expect_close(team64, cpu, 1e-10, what);
   expect_bits(grid, team64, what);
   expect_bits(team64_wide, team64, what);
@@ -392,8 +392,8 @@ TEST(TeamExecEmulation, PlainPolicyDropsTheOptionsPaths) {
                                             c.steps, torch_local_rnn::carve_online_activity(activity.data(), c.B, c.n));
     return c;
   };
-  const Case full = with_schedule(tlr_test::EmulatedTeamExec<64>{});
-  const Case plain = with_schedule(tlr_test::EmulatedTeamExecPlain<64>{});
+  const Case full = with_schedule(torch_local_rnn::EmulatedTeamExec<64>{});
+  const Case plain = with_schedule(torch_local_rnn::EmulatedTeamExecPlain<64>{});
   EXPECT_EQ(full.w_out, start.w_out);  // lr 0 at every step
   EXPECT_NE(plain.w_out, start.w_out);
 }

@@ -10,7 +10,9 @@ namespace {
 void dni_online_cpu(const OnlineCall& c, const char* rule) {
   const DniCall d = check_dni_call(c, rule);
   at::Tensor work;
-  run_online_call(c, [&](auto zero) { return make_dni_step<CpuExec, decltype(zero)>(c, d, work); });
+  run_online_call(c, [&](auto zero, auto exec) {
+    return make_dni_step<decltype(exec), decltype(zero)>(c, d, work);
+  });
 }
 
 void dni_cpu(const OnlineCall& c) { dni_online_cpu(c, "dni"); }

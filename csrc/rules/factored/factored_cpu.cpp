@@ -29,7 +29,9 @@ struct CpuFactored {
 
   static void online(const OnlineCall& c) {
     const FactoredCall f = factored_online_call<CpuExec, Rule>(c, Layout);
-    run_online_call(c, [&](auto zero) { return factored_online_rule<CpuExec, Rule, decltype(zero)>(c, f); });
+    run_online_call(c, [&](auto zero, auto exec) {
+      return factored_online_rule<decltype(exec), Rule, decltype(zero)>(c, f);
+    });
   }
 };
 

@@ -14,7 +14,9 @@ namespace {
 void kernl_online_cpu(const OnlineCall& c) {
   const KernlOnlineInputs in = check_kernl_online(c);
   at::Tensor work;
-  run_online_call(c, [&](auto zero) { return make_kernl_step<CpuExec, decltype(zero)>(c, in, work); });
+  run_online_call(c, [&](auto zero, auto exec) {
+    return make_kernl_step<decltype(exec), decltype(zero)>(c, in, work);
+  });
 }
 
 BackwardResult kernl_backward_cpu(const SequenceArgs& a) {

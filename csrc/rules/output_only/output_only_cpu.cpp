@@ -9,7 +9,7 @@ namespace torch_local_rnn {
 namespace {
 
 void output_only_online_cpu(const OnlineCall& c) {
-  run_online_call(c, [](auto) { return NoRecurrentLearning{}; });
+  run_online_call(c, [](auto, auto) { return NoRecurrentLearning{}; });
 }
 
 const bool registered = CpuSequenceRules::add("output_only", &zero_recurrent_backward) &&

@@ -7,7 +7,9 @@ namespace {
 
 void rflo_online_cpu(const OnlineCall& c) {
   const at::Tensor scratch = rflo_gradient_scratch(c);
-  run_online_call(c, [&](auto zero) { return make_rflo_trace<CpuExec, decltype(zero)>(c, scratch); });
+  run_online_call(c, [&](auto zero, auto exec) {
+    return make_rflo_trace<decltype(exec), decltype(zero)>(c, scratch);
+  });
 }
 
 const bool registered = CpuOnlineRules::add("rflo", &rflo_online_cpu) && CpuOnlineRules::add("eprop", &rflo_online_cpu);

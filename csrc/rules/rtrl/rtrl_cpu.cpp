@@ -25,9 +25,9 @@ BackwardResult rtrl_backward_cpu(const SequenceArgs& a) {
 
 void rtrl_online_cpu(const OnlineCall& c) {
   at::Tensor scratch = at::empty({rtrl_online_scratch_numel(c.args)}, c.x.options());
-  run_online_call(c, [&](auto zero) {
+  run_online_call(c, [&](auto zero, auto exec) {
     using scalar_t = decltype(zero);
-    return make_rtrl_influence<CpuExec>(c, scratch.data_ptr<scalar_t>());
+    return make_rtrl_influence<decltype(exec)>(c, scratch.data_ptr<scalar_t>());
   });
 }
 

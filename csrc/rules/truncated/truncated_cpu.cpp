@@ -17,9 +17,10 @@ void truncated_online_cpu(const OnlineCall& c) {
   using Probe = Rule<CpuExec, float>;
   const int64_t K = check_history_state(c, Probe::kName, Probe::kCountLimit);
   const at::Tensor buffers = history_buffers(c);
-  run_online_call(c, [&](auto zero) {
+  run_online_call(c, [&](auto zero, auto exec) {
     using scalar_t = decltype(zero);
-    return Rule<CpuExec, scalar_t>{make_history<CpuExec, scalar_t>(c, K, buffers)};
+    using Exec = decltype(exec);
+    return Rule<Exec, scalar_t>{make_history<Exec, scalar_t>(c, K, buffers)};
   });
 }
 

@@ -1,4 +1,5 @@
-// The GPU's execution policy (kernels/online_step.cuh's TeamExec over a team of Size threads) run on the CPU:
+// The GPU's execution policy (kernels/online_step.cuh's TeamExec over a team of Size threads) run on the CPU (the C++
+// tests, and the CPU op's online step under TLR_CPU_ONLINE_ORDER=gpu: cpu/online_step_cpu.h):
 // each phase runs common/team_loops.h's loops, the very functions the GPU's threads call, for rank 0, 1, ...,
 // Size - 1 in turn. That is one of the interleavings the GPU may run, and the only one that matters under the
 // policy's contract (common/online_step.h: within a phase no element reads what another writes), so a shared step
@@ -16,7 +17,7 @@
 #include "common/preactivation_tiles.h"
 #include "common/team_loops.h"
 
-namespace tlr_test {
+namespace torch_local_rnn {
 
 template <int64_t Size, typename IndexT = int32_t>
 struct EmulatedTeamExec {
@@ -27,18 +28,18 @@ struct EmulatedTeamExec {
 
   template <typename F>
   static void loop(int64_t count, int64_t, F&& f) {
-    for (Index rank = 0; rank < Index(Size); ++rank) torch_local_rnn::team_loop(rank, Index(Size), Index(count), f);
+    for (Index rank = 0; rank < Index(Size); ++rank) team_loop(rank, Index(Size), Index(count), f);
   }
   template <typename F>
   static void loop2(int64_t rows, int64_t cols, int64_t, F&& f) {
     for (Index rank = 0; rank < Index(Size); ++rank) {
-      torch_local_rnn::team_loop2(rank, Index(Size), Index(rows), Index(cols), f);
+      team_loop2(rank, Index(Size), Index(rows), Index(cols), f);
     }
   }
   template <typename F>
   static void loop_owned(int64_t rows, int64_t inner, int64_t cols, int64_t, F&& f) {
     for (Index rank = 0; rank < Index(Size); ++rank) {
-      torch_local_rnn::team_loop_owned(rank, Index(Size), Index(rows), Index(inner), Index(cols), f);
+      team_loop_owned(rank, Index(Size), Index(rows), Index(inner), Index(cols), f);
     }
   }
   template <typename F0, typename F1, typename F2>
@@ -51,7 +52,7 @@ struct EmulatedTeamExec {
   template <typename W, typename F>
   static void loop_owned_acc(int64_t rows, int64_t inner, int64_t cols, int64_t, W&& weight, F&& f) {
     for (Index rank = 0; rank < Index(Size); ++rank) {
-      torch_local_rnn::team_loop_owned_acc(rank, Index(Size), Index(rows), Index(inner), Index(cols), weight, f);
+      team_loop_owned_acc(rank, Index(Size), Index(rows), Index(inner), Index(cols), weight, f);
     }
   }
   template <typename W0, typename F0, typename W1, typename F1, typename W2, typename F2>
@@ -65,7 +66,7 @@ struct EmulatedTeamExec {
   static void matmul(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C,
                      int64_t ldc) {
     for (Index rank = 0; rank < Index(Size); ++rank) {
-      torch_local_rnn::team_matmul(rank, Index(Size), Index(M), Index(N), Index(K), A, Index(lda), B, Index(ldb), C,
+      team_matmul(rank, Index(Size), Index(M), Index(N), Index(K), A, Index(lda), B, Index(ldb), C,
                                    Index(ldc));
     }
   }
@@ -102,10 +103,10 @@ struct EmulatedTeamExecPlain : EmulatedTeamExec<Size> {
 // each with its own sums, and no barrier needed between phases that already ran in turn.
 template <typename T>
 struct EmulatedPreactivationTeam {
-  std::array<torch_local_rnn::PreactivationAcc<T>, torch_local_rnn::kPreTileThreads> acc{};
+  std::array<PreactivationAcc<T>, kPreTileThreads> acc{};
   template <typename F>
   void each(F&& f) {
-    for (int rank = 0; rank < torch_local_rnn::kPreTileThreads; ++rank) f(rank, acc[rank]);
+    for (int rank = 0; rank < kPreTileThreads; ++rank) f(rank, acc[rank]);
   }
   void sync() {}
 };
@@ -113,13 +114,13 @@ struct EmulatedPreactivationTeam {
 // Every tile of the tiled forward, as the grid's blocks run them (which block takes a tile decides nothing). The
 // slabs start as NaN, as shared memory starts undefined: a sum that read an entry no stage wrote would be NaN.
 template <typename T>
-void emulated_tiled_preactivations(const torch_local_rnn::PreactivationBatch<T>& batch) {
+void emulated_tiled_preactivations(const PreactivationBatch<T>& batch) {
   EmulatedPreactivationTeam<T> team;
-  torch_local_rnn::PreactivationSlabs<T> slabs;
+  PreactivationSlabs<T> slabs;
   for (auto& row : slabs.w) std::fill(std::begin(row), std::end(row), std::numeric_limits<T>::quiet_NaN());
   for (auto& row : slabs.v) std::fill(std::begin(row), std::end(row), std::numeric_limits<T>::quiet_NaN());
-  for (int64_t tile = 0; tile < torch_local_rnn::preactivation_tiles(batch); ++tile) {
-    torch_local_rnn::preactivation_tile(team, slabs, batch, tile);
+  for (int64_t tile = 0; tile < preactivation_tiles(batch); ++tile) {
+    preactivation_tile(team, slabs, batch, tile);
   }
 }
 
@@ -129,10 +130,10 @@ template <int64_t Size>
 struct EmulatedGridExec : EmulatedTeamExec<Size, int64_t> {
   static constexpr bool kBatchPreactivations = true;
   template <typename T>
-  static bool preactivations(const torch_local_rnn::PreactivationBatch<T>& batch) {
+  static bool preactivations(const PreactivationBatch<T>& batch) {
     emulated_tiled_preactivations(batch);
     return true;
   }
 };
 
-}  // namespace tlr_test
+}  // namespace torch_local_rnn
