@@ -61,7 +61,7 @@ MembersChoice members_choice() {
 }
 
 CpuOnlineOrder cpu_online_order() {
-  static constexpr const char* kChoices[] = {"cpu", "gpu"};  // CpuOnlineOrder's order
+  static constexpr const char* kChoices[] = {"cpu", "gpu", "grid"};  // CpuOnlineOrder's order
   return static_cast<CpuOnlineOrder>(env_choice("online_learn (CPU)", "TLR_CPU_ONLINE_ORDER", kChoices));
 }
 

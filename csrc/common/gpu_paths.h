@@ -42,11 +42,12 @@ struct MembersChoice {
 MembersChoice members_choice();
 
 // TLR_CPU_ONLINE_ORDER, the order in which the CPU op's float64 online step visits its elements: cpu (unset; the CPU
-// policy, cpu/online_step_cpu.h) or gpu (the GPU's one-block policy over a team of 64 threads run for each rank in
-// turn, cpu/team_exec_emulation.h: the GPU's per-element order and loop partitioning, for testing the GPU's paths of
-// every rule where there is no GPU; docs/design.md §1.4). float32 under gpu is an error. Other values: an error as
-// for TLR_CUDA_SEQUENCE.
-enum class CpuOnlineOrder { Cpu, Gpu };
+// policy, cpu/online_step_cpu.h), gpu (the GPU's one-block and member policy over a team of 64 threads run for each
+// rank in turn, cpu/team_exec_emulation.h) or grid (the GPU's grid policy over a grid of two blocks, its forward by
+// tiles): the GPU's per-element order and loop partitioning, each in the build the GPU would run for the call (with
+// or without the options' paths), for testing the GPU's paths of every rule where there is no GPU (docs/design.md
+// §1.4). float32 under gpu or grid is an error. Other values: an error as for TLR_CUDA_SEQUENCE.
+enum class CpuOnlineOrder { Cpu, Gpu, Grid };
 CpuOnlineOrder cpu_online_order();
 // Whether the persistent kernel ran (why_not is null); an error naming the sizes where TLR_CUDA_SEQUENCE=persistent
 // asked for it and it could not run (why_not says why).

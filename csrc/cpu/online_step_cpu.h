@@ -291,17 +291,43 @@ __attribute__((target("avx2"), flatten)) void run_online_steps_avx2(const Online
 // "baseline" (read per call, as the tests switch it; a call is a chunk of steps, so the lookup is noise).
 bool online_step_uses_avx2();
 
+// The GPU's policies emulated on the CPU (TLR_CPU_ONLINE_ORDER, float64): the one-block and member kernels' over
+// a team of 64 (32-bit indices: refused past the GPU's bound, as there), or the grid kernel's over two blocks of
+// 256; each in the build the GPU would launch for the call, without the options' paths where the call has none
+// (plain_online_options, as the CUDA glue decides: the tests then check that both builds compute the same).
+template <typename MakeRule>
+void run_online_steps_in_gpu_order(CpuOnlineOrder order, const OnlineCall& c, MakeRule& make_rule,
+                                   const OnlineNet<double>& net, const OnlineActivity<double>& act) {
+  const auto run = [&](auto exec) {
+    using Exec = decltype(exec);
+    auto rule = make_rule(double{}, exec);
+    if constexpr (std::is_same_v<typename Exec::Index, int32_t>) {
+      check_block_indices(kernels::online_index_extent<decltype(rule)>(c.args.B, c.args.n, c.args.I, c.args.O),
+                          c.args.B, c.args.n, c.args.I, c.args.O);
+    }
+    run_online_steps<Exec>(net, rule, c.x.data_ptr<double>(), c.y.data_ptr<double>(), c.hidden.data_ptr<double>(),
+                           c.losses.data_ptr<double>(), c.args.T, act);
+  };
+  const bool plain = plain_online_options(net);
+  if (order == CpuOnlineOrder::Grid) {
+    plain ? run(EmulatedGridExecPlain<2 * 256>{}) : run(EmulatedGridExec<2 * 256>{});
+  } else {
+    plain ? run(EmulatedTeamExecPlain<64>{}) : run(EmulatedTeamExec<64>{});
+  }
+}
+
 // The shared online loop for a rule of the online_learn table: builds the network view and the
 // activity workspace, then runs T steps with the rule make_rule(scalar_t{}, exec) returns for the policy
 // decltype(exec) (its buffers must be allocated before this call: nothing is allocated inside the loop). The
-// policy is the CPU's, or under TLR_CPU_ONLINE_ORDER=gpu (float64) the GPU's one-block policy emulated over a
-// team of 64 (cpu/team_exec_emulation.h), so that every rule's GPU order is tested against its CPU order on the
-// CPU (tests/rules/test_gpu_order.py).
+// policy is the CPU's, or under TLR_CPU_ONLINE_ORDER=gpu or grid (float64) one of the GPU's emulated
+// (run_online_steps_in_gpu_order), so that every rule's GPU order is tested against its CPU order on the CPU
+// (tests/rules/test_gpu_order.py).
 template <typename MakeRule>
 void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
-  const bool gpu_order = cpu_online_order() == CpuOnlineOrder::Gpu;
-  TORCH_CHECK(!gpu_order || c.x.scalar_type() == at::kDouble, "online_learn: TLR_CPU_ONLINE_ORDER=gpu runs ",
-              "float64 only, but got x of dtype ", c.x.scalar_type());
+  const CpuOnlineOrder order = cpu_online_order();
+  TORCH_CHECK(order == CpuOnlineOrder::Cpu || c.x.scalar_type() == at::kDouble, "online_learn: TLR_CPU_ONLINE_ORDER=",
+              order == CpuOnlineOrder::Gpu ? "gpu" : "grid", " runs float64 only, but got x of dtype ",
+              c.x.scalar_type());
   const OnlineBuffers buffers = allocate_online_buffers(c);
   AT_DISPATCH_FLOATING_TYPES(c.x.scalar_type(), "online_learn", [&] {
     const OnlineNet<scalar_t> net = make_online_net<scalar_t>(c, buffers);
@@ -310,14 +336,7 @@ void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
     const OnlineActivity<scalar_t> act =
         carve_online_activity(buffers.workspace.data_ptr<scalar_t>(), c.args.B, c.args.n);
     if constexpr (std::is_same_v<scalar_t, double>) {
-      if (gpu_order) {
-        using GpuOrder = EmulatedTeamExec<64>;
-        auto rule = make_rule(scalar_t{}, GpuOrder{});
-        check_block_indices(kernels::online_index_extent<decltype(rule)>(c.args.B, c.args.n, c.args.I, c.args.O),
-                            c.args.B, c.args.n, c.args.I, c.args.O);  // its indices are 32-bit, as the GPU's
-        run_online_steps<GpuOrder>(net, rule, x, y, hidden, losses, c.args.T, act);
-        return;
-      }
+      if (order != CpuOnlineOrder::Cpu) return run_online_steps_in_gpu_order(order, c, make_rule, net, act);
     }
     auto rule = make_rule(scalar_t{}, CpuExec{});
 #if TLR_AVX2_STEP

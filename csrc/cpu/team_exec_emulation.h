@@ -1,5 +1,5 @@
 // The GPU's execution policy (kernels/online_step.cuh's TeamExec over a team of Size threads) run on the CPU (the C++
-// tests, and the CPU op's online step under TLR_CPU_ONLINE_ORDER=gpu: cpu/online_step_cpu.h):
+// tests, and the CPU op's online step under TLR_CPU_ONLINE_ORDER=gpu or grid: cpu/online_step_cpu.h):
 // each phase runs common/team_loops.h's loops, the very functions the GPU's threads call, for rank 0, 1, ...,
 // Size - 1 in turn. That is one of the interleavings the GPU may run, and the only one that matters under the
 // policy's contract (common/online_step.h: within a phase no element reads what another writes), so a shared step
@@ -134,6 +134,12 @@ struct EmulatedGridExec : EmulatedTeamExec<Size, int64_t> {
     emulated_tiled_preactivations(batch);
     return true;
   }
+};
+
+// The grid's policy without the options' paths (kernels/online_grid_step.cuh's GridExecPlain).
+template <int64_t Size>
+struct EmulatedGridExecPlain : EmulatedGridExec<Size> {
+  static constexpr bool kOptionPaths = false;
 };
 
 }  // namespace torch_local_rnn
