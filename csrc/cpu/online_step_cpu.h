@@ -291,24 +291,12 @@ __attribute__((target("avx2"), flatten)) void run_online_steps_avx2(const Online
 // "baseline" (read per call, as the tests switch it; a call is a chunk of steps, so the lookup is noise).
 bool online_step_uses_avx2();
 
-// The GPU's policies emulated on the CPU (TLR_CPU_ONLINE_ORDER, float64): the one-block and member kernels' over
-// a team of 64 (32-bit indices: refused past the GPU's bound, as there), or the grid kernel's over two blocks of
-// 256; each in the build the GPU would launch for the call, without the options' paths where the call has none
-// (plain_online_options, as the CUDA glue decides: the tests then check that both builds compute the same).
-template <typename MakeRule>
-void run_online_steps_in_gpu_order(CpuOnlineOrder order, const OnlineCall& c, MakeRule& make_rule,
-                                   const OnlineNet<double>& net, const OnlineActivity<double>& act) {
-  const auto run = [&](auto exec) {
-    using Exec = decltype(exec);
-    auto rule = make_rule(double{}, exec);
-    if constexpr (std::is_same_v<typename Exec::Index, int32_t>) {
-      check_block_indices(kernels::online_index_extent<decltype(rule)>(c.args.B, c.args.n, c.args.I, c.args.O),
-                          c.args.B, c.args.n, c.args.I, c.args.O);
-    }
-    run_online_steps<Exec>(net, rule, c.x.data_ptr<double>(), c.y.data_ptr<double>(), c.hidden.data_ptr<double>(),
-                           c.losses.data_ptr<double>(), c.args.T, act);
-  };
-  const bool plain = plain_online_options(net);
+// Calls run(exec) with the GPU's policy that TLR_CPU_ONLINE_ORDER names, emulated on the CPU: the one-block and
+// member kernels' over a team of 64 (32-bit indices), or the grid kernel's over two blocks of 256; each in the build
+// the GPU would launch for the call, without the options' paths where the call has none (`plain`:
+// plain_online_options, as the CUDA glue decides, so the tests check that both builds compute the same).
+template <typename Run>
+void with_gpu_order_policy(CpuOnlineOrder order, bool plain, Run&& run) {
   if (order == CpuOnlineOrder::Grid) {
     plain ? run(EmulatedGridExecPlain<2 * 256>{}) : run(EmulatedGridExec<2 * 256>{});
   } else {
@@ -320,7 +308,7 @@ void run_online_steps_in_gpu_order(CpuOnlineOrder order, const OnlineCall& c, Ma
 // activity workspace, then runs T steps with the rule make_rule(scalar_t{}, exec) returns for the policy
 // decltype(exec) (its buffers must be allocated before this call: nothing is allocated inside the loop). The
 // policy is the CPU's, or under TLR_CPU_ONLINE_ORDER=gpu or grid (float64) one of the GPU's emulated
-// (run_online_steps_in_gpu_order), so that every rule's GPU order is tested against its CPU order on the CPU
+// (with_gpu_order_policy), so that every rule's GPU order is tested against its CPU order on the CPU
 // (tests/rules/test_gpu_order.py).
 template <typename MakeRule>
 void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
@@ -336,7 +324,17 @@ void run_online_call(const OnlineCall& c, MakeRule&& make_rule) {
     const OnlineActivity<scalar_t> act =
         carve_online_activity(buffers.workspace.data_ptr<scalar_t>(), c.args.B, c.args.n);
     if constexpr (std::is_same_v<scalar_t, double>) {
-      if (order != CpuOnlineOrder::Cpu) return run_online_steps_in_gpu_order(order, c, make_rule, net, act);
+      if (order != CpuOnlineOrder::Cpu) {
+        return with_gpu_order_policy(order, plain_online_options(net), [&](auto exec) {
+          using Exec = decltype(exec);
+          auto rule = make_rule(scalar_t{}, exec);
+          if constexpr (std::is_same_v<IndexOf<Exec>, int32_t>) {  // refused past the GPU's bound, as there
+            check_block_indices(kernels::online_index_extent<decltype(rule)>(c.args.B, c.args.n, c.args.I, c.args.O),
+                                c.args.B, c.args.n, c.args.I, c.args.O);
+          }
+          run_online_steps<Exec>(net, rule, x, y, hidden, losses, c.args.T, act);
+        });
+      }
     }
     auto rule = make_rule(scalar_t{}, CpuExec{});
 #if TLR_AVX2_STEP

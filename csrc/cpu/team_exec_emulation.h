@@ -66,8 +66,7 @@ struct EmulatedTeamExec {
   static void matmul(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T* C,
                      int64_t ldc) {
     for (Index rank = 0; rank < Index(Size); ++rank) {
-      team_matmul(rank, Index(Size), Index(M), Index(N), Index(K), A, Index(lda), B, Index(ldb), C,
-                                   Index(ldc));
+      team_matmul(rank, Index(Size), Index(M), Index(N), Index(K), A, Index(lda), B, Index(ldb), C, Index(ldc));
     }
   }
   // A warp per row (row r on warp r mod Size/32, which only decides who computes it): lane l sums f(r, k) for

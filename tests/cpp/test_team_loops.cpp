@@ -148,8 +148,8 @@ TEST(TeamExecEmulation, SumsEqualPlainSums) {
   const int64_t rows = 100;
   std::vector<double> out(rows, -1.0);
   auto term = [](int64_t r, int64_t k) { return std::cos(0.3 * double(r) + 0.7 * double(k)); };
-  torch_local_rnn::EmulatedTeamExec<64>::sums(rows, rows, [&](int64_t r, int64_t k) { return k <= r ? term(r, k) : 0.0; },
-                                       out.data());
+  torch_local_rnn::EmulatedTeamExec<64>::sums(
+      rows, rows, [&](int64_t r, int64_t k) { return k <= r ? term(r, k) : 0.0; }, out.data());
   for (int64_t r = 0; r < rows; ++r) {
     double want = 0;
     for (int64_t k = 0; k <= r; ++k) want += term(r, k);

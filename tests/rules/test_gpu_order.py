@@ -60,7 +60,8 @@ def test_l2_and_mse_mean_in_gpu_order(monkeypatch, name, config, loss, order):
     make = lambda: build_learner(config, torch.float64, 3, l2=0.3, loss=loss)  # noqa: E731
     gpu, cpu, got, want = fit_both(monkeypatch, order, make, *stream(30, 3), chunk_size=13)
     assert_rel(got, want, TOL, f"{name} {loss} losses")
-    compare_modules(gpu, cpu, config, dict(make().named_parameters()), TOL, f"{name} l2 {loss}", device="cpu")
+    compare_modules(gpu, cpu, config, dict(make().named_parameters()), TOL, f"{name} l2 {loss} {order}",
+                    device="cpu")
 
 
 OPTION_RULES = [rules.RFLO(), rules.RTRL(), rules.EBPTT(window=3), rules.UORO(), rules.KeRNL(), rules.DNIb()]
@@ -109,7 +110,7 @@ def test_gpu_order_where_the_team_wraps_many_times(monkeypatch, name, config, or
     make = lambda: build_learner(config, torch.float64, 4, I=5, n=n)  # noqa: E731
     gpu, cpu, got, want = fit_both(monkeypatch, order, make, *stream(8, 4, I=5))
     assert_rel(got, want, TOL, f"{name} losses")
-    compare_modules(gpu, cpu, config, dict(make().named_parameters()), TOL, f"{name} large", device="cpu")
+    compare_modules(gpu, cpu, config, dict(make().named_parameters()), TOL, f"{name} large {order}", device="cpu")
 
 
 @ORDERS
